@@ -1,0 +1,257 @@
+"""The engine: one customer's state plus one event or clock tick in, new state and outputs out.
+
+This is the only place that orders the work. Events wait in a small per-customer buffer
+until the customer's watermark (latest event time seen, or the tick's time, minus the
+allowed lateness) passes them; then buffered events and due timers run in time order
+(an event before a timer at the same instant). An event older than what the customer has
+already processed is reported as late, never silently dropped.
+
+The engine holds only compiled, immutable configuration; it does no I/O, and the same input
+gives the same outputs, which is what lets the replay runner and the Kafka runtime agree.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from momentstream.clock import Timer, to_ms
+from momentstream.patterns import nfa, windows
+from momentstream.patterns.dsl import load_moments
+from momentstream.patterns.nfa import CompiledMoment, StepOutcome
+from momentstream.patterns.windows import WindowEvent
+from momentstream.schema import DuplicateEvent, LateEvent, Output, TouchpointEvent, ms_to_datetime
+from momentstream.state import NEVER, CustomerState
+from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
+
+__all__ = ["Engine", "EngineConfig", "Step"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Engine-wide settings.
+
+    Parameters
+    ----------
+    allowed_lateness_ms
+        How far behind a customer's newest event another event may arrive and still be
+        put in order. Larger values tolerate more disorder but delay triggers by as much.
+    dedup_size
+        Event ids remembered per customer for deduplication.
+    story_size
+        Recent events kept per customer and attached to triggers.
+    max_buffered_events
+        Events held per customer before the oldest is forced through.
+    """
+
+    allowed_lateness_ms: int = 60_000
+    dedup_size: int = 256
+    story_size: int = 16
+    max_buffered_events: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one engine call: the customer's state afterwards and what to emit."""
+
+    state: CustomerState
+    outputs: list[Output]
+
+
+class Engine:
+    """Runs compiled moments over customers' events.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from momentstream.patterns.dsl import Moment
+    >>> moment = (Moment("second_purchase").begin("first", where={"type": "purchase"})
+    ...           .followed_by("second", where={"type": "purchase"}, within="30d").compile())
+    >>> engine = Engine([moment], EngineConfig(allowed_lateness_ms=0))
+    >>> state = engine.new_state("c1")
+    >>> t0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> outs = []
+    >>> for i in range(2):
+    ...     ev = TouchpointEvent(event_id=f"e{i}", customer_id="c1", type="purchase",
+    ...                          ts=t0 + timedelta(days=i))
+    ...     outs += engine.on_event(state, ev).outputs
+    >>> [(o.kind, [e.event_id for e in o.evidence]) for o in outs]
+    [('match', ['e0', 'e1'])]
+    """
+
+    def __init__(self, moments: Iterable[CompiledMoment], config: EngineConfig | None = None) -> None:
+        self.moments = tuple(moments)
+        self.config = config or EngineConfig()
+        self._reset()
+
+    def _reset(self) -> None:
+        names = [m.name for m in self.moments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"moment names must be unique, got {names}")
+        self._by_name = {m.name: m for m in self.moments}
+        self._untyped = tuple(m for m in self.moments if m.relevant_types is None)
+        types = {t for m in self.moments for t in (m.relevant_types or ())}
+        self._by_type = {
+            t: tuple(m for m in self.moments if m.relevant_types is None or t in m.relevant_types) for t in types
+        }
+        self._next_moments = tuple(m for m in self.moments if m.has_next)
+
+    @classmethod
+    def from_file(cls, path: str | Path, config: EngineConfig | None = None) -> Engine:
+        """An engine for the moments of a YAML file."""
+        return cls(load_moments(path), config)
+
+    def new_state(self, customer_id: str) -> CustomerState:
+        """Empty state for a customer we have not seen."""
+        return CustomerState(customer_id, dedup_size=self.config.dedup_size, story_size=self.config.story_size)
+
+    # -- entry points ---------------------------------------------------------------------
+    def on_event(self, state: CustomerState, event: TouchpointEvent) -> Step:
+        """Take one event of ``state``'s customer; ``state`` is updated in place and returned."""
+        if event.customer_id != state.customer_id:
+            raise ValueError("event and state belong to different customers")
+        if not state.remember_id(event.event_id):
+            return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
+        ts = to_ms(event.ts)
+        if ts < state.frontier:
+            return Step(state, [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))])
+        state.buffer_event(ts, event)
+        if ts > state.max_seen:
+            state.max_seen = ts
+        outputs: list[Output] = []
+        watermark = state.max_seen - self.config.allowed_lateness_ms
+        if len(state.buffer) > self.config.max_buffered_events:
+            watermark = max(watermark, state.buffer[0][0])
+        self._advance(state, watermark, False, outputs)
+        return Step(state, outputs)
+
+    def on_tick(self, state: CustomerState, now: int, final: bool = False) -> Step:
+        """The clock reached ``now`` (event-time ms): release events and fire timers that are due.
+
+        A ``final`` tick ends the input: no lateness is kept back and timers due exactly at
+        ``now`` fire too.
+        """
+        outputs: list[Output] = []
+        watermark = now if final else now - self.config.allowed_lateness_ms
+        self._advance(state, watermark, final, outputs)
+        return Step(state, outputs)
+
+    def next_wakeup(self, state: CustomerState) -> int | None:
+        """The clock time at which :meth:`on_tick` would have work for this customer."""
+        lateness = self.config.allowed_lateness_ms
+        wakeup = None
+        if state.buffer:
+            wakeup = state.buffer[0][0] + lateness
+        fire_at = state.timers.peek()
+        if fire_at is not None:
+            due = fire_at + lateness + 1
+            wakeup = due if wakeup is None else min(wakeup, due)
+        return wakeup
+
+    # -- ordering -------------------------------------------------------------------------
+    def _advance(self, state: CustomerState, watermark: int, inclusive: bool, outputs: list[Output]) -> None:
+        if watermark > state.watermark:
+            state.watermark = watermark
+        watermark = state.watermark
+        buffer, timers = state.buffer, state.timers
+        while True:
+            event_due = bool(buffer) and buffer[0][0] <= watermark
+            fire_at = timers.peek()
+            timer_due = fire_at is not None and (fire_at < watermark or (inclusive and fire_at == watermark))
+            if event_due and (not timer_due or buffer[0][0] <= fire_at):  # type: ignore[operator]
+                ts, _, event = heapq.heappop(buffer)
+                self._process_event(state, ts, event, outputs)
+            elif timer_due:
+                timer = timers.pop_next_due(watermark, inclusive)
+                assert timer is not None
+                self._process_timer(state, timer, outputs)
+            else:
+                return
+
+    def _process_event(self, state: CustomerState, ts: int, event: TouchpointEvent, outputs: list[Output]) -> None:
+        state.seq += 1
+        seq = state.seq
+        if ts > state.frontier:
+            state.frontier = ts
+        state.add_to_story(event, ts)
+        for m in self._moments_for(event.type, state):
+            mask = m.evaluate(event)
+            ms = state.moments.get(m.name)
+            if ms is None or ms.version != m.version:
+                if not mask:
+                    continue
+                ms = state.moment(m.name, m.version)
+            elif not mask and not (m.has_next and ms.partials):
+                continue
+            if mask and m.window is not None:
+                self._window_events(m, state, windows.on_event(m, ms, mask, ts), outputs)
+            outcome = nfa.advance(m, ms, event.event_id, ts, seq, mask)
+            self._apply(m, state, outcome, outputs)
+            if ms.is_empty():
+                self._forget(state, m.name)
+
+    def _moments_for(self, event_type: str, state: CustomerState) -> tuple[CompiledMoment, ...]:
+        found = self._by_type.get(event_type, self._untyped)
+        extra = tuple(
+            m for m in self._next_moments if m not in found and m.name in state.moments and state.moments[m.name].partials
+        )
+        return found + extra if extra else found
+
+    def _process_timer(self, state: CustomerState, timer: Timer, outputs: list[Output]) -> None:
+        if timer.fire_at > state.frontier:
+            state.frontier = timer.fire_at
+        m = self._by_name.get(timer.moment)
+        ms = state.moments.get(timer.moment)
+        if m is None or ms is None or ms.version != m.version:
+            return
+        if timer.kind == "absence":
+            self._apply(m, state, nfa.fire_absence(m, ms, timer.ref), outputs)
+        else:
+            events, new_timers = windows.close_or_open(ms, timer.kind, timer.ref, timer.fire_at)
+            self._window_events(m, state, events, outputs)
+            for fire_at, kind, ref in new_timers:
+                state.timers.schedule(fire_at, kind, m.name, ref)
+        nfa.expire(m, ms, timer.fire_at)
+        if ms.is_empty():
+            self._forget(state, m.name)
+
+    def _apply(self, m: CompiledMoment, state: CustomerState, outcome: StepOutcome, outputs: list[Output]) -> None:
+        if outcome.cancelled:
+            state.timers.discard_refs(m.name, frozenset(outcome.cancelled))
+        for fire_at, kind, ref in outcome.timers:
+            state.timers.schedule(fire_at, kind, m.name, ref)
+        for done in outcome.completions:
+            if m.window is None:
+                outputs.append(match_trigger(m, state, done))
+                continue
+            ms = state.moments[m.name]
+            events, new_timers = windows.create_window(m, ms, done)
+            self._window_events(m, state, events, outputs)
+            for fire_at, kind, ref in new_timers:
+                state.timers.schedule(fire_at, kind, m.name, ref)
+
+    @staticmethod
+    def _window_events(
+        m: CompiledMoment, state: CustomerState, events: list[WindowEvent], outputs: list[Output]
+    ) -> None:
+        for event in events:
+            if event.kind == "cancelled":
+                outputs.append(cancelled_record(m, state, event))
+            else:
+                outputs.append(window_trigger(m, state, event))
+
+    @staticmethod
+    def _forget(state: CustomerState, name: str) -> None:
+        """Drop an empty moment state and its stale timers, so idle customers stay small."""
+        del state.moments[name]
+        state.timers.discard(name)
+
+
+def is_idle(state: CustomerState) -> bool:
+    """True when the customer has nothing in progress (a runtime may evict it after retention)."""
+    return not state.pending_work() and state.max_seen != NEVER

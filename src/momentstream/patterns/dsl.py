@@ -1,0 +1,342 @@
+"""Two ways to declare moments: a YAML file, or a small Python builder.
+
+Both produce :class:`~momentstream.patterns.spec.MomentSpec` values and both compile
+through the same checks, so an error reads the same whichever way the moment was written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from momentstream.clock import parse_duration
+from momentstream.patterns.errors import PatternError
+from momentstream.patterns.nfa import CompiledMoment, compile_moment
+from momentstream.patterns.spec import (
+    CONTIGUITIES,
+    SKIP_STRATEGIES,
+    AbsentStep,
+    Contiguity,
+    EventStep,
+    KOfNStep,
+    MomentSpec,
+    SkipStrategy,
+    Step,
+    WindowSpec,
+)
+
+__all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_MOMENT_KEYS = {
+    "name", "version", "description", "pattern", "within", "window", "skip",
+    "max_partial_matches", "timezone", "owner", "objective", "priority",
+}  # fmt: skip
+_STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within"}
+_WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
+
+
+def load_moments(path: str | Path) -> list[CompiledMoment]:
+    """Load and compile every moment of a YAML file; errors name the file.
+
+    Examples
+    --------
+    >>> import importlib.resources
+    >>> moments = load_moments(importlib.resources.files("momentstream") / "data" / "moments.yaml")
+    >>> [m.name for m in moments][:2]
+    ['post_purchase_window', 'silent_churn']
+    """
+    path = Path(str(path))
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise PatternError(f"cannot read moments file: {err.strerror}", source=str(path)) from None
+    return parse_moments(text, source=str(path))
+
+
+def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
+    """Compile the moments of a YAML document (see ``examples/moments.yaml``)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise PatternError(f"not valid YAML: {err}", source=source) from None
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("moments"), list):
+        raise PatternError("expected a mapping with a 'moments:' list", source=source)
+    unknown = set(doc) - {"version", "timezone", "defaults", "moments"}
+    if unknown:
+        raise PatternError(f"unknown top-level key(s) {sorted(unknown)}", source=source)
+    defaults = dict(doc.get("defaults") or {})
+    if "timezone" in doc:
+        defaults.setdefault("timezone", doc["timezone"])
+    compiled: list[CompiledMoment] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(doc["moments"]):
+        name = raw.get("name", f"#{i}") if isinstance(raw, Mapping) else f"#{i}"
+        try:
+            if not isinstance(raw, Mapping):
+                raise PatternError("expected a mapping")
+            merged = {**defaults, **raw}
+            spec = spec_from_mapping(merged, source=source)
+            if spec.name in seen:
+                raise PatternError("a moment of this name is already defined", field="name")
+            seen.add(spec.name)
+            compiled.append(compile_moment(spec))
+        except PatternError as err:
+            raise err.located(source=source, moment=str(name)) from None
+    if not compiled:
+        raise PatternError("the file defines no moments", source=source)
+    return compiled
+
+
+def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
+    """Turn one ``moments:`` entry into a spec, checking keys and units."""
+    unknown = set(raw) - _MOMENT_KEYS
+    if unknown:
+        raise PatternError(f"unknown key(s) {sorted(unknown)} (expected some of {sorted(_MOMENT_KEYS)})")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise PatternError("a moment needs a lower_snake_case name", field="name")
+    pattern = raw.get("pattern")
+    if not isinstance(pattern, list) or not pattern:
+        raise PatternError("expected a non-empty list of steps", field="pattern")
+    steps = tuple(_step(s, i) for i, s in enumerate(pattern))
+    version = raw.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise PatternError("expected a positive integer", field="version")
+    skip = raw.get("skip", "skip_past_last_event")
+    if skip not in SKIP_STRATEGIES:
+        raise PatternError(f"unknown strategy {skip!r} (expected one of {list(SKIP_STRATEGIES)})", field="skip")
+    cap = raw.get("max_partial_matches", 64)
+    if isinstance(cap, bool) or not isinstance(cap, int):
+        raise PatternError("expected an integer", field="max_partial_matches")
+    extra = {k: raw[k] for k in ("owner", "objective", "priority") if k in raw}
+    return MomentSpec(
+        name=name,
+        steps=steps,
+        version=version,
+        description=str(raw.get("description", "")).strip(),
+        within_ms=_duration(raw, "within", "within"),
+        window=_window(raw["window"]) if raw.get("window") is not None else None,
+        skip=skip,
+        max_partial_matches=cap,
+        timezone=str(raw.get("timezone", "UTC")),
+        source=source,
+        extra=extra,
+    )
+
+
+def _duration(raw: Mapping[str, Any], key: str, field: str) -> int | None:
+    if raw.get(key) is None:
+        return None
+    try:
+        return parse_duration(raw[key])
+    except ValueError as err:
+        raise PatternError(str(err), field=field) from None
+
+
+def _step(raw: Any, i: int) -> Step:
+    where = f"pattern[{i}]"
+    if not isinstance(raw, Mapping):
+        raise PatternError("expected a mapping", field=where)
+    try:
+        if "absent" in raw:
+            return _absent_step(raw, i)
+        if "at_least" in raw:
+            return _kofn_step(raw, i)
+        return _event_step(raw, i)
+    except PatternError as err:
+        raise err.located(field_prefix=where) from None
+
+
+def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
+    unknown = set(raw) - _STEP_KEYS
+    if unknown:
+        raise PatternError(f"unknown key(s) {sorted(unknown)} (expected some of {sorted(_STEP_KEYS)})")
+    contiguity = raw.get("contiguity", "followed_by")
+    if contiguity not in CONTIGUITIES:
+        raise PatternError(f"unknown contiguity {contiguity!r} (expected one of {list(CONTIGUITIES)})",
+                           field="contiguity")  # fmt: skip
+    min_times, max_times = 1, 1
+    if "times" in raw:
+        times = raw["times"]
+        if isinstance(times, int) and not isinstance(times, bool):
+            min_times = max_times = times
+        elif isinstance(times, list) and len(times) == 2 and all(isinstance(t, int) for t in times):
+            min_times, max_times = times
+        else:
+            raise PatternError("expected a count or [min, max]", field="times")
+    if raw.get("one_or_more"):
+        max_times = None
+    if raw.get("optional"):
+        min_times = 0
+    return EventStep(
+        name=str(raw.get("name", f"step_{i}")),
+        where=raw.get("where"),
+        contiguity=contiguity,
+        min_times=min_times,
+        max_times=max_times,
+        consecutive=bool(raw.get("consecutive", False)),
+        within_ms=_duration(raw, "within", "within"),
+    )
+
+
+def _absent_step(raw: Mapping[str, Any], i: int) -> AbsentStep:
+    unknown = set(raw) - {"name", "absent", "for"}
+    if unknown:
+        raise PatternError(f"unknown key(s) {sorted(unknown)} (an absence takes name, absent, for)")
+    return AbsentStep(name=str(raw.get("name", f"absent_{i}")), where=raw["absent"],
+                      for_ms=_duration(raw, "for", "for"))  # fmt: skip
+
+
+def _kofn_step(raw: Mapping[str, Any], i: int) -> KOfNStep:
+    unknown = set(raw) - {"name", "at_least", "of", "within"}
+    if unknown:
+        raise PatternError(f"unknown key(s) {sorted(unknown)} (k-of-n takes name, at_least, of, within)")
+    indicators = raw.get("of")
+    if not isinstance(indicators, Mapping) or not indicators:
+        raise PatternError("expected a mapping of indicator name to its where-clause", field="of")
+    within = _duration(raw, "within", "within")
+    if within is None:
+        raise PatternError("k-of-n needs a time limit", field="within")
+    k = raw["at_least"]
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise PatternError("expected an integer", field="at_least")
+    return KOfNStep(name=str(raw.get("name", f"indicators_{i}")), k=k,
+                    indicators=tuple((str(n), w) for n, w in indicators.items()), within_ms=within)  # fmt: skip
+
+
+def _window(raw: Any) -> WindowSpec:
+    if not isinstance(raw, Mapping):
+        raise PatternError("expected a mapping", field="window")
+    unknown = set(raw) - _WINDOW_KEYS
+    if unknown:
+        raise PatternError(f"unknown key(s) {sorted(unknown)} (expected some of {sorted(_WINDOW_KEYS)})",
+                           field="window")  # fmt: skip
+    opens = _duration(raw, "opens_after", "window.opens_after")
+    closes = _duration(raw, "closes_after", "window.closes_after")
+    if closes is None:
+        raise PatternError("a window needs closes_after", field="window.closes_after")
+    anchor = raw.get("anchor")
+    return WindowSpec(opens_after_ms=opens or 0, closes_after_ms=closes,
+                      anchor=None if anchor is None else str(anchor),
+                      cancel_if=raw.get("cancel_if"), used_if=raw.get("used_if"))  # fmt: skip
+
+
+class Moment:
+    """Build a moment in Python; the same checks as the YAML loader run at :meth:`compile`.
+
+    Examples
+    --------
+    >>> m = (Moment("post_purchase", description="act in the 19-37 h window")
+    ...      .begin("support", where={"type": "support_ticket"})
+    ...      .followed_by("second_purchase", where={"type": "purchase"}, within="3d")
+    ...      .not_followed_by("silence", where={"type": ["purchase", "page_view"]}, for_="18h")
+    ...      .window(opens_after="19h", closes_after="37h", anchor="second_purchase",
+    ...              cancel_if={"type": "outreach"})
+    ...      .compile())
+    >>> m.name, [g.name for g in m.groups], m.end_absence_ms
+    ('post_purchase', ['support', 'second_purchase'], 64800000)
+    """
+
+    def __init__(self, name: str, version: int = 1, description: str = "", timezone: str = "UTC") -> None:
+        self._spec = MomentSpec(name=name, steps=(), version=version, description=description, timezone=timezone)
+
+    def _add(self, step: Step) -> Moment:
+        self._spec = replace(self._spec, steps=(*self._spec.steps, step))
+        return self
+
+    def _event(self, name: str, where: Any, contiguity: Contiguity, within: str | None) -> Moment:
+        within_ms = None if within is None else parse_duration(within)
+        return self._add(EventStep(name, where, contiguity, within_ms=within_ms))
+
+    def begin(self, name: str, where: Any = None) -> Moment:
+        """The first step."""
+        return self._event(name, where, "followed_by", None)
+
+    def next(self, name: str, where: Any = None, within: str | None = None) -> Moment:
+        """A step whose first event must be the very next event (strict contiguity)."""
+        return self._event(name, where, "next", within)
+
+    def followed_by(self, name: str, where: Any = None, within: str | None = None) -> Moment:
+        """A step matched by the first later event that satisfies ``where``."""
+        return self._event(name, where, "followed_by", within)
+
+    def followed_by_any(self, name: str, where: Any = None, within: str | None = None) -> Moment:
+        """A step matched by any later event that satisfies ``where`` (every combination)."""
+        return self._event(name, where, "followed_by_any", within)
+
+    def at_least(self, k: int, of: Mapping[str, Any], within: str, name: str = "indicators") -> Moment:
+        """At least ``k`` distinct indicators within ``within`` (must be the first step)."""
+        return self._add(KOfNStep(name, k, tuple(of.items()), parse_duration(within)))
+
+    def not_followed_by(self, name: str, where: Any, for_: str | None = None) -> Moment:
+        """No ``where`` event before the next step, or for ``for_`` at the end of the pattern."""
+        return self._add(AbsentStep(name, where, None if for_ is None else parse_duration(for_)))
+
+    def _quantify(self, min_times: int, max_times: int | None, consecutive: bool | None = None) -> Moment:
+        steps = self._spec.steps
+        if not steps or not isinstance(steps[-1], EventStep):
+            raise PatternError("a quantifier needs an event step before it", moment=self._spec.name)
+        last = steps[-1]
+        last = replace(last, min_times=min_times, max_times=max_times,
+                       consecutive=last.consecutive if consecutive is None else consecutive)  # fmt: skip
+        self._spec = replace(self._spec, steps=(*steps[:-1], last))
+        return self
+
+    def times(self, low: int, high: int | None = None) -> Moment:
+        """The last step matches exactly ``low`` events, or ``low`` to ``high``."""
+        return self._quantify(low, low if high is None else high)
+
+    def one_or_more(self) -> Moment:
+        """The last step matches one or more events."""
+        last = self._spec.steps[-1] if self._spec.steps else None
+        low = last.min_times if isinstance(last, EventStep) else 1
+        return self._quantify(low, None)
+
+    def optional(self) -> Moment:
+        """The last step may match no event."""
+        last = self._spec.steps[-1] if self._spec.steps else None
+        high = last.max_times if isinstance(last, EventStep) else 1
+        return self._quantify(0, high)
+
+    def consecutive(self) -> Moment:
+        """Repeats of the last step must be adjacent events."""
+        last = self._spec.steps[-1] if self._spec.steps else None
+        if not isinstance(last, EventStep):
+            raise PatternError("consecutive needs an event step before it", moment=self._spec.name)
+        return self._quantify(last.min_times, last.max_times, True)
+
+    def within(self, duration: str) -> Moment:
+        """The whole match (first to last matched event) must fit in ``duration``."""
+        self._spec = replace(self._spec, within_ms=parse_duration(duration))
+        return self
+
+    def window(self, opens_after: str, closes_after: str, anchor: str | None = None,
+               cancel_if: Any = None, used_if: Any = None) -> Moment:  # fmt: skip
+        """Emit a window that opens and closes relative to the match (or its ``anchor`` step)."""
+        spec = WindowSpec(parse_duration(opens_after), parse_duration(closes_after), anchor, cancel_if, used_if)
+        self._spec = replace(self._spec, window=spec)
+        return self
+
+    def skip(self, strategy: SkipStrategy) -> Moment:
+        """After-match skip strategy (``skip_past_last_event`` by default)."""
+        self._spec = replace(self._spec, skip=strategy)
+        return self
+
+    def max_partial_matches(self, cap: int) -> Moment:
+        """Bound the partial matches kept per customer; the oldest are dropped first."""
+        self._spec = replace(self._spec, max_partial_matches=cap)
+        return self
+
+    def spec(self) -> MomentSpec:
+        """The declarative spec built so far."""
+        return self._spec
+
+    def compile(self) -> CompiledMoment:
+        """Validate and compile; raises :class:`PatternError` naming the field."""
+        return compile_moment(self._spec)

@@ -1,0 +1,106 @@
+"""Declarative moment specifications: what the YAML file and the builder both produce.
+
+A spec is plain data; :func:`momentstream.patterns.nfa.compile_moment` validates it and
+turns it into the immutable automaton the engine runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "CONTIGUITIES",
+    "SKIP_STRATEGIES",
+    "AbsentStep",
+    "Contiguity",
+    "EventStep",
+    "KOfNStep",
+    "MomentSpec",
+    "SkipStrategy",
+    "Step",
+    "WindowSpec",
+]
+
+Contiguity = Literal["next", "followed_by", "followed_by_any"]
+CONTIGUITIES: tuple[Contiguity, ...] = ("next", "followed_by", "followed_by_any")
+SkipStrategy = Literal["no_skip", "skip_to_next", "skip_past_last_event"]
+SKIP_STRATEGIES: tuple[SkipStrategy, ...] = ("no_skip", "skip_to_next", "skip_past_last_event")
+
+Where = Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventStep:
+    """One or more events matching ``where``.
+
+    ``contiguity`` relates the step's first event to the previous matched event: ``next``
+    (the very next event), ``followed_by`` (the first later event that matches) or
+    ``followed_by_any`` (any later event that matches). Repeats inside the step are
+    ``followed_by`` unless ``consecutive``. ``within_ms`` limits the gap since the previous step.
+    """
+
+    name: str
+    where: Where
+    contiguity: Contiguity = "followed_by"
+    min_times: int = 1
+    max_times: int | None = 1
+    consecutive: bool = False
+    within_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AbsentStep:
+    """No event matching ``where`` between the neighbouring steps, or, at the end of a
+    pattern, for ``for_ms`` after the last matched event (completed by time passing)."""
+
+    name: str
+    where: Where
+    for_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KOfNStep:
+    """At least ``k`` distinct indicators, each seen within ``within_ms`` of the latest one."""
+
+    name: str
+    k: int
+    indicators: tuple[tuple[str, Where], ...]
+    within_ms: int
+
+
+Step = EventStep | AbsentStep | KOfNStep
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """When to act, relative to the match: open ``opens_after_ms`` after the anchor step's
+    last event (or the match's completion), close ``closes_after_ms`` after it.
+
+    ``cancel_if`` events before it opens cancel it; ``used_if`` events while it is open mark
+    it used, so it does not report as expired.
+    """
+
+    opens_after_ms: int
+    closes_after_ms: int
+    anchor: str | None = None
+    cancel_if: Where = None
+    used_if: Where = None
+
+
+@dataclass(frozen=True, slots=True)
+class MomentSpec:
+    """A named, versioned moment: a pattern of steps, optional window and bounds."""
+
+    name: str
+    steps: tuple[Step, ...]
+    version: int = 1
+    description: str = ""
+    within_ms: int | None = None
+    window: WindowSpec | None = None
+    skip: SkipStrategy = "skip_past_last_event"
+    max_partial_matches: int = 64
+    timezone: str = "UTC"
+    source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)

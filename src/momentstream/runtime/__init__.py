@@ -1,0 +1,1 @@
+"""Thin runtimes over the pure engine: the embedded replay runner (and, later, Faust on Kafka)."""

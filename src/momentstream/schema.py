@@ -1,0 +1,220 @@
+"""Wire schemas: the touchpoint events we read and the records we emit.
+
+These pydantic models are the contract with producers (``TouchpointEvent``) and with
+CRMs (``Trigger``); everything else in the engine works on compact internal values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DuplicateEvent",
+    "Evidence",
+    "LateEvent",
+    "Output",
+    "StoryItem",
+    "TouchpointEvent",
+    "Trigger",
+    "TriggerKind",
+    "Window",
+    "WindowCancelled",
+    "export_json_schemas",
+    "make_trigger_id",
+    "ms_to_datetime",
+]
+
+SCHEMA_VERSION = "1"
+
+PropertyValue = str | int | float | bool | None
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Turn the engine's epoch milliseconds back into an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class TouchpointEvent(BaseModel):
+    """One customer touchpoint, as producers put it on the touchpoints topic.
+
+    Parameters
+    ----------
+    event_id
+        Unique per event; repeats are dropped as duplicates.
+    customer_id
+        The key: all state and ordering is per customer.
+    type
+        What happened (``purchase``, ``support_ticket``, ``page_view`` …), lower snake case.
+    channel
+        Where it happened (``web``, ``email``, ``app``, ``phone`` …).
+    ts
+        Event time, with a timezone; the engine never uses arrival time.
+    value
+        Optional amount (order value, usage count, NPS score …).
+    properties
+        Flat key/value attributes that predicates can test.
+    text
+        Optional free text (ticket body); never logged.
+
+    Examples
+    --------
+    >>> e = TouchpointEvent.model_validate_json(
+    ...     '{"event_id": "e1", "customer_id": "c1", "type": "purchase",'
+    ...     ' "ts": "2026-03-02T10:00:00+01:00", "value": 42.5}')
+    >>> e.type, e.channel, e.ts.isoformat()
+    ('purchase', 'unknown', '2026-03-02T10:00:00+01:00')
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Identifier
+    customer_id: Identifier
+    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")]
+    channel: Annotated[str, Field(min_length=1, max_length=64)] = "unknown"
+    ts: AwareDatetime
+    value: float | None = None
+    properties: dict[str, PropertyValue] = Field(default_factory=dict)
+    text: Annotated[str, Field(max_length=20_000)] | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def _bounded_properties(cls, value: dict[str, PropertyValue]) -> dict[str, PropertyValue]:
+        if len(value) > 64:
+            raise ValueError("at most 64 properties per event")
+        return value
+
+
+class Evidence(BaseModel):
+    """One event that a pattern step matched; the CRM can look it up by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str
+    ts: datetime
+    step: str
+
+
+class StoryItem(BaseModel):
+    """A recent event of the customer, without properties or text (no PII)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str
+    type: str
+    channel: str
+    ts: datetime
+
+
+class Window(BaseModel):
+    """The intervention window: act between ``opens_at`` and ``closes_at``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opens_at: datetime
+    closes_at: datetime
+
+
+TriggerKind = Literal["match", "window_open", "window_expired"]
+
+
+class Trigger(BaseModel):
+    """What the engine tells a CRM: this customer, this moment, act now (and why).
+
+    ``trigger_id`` is a hash of the customer, the moment and version, the kind, the matched
+    evidence and the window, so a replay or a redelivery yields the same id and consumers
+    deduplicate by it. ``emitted_at`` is event time, not wall-clock time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    trigger_id: str
+    customer_id: str
+    moment: str
+    moment_version: int
+    kind: TriggerKind
+    emitted_at: datetime
+    window: Window | None = None
+    evidence: list[Evidence]
+    story: list[StoryItem] = Field(default_factory=list)
+    description: str = ""
+
+
+class LateEvent(BaseModel):
+    """An event older than what the customer's clock has already committed to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["late_event"] = "late_event"
+    event: TouchpointEvent
+    frontier: datetime
+
+
+class DuplicateEvent(BaseModel):
+    """An event whose id this customer has already sent recently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["duplicate_event"] = "duplicate_event"
+    customer_id: str
+    event_id: str
+
+
+class WindowCancelled(BaseModel):
+    """A window that will not open (a cancel event came first), kept for the audit trail."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["window_cancelled"] = "window_cancelled"
+    customer_id: str
+    moment: str
+    moment_version: int
+    reason: str
+    at: datetime
+    evidence: list[Evidence]
+
+
+Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled
+
+
+def make_trigger_id(
+    customer_id: str,
+    moment: str,
+    moment_version: int,
+    kind: str,
+    evidence_ids: list[str],
+    window_opens_ms: int | None,
+) -> str:
+    """Derive a stable trigger id; identical inputs give identical ids across runs."""
+    payload = json.dumps(
+        [customer_id, f"{moment}@{moment_version}", kind, evidence_ids, window_opens_ms],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def export_json_schemas(directory: Path) -> list[Path]:
+    """Write the JSON Schema of every wire model into ``directory``; return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    models: dict[str, type[BaseModel]] = {
+        "touchpoint_event": TouchpointEvent,
+        "trigger": Trigger,
+        "late_event": LateEvent,
+        "window_cancelled": WindowCancelled,
+    }
+    for name, model in models.items():
+        schema: dict[str, Any] = model.model_json_schema()
+        schema["$id"] = f"https://momentstream.dev/schemas/{name}.v{SCHEMA_VERSION}.json"
+        path = directory / f"{name}.v{SCHEMA_VERSION}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written

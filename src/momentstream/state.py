@@ -1,0 +1,258 @@
+"""Per-customer state: small, versioned, serializable values that the engine threads through.
+
+The compiled moments are shared by every customer; a customer's own progress (partial
+matches, pending absences, windows, timers, the recent story) lives here and encodes to a
+compact msgpack document. Never pickle: the bytes must survive code changes and be safe to
+read from a changelog topic.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from momentstream.clock import TimerHeap
+from momentstream.schema import TouchpointEvent
+
+__all__ = [
+    "NEVER",
+    "STATE_FORMAT",
+    "CustomerState",
+    "EvidenceRow",
+    "MomentState",
+    "PartialMatch",
+    "PendingMatch",
+    "StateFormatError",
+    "WindowState",
+]
+
+STATE_FORMAT = 1
+"""Bumped whenever the encoding changes; :meth:`CustomerState.from_bytes` refuses unknown formats."""
+
+NEVER = -(2**62)
+"""A time before every event: the clock of a customer we have not heard from."""
+
+EvidenceRow = tuple[str, int, int, int]
+"""(event_id, ts in ms, step group index, the customer's event sequence number)."""
+
+
+class StateFormatError(ValueError):
+    """Stored state bytes are not in a format this version can read."""
+
+
+@dataclass(slots=True)
+class PartialMatch:
+    """A match in progress: the last step group it is in and how many events that group holds.
+
+    ``dead`` is a bitmask over the options leaving this position that can no longer be
+    taken (for example a ``followed_by`` option after a matching event went by).
+    """
+
+    group: int
+    count: int
+    start_seq: int
+    start_ts: int
+    last_seq: int
+    last_ts: int
+    evidence: tuple[EvidenceRow, ...]
+    dead: int = 0
+
+
+@dataclass(slots=True)
+class PendingMatch:
+    """A match whose steps are all matched and that waits for a trailing absence to hold."""
+
+    ref: int
+    deadline: int
+    start_seq: int
+    last_seq: int
+    evidence: tuple[EvidenceRow, ...]
+
+
+@dataclass(slots=True)
+class WindowState:
+    """An intervention window created by a match; pending until it opens, then open."""
+
+    ref: int
+    opens_at: int
+    closes_at: int
+    completed_at: int
+    evidence: tuple[EvidenceRow, ...]
+    is_open: bool = False
+    used: bool = False
+
+
+@dataclass(slots=True)
+class MomentState:
+    """One customer's progress on one moment."""
+
+    version: int
+    partials: list[PartialMatch] = field(default_factory=list)
+    pending: dict[int, PendingMatch] = field(default_factory=dict)
+    windows: dict[int, WindowState] = field(default_factory=dict)
+    indicators: dict[int, tuple[int, int, str]] = field(default_factory=dict)
+    next_ref: int = 0
+    dropped: int = 0
+
+    def new_ref(self) -> int:
+        """A reference unique within this moment state, for timers to point at."""
+        self.next_ref += 1
+        return self.next_ref
+
+    def is_empty(self) -> bool:
+        """True when nothing is in progress (the state could be forgotten)."""
+        return not (self.partials or self.pending or self.windows or self.indicators)
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Everything the engine keeps for one customer.
+
+    Examples
+    --------
+    >>> s = CustomerState("c1")
+    >>> s.remember_id("e1"), s.remember_id("e1")
+    (True, False)
+    >>> CustomerState.from_bytes(s.to_bytes()).recent_ids == s.recent_ids
+    True
+    """
+
+    customer_id: str
+    max_seen: int = NEVER
+    watermark: int = NEVER
+    frontier: int = NEVER
+    seq: int = 0
+    arrivals: int = 0
+    dedup_size: int = 256
+    story_size: int = 16
+    recent_ids: deque[str] = field(default_factory=deque)
+    story: deque[tuple[str, str, str, int]] = field(default_factory=deque)
+    buffer: list[tuple[int, int, TouchpointEvent]] = field(default_factory=list)
+    timers: TimerHeap = field(default_factory=TimerHeap)
+    moments: dict[str, MomentState] = field(default_factory=dict)
+    _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def remember_id(self, event_id: str) -> bool:
+        """Record an event id; False if it was seen among the last ``dedup_size`` ids."""
+        if event_id in self._id_set:
+            return False
+        self.recent_ids.append(event_id)
+        self._id_set.add(event_id)
+        while len(self.recent_ids) > self.dedup_size:
+            self._id_set.discard(self.recent_ids.popleft())
+        return True
+
+    def add_to_story(self, event: TouchpointEvent, ts: int) -> None:
+        """Keep the last few events (ids, types, channels, times; no PII) as the customer's story."""
+        self.story.append((event.event_id, event.type, event.channel, ts))
+        if len(self.story) > self.story_size:
+            self.story.popleft()
+
+    def buffer_event(self, ts: int, event: TouchpointEvent) -> None:
+        """Hold an event until the watermark passes it, ordered by (time, arrival)."""
+        heapq.heappush(self.buffer, (ts, self.arrivals, event))
+        self.arrivals += 1
+
+    def moment(self, name: str, version: int) -> MomentState:
+        """This customer's state for a moment; reset if the moment's version changed."""
+        ms = self.moments.get(name)
+        if ms is None or ms.version != version:
+            ms = MomentState(version)
+            self.moments[name] = ms
+            self.timers.discard(name)
+        return ms
+
+    def pending_work(self) -> bool:
+        """True while buffered events, timers or in-progress matches remain."""
+        return bool(self.buffer or self.timers) or any(not m.is_empty() for m in self.moments.values())
+
+    # -- encoding -------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Compact, versioned msgpack encoding (see :data:`STATE_FORMAT`)."""
+        doc = [
+            STATE_FORMAT,
+            self.customer_id,
+            self.max_seen,
+            self.watermark,
+            self.frontier,
+            self.seq,
+            self.arrivals,
+            self.dedup_size,
+            self.story_size,
+            list(self.recent_ids),
+            [list(s) for s in self.story],
+            [[ts, arrival, e.model_dump(mode="json", exclude_defaults=True)] for ts, arrival, e in self.buffer],
+            self.timers.to_list(),
+            self.timers.next_seq,
+            {name: _moment_to_list(ms) for name, ms in self.moments.items()},
+        ]
+        return msgpack.packb(doc, use_bin_type=True)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CustomerState:
+        """Decode :meth:`to_bytes`; raise :class:`StateFormatError` on an unknown format."""
+        try:
+            doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except (ValueError, msgpack.UnpackException) as err:
+            raise StateFormatError(f"not a momentstream state: {err}") from None
+        if not isinstance(doc, list) or not doc or doc[0] != STATE_FORMAT:
+            found = doc[0] if isinstance(doc, list) and doc else None
+            raise StateFormatError(f"state format {found!r} is not {STATE_FORMAT}")
+        (_, customer_id, max_seen, watermark, frontier, seq, arrivals, dedup_size, story_size,
+         recent, story, buffer, timers, timer_seq, moments) = doc  # fmt: skip
+        state = cls(
+            customer_id=customer_id,
+            max_seen=max_seen,
+            watermark=watermark,
+            frontier=frontier,
+            seq=seq,
+            arrivals=arrivals,
+            dedup_size=dedup_size,
+            story_size=story_size,
+            recent_ids=deque(recent),
+            story=deque((s[0], s[1], s[2], s[3]) for s in story),
+            buffer=[(b[0], b[1], TouchpointEvent.model_validate(b[2])) for b in buffer],
+            timers=TimerHeap.from_list(timers, timer_seq),
+            moments={name: _moment_from_list(raw) for name, raw in moments.items()},
+        )
+        state._id_set = set(state.recent_ids)
+        heapq.heapify(state.buffer)
+        return state
+
+
+def _rows(evidence: tuple[EvidenceRow, ...]) -> list[list[Any]]:
+    return [list(r) for r in evidence]
+
+
+def _unrows(rows: list[list[Any]]) -> tuple[EvidenceRow, ...]:
+    return tuple((r[0], r[1], r[2], r[3]) for r in rows)
+
+
+def _moment_to_list(ms: MomentState) -> list[Any]:
+    return [
+        ms.version,
+        [[p.group, p.count, p.start_seq, p.start_ts, p.last_seq, p.last_ts, p.dead, _rows(p.evidence)]
+         for p in ms.partials],
+        [[p.ref, p.deadline, p.start_seq, p.last_seq, _rows(p.evidence)] for p in ms.pending.values()],
+        [[w.ref, w.opens_at, w.closes_at, w.completed_at, w.is_open, w.used, _rows(w.evidence)]
+         for w in ms.windows.values()],
+        [[k, *v] for k, v in ms.indicators.items()],
+        ms.next_ref,
+        ms.dropped,
+    ]  # fmt: skip
+
+
+def _moment_from_list(raw: list[Any]) -> MomentState:
+    version, partials, pending, windows, indicators, next_ref, dropped = raw
+    ms = MomentState(version, next_ref=next_ref, dropped=dropped)
+    ms.partials = [PartialMatch(p[0], p[1], p[2], p[3], p[4], p[5], _unrows(p[7]), p[6]) for p in partials]
+    for p in pending:
+        ms.pending[p[0]] = PendingMatch(p[0], p[1], p[2], p[3], _unrows(p[4]))
+    for w in windows:
+        ms.windows[w[0]] = WindowState(w[0], w[1], w[2], w[3], _unrows(w[6]), w[4], w[5])
+    ms.indicators = {i[0]: (i[1], i[2], i[3]) for i in indicators}
+    return ms

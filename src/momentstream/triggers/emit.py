@@ -1,0 +1,80 @@
+"""Build :class:`~momentstream.schema.Trigger` records from matcher results.
+
+Kept apart from the matcher so the automaton knows nothing about the wire contract, and
+so the policy layer (caps, quiet hours, consent) can sit between the two later.
+"""
+
+from __future__ import annotations
+
+from momentstream.patterns.nfa import CompiledMoment, Completion
+from momentstream.patterns.windows import WindowEvent
+from momentstream.schema import (
+    Evidence,
+    StoryItem,
+    Trigger,
+    TriggerKind,
+    Window,
+    WindowCancelled,
+    make_trigger_id,
+    ms_to_datetime,
+)
+from momentstream.state import CustomerState, EvidenceRow
+
+__all__ = ["cancelled_record", "match_trigger", "window_trigger"]
+
+
+def _evidence(m: CompiledMoment, rows: tuple[EvidenceRow, ...]) -> list[Evidence]:
+    return [Evidence(event_id=r[0], ts=ms_to_datetime(r[1]), step=m.groups[r[2]].name) for r in rows]
+
+
+def _story(state: CustomerState) -> list[StoryItem]:
+    return [StoryItem(event_id=s[0], type=s[1], channel=s[2], ts=ms_to_datetime(s[3])) for s in state.story]
+
+
+def _trigger(
+    m: CompiledMoment,
+    state: CustomerState,
+    kind: TriggerKind,
+    rows: tuple[EvidenceRow, ...],
+    at: int,
+    window: tuple[int, int] | None,
+) -> Trigger:
+    trigger_id = make_trigger_id(
+        state.customer_id, m.name, m.version, kind, [r[0] for r in rows], None if window is None else window[0]
+    )
+    return Trigger(
+        trigger_id=trigger_id,
+        customer_id=state.customer_id,
+        moment=m.name,
+        moment_version=m.version,
+        kind=kind,
+        emitted_at=ms_to_datetime(at),
+        window=None if window is None else Window(opens_at=ms_to_datetime(window[0]), closes_at=ms_to_datetime(window[1])),
+        evidence=_evidence(m, rows),
+        story=_story(state),
+        description=m.spec.description,
+    )
+
+
+def match_trigger(m: CompiledMoment, state: CustomerState, done: Completion) -> Trigger:
+    """A trigger for a moment without a window: act now."""
+    return _trigger(m, state, "match", done.evidence, done.completed_at, None)
+
+
+def window_trigger(m: CompiledMoment, state: CustomerState, event: WindowEvent) -> Trigger:
+    """A trigger for a window that opened, or that closed unused (``window_expired``)."""
+    kind: TriggerKind = "window_open" if event.kind == "open" else "window_expired"
+    w = event.window
+    return _trigger(m, state, kind, w.evidence, event.at, (w.opens_at, w.closes_at))
+
+
+def cancelled_record(m: CompiledMoment, state: CustomerState, event: WindowEvent) -> WindowCancelled:
+    """An audit record for a window that will never open."""
+    return WindowCancelled(
+        customer_id=state.customer_id,
+        moment=m.name,
+        moment_version=m.version,
+        reason=event.reason,
+        at=ms_to_datetime(event.at),
+        evidence=_evidence(m, event.window.evidence),
+    )
