@@ -97,6 +97,7 @@ class MomentState:
     indicators: dict[int, tuple[int, int, str]] = field(default_factory=dict)
     next_ref: int = 0
     dropped: int = 0
+    last_cancel: int = NEVER
 
     def new_ref(self) -> int:
         """A reference unique within this moment state, for timers to point at."""
@@ -243,12 +244,13 @@ def _moment_to_list(ms: MomentState) -> list[Any]:
         [[k, *v] for k, v in ms.indicators.items()],
         ms.next_ref,
         ms.dropped,
+        ms.last_cancel,
     ]  # fmt: skip
 
 
 def _moment_from_list(raw: list[Any]) -> MomentState:
-    version, partials, pending, windows, indicators, next_ref, dropped = raw
-    ms = MomentState(version, next_ref=next_ref, dropped=dropped)
+    version, partials, pending, windows, indicators, next_ref, dropped, last_cancel = raw
+    ms = MomentState(version, next_ref=next_ref, dropped=dropped, last_cancel=last_cancel)
     ms.partials = [PartialMatch(p[0], p[1], p[2], p[3], p[4], p[5], _unrows(p[7]), p[6]) for p in partials]
     for p in pending:
         ms.pending[p[0]] = PendingMatch(p[0], p[1], p[2], p[3], _unrows(p[4]))

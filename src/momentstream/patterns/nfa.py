@@ -122,9 +122,9 @@ class Completion:
     last_seq: int
     completed_at: int
 
-    def order_key(self) -> tuple[int, tuple[int, ...]]:
-        """Matches completing together are reported in this order."""
-        return (self.start_seq, tuple(row[3] for row in self.evidence))
+    def order_key(self) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+        """Matches completing together are reported in this order: first event, events, steps."""
+        return (self.start_seq, tuple(row[3] for row in self.evidence), tuple(row[2] for row in self.evidence))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ def create_window(
     window = WindowState(ref, opens_at, closes_at, done.completed_at, done.evidence)
     if closes_at <= done.completed_at:
         return [WindowEvent("cancelled", window, done.completed_at, "closed before the match completed")], []
+    if ms.last_cancel >= anchor and ms.last_cancel <= done.completed_at:
+        return [WindowEvent("cancelled", window, done.completed_at, "cancel event before the window opened")], []
     events: list[WindowEvent] = []
     if len(ms.windows) >= MAX_WINDOWS:
         oldest = min(ms.windows.values(), key=lambda w: w.ref)
@@ -59,10 +61,17 @@ def create_window(
 
 
 def on_event(m: CompiledMoment, ms: MomentState, mask: int, ts: int) -> list[WindowEvent]:
-    """Apply an event to the customer's windows: cancel pending ones, mark open ones used."""
+    """Apply an event to the customer's windows: cancel pending ones, mark open ones used.
+
+    While a match is in progress the latest cancel event is remembered, so a window created
+    later (say at the end of a trailing absence) is cancelled by an outreach that came after
+    its anchor but before the window existed.
+    """
     rule = m.window
-    if rule is None or not ms.windows or not mask & (rule.cancel_bits | rule.used_bits):
+    if rule is None or not mask & (rule.cancel_bits | rule.used_bits):
         return []
+    if mask & rule.cancel_bits and (ms.partials or ms.pending):
+        ms.last_cancel = ts  # a window this match in progress creates later may already be cancelled
     events = []
     for ref, window in list(ms.windows.items()):
         if not window.is_open and mask & rule.cancel_bits:

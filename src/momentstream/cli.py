@@ -1,0 +1,225 @@
+"""The ``momentstream`` command line: demo, replay, simulate, check, schema."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from momentstream.clock import format_duration, parse_duration, to_ms
+from momentstream.patterns.errors import PatternError
+from momentstream.textable import format_table
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """\
+momentstream finds the moments in a customer's behaviour when an intervention matters most.
+
+Moments are patterns over each customer's touchpoints (see the bundled example with
+`momentstream check --show`); the engine runs them in event time and emits triggers
+(JSON lines, one per moment that fired or window that opened) for a CRM to act on.
+"""
+
+_EPILOG = """\
+examples:
+  momentstream demo                                  simulate 3,000 customers and show what fires
+  momentstream simulate -o events.jsonl --customers 10000
+  momentstream replay events.jsonl -c moments.yaml -o triggers.jsonl --rejects rejects.jsonl
+  momentstream check moments.yaml                    validate a moments file
+  momentstream schema -o schemas/                    JSON Schema of events and triggers
+"""
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _until(text: str) -> str:
+    if text in ("end", "drain"):
+        return text
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected end, drain or an ISO time with a timezone") from None
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="momentstream", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to standard error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="simulate journeys, replay them, explain what fired",
+                          formatter_class=argparse.RawTextHelpFormatter,
+                          description="Simulate customer journeys (including the seed scenario: support on Monday,\n"
+                                      "a second purchase on Wednesday, then silence), replay them through the\n"
+                                      "moments and print what fired and why.")  # fmt: skip
+    demo.add_argument("--customers", type=int, default=3000, help="customers to simulate (default 3000)")
+    demo.add_argument("--days", type=int, default=120, help="days of history (default 120)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where to write files (default out/demo)")
+    _moments_option(demo)
+    _quiet_option(demo)
+
+    replay = sub.add_parser("replay", help="run moments over a JSON-lines file of events",
+                            formatter_class=argparse.RawTextHelpFormatter,
+                            description="Replay touchpoint events (one JSON object per line, `-` for stdin)\n"
+                                        "through the moments in event time and write the triggers.\n"
+                                        "Malformed lines are counted, reported with their line number and\n"
+                                        "written to --rejects; valid events are never dropped.")  # fmt: skip
+    replay.add_argument("events", help="events file (JSON lines), or - for standard input")
+    _moments_option(replay)
+    replay.add_argument("-o", "--output", default="-", help="triggers file (default: standard output)")
+    replay.add_argument("--audit", help="late, duplicate and cancelled-window records (JSON lines)")
+    replay.add_argument("--rejects", help="malformed lines with line number and reason (JSON lines)")
+    replay.add_argument("--order", choices=["time", "file"], default="time",
+                        help="time: sort by event time first (default); file: as they arrive, like Kafka")  # fmt: skip
+    replay.add_argument("--until", type=_until, default="end",
+                        help="after the input, fire timers up to: end (the last event time, default),\n"
+                             "drain (every pending timer), or an ISO time")  # fmt: skip
+    replay.add_argument("--lateness", type=_duration, default=None,
+                        help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
+    _quiet_option(replay)
+
+    simulate = sub.add_parser("simulate", help="write simulated journeys as JSON-lines events")
+    simulate.add_argument("-o", "--output", default="-", help="events file (default: standard output)")
+    simulate.add_argument("--customers", type=int, default=3000)
+    simulate.add_argument("--days", type=int, default=120)
+    simulate.add_argument("--seed", type=int, default=7)
+
+    check = sub.add_parser("check", help="validate a moments file and list its moments")
+    check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
+    check.add_argument("--show", action="store_true", help="print the file's text as well")
+
+    schema = sub.add_parser("schema", help="export the JSON Schemas of events and triggers")
+    schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
+    return parser
+
+
+def _moments_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
+
+
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+@contextlib.contextmanager
+def _open_out(path: str | None) -> IO[str] | None:  # type: ignore[misc]
+    if path is None:
+        yield None
+    elif path == "-":
+        yield sys.stdout
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with Path(path).open("w") as handle:
+            yield handle
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (2 for bad input or configuration)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        return int(_COMMANDS[args.command](args))
+    except PatternError as err:
+        print(f"momentstream: invalid moments: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"momentstream: {err.strerror}: {err.filename}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from momentstream.demo import DemoOptions, default_engine, run_demo
+
+    engine = default_engine(args.moments)
+    options = DemoOptions(args.customers, args.days, args.seed, args.out, args.moments, not args.quiet)
+    run_demo(options, engine, sys.stdout)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from momentstream.demo import default_engine
+    from momentstream.runtime.replay import DRAIN, replay_file
+
+    engine = default_engine(args.moments, args.lateness)
+    until = None if args.until == "end" else DRAIN if args.until == "drain" else to_ms(datetime.fromisoformat(args.until))
+    with _open_out(args.output) as out, _open_out(args.audit) as audit, _open_out(args.rejects) as rejects:
+        assert out is not None
+        summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, order=args.order,
+                              until=until, progress=not args.quiet)  # fmt: skip
+    rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
+    report = [
+        f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
+        f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers",
+        f"rejected {summary.rejected:,} malformed lines" + (f" (see {args.rejects})" if args.rejects else
+                                                             " (use --rejects FILE to keep them)"),
+        f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
+        f"lateness {format_duration(engine.config.allowed_lateness_ms)}",
+        f"{summary.trigger_total:,} triggers",
+    ]  # fmt: skip
+    if rows:
+        report.append(format_table(["moment", "kind", "triggers"], rows))
+    print("\n".join(report), file=sys.stderr)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from momentstream.sim.journeys import simulate
+
+    sim = simulate(args.customers, args.days, args.seed)
+    with _open_out(args.output) as out:
+        assert out is not None
+        for event in sim.events:
+            out.write(event.model_dump_json(exclude_defaults=True) + "\n")
+    print(f"wrote {len(sim.events):,} events of {len(sim.truth):,} customers", file=sys.stderr)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from momentstream.patterns.dsl import load_moments
+    from momentstream.resources import bundled_moments_path
+
+    path = args.moments or bundled_moments_path()
+    moments = load_moments(path)
+    if args.show:
+        print(Path(path).read_text())
+    rows = []
+    for m in moments:
+        steps = " -> ".join(g.name for g in m.groups)
+        if m.end_absence_ms is not None:
+            steps += f" -> (nothing for {format_duration(m.end_absence_ms)})"
+        window = "-"
+        if m.window is not None:
+            window = f"{format_duration(m.window.opens_after_ms)}..{format_duration(m.window.closes_after_ms)}"
+        rows.append([m.name, m.version, steps, window, m.skip])
+    print(f"{path}: {len(moments)} moments OK")
+    print(format_table(["moment", "version", "steps", "window", "skip"], rows))
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from momentstream.schema import export_json_schemas
+
+    for path in export_json_schemas(args.output):
+        print(path)
+    return 0
+
+
+_COMMANDS = {"demo": _demo, "replay": _replay, "simulate": _simulate, "check": _check, "schema": _schema}

@@ -1,0 +1,136 @@
+"""``momentstream demo``: simulate journeys, replay them through the bundled moments, explain.
+
+Writes the events, triggers and audit records to files so the same run can be replayed
+by hand, and prints what fired, how well the post-purchase window found the seed scenario,
+and a few triggers with their evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from momentstream.engine import Engine, EngineConfig
+from momentstream.runtime.replay import ReplaySummary, replay_file
+from momentstream.schema import Trigger
+from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, simulate
+from momentstream.textable import format_table
+
+__all__ = ["DemoOptions", "run_demo"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What to simulate and where to write it."""
+
+    customers: int = 3000
+    days: int = 120
+    seed: int = 7
+    out: Path = Path("out/demo")
+    moments: Path | None = None
+    progress: bool = True
+
+
+def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySummary:
+    """Run the whole demo, printing the report to ``stream``; returns the replay summary."""
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    stream.write(f"momentstream demo: {options.customers:,} simulated customers over {options.days} days "
+                 f"(seed {options.seed})\n")  # fmt: skip
+    sim = simulate(options.customers, options.days, options.seed)
+    events_path = out / "events.jsonl"
+    with events_path.open("w") as f:
+        for event in sim.events:
+            f.write(event.model_dump_json(exclude_defaults=True) + "\n")
+    triggers_path, audit_path = out / "triggers.jsonl", out / "audit.jsonl"
+    with triggers_path.open("w") as t_out, audit_path.open("w") as a_out:
+        summary = replay_file(events_path, engine, t_out, audit_out=a_out, progress=options.progress)
+    triggers = [Trigger.model_validate_json(line) for line in triggers_path.read_text().splitlines()]
+    cancel_records = [json.loads(line) for line in audit_path.read_text().splitlines() if '"window_cancelled"' in line]
+    cancelled = Counter(r["moment"] for r in cancel_records)
+    cancelled_seed_windows = {r["customer_id"] for r in cancel_records if r["moment"] == "post_purchase_window"}
+    stream.write(
+        f"  wrote {events_path} ({len(sim.events):,} events), {triggers_path}, {audit_path}\n"
+        f"  replayed {summary.events:,} events in {summary.seconds:.1f} s "
+        f"({summary.events / max(summary.seconds, 1e-9):,.0f} events/s), {summary.customers:,} customers, "
+        f"{summary.rejected} rejected, {summary.late} late, {summary.duplicates} duplicates\n\n"
+    )
+    stream.write(_fired(engine, triggers, cancelled) + "\n\n")
+    stream.write(_seed_story(sim, triggers, cancelled_seed_windows) + "\n\n")
+    stream.write(_examples(engine, triggers) + "\n")
+    stream.write(f"\nReplay it yourself: momentstream replay {events_path} -o {out / 'replayed.jsonl'}\n")
+    return summary
+
+
+def _fired(engine: Engine, triggers: list[Trigger], cancelled: Counter[str | None]) -> str:
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
+    customers: dict[str, set[str]] = defaultdict(set)
+    for t in triggers:
+        kinds[t.moment][t.kind] += 1
+        customers[t.moment].add(t.customer_id)
+    rows = []
+    for m in engine.moments:
+        k = kinds[m.name]
+        acted = k["window_open"] + k["match"]
+        rows.append([m.name, acted, k["window_expired"], cancelled[m.name], len(customers[m.name])])
+    table = format_table(["moment", "fired (match/window open)", "expired unused", "cancelled", "customers"], rows)
+    return "What fired\n" + table
+
+
+def _seed_story(sim: Simulation, triggers: list[Trigger], cancelled: set[str]) -> str:
+    seed = {c for c, t in sim.truth.items() if t.archetype == "seed"}
+    opened = {t.customer_id for t in triggers if t.moment == "post_purchase_window" and t.kind == "window_open"}
+    if not seed:
+        return "No seed-scenario customers in this simulation."
+    low, high = VIP_WINDOW_HOURS
+    inside = [t for c, t in sim.truth.items() if c in seed and t.outreach_delay_h is not None
+              and low <= t.outreach_delay_h <= high]  # fmt: skip
+    outside = [t for c, t in sim.truth.items() if c in seed and t not in inside]
+
+    def vip_rate(group: list[object]) -> str:
+        vips = sum(1 for t in group if getattr(t, "became_vip", False))
+        return f"{100 * vips / len(group):.0f}%" if group else "-"
+
+    found = len((opened | cancelled) & seed)
+    table = format_table(
+        ["legacy CRM outreach after the 2nd purchase", "customers", "became VIP"],
+        [[f"inside {low:.0f}-{high:.0f} h", len(inside), vip_rate(list(inside))],
+         ["outside the window", len(outside), vip_rate(list(outside))]],
+    )  # fmt: skip
+    return (
+        "The post-purchase window (seed scenario: support on Monday, buy again Wednesday, then silence)\n"
+        f"  {len(seed)} seed customers; the moment found {found} of them ({100 * found / len(seed):.0f}%): "
+        f"{len(opened & seed)} windows opened, {len(cancelled & seed)} cancelled because the legacy CRM had\n"
+        f"  already reached out before 19 h; it also opened {len(opened - seed)} windows for other customers.\n"
+        "  Without momentstream the legacy CRM reached them at random times:\n" + table
+    )
+
+
+def _examples(engine: Engine, triggers: list[Trigger]) -> str:
+    lines = ["Why they fired (one example per moment)"]
+    for m in engine.moments:
+        t = next((t for t in triggers if t.moment == m.name and t.kind in ("window_open", "match")), None)
+        if t is None:
+            continue
+        when = t.emitted_at.strftime("%a %Y-%m-%d %H:%M")
+        window = ""
+        if t.window is not None:
+            window = f", act by {t.window.closes_at.strftime('%a %Y-%m-%d %H:%M')}"
+        lines.append(f"  {t.customer_id}  {t.moment} ({t.kind}) at {when}{window}  id {t.trigger_id[:12]}")
+        types = {s.event_id: s.type for s in t.story}
+        for e in t.evidence:
+            kind = types.get(e.event_id, "")
+            lines.append(f"      {e.step:<16} {kind:<20} {e.ts.strftime('%a %Y-%m-%d %H:%M')}")
+    return "\n".join(lines)
+
+
+def default_engine(moments: Path | None, lateness_ms: int | None = None) -> Engine:
+    """The engine for the given moments file, or the bundled example moments."""
+    from momentstream.patterns.dsl import load_moments
+    from momentstream.resources import bundled_moments_path
+
+    config = EngineConfig() if lateness_ms is None else EngineConfig(allowed_lateness_ms=lateness_ms)
+    return Engine(load_moments(moments or bundled_moments_path()), config)

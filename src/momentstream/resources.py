@@ -1,0 +1,13 @@
+"""Files shipped inside the package."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+__all__ = ["bundled_moments_path"]
+
+
+def bundled_moments_path() -> Path:
+    """The example moments file used when no ``-c`` is given."""
+    return Path(str(files("momentstream") / "data" / "moments.yaml"))
