@@ -6,13 +6,19 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from momentstream.clock import format_duration, parse_duration, to_ms
+from momentstream.demo import DemoOptions, default_engine, run_demo
+from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
+from momentstream.resources import bundled_moments_path
+from momentstream.runtime.replay import DRAIN, replay_file
+from momentstream.schema import export_json_schemas
+from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 
 __all__ = ["main"]
@@ -56,7 +62,10 @@ def _until(text: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="momentstream", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawTextHelpFormatter
+        prog="momentstream",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawTextHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to standard error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -117,7 +126,7 @@ def _quiet_option(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def _open_out(path: str | None) -> IO[str] | None:  # type: ignore[misc]
+def _open_out(path: str | None) -> Iterator[IO[str] | None]:
     if path is None:
         yield None
     elif path == "-":
@@ -146,8 +155,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from momentstream.demo import DemoOptions, default_engine, run_demo
-
     engine = default_engine(args.moments)
     options = DemoOptions(args.customers, args.days, args.seed, args.out, args.moments, not args.quiet)
     run_demo(options, engine, sys.stdout)
@@ -155,11 +162,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from momentstream.demo import default_engine
-    from momentstream.runtime.replay import DRAIN, replay_file
-
     engine = default_engine(args.moments, args.lateness)
-    until = None if args.until == "end" else DRAIN if args.until == "drain" else to_ms(datetime.fromisoformat(args.until))
+    until = (
+        None if args.until == "end" else DRAIN if args.until == "drain" else to_ms(datetime.fromisoformat(args.until))
+    )
     with _open_out(args.output) as out, _open_out(args.audit) as audit, _open_out(args.rejects) as rejects:
         assert out is not None
         summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, order=args.order,
@@ -181,8 +187,6 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from momentstream.sim.journeys import simulate
-
     sim = simulate(args.customers, args.days, args.seed)
     with _open_out(args.output) as out:
         assert out is not None
@@ -193,9 +197,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from momentstream.patterns.dsl import load_moments
-    from momentstream.resources import bundled_moments_path
-
     path = args.moments or bundled_moments_path()
     moments = load_moments(path)
     if args.show:
@@ -215,8 +216,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from momentstream.schema import export_json_schemas
-
     for path in export_json_schemas(args.output):
         print(path)
     return 0

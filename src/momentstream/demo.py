@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from momentstream.engine import Engine, EngineConfig
+from momentstream.patterns.dsl import load_moments
+from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import ReplaySummary, replay_file
 from momentstream.schema import Trigger
 from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, simulate
@@ -129,8 +131,5 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
 
 def default_engine(moments: Path | None, lateness_ms: int | None = None) -> Engine:
     """The engine for the given moments file, or the bundled example moments."""
-    from momentstream.patterns.dsl import load_moments
-    from momentstream.resources import bundled_moments_path
-
     config = EngineConfig() if lateness_ms is None else EngineConfig(allowed_lateness_ms=lateness_ms)
     return Engine(load_moments(moments or bundled_moments_path()), config)

@@ -121,8 +121,7 @@ class Engine:
         if ts < state.frontier:
             return Step(state, [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))])
         state.buffer_event(ts, event)
-        if ts > state.max_seen:
-            state.max_seen = ts
+        state.max_seen = max(state.max_seen, ts)
         outputs: list[Output] = []
         watermark = state.max_seen - self.config.allowed_lateness_ms
         if len(state.buffer) > self.config.max_buffered_events:
@@ -155,8 +154,7 @@ class Engine:
 
     # -- ordering -------------------------------------------------------------------------
     def _advance(self, state: CustomerState, watermark: int, inclusive: bool, outputs: list[Output]) -> None:
-        if watermark > state.watermark:
-            state.watermark = watermark
+        state.watermark = max(state.watermark, watermark)
         watermark = state.watermark
         buffer, timers = state.buffer, state.timers
         while True:
@@ -176,8 +174,7 @@ class Engine:
     def _process_event(self, state: CustomerState, ts: int, event: TouchpointEvent, outputs: list[Output]) -> None:
         state.seq += 1
         seq = state.seq
-        if ts > state.frontier:
-            state.frontier = ts
+        state.frontier = max(state.frontier, ts)
         state.add_to_story(event, ts)
         for m in self._moments_for(event.type, state):
             mask = m.evaluate(event)
@@ -198,13 +195,14 @@ class Engine:
     def _moments_for(self, event_type: str, state: CustomerState) -> tuple[CompiledMoment, ...]:
         found = self._by_type.get(event_type, self._untyped)
         extra = tuple(
-            m for m in self._next_moments if m not in found and m.name in state.moments and state.moments[m.name].partials
+            m
+            for m in self._next_moments
+            if m not in found and m.name in state.moments and state.moments[m.name].partials
         )
         return found + extra if extra else found
 
     def _process_timer(self, state: CustomerState, timer: Timer, outputs: list[Output]) -> None:
-        if timer.fire_at > state.frontier:
-            state.frontier = timer.fire_at
+        state.frontier = max(state.frontier, timer.fire_at)
         m = self._by_name.get(timer.moment)
         ms = state.moments.get(timer.moment)
         if m is None or ms is None or ms.version != m.version:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _valid(pattern: RefPattern, types: list[str], times: list[int], a: Assignmen
         return False
     if any(groups[g].min_times > 0 for g in range(last_group + 1, len(groups))):
         return False
-    for (i, g), (j, h) in zip(a, a[1:]):
+    for (i, g), (j, h) in pairwise(a):
         between = range(i + 1, j)
         if g == h:
             if groups[g].consecutive:

@@ -73,8 +73,6 @@ def test_nfa_agrees_with_brute_force(pattern: RefPattern, sequence: list[tuple[s
         clock += gap
         times.append(clock)
     stream = [event(f"e{i}", kind, minutes) for i, (kind, minutes) in enumerate(zip(types, times, strict=True))]
-    got = [
-        tuple((int(e.event_id[1:]), int(e.step[1:])) for e in t.evidence) for t in triggers(run(moment, stream))
-    ]
+    got = [tuple((int(e.event_id[1:]), int(e.step[1:])) for e in t.evidence) for t in triggers(run(moment, stream))]
     expected = reference_matches(pattern, types, times)
     assert got == expected

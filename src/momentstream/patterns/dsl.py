@@ -161,7 +161,8 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
     if contiguity not in CONTIGUITIES:
         raise PatternError(f"unknown contiguity {contiguity!r} (expected one of {list(CONTIGUITIES)})",
                            field="contiguity")  # fmt: skip
-    min_times, max_times = 1, 1
+    min_times: int = 1
+    max_times: int | None = 1
     if "times" in raw:
         times = raw["times"]
         if isinstance(times, int) and not isinstance(times, bool):

@@ -124,7 +124,11 @@ class Completion:
 
     def order_key(self) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
         """Matches completing together are reported in this order: first event, events, steps."""
-        return (self.start_seq, tuple(row[3] for row in self.evidence), tuple(row[2] for row in self.evidence))
+        return (
+            self.start_seq,
+            tuple(row[3] for row in self.evidence),
+            tuple(row[2] for row in self.evidence),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +351,11 @@ def _compile_kofn(step: KOfNStep, table: _PredicateTable, field: str) -> KOfN:
 
 
 def _moves(
-    g: int, groups: list[Group], contiguity: list[int], step_within: list[int | None], absences: dict[int, int]
+    g: int,
+    groups: list[Group],
+    contiguity: list[int],
+    step_within: list[int | None],
+    absences: dict[int, int],
 ) -> tuple[list[Option], bool]:
     """Options that leave group ``g`` (skipping optional groups), and whether the match can end."""
     options = []
@@ -422,9 +430,7 @@ def _index(
 
 
 # -- matching -------------------------------------------------------------------------------
-def advance(
-    m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int, mask: int
-) -> StepOutcome:
+def advance(m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int, mask: int) -> StepOutcome:
     """Feed one event (already known to satisfy the predicates in ``mask``) to a moment.
 
     Mutates ``ms`` in place (the caller owns it) and returns the matches to report and the
@@ -448,8 +454,15 @@ def advance(
             if hit and not late and (opt.contiguity != NEXT or seq == pm.last_seq + 1):
                 count = pm.count + 1 if opt.repeat else 1
                 created.append(
-                    PartialMatch(opt.target, count, pm.start_seq, pm.start_ts, seq, ts,
-                                 (*pm.evidence, (event_id, ts, opt.target, seq)))  # fmt: skip
+                    PartialMatch(
+                        opt.target,
+                        count,
+                        pm.start_seq,
+                        pm.start_ts,
+                        seq,
+                        ts,
+                        (*pm.evidence, (event_id, ts, opt.target, seq)),
+                    )
                 )
             if opt.contiguity == NEXT or late or mask & opt.absence_bits or (hit and opt.contiguity == FOLLOWED_BY):
                 dead |= bit

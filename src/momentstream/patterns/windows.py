@@ -82,7 +82,9 @@ def on_event(m: CompiledMoment, ms: MomentState, mask: int, ts: int) -> list[Win
     return events
 
 
-def close_or_open(ms: MomentState, kind: str, ref: int, at: int) -> tuple[list[WindowEvent], list[tuple[int, str, int]]]:
+def close_or_open(
+    ms: MomentState, kind: str, ref: int, at: int
+) -> tuple[list[WindowEvent], list[tuple[int, str, int]]]:
     """A window timer fired: open the window (and schedule its close) or close it."""
     window = ms.windows.get(ref)
     if window is None:

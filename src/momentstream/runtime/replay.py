@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -149,8 +150,6 @@ def replay_file(
     ``order="time"`` sorts valid events by event time first (stable, so ties keep file
     order); ``order="file"`` streams them as they arrive, as Kafka would deliver them.
     """
-    import time
-
     started = time.perf_counter()
     summary = ReplaySummary()
     runner = ReplayRunner(engine)

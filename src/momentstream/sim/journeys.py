@@ -91,7 +91,7 @@ class _Customer:
 
     def every(self, start: datetime, stop: datetime, mean_days: float) -> list[datetime]:
         """Daytime moments from ``start`` to ``stop`` with exponential gaps."""
-        moments = []
+        moments: list[datetime] = []
         t = start
         while True:
             t += timedelta(days=self.rng.expovariate(1 / mean_days))
@@ -133,7 +133,12 @@ def _casual(c: _Customer, joined: datetime) -> Truth:
     if c.rng.random() < 0.5:
         c.purchase(c.daytime(joined + timedelta(days=c.rng.uniform(10, 80))))
     if c.rng.random() < 0.15:
-        c.emit("support_ticket", c.daytime(joined + timedelta(days=c.rng.uniform(3, 60))), "email", topic="delivery")
+        c.emit(
+            "support_ticket",
+            c.daytime(joined + timedelta(days=c.rng.uniform(3, 60))),
+            "email",
+            topic="delivery",
+        )
     return Truth("casual")
 
 

@@ -40,7 +40,12 @@ def _trigger(
     window: tuple[int, int] | None,
 ) -> Trigger:
     trigger_id = make_trigger_id(
-        state.customer_id, m.name, m.version, kind, [r[0] for r in rows], None if window is None else window[0]
+        state.customer_id,
+        m.name,
+        m.version,
+        kind,
+        [r[0] for r in rows],
+        None if window is None else window[0],
     )
     return Trigger(
         trigger_id=trigger_id,
@@ -49,7 +54,9 @@ def _trigger(
         moment_version=m.version,
         kind=kind,
         emitted_at=ms_to_datetime(at),
-        window=None if window is None else Window(opens_at=ms_to_datetime(window[0]), closes_at=ms_to_datetime(window[1])),
+        window=None
+        if window is None
+        else Window(opens_at=ms_to_datetime(window[0]), closes_at=ms_to_datetime(window[1])),
         evidence=_evidence(m, rows),
         story=_story(state),
         description=m.spec.description,

@@ -1,0 +1,7 @@
+"""``python -m momentstream``."""
+
+import sys
+
+from momentstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""The command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from momentstream.cli import main
+
+
+def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--customers", "400", "--days", "90", "--out", str(tmp_path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "What fired" in out
+    assert "post_purchase_window" in out
+    assert "seed customers; the moment found" in out
+    assert (tmp_path / "triggers.jsonl").read_text().count("\n") > 10
+
+
+def test_replay_writes_triggers_and_reports_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    assert main(["simulate", "-o", str(events), "--customers", "200", "--days", "60"]) == 0
+    with events.open("a") as f:
+        f.write("{broken\n")
+    out, rejects = tmp_path / "t.jsonl", tmp_path / "r.jsonl"
+    assert main(["replay", str(events), "-o", str(out), "--rejects", str(rejects), "-q", "--until", "drain"]) == 0
+    err = capsys.readouterr().err
+    assert "rejected 1 malformed lines" in err
+    assert json.loads(rejects.read_text())["line"] == events.read_text().count("\n")
+    assert out.read_text().count("\n") > 0
+
+
+def test_bad_moments_file_exits_2_with_a_located_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("moments:\n  - name: x\n    pattern: [{where: {type: a}, within: soon}]\n")
+    assert main(["check", str(path)]) == 2
+    assert f"{path}: moment 'x': field 'pattern[0].within'" in capsys.readouterr().err
+
+
+def test_check_lists_the_bundled_moments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    assert "post_purchase_window" in capsys.readouterr().out
+
+
+def test_schema_export(tmp_path: Path) -> None:
+    assert main(["schema", "-o", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "trigger.v1.schema.json").read_text())["title"] == "Trigger"
+
+
+def test_help_teaches_with_examples() -> None:
+    result = subprocess.run([sys.executable, "-m", "momentstream", "--help"], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    assert "examples:" in result.stdout
+    assert "momentstream replay" in result.stdout
