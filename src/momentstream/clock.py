@@ -126,6 +126,8 @@ class TimerHeap:
 
     def discard(self, moment: str) -> None:
         """Drop every timer of one moment; used when its state is reset or forgotten."""
+        if not self.entries:
+            return
         kept = [t for t in self.entries if t.moment != moment]
         if len(kept) != len(self.entries):
             heapq.heapify(kept)

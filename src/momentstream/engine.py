@@ -180,8 +180,8 @@ class Engine:
             mask = m.evaluate(event)
             ms = state.moments.get(m.name)
             if ms is None or ms.version != m.version:
-                if not mask:
-                    continue
+                if not mask & m.start_bits:
+                    continue  # nothing in progress and nothing can start: no state needed
                 ms = state.moment(m.name, m.version)
             elif not mask and not (m.has_next and ms.partials):
                 continue

@@ -164,6 +164,7 @@ class CompiledMoment:
     predicates: tuple[Predicate, ...]
     relevant_types: frozenset[str] | None
     has_next: bool
+    start_bits: int
     by_type: dict[str, tuple[tuple[int, Test], ...]]
     any_type: tuple[tuple[int, Test], ...]
 
@@ -325,6 +326,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
         predicates=predicates,
         relevant_types=relevant,
         has_next=has_next,
+        start_bits=_start_bits(start, kofn),
         by_type=by_type,
         any_type=any_type,
     )
@@ -396,6 +398,14 @@ def _start_position(groups: list[Group], kofn: KOfN | None) -> Position:
     return Position(tuple(options), False)
 
 
+def _start_bits(start: Position, kofn: KOfN | None) -> int:
+    """Predicates that can begin a match (or feed k-of-n indicators)."""
+    bits = kofn.any_bits if kofn is not None else 0
+    for opt in start.options:
+        bits |= opt.pred_bit
+    return bits
+
+
 def _compile_window(spec: MomentSpec, table: _PredicateTable, groups: list[Group]) -> CompiledWindow | None:
     w = spec.window
     if w is None:
@@ -437,6 +447,8 @@ def advance(m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int
     timers to schedule. Call it for every event when the moment has ``next`` contiguity and
     partial matches; otherwise only events with a non-zero mask can change anything.
     """
+    if not ms.partials and not ms.pending and not mask & m.start_bits:
+        return _EMPTY
     created: list[PartialMatch] = []
     survivors: list[PartialMatch] = []
     within = m.spec.within_ms

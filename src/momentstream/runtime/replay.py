@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from momentstream.clock import WakeupIndex, to_ms
+from momentstream.clock import WakeupIndex
 from momentstream.engine import Engine
 from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Reject, open_text, read_events
@@ -95,9 +95,8 @@ class ReplayRunner:
             state = self.states[event.customer_id] = self.engine.new_state(event.customer_id)
         outputs = self.engine.on_event(state, event).outputs
         self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
-        ts = to_ms(event.ts)
-        if self.clock is None or ts > self.clock:
-            self.clock = ts
+        if self.clock is None or state.max_seen > self.clock:
+            self.clock = state.max_seen
         outputs.extend(self.tick(self.clock))
         return outputs
 
