@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     engine = default_engine(args.moments)
-    options = DemoOptions(args.customers, args.days, args.seed, args.out, args.moments, not args.quiet)
+    options = DemoOptions(args.customers, args.days, args.seed, args.out, not args.quiet)
     run_demo(options, engine, sys.stdout)
     return 0
 

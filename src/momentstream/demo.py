@@ -32,7 +32,6 @@ class DemoOptions:
     days: int = 120
     seed: int = 7
     out: Path = Path("out/demo")
-    moments: Path | None = None
     progress: bool = True
 
 

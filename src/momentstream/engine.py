@@ -24,7 +24,7 @@ from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.nfa import CompiledMoment, StepOutcome
 from momentstream.patterns.windows import WindowEvent
 from momentstream.schema import DuplicateEvent, LateEvent, Output, TouchpointEvent, ms_to_datetime
-from momentstream.state import NEVER, CustomerState
+from momentstream.state import CustomerState
 from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
 
 __all__ = ["Engine", "EngineConfig", "Step"]
@@ -248,8 +248,3 @@ class Engine:
         """Drop an empty moment state and its stale timers, so idle customers stay small."""
         del state.moments[name]
         state.timers.discard(name)
-
-
-def is_idle(state: CustomerState) -> bool:
-    """True when the customer has nothing in progress (a runtime may evict it after retention)."""
-    return not state.pending_work() and state.max_seen != NEVER

@@ -167,10 +167,6 @@ class CustomerState:
             self.timers.discard(name)
         return ms
 
-    def pending_work(self) -> bool:
-        """True while buffered events, timers or in-progress matches remain."""
-        return bool(self.buffer or self.timers) or any(not m.is_empty() for m in self.moments.values())
-
     # -- encoding -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Compact, versioned msgpack encoding (see :data:`STATE_FORMAT`)."""
