@@ -56,3 +56,14 @@ def test_help_teaches_with_examples() -> None:
                             check=True)  # fmt: skip
     assert "examples:" in result.stdout
     assert "momentstream replay" in result.stdout
+
+
+def test_until_needs_a_timezone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    assert main(["simulate", "-o", str(events), "--customers", "50", "--days", "30"]) == 0
+    with pytest.raises(SystemExit) as info:
+        main(["replay", str(events), "-q", "--until", "2026-03-01T00:00"])
+    assert info.value.code == 2
+    assert "an ISO time with a timezone" in capsys.readouterr().err
+    out = tmp_path / "t.jsonl"
+    assert main(["replay", str(events), "-q", "-o", str(out), "--until", "2026-03-01T00:00+00:00"]) == 0

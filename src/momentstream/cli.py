@@ -17,6 +17,7 @@ from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import DRAIN, replay_file
+from momentstream.runtime.sources import write_events
 from momentstream.schema import export_json_schemas
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
@@ -50,14 +51,19 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _until(text: str) -> str:
-    if text in ("end", "drain"):
-        return text
+def _until(text: str) -> int | None:
+    """``end`` -> None (the last event time), ``drain`` -> every timer, else an aware ISO time in ms."""
+    if text == "end":
+        return None
+    if text == "drain":
+        return DRAIN
     try:
-        datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("expected end, drain or an ISO time with a timezone") from None
-    return text
+        when = None
+    if when is None or when.tzinfo is None:
+        raise argparse.ArgumentTypeError("expected end, drain or an ISO time with a timezone")
+    return to_ms(when)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -163,13 +169,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     engine = default_engine(args.moments, args.lateness)
-    until = (
-        None if args.until == "end" else DRAIN if args.until == "drain" else to_ms(datetime.fromisoformat(args.until))
-    )
     with _open_out(args.output) as out, _open_out(args.audit) as audit, _open_out(args.rejects) as rejects:
         assert out is not None
         summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, order=args.order,
-                              until=until, progress=not args.quiet)  # fmt: skip
+                              until=args.until, progress=not args.quiet)  # fmt: skip
     rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
     report = [
         f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
@@ -190,8 +193,7 @@ def _simulate(args: argparse.Namespace) -> int:
     sim = simulate(args.customers, args.days, args.seed)
     with _open_out(args.output) as out:
         assert out is not None
-        for event in sim.events:
-            out.write(event.model_dump_json(exclude_defaults=True) + "\n")
+        write_events(sim.events, out)
     print(f"wrote {len(sim.events):,} events of {len(sim.truth):,} customers", file=sys.stderr)
     return 0
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["Timer", "TimerHeap", "WakeupIndex", "format_duration", "parse_duration", "to_ms"]
+__all__ = ["Timer", "TimerHeap", "WakeupIndex", "format_duration", "is_due", "parse_duration", "to_ms"]
 
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -66,6 +67,11 @@ def format_duration(ms: int) -> str:
     return "".join(parts)
 
 
+def is_due(fire_at: int, watermark: int, inclusive: bool) -> bool:
+    """A timer fires once the watermark has passed it (or reached it, on a final tick)."""
+    return fire_at < watermark or (inclusive and fire_at == watermark)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Timer:
     """A timer in a customer's state; ``seq`` breaks ties so firing order is total."""
@@ -110,32 +116,28 @@ class TimerHeap:
     def pop_due(self, watermark: int, inclusive: bool = False) -> list[Timer]:
         """Remove and return timers due before (or at, if ``inclusive``) the watermark."""
         due = []
-        while self.entries and (
-            self.entries[0].fire_at < watermark or (inclusive and self.entries[0].fire_at == watermark)
-        ):
-            due.append(heapq.heappop(self.entries))
+        while (timer := self.pop_next_due(watermark, inclusive)) is not None:
+            due.append(timer)
         return due
 
     def pop_next_due(self, watermark: int, inclusive: bool) -> Timer | None:
         """Remove and return the single earliest due timer, so callers can interleave."""
-        if self.entries and (
-            self.entries[0].fire_at < watermark or (inclusive and self.entries[0].fire_at == watermark)
-        ):
+        if self.entries and is_due(self.entries[0].fire_at, watermark, inclusive):
             return heapq.heappop(self.entries)
         return None
 
     def discard(self, moment: str) -> None:
         """Drop every timer of one moment; used when its state is reset or forgotten."""
-        if not self.entries:
-            return
-        kept = [t for t in self.entries if t.moment != moment]
-        if len(kept) != len(self.entries):
-            heapq.heapify(kept)
-            self.entries = kept
+        self._drop(lambda t: t.moment == moment)
 
     def discard_refs(self, moment: str, refs: frozenset[int]) -> None:
         """Drop the timers pointing at ``refs`` of one moment in a single pass."""
-        kept = [t for t in self.entries if not (t.moment == moment and t.ref in refs)]
+        self._drop(lambda t: t.moment == moment and t.ref in refs)
+
+    def _drop(self, doomed: Callable[[Timer], bool]) -> None:
+        if not self.entries:
+            return
+        kept = [t for t in self.entries if not doomed(t)]
         if len(kept) != len(self.entries):
             heapq.heapify(kept)
             self.entries = kept

@@ -17,8 +17,9 @@ from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import load_moments
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import ReplaySummary, replay_file
+from momentstream.runtime.sources import write_events
 from momentstream.schema import Trigger
-from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, simulate
+from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, Truth, simulate
 from momentstream.textable import format_table
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -44,13 +45,13 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     sim = simulate(options.customers, options.days, options.seed)
     events_path = out / "events.jsonl"
     with events_path.open("w") as f:
-        for event in sim.events:
-            f.write(event.model_dump_json(exclude_defaults=True) + "\n")
+        write_events(sim.events, f)
     triggers_path, audit_path = out / "triggers.jsonl", out / "audit.jsonl"
     with triggers_path.open("w") as t_out, audit_path.open("w") as a_out:
         summary = replay_file(events_path, engine, t_out, audit_out=a_out, progress=options.progress)
     triggers = [Trigger.model_validate_json(line) for line in triggers_path.read_text().splitlines()]
-    cancel_records = [json.loads(line) for line in audit_path.read_text().splitlines() if '"window_cancelled"' in line]
+    audit = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    cancel_records = [r for r in audit if r.get("output") == "window_cancelled"]
     cancelled = Counter(r["moment"] for r in cancel_records)
     cancelled_seed_windows = {r["customer_id"] for r in cancel_records if r["moment"] == "post_purchase_window"}
     stream.write(
@@ -87,19 +88,22 @@ def _seed_story(sim: Simulation, triggers: list[Trigger], cancelled: set[str]) -
     if not seed:
         return "No seed-scenario customers in this simulation."
     low, high = VIP_WINDOW_HOURS
-    inside = [t for c, t in sim.truth.items() if c in seed and t.outreach_delay_h is not None
-              and low <= t.outreach_delay_h <= high]  # fmt: skip
-    outside = [t for c, t in sim.truth.items() if c in seed and t not in inside]
+    inside: list[Truth] = []
+    outside: list[Truth] = []
+    for customer in seed:
+        truth = sim.truth[customer]
+        delay = truth.outreach_delay_h
+        (inside if delay is not None and low <= delay <= high else outside).append(truth)
 
-    def vip_rate(group: list[object]) -> str:
-        vips = sum(1 for t in group if getattr(t, "became_vip", False))
+    def vip_rate(group: list[Truth]) -> str:
+        vips = sum(1 for t in group if t.became_vip)
         return f"{100 * vips / len(group):.0f}%" if group else "-"
 
     found = len((opened | cancelled) & seed)
     table = format_table(
         ["legacy CRM outreach after the 2nd purchase", "customers", "became VIP"],
-        [[f"inside {low:.0f}-{high:.0f} h", len(inside), vip_rate(list(inside))],
-         ["outside the window", len(outside), vip_rate(list(outside))]],
+        [[f"inside {low:.0f}-{high:.0f} h", len(inside), vip_rate(inside)],
+         ["outside the window", len(outside), vip_rate(outside)]],
     )  # fmt: skip
     return (
         "The post-purchase window (seed scenario: support on Monday, buy again Wednesday, then silence)\n"

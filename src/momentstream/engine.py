@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from momentstream.clock import Timer, to_ms
+from momentstream.clock import Timer, is_due, to_ms
 from momentstream.patterns import nfa, windows
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.nfa import CompiledMoment, StepOutcome
@@ -160,7 +160,7 @@ class Engine:
         while True:
             event_due = bool(buffer) and buffer[0][0] <= watermark
             fire_at = timers.peek()
-            timer_due = fire_at is not None and (fire_at < watermark or (inclusive and fire_at == watermark))
+            timer_due = fire_at is not None and is_due(fire_at, watermark, inclusive)
             if event_due and (not timer_due or buffer[0][0] <= fire_at):  # type: ignore[operator]
                 ts, _, event = heapq.heappop(buffer)
                 self._process_event(state, ts, event, outputs)

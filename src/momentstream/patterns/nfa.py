@@ -67,11 +67,12 @@ class Position:
 
     options: tuple[Option, ...]
     completes: bool
+    all_dead: int
+    """The dead-mask value meaning no option is left."""
 
-    @property
-    def all_dead(self) -> int:
-        """The dead-mask value meaning no option is left."""
-        return (1 << len(self.options)) - 1
+
+def _position(options: tuple[Option, ...], completes: bool) -> Position:
+    return Position(options, completes, (1 << len(options)) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +93,8 @@ class KOfN:
     names: tuple[str, ...]
     bits: tuple[int, ...]
     within_ms: int
-
-    @property
-    def any_bits(self) -> int:
-        """Mask of every indicator's predicate."""
-        mask = 0
-        for bit in self.bits:
-            mask |= bit
-        return mask
+    any_bits: int
+    """Mask of every indicator's predicate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +344,10 @@ def _compile_kofn(step: KOfNStep, table: _PredicateTable, field: str) -> KOfN:
     if step.within_ms <= 0:
         raise PatternError("must be positive", field=f"{field}.within")
     bits = tuple(table.add(where, f"{field}.of.{name}") for name, where in step.indicators)
-    return KOfN(step.k, tuple(names), bits, step.within_ms)
+    any_bits = 0
+    for bit in bits:
+        any_bits |= bit
+    return KOfN(step.k, tuple(names), bits, step.within_ms, any_bits)
 
 
 def _moves(
@@ -381,21 +379,21 @@ def _positions_for(
     group = groups[g]
     repeat = Option(g, True, inner, group.pred_bit, 0, None)
     moves, completes = _moves(g, groups, contiguity, step_within, absences)
-    below_min = Position((repeat,), False)
-    between = Position((repeat, *moves), completes)
-    at_max = Position(tuple(moves), completes)
+    below_min = _position((repeat,), False)
+    between = _position((repeat, *moves), completes)
+    at_max = _position(tuple(moves), completes)
     return below_min, between, at_max
 
 
 def _start_position(groups: list[Group], kofn: KOfN | None) -> Position:
     if kofn is not None:
-        return Position((), False)
+        return _position((), False)
     options = []
     for h, group in enumerate(groups):
         options.append(Option(h, False, ANY, group.pred_bit, 0, None))
         if group.min_times > 0:
             break
-    return Position(tuple(options), False)
+    return _position(tuple(options), False)
 
 
 def _start_bits(start: Position, kofn: KOfN | None) -> int:

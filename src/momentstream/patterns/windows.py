@@ -45,7 +45,7 @@ def create_window(
     window = WindowState(ref, opens_at, closes_at, done.completed_at, done.evidence)
     if closes_at <= done.completed_at:
         return [WindowEvent("cancelled", window, done.completed_at, "closed before the match completed")], []
-    if ms.last_cancel >= anchor and ms.last_cancel <= done.completed_at:
+    if ms.last_cancel >= anchor:  # cancels are recorded from processed events, so never after completion
         return [WindowEvent("cancelled", window, done.completed_at, "cancel event before the window opened")], []
     events: list[WindowEvent] = []
     if len(ms.windows) >= MAX_WINDOWS:

@@ -128,10 +128,6 @@ class ReplayRunner:
         yield from self.finish(until)
 
 
-def _output_json(output: Output) -> str:
-    return output.model_dump_json()
-
-
 def replay_file(
     source: str | Path,
     engine: Engine,
@@ -162,9 +158,9 @@ def replay_file(
         for output in outputs:
             summary.count(output)
             if isinstance(output, Trigger):
-                triggers_out.write(_output_json(output) + "\n")
+                triggers_out.write(output.model_dump_json() + "\n")
             elif audit_out is not None:
-                audit_out.write(_output_json(output) + "\n")
+                audit_out.write(output.model_dump_json() + "\n")
 
     def valid_events(stream: Iterable[str]) -> Iterator[TouchpointEvent]:
         for number, item in read_events(stream):

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from momentstream.schema import TouchpointEvent
 
-__all__ = ["Reject", "describe_error", "open_text", "read_events"]
+__all__ = ["Reject", "describe_error", "open_text", "read_events", "write_events"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,15 @@ def open_text(path: str | Path) -> IO[str]:
     if str(path) == "-":
         return sys.stdin
     return Path(path).open(encoding="utf-8")
+
+
+def write_events(events: Iterable[TouchpointEvent], out: IO[str]) -> int:
+    """Write events as JSON lines (the format :func:`read_events` reads); returns how many."""
+    count = 0
+    for event in events:
+        out.write(event.model_dump_json(exclude_defaults=True) + "\n")
+        count += 1
+    return count
 
 
 def read_events(lines: Iterable[str]) -> Iterator[tuple[int, TouchpointEvent | Reject]]:
