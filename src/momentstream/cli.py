@@ -1,4 +1,4 @@
-"""The ``momentstream`` command line: demo, replay, simulate, check, schema."""
+"""The ``momentstream`` command line: demo, replay, simulate, check, schema, and the Kafka commands."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import IO
 
 from momentstream.clock import format_duration, parse_duration, to_ms
 from momentstream.demo import DemoOptions, default_engine, run_demo
+from momentstream.kafka_cli import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path
@@ -120,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events and triggers")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
+    add_kafka_commands(sub)
     return parser
 
 
@@ -223,4 +225,11 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "replay": _replay, "simulate": _simulate, "check": _check, "schema": _schema}
+_COMMANDS = {
+    "demo": _demo,
+    "replay": _replay,
+    "simulate": _simulate,
+    "check": _check,
+    "schema": _schema,
+    **KAFKA_COMMANDS,
+}

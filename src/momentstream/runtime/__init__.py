@@ -1,1 +1,1 @@
-"""Thin runtimes over the pure engine: the embedded replay runner (and, later, Faust on Kafka)."""
+"""Thin runtimes over the pure engine: the embedded replay runner and the Faust worker on Kafka."""

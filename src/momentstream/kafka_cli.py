@@ -1,0 +1,173 @@
+"""The Kafka side of the command line: worker, topics, produce, tail, tick.
+
+Kept apart from :mod:`momentstream.cli` so the replay commands never import Faust or Kafka.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from momentstream.clock import to_ms
+
+__all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
+
+_SETTINGS_HELP = "worker settings YAML (fields as MOMENTSTREAM_* env vars; see README)"
+_SETTINGS_EPILOG = """\
+settings come from, lowest to highest: defaults, --settings FILE (YAML), MOMENTSTREAM_* environment
+variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. Print them with --print-settings.
+"""
+
+
+def add_kafka_commands(sub: Any) -> None:
+    """Register the Kafka subcommands on the main parser's subparsers."""
+    worker = sub.add_parser("worker", help="run a Faust worker: touchpoints in, triggers out",
+                            formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG,
+                            description="Consume touchpoints from Kafka, run the moments per customer with state in\n"
+                                        "a changelog-backed table, and produce triggers to the actions topic.\n"
+                                        "Serves /metrics, /healthz and /readyz on the web port.")  # fmt: skip
+    worker.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
+    _common(worker)
+    worker.add_argument("--web-port", type=int, help="port of /metrics, /healthz, /readyz (default 6066)")
+    worker.add_argument("--clock", choices=["stream", "wall"], help="stream (default) or wall; see README")
+    worker.add_argument("--lateness", help="allowed lateness, e.g. 60s (default 1m)")
+    worker.add_argument("--print-settings", action="store_true", help="print the effective settings and exit")
+
+    topics = sub.add_parser("topics", help="create and check the worker's topics",
+                            formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG)  # fmt: skip
+    topics.add_argument("action", choices=["create"], help="create: make missing topics, check partition counts")
+    _common(topics)
+
+    produce = sub.add_parser("produce", help="send a JSON-lines events file to the touchpoints topic",
+                             formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG)  # fmt: skip
+    produce.add_argument("events", help="events file (JSON lines), or - for standard input")
+    produce.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
+    produce.add_argument("--topic", help="topic (default: the touchpoints topic)")
+    _common(produce)
+
+    tail = sub.add_parser("tail", help="print the records of a topic as JSON lines",
+                          formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG,
+                          description="Print records of actions, audit, dead-letter or any topic, one JSON\n"
+                                      "object per line. Dead-letter records show the reason and the\n"
+                                      "original text.")  # fmt: skip
+    tail.add_argument("topic", help="actions, audit, dead-letter, touchpoints, or a topic name")
+    tail.add_argument("-f", "--follow", action="store_true", help="keep waiting for new records")
+    tail.add_argument("--new", action="store_true", help="only records written from now on")
+    tail.add_argument("-n", "--max", type=int, help="stop after this many records")
+    tail.add_argument("--dedup", action="store_true", help="drop triggers whose trigger_id was already printed")
+    tail.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds (default 5)")
+    _common(tail)
+
+    tick = sub.add_parser("tick", help="advance the workers' event-time clock (all partitions)",
+                          formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG,
+                          description="Write a tick record to every partition of the ticks topic. With the stream\n"
+                                      "clock this is how a backfill is finished: `tick --at 2026-05-01T00:00:00Z\n"
+                                      "--final` fires every window and absence due by then.")  # fmt: skip
+    tick.add_argument("--at", required=True, help="event time: an ISO time with a timezone, or now")
+    tick.add_argument("--final", action="store_true", help="end of input: release held events without lateness")
+    _common(tick)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--settings", type=Path, help=_SETTINGS_HELP)
+    parser.add_argument("--broker", help="Kafka bootstrap servers (default 127.0.0.1:9092)")
+    parser.add_argument("--partitions", type=int, help="partitions of the co-partitioned topics (default 8)")
+    parser.add_argument("--app-id", help="consumer group and changelog prefix (default momentstream)")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from momentstream.ops.settings import load_settings
+
+    return load_settings(args.settings, broker=args.broker, partitions=args.partitions, app_id=args.app_id, **extra)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = _settings(args, web_port=args.web_port, clock=args.clock, lateness=args.lateness)
+    if args.print_settings:
+        print(json.dumps(settings.redacted(), indent=2))
+        return 0
+    from momentstream.demo import default_engine
+    from momentstream.runtime.runner import run_worker
+
+    engine = default_engine(args.moments, settings.lateness_ms)
+    return run_worker(settings, engine)
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from momentstream.runtime.kafka_admin import ensure_topics, plan_topics
+
+    settings = _settings(args)
+    result = ensure_topics(settings)
+    for plan in plan_topics(settings):
+        config = ", ".join(f"{k}={v}" for k, v in sorted(plan.config.items()))
+        print(f"{result[plan.name]:8} {plan.name}  partitions={plan.partitions}  {config}")
+    return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from momentstream.runtime.kafka_io import produce_lines
+
+    settings = _settings(args)
+    topic = args.topic or settings.touchpoints_topic
+    source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")  # noqa: SIM115
+    with source:
+
+        def progress(n: int) -> None:
+            print(f"produce: {n:,} records sent", file=sys.stderr)
+
+        report = produce_lines(settings.bootstrap_servers, topic, source, rate=args.rate, on_progress=progress)
+    rate = report.sent / max(report.seconds, 1e-9)
+    print(f"sent {report.sent:,} records to {topic} in {report.seconds:.1f} s ({rate:,.0f}/s)", file=sys.stderr)
+    if report.unkeyed:
+        print(f"{report.unkeyed:,} lines had no customer_id: the worker will dead-letter them", file=sys.stderr)
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from momentstream.runtime.kafka_io import read_topic
+
+    settings = _settings(args)
+    aliases = {"actions": settings.actions_topic, "audit": settings.audit_topic,
+               "dead-letter": settings.dead_letter_topic, "touchpoints": settings.touchpoints_topic,
+               "ticks": settings.ticks_topic}  # fmt: skip
+    topic = aliases.get(args.topic, args.topic)
+    seen: set[str] = set()
+    for record in read_topic(settings.bootstrap_servers, topic, from_beginning=not args.new,
+                             idle_timeout_s=args.idle, max_records=args.max, follow=args.follow):  # fmt: skip
+        trigger_id = record.headers.get("trigger_id", b"").decode()
+        if args.dedup and trigger_id:
+            if trigger_id in seen:
+                continue
+            seen.add(trigger_id)
+        if "momentstream.reason" in record.headers:
+            doc = {h: v.decode(errors="replace") for h, v in record.headers.items()}
+            doc["raw"] = record.value.decode(errors="replace")
+            line = json.dumps(doc)
+        else:
+            line = record.value.decode(errors="replace")
+        print(line, flush=True)
+    return 0
+
+
+def _tick(args: argparse.Namespace) -> int:
+    from momentstream.runtime.kafka_io import send_ticks
+
+    settings = _settings(args)
+    if args.at == "now":
+        now_ms = to_ms(datetime.now().astimezone())
+    else:
+        when = datetime.fromisoformat(args.at)
+        if when.tzinfo is None:
+            print("momentstream: --at needs a timezone, e.g. 2026-05-01T00:00:00Z", file=sys.stderr)
+            return 2
+        now_ms = to_ms(when)
+    count = send_ticks(settings.bootstrap_servers, settings.ticks_topic, now_ms, args.final)
+    print(f"ticked {count} partitions of {settings.ticks_topic}", file=sys.stderr)
+    return 0
+
+
+KAFKA_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick}

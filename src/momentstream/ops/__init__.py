@@ -1,0 +1,1 @@
+"""Operating a worker: settings, Prometheus metrics, health endpoints."""

@@ -1,0 +1,54 @@
+"""The worker's Prometheus metrics, in a registry of its own.
+
+Names follow Prometheus conventions (``momentstream_..._total`` counters, ``..._seconds``
+histograms); labels are bounded sets (result, reason, moment, kind, partition), never a
+customer id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["CONTENT_TYPE", "WorkerMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+class WorkerMetrics:
+    """One worker's metrics; :meth:`render` gives the /metrics text.
+
+    Examples
+    --------
+    >>> m = WorkerMetrics()
+    >>> m.events.labels(result="processed").inc()
+    >>> b'momentstream_events_total{result="processed"} 1.0' in m.render()
+    True
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events = Counter("momentstream_events", "Touchpoint records consumed, by result", ["result"], registry=r)
+        self.dead_letters = Counter(
+            "momentstream_dead_letters", "Records sent to the dead-letter topic, by reason", ["reason"], registry=r
+        )
+        self.triggers = Counter("momentstream_triggers", "Triggers produced, by moment and kind", ["moment", "kind"],
+                                registry=r)  # fmt: skip
+        self.ticks = Counter("momentstream_ticks", "Tick records consumed", registry=r)
+        self.processing = Histogram(
+            "momentstream_processing_seconds",
+            "Time from taking a record to having its outputs sent and state saved",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+        self.timers_pending = Gauge("momentstream_timers_pending", "Timers held by this worker's customers",
+                                    registry=r)  # fmt: skip
+        self.customers = Gauge("momentstream_customers_tracked", "Customers with state on this worker", registry=r)
+        self.lag = Gauge("momentstream_consumer_lag_records", "Touchpoint records not yet processed, by partition",
+                         ["partition"], registry=r)  # fmt: skip
+        self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
+                           registry=r)  # fmt: skip
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,108 @@
+"""Worker configuration: defaults, then a YAML file, then ``MOMENTSTREAM_*`` environment variables.
+
+Every field is documented here and in README.md; ``momentstream worker --print-settings`` shows
+the values a worker would run with, and where a broker address carries credentials they are
+never printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from momentstream.clock import parse_duration
+
+__all__ = ["WorkerSettings", "load_settings"]
+
+
+class WorkerSettings(BaseSettings):
+    """Everything a worker needs besides its moments file."""
+
+    model_config = SettingsConfigDict(env_prefix="MOMENTSTREAM_", extra="forbid", validate_default=True)
+
+    broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    app_id: str = Field("momentstream", description="consumer group and prefix of the state changelog topic")
+    touchpoints_topic: str = Field("momentstream.touchpoints", description="events in, keyed by customer_id")
+    ticks_topic: str = Field("momentstream.ticks", description="clock records, same partition count as touchpoints")
+    actions_topic: str = Field("momentstream.actions", description="triggers out, keyed by customer_id")
+    audit_topic: str = Field("momentstream.audit", description="late, duplicate and cancelled-window records")
+    dead_letter_topic: str = Field("momentstream.dead-letter", description="refused records, original bytes + reason")
+    partitions: int = Field(8, ge=1, le=10_000, description="partitions of touchpoints, ticks and the changelog")
+    replication_factor: int = Field(1, ge=1, le=10, description="replication of the topics `topics create` makes")
+    store: Literal["memory", "rocksdb"] = Field("memory", description="table store; rocksdb needs rocksdict")
+    data_dir: Path = Field(Path("data"), description="local table data (rocksdb) and worker files")
+    web_host: str = Field("0.0.0.0", description="address of /metrics, /healthz and /readyz")
+    web_port: int = Field(6066, ge=1, le=65_535, description="port of /metrics, /healthz and /readyz")
+    lateness: str = Field("1m", description="allowed lateness of events per customer")
+    clock: Literal["stream", "wall"] = Field(
+        "stream",
+        description="stream: time advances with each partition's events and tick records; "
+        "wall: a ticker also advances it with the wall clock, so windows open in silence",
+    )
+    tick_interval: str = Field("1s", description="how often the wall-clock ticker writes tick records")
+    clock_speed: float = Field(1.0, gt=0, description="event-time seconds per wall second (tests compress time)")
+    clock_origin: str | None = Field(None, description="event time (ISO) at clock_origin_wall; default: real time")
+    clock_origin_wall: float | None = Field(None, description="unix time at which the clock reads clock_origin")
+    standby_replicas: int = Field(0, ge=0, le=5, description="warm standby copies of the table on other workers")
+    session_timeout: float = Field(
+        30.0, ge=6, le=300, description="seconds before the group gives a dead worker's partitions to others"
+    )
+    commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
+
+    @field_validator("lateness", "tick_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def lateness_ms(self) -> int:
+        """Allowed lateness in milliseconds."""
+        return parse_duration(self.lateness)
+
+    @property
+    def tick_interval_s(self) -> float:
+        """Ticker period in seconds."""
+        return parse_duration(self.tick_interval) / 1000
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker list without a ``kafka://`` prefix, as kafka-python wants it."""
+        return [s.strip().removeprefix("kafka://") for s in self.broker.split(",") if s.strip()]
+
+    def redacted(self) -> dict[str, Any]:
+        """Values safe to print or log (no credentials in the broker address)."""
+        doc = self.model_dump(mode="json")
+        doc["broker"] = ",".join(s.split("@")[-1] for s in self.bootstrap_servers)
+        return doc
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Command-line values beat the environment, which beats the settings file."""
+        file_source = YamlConfigSettingsSource(settings_cls, yaml_file=_SETTINGS_FILE.get("path"))
+        return (init_settings, env_settings, file_source)
+
+
+_SETTINGS_FILE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> WorkerSettings:
+    """Settings from ``path`` (YAML), then the environment, then ``overrides`` (non-None only)."""
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(2, "No such file", str(path))
+    _SETTINGS_FILE["path"] = path
+    try:
+        return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _SETTINGS_FILE["path"] = None

@@ -1,0 +1,223 @@
+"""The Faust worker: a thin shell that moves records between Kafka and the :class:`StreamProcessor`.
+
+One agent reads the touchpoints topic and the co-partitioned ticks topic (raw bytes, keyed by
+customer id). For each record it asks the processor what to do, then:
+
+1. sends refused records to the dead-letter topic (original bytes, reason in headers);
+2. sends triggers to the actions topic (key: customer id; headers: trigger id, moment, kind)
+   and waits until the broker has them; audit records go to the audit topic;
+3. saves the changed customer states in the Faust table, whose changelog makes them durable.
+
+Offsets are committed only after the producer has flushed, so delivery is at-least-once
+and a trigger id is the same on every redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from momentstream.clock import to_ms
+from momentstream.engine import Engine
+from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
+from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
+from momentstream.runtime.wallclock import WallClock
+from momentstream.schema import Output, Trigger
+
+__all__ = ["TABLE_NAME", "Worker", "create_worker"]
+
+logger = logging.getLogger(__name__)
+
+TABLE_NAME = "customer_state"
+"""Faust names the changelog ``<app_id>-customer_state-changelog``."""
+
+
+class Worker:
+    """The Faust app with its topics, table, agent, ticker and web pages."""
+
+    def __init__(self, settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics or WorkerMetrics()
+        self.positions: dict[int, int] = {}
+        self.app = self._make_app()
+        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+                               "value_serializer": "raw"}  # fmt: skip
+        self.source = self.app.topic(settings.touchpoints_topic, settings.ticks_topic, **raw)
+        self.ticks = self.app.topic(settings.ticks_topic, **raw)
+        self.actions = self.app.topic(settings.actions_topic, **raw)
+        self.audit = self.app.topic(settings.audit_topic, **raw)
+        self.dead_letter = self.app.topic(settings.dead_letter_topic, **raw)
+        self.table = self.app.Table(
+            TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+        )
+        self.processor = StreamProcessor(engine, self.table)
+        self.clock = WallClock(settings.clock_speed, _origin_ms(settings.clock_origin), settings.clock_origin_wall)
+        self._wire()
+
+    def _make_app(self) -> faust.App:
+        s = self.settings
+        return faust.App(
+            s.app_id,
+            broker=";".join(f"kafka://{server}" for server in s.bootstrap_servers),
+            store="memory://" if s.store == "memory" else "rocksdict://",
+            datadir=str(s.data_dir),
+            autodiscover=False,
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication_factor,
+            table_standby_replicas=s.standby_replicas,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=s.commit_interval,
+            broker_session_timeout=s.session_timeout,
+            broker_heartbeat_interval=max(s.session_timeout / 10, 1.0),
+            broker_rebalance_timeout=max(s.session_timeout, 10.0),
+            producer_acks=-1,
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=True,
+            web_host=s.web_host,
+            web_bind=s.web_host,
+            web_port=s.web_port,
+            web_in_thread=False,
+        )
+
+    # -- wiring ----------------------------------------------------------------------------
+    def _wire(self) -> None:
+        app = self.app
+
+        @app.agent(self.source, name="momentstream.process")
+        async def process(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                await self.handle(event.message)
+
+        async def on_rebalance(*_: Any, **__: Any) -> None:
+            self.processor.reset()
+            self.positions.clear()
+            self.metrics.ready.set(0)
+
+        app.on_partitions_revoked.connect(on_rebalance)
+        app.on_partitions_assigned.connect(on_rebalance)
+
+        if self.settings.clock == "wall":
+            app.timer(interval=self.settings.tick_interval_s, name="momentstream.ticker")(self.tick)
+        app.timer(interval=5.0, name="momentstream.gauges")(self.update_gauges)
+
+        @app.page("/metrics")
+        async def metrics_page(web: Any, request: Any) -> Any:
+            await self.update_gauges()
+            return web.bytes(self.metrics.render(), content_type=CONTENT_TYPE)
+
+        @app.page("/healthz")
+        async def healthz(web: Any, request: Any) -> Any:
+            return web.json({"status": "ok"})
+
+        @app.page("/readyz")
+        async def readyz(web: Any, request: Any) -> Any:
+            ready = self.is_ready()
+            return web.json({"ready": ready, "partitions": sorted(self._owned())}, status=200 if ready else 503)
+
+    # -- records ---------------------------------------------------------------------------
+    async def handle(self, message: Any) -> None:
+        """Process one record of either source topic."""
+        started = time.perf_counter()
+        if message.topic == self.settings.ticks_topic:
+            work = self.processor.on_tick_bytes(message.partition, message.value or b"")
+            self.metrics.ticks.inc()
+        else:
+            work = self.processor.on_event(message.partition, message.key, message.value or b"")
+            self.positions[message.partition] = message.offset + 1
+            self.metrics.events.labels(result="processed" if work.event else "dead_lettered").inc()
+        await self.publish(work, message)
+        self.processor.save(work)
+        self.metrics.processing.observe(time.perf_counter() - started)
+
+    async def publish(self, work: Work, message: Any) -> None:
+        """Send what a record caused; returns once the broker holds every trigger."""
+        if work.dead_letter is not None:
+            headers = [
+                ("momentstream.reason", work.dead_letter.reason.encode()),
+                ("momentstream.error", work.dead_letter.error.encode()),
+                ("momentstream.source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
+            ]
+            await self.dead_letter.send(key=message.key, value=message.value, headers=headers, force=True)
+            self.metrics.dead_letters.labels(reason=work.dead_letter.reason).inc()
+        deliveries: list[Awaitable[Any]] = []
+        for output in work.outputs:
+            deliveries.append(await self._send_output(output))
+        triggers = [d for d, o in zip(deliveries, work.outputs, strict=True) if isinstance(o, Trigger)]
+        if triggers:
+            await asyncio.gather(*triggers)
+
+    async def _send_output(self, output: Output) -> Awaitable[Any]:
+        value = output.model_dump_json().encode()
+        if isinstance(output, Trigger):
+            self.metrics.triggers.labels(moment=output.moment, kind=output.kind).inc()
+            headers = [
+                ("trigger_id", output.trigger_id.encode()),
+                ("moment", output.moment.encode()),
+                ("kind", output.kind.encode()),
+                ("schema_version", output.schema_version.encode()),
+            ]
+            return await self.actions.send(key=output.customer_id.encode(), value=value, headers=headers, force=True)
+        customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
+        kind = output.output
+        if kind in ("late_event", "duplicate_event"):
+            self.metrics.events.labels(result=kind.removesuffix("_event")).inc()
+        return await self.audit.send(key=customer.encode(), value=value, headers=[("output", kind.encode())],
+                                     force=True)  # fmt: skip
+
+    # -- clock and gauges ------------------------------------------------------------------
+    async def tick(self) -> None:
+        """Write a tick record with the (possibly compressed) wall clock to each owned partition."""
+        value = encode_tick(self.clock.now_ms())
+        for partition in sorted(self._owned()):
+            await self.ticks.send(partition=partition, value=value)
+
+    async def update_gauges(self) -> None:
+        """Refresh the gauges SREs alert on (cheap: counts kept by the processor)."""
+        self.metrics.customers.set(self.processor.customers_tracked())
+        self.metrics.timers_pending.set(self.processor.timers_pending())
+        self.metrics.ready.set(1 if self.is_ready() else 0)
+        consumer = self.app.consumer if self.app._consumer is not None else None
+        if consumer is None:
+            return
+        for partition in self._owned():
+            highwater = consumer.highwater(TP(self.settings.touchpoints_topic, partition))
+            if highwater is not None:
+                lag = max(highwater - self.positions.get(partition, 0), 0)
+                self.metrics.lag.labels(partition=str(partition)).set(lag)
+
+    def _owned(self) -> set[int]:
+        if self.app._consumer is None:
+            return set()
+        topic = self.settings.touchpoints_topic
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+
+    def is_ready(self) -> bool:
+        """Partitions assigned, state recovered, not in a rebalance."""
+        if self.app._consumer is None or self.app.rebalancing:
+            return False
+        recovery = getattr(self.app.tables, "recovery", None)
+        return bool(self._owned()) and recovery is not None and recovery.completed.is_set()
+
+
+def _origin_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError("clock_origin needs a timezone, e.g. 2026-01-05T00:00:00Z")
+    return to_ms(when)
+
+
+def create_worker(settings: WorkerSettings, engine: Engine) -> Worker:
+    """Build the worker (nothing connects until it is started)."""
+    return Worker(settings, engine)

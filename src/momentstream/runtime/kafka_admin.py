@@ -1,0 +1,127 @@
+"""Creating and checking the worker's topics with kafka-python's admin client.
+
+Touchpoints, ticks and the state changelog must have the same partition count (they are
+co-partitioned: partition *p* of each lives on the same worker). The changelog is compacted;
+ticks are short-lived; actions, audit and dead-letter records are kept long enough for a CRM
+or an operator to catch up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from momentstream.ops.settings import WorkerSettings
+
+__all__ = ["TopicMismatchError", "TopicPlan", "changelog_topic", "ensure_topics", "plan_topics"]
+
+logger = logging.getLogger(__name__)
+
+_DAY_MS = 86_400_000
+
+
+class TopicMismatchError(RuntimeError):
+    """The topics exist but cannot work together (for example different partition counts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPlan:
+    """One topic as the worker needs it."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+    copartitioned: bool
+
+
+def changelog_topic(settings: WorkerSettings) -> str:
+    """The name Faust gives the customer-state table's changelog."""
+    return f"{settings.app_id}-customer_state-changelog"
+
+
+def plan_topics(settings: WorkerSettings) -> list[TopicPlan]:
+    """Every topic the worker reads or writes, with partitions and retention set right."""
+    p = settings.partitions
+    return [
+        TopicPlan(settings.touchpoints_topic, p, {"retention.ms": str(7 * _DAY_MS)}, True),
+        TopicPlan(settings.ticks_topic, p, {"retention.ms": str(_DAY_MS), "cleanup.policy": "delete"}, True),
+        TopicPlan(changelog_topic(settings), p, {"cleanup.policy": "compact"}, True),
+        TopicPlan(settings.actions_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
+        TopicPlan(settings.audit_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
+        TopicPlan(settings.dead_letter_topic, p, {"retention.ms": str(30 * _DAY_MS)}, False),
+    ]
+
+
+def ensure_topics(settings: WorkerSettings, timeout_s: float = 30.0) -> dict[str, str]:
+    """Create missing topics and check the co-partitioned ones agree; returns name -> what happened.
+
+    Raises :class:`TopicMismatchError` when an existing co-partitioned topic has another partition
+    count than ``settings.partitions`` (the worker would mix customers' states otherwise).
+    """
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.app_id}-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        plans = plan_topics(settings)
+        existing = set(admin.list_topics())
+        result: dict[str, str] = {}
+        for plan in plans:
+            if plan.name in existing:
+                result[plan.name] = "exists"
+                continue
+            try:
+                admin.create_topics(
+                    [NewTopic(plan.name, plan.partitions, settings.replication_factor, topic_configs=plan.config)],
+                    timeout_ms=int(timeout_s * 1000),
+                )
+                result[plan.name] = "created"
+            except TopicAlreadyExistsError:
+                result[plan.name] = "exists"
+        counts = _partition_counts(admin, [p.name for p in plans])
+        wrong = {
+            p.name: counts.get(p.name) for p in plans if p.copartitioned and counts.get(p.name) != settings.partitions
+        }
+        if wrong:
+            raise TopicMismatchError(
+                f"co-partitioned topics must have {settings.partitions} partitions (MOMENTSTREAM_PARTITIONS); "
+                f"found {wrong}. Recreate them, or set partitions to match."
+            )
+        return result
+    finally:
+        admin.close()
+
+
+def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for doc in admin.describe_topics(names):
+        name = doc.get("name") or doc.get("topic")
+        counts[str(name)] = len(doc.get("partitions") or [])
+    return counts
+
+
+def consumer_lag(settings: WorkerSettings) -> dict[int, int]:
+    """Touchpoint records per partition that the worker group has not committed yet.
+
+    Offsets are committed only after a record's outputs are flushed, so all zeros means
+    every record sent so far is fully processed.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        topic = settings.touchpoints_topic
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        ends = consumer.end_offsets(partitions)
+        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+        return {
+            tp.partition: ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+            for tp in partitions
+        }
+    finally:
+        consumer.close()
+        admin.close()

@@ -1,0 +1,261 @@
+"""The partitioned stream processor: the part of the Kafka runtime that does not know Kafka.
+
+A Kafka worker owns some partitions of the touchpoints topic. For each record it calls
+:meth:`StreamProcessor.on_event` (raw bytes in) or :meth:`StreamProcessor.on_tick` (a clock
+record of the co-partitioned ticks topic), sends the outputs, waits for the broker to take
+the triggers, and only then calls :meth:`StreamProcessor.save`. So a crash can lose a state
+write but never a trigger: the event is redelivered, the old state recomputes the same
+trigger (same id) and the CRM deduplicates it.
+
+Time is per partition: the newest event time seen in it, or a tick's time if later. Every
+record advances it and fires the due work of that partition's customers, exactly as the
+replay runner does with its global clock, so both produce the same triggers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from momentstream.clock import WakeupIndex
+from momentstream.engine import Engine
+from momentstream.runtime.sources import describe_error
+from momentstream.runtime.stored import decode_entry, encode_entry
+from momentstream.schema import Output, TouchpointEvent
+from momentstream.state import CustomerState, StateFormatError
+
+__all__ = ["DeadLetter", "DictTable", "StateTable", "StreamProcessor", "Tick", "Work", "encode_tick"]
+
+logger = logging.getLogger(__name__)
+
+
+class StateTable(Protocol):
+    """Where customer states live: a Faust table in the worker, a dict in tests."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """The stored value of a customer, if any."""
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        """Store a customer's value (a runtime also writes it to its changelog)."""
+
+    def items(self) -> Iterable[tuple[bytes, bytes]]:
+        """Every stored customer of this worker."""
+
+
+class DictTable(dict[bytes, bytes]):
+    """An in-memory :class:`StateTable`, for tests and single-process use."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Why a record was refused; the runtime sends it on with the original bytes."""
+
+    reason: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A clock record: event time ``now_ms`` has been reached on this partition."""
+
+    now_ms: int
+    final: bool = False
+
+
+def encode_tick(now_ms: int, final: bool = False) -> bytes:
+    """The bytes of a tick record on the ticks topic.
+
+    Examples
+    --------
+    >>> encode_tick(1_000, final=True)
+    b'{"now_ms":1000,"final":true}'
+    """
+    return json.dumps({"now_ms": now_ms, "final": final}, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True)
+class Work:
+    """What one record caused: outputs to send, then states to :meth:`StreamProcessor.save`."""
+
+    partition: int
+    outputs: list[Output] = field(default_factory=list)
+    changed: dict[str, CustomerState] = field(default_factory=dict)
+    dead_letter: DeadLetter | None = None
+    event: TouchpointEvent | None = None
+
+
+@dataclass(slots=True)
+class _PartitionClock:
+    now: int | None = None
+    wakeups: WakeupIndex = field(default_factory=WakeupIndex)
+    customers: int = 0
+    timers: dict[str, int] = field(default_factory=dict)
+
+
+class StreamProcessor:
+    """Runs the engine for the partitions a worker owns, over a :class:`StateTable`.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from momentstream.patterns.dsl import Moment
+    >>> m = (Moment("quiet").begin("signup", where={"type": "signup"})
+    ...      .not_followed_by("nothing", where={"type": "login"}, for_="1h").compile())
+    >>> table = DictTable()
+    >>> proc = StreamProcessor(Engine([m]), table)
+    >>> raw = b'{"event_id":"e1","customer_id":"c1","type":"signup","ts":"2026-01-05T09:00:00Z"}'
+    >>> work = proc.on_event(0, b"c1", raw)
+    >>> proc.save(work)
+    >>> work = proc.on_tick(0, Tick(proc.engine.config.allowed_lateness_ms + 2 * 3_600_000
+    ...                             + 1_767_603_600_000))
+    >>> [(t.moment, t.kind) for t in work.outputs]
+    [('quiet', 'match')]
+    >>> proc.on_event(0, b"c2", b"not json").dead_letter.reason
+    'invalid_json'
+    """
+
+    def __init__(self, engine: Engine, table: StateTable, cache_size: int = 50_000) -> None:
+        self.engine = engine
+        self.table = table
+        self.cache_size = cache_size
+        self._partitions: dict[int, _PartitionClock] = {}
+        self._cache: OrderedDict[str, CustomerState] = OrderedDict()
+
+    # -- records ---------------------------------------------------------------------------
+    def on_event(self, partition: int, key: bytes | None, value: bytes) -> Work:
+        """One touchpoint record; a bad one comes back as a :class:`DeadLetter`, nothing else."""
+        work = Work(partition)
+        try:
+            event = TouchpointEvent.model_validate_json(value)
+        except ValidationError as err:
+            json_broken = any(e["type"] == "json_invalid" for e in err.errors(include_url=False))
+            work.dead_letter = DeadLetter("invalid_json" if json_broken else "invalid_event", describe_error(err))
+            return work
+        if key is not None and key != event.customer_id.encode():
+            work.dead_letter = DeadLetter("key_mismatch", "record key is not the event's customer_id")
+            return work
+        work.event = event
+        clock = self._clock(partition)
+        state = self._load(partition, event.customer_id)
+        work.outputs.extend(self.engine.on_event(state, event).outputs)
+        work.changed[event.customer_id] = state
+        if clock.now is None or state.max_seen > clock.now:
+            clock.now = state.max_seen
+        clock.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
+        self._fire_due(partition, clock, clock.now, False, work)
+        return work
+
+    def on_tick(self, partition: int, tick: Tick) -> Work:
+        """The clock reached ``tick.now_ms`` on this partition: fire what is due."""
+        work = Work(partition)
+        clock = self._clock(partition)
+        now = tick.now_ms if clock.now is None else max(clock.now, tick.now_ms)
+        clock.now = now
+        self._fire_due(partition, clock, now, tick.final, work)
+        return work
+
+    def on_tick_bytes(self, partition: int, value: bytes) -> Work:
+        """A tick record as it comes off the ticks topic."""
+        try:
+            doc = json.loads(value)
+            tick = Tick(int(doc["now_ms"]), bool(doc.get("final", False)))
+        except (ValueError, TypeError, KeyError):
+            return Work(partition, dead_letter=DeadLetter("invalid_tick", 'expected {"now_ms": int, "final": bool}'))
+        return self.on_tick(partition, tick)
+
+    def save(self, work: Work) -> None:
+        """Write the states a record changed (after its triggers were sent)."""
+        clock = self._partitions.get(work.partition)
+        for customer_id, state in work.changed.items():
+            wakeup = self.engine.next_wakeup(state)
+            self.table[customer_id.encode()] = encode_entry(work.partition, wakeup, state)
+            if clock is not None:
+                clock.timers[customer_id] = len(state.timers)
+                if not clock.timers[customer_id]:
+                    del clock.timers[customer_id]
+
+    # -- rebalancing -----------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every partition's clock, index and cached states (call on any rebalance).
+
+        The next record of a partition rebuilds its index from the table headers.
+        """
+        self._partitions.clear()
+        self._cache.clear()
+
+    # -- gauges ----------------------------------------------------------------------------
+    def customers_tracked(self) -> int:
+        """Customers with stored state in the partitions this processor has indexed."""
+        return sum(c.customers for c in self._partitions.values())
+
+    def timers_pending(self) -> int:
+        """Timers held by those customers."""
+        return sum(sum(c.timers.values()) for c in self._partitions.values())
+
+    def partition_clocks(self) -> dict[int, int | None]:
+        """Each indexed partition's event-time clock (ms)."""
+        return {p: c.now for p, c in self._partitions.items()}
+
+    # -- internals -------------------------------------------------------------------------
+    def _clock(self, partition: int) -> _PartitionClock:
+        clock = self._partitions.get(partition)
+        if clock is None:
+            clock = self._partitions[partition] = self._index(partition)
+        return clock
+
+    def _index(self, partition: int) -> _PartitionClock:
+        """Rebuild a partition's wake-ups and counts from the stored headers."""
+        clock = _PartitionClock()
+        for key, value in self._entries():
+            try:
+                entry = decode_entry(value)
+            except StateFormatError:
+                logger.error("unreadable stored state skipped while indexing partition %d", partition)
+                continue
+            if entry.partition != partition:
+                continue
+            customer_id = key.decode()
+            clock.customers += 1
+            clock.wakeups.update(customer_id, entry.wakeup)
+            if entry.timers:
+                clock.timers[customer_id] = entry.timers
+        logger.info("partition %d: %d customers, %d with wake-ups", partition, clock.customers, len(clock.wakeups))
+        return clock
+
+    def _entries(self) -> Iterator[tuple[bytes, bytes]]:
+        yield from self.table.items()
+
+    def _load(self, partition: int, customer_id: str) -> CustomerState:
+        state = self._cache.get(customer_id)
+        if state is not None:
+            self._cache.move_to_end(customer_id)
+            return state
+        raw = self.table.get(customer_id.encode())
+        if raw is None:
+            state = self.engine.new_state(customer_id)
+            self._partitions[partition].customers += 1
+        else:
+            state = decode_entry(raw).state()
+        self._cache[customer_id] = state
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return state
+
+    def _fire_due(self, partition: int, clock: _PartitionClock, now: int, final: bool, work: Work) -> None:
+        engine = self.engine
+        horizon = now + engine.config.allowed_lateness_ms + 1 if final else now
+        while True:
+            due = clock.wakeups.pop_due(horizon)
+            if not due:
+                return
+            for customer_id in due:
+                state = work.changed.get(customer_id) or self._load(partition, customer_id)
+                work.outputs.extend(engine.on_tick(state, now, final).outputs)
+                work.changed[customer_id] = state
+                clock.wakeups.update(customer_id, engine.next_wakeup(state))

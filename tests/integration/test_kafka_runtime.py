@@ -1,0 +1,271 @@
+"""The Faust worker against a real Kafka broker: same triggers as the replay runner, bad records
+dead-lettered, recovery after SIGKILL, two workers in one group, durable timers on a compressed clock.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from momentstream.clock import to_ms
+from momentstream.demo import default_engine
+from momentstream.runtime.devbroker import Broker
+from momentstream.runtime.kafka_admin import consumer_lag
+from momentstream.runtime.kafka_io import produce_lines, producer, send_ticks
+from momentstream.runtime.replay import ReplayRunner
+from momentstream.schema import TouchpointEvent, Trigger
+from momentstream.sim.journeys import simulate
+
+from .workers import Deployment, WorkerProcess, wait_until
+
+pytestmark = pytest.mark.kafka
+
+CUSTOMERS, DAYS, SEED = 300, 60, 11
+
+
+@pytest.fixture(scope="module")
+def journeys() -> list[TouchpointEvent]:
+    """A few thousand simulated events (every archetype, the seed scenario included)."""
+    return simulate(CUSTOMERS, DAYS, SEED).events
+
+
+def lines_of(events: list[TouchpointEvent]) -> list[bytes]:
+    """Events as the JSON lines an upstream system would produce."""
+    return [e.model_dump_json(exclude_defaults=True).encode() for e in events]
+
+
+def replay_triggers(events: list[TouchpointEvent]) -> dict[str, dict[str, Any]]:
+    """What the replay runner emits for the same events (input ends at the last event time)."""
+    runner = ReplayRunner(default_engine(None))
+    outputs = list(runner.run(events))
+    return {o.trigger_id: o.model_dump(mode="json") for o in outputs if isinstance(o, Trigger)}
+
+
+def deduplicated(records: list[Any]) -> dict[str, dict[str, Any]]:
+    """The CRM's view: one trigger per trigger id (at-least-once may repeat some)."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in records:
+        doc = record.json()
+        assert record.headers["trigger_id"].decode() == doc["trigger_id"]
+        assert record.key == doc["customer_id"].encode()
+        previous = found.setdefault(doc["trigger_id"], doc)
+        assert previous == doc, "a redelivered trigger must be identical"
+    return found
+
+
+def finish_input(deployment: Deployment, events: list[TouchpointEvent], workers: list[WorkerProcess]) -> None:
+    """Wait until every record is processed and committed, then close the input like replay does."""
+    settings = deployment.settings()
+    wait_until(lambda: not any(consumer_lag(settings).values()), 120, "all events processed", workers)
+    last = max(to_ms(e.ts) for e in events)
+    ticks_before = sum(w.counter("momentstream_ticks_total") for w in workers)
+    send_ticks(settings.bootstrap_servers, settings.ticks_topic, last, final=True)
+    wait_until(
+        lambda: sum(w.counter("momentstream_ticks_total") for w in workers) >= ticks_before + deployment.partitions,
+        60,
+        "final ticks processed",
+        workers,
+    )
+
+
+# -- one worker, with malformed records mixed in --------------------------------------------------
+BAD_LINES = {
+    b"this is not json": "invalid_json",
+    b'{"event_id": "bad-1", "customer_id": "c-bad"}': "invalid_event",
+    b'{"event_id": "bad-2", "customer_id": "c-bad", "type": "Purchase!", "ts": "2026-01-06T00:00:00Z"}': (
+        "invalid_event"
+    ),
+}
+MISKEYED = b'{"event_id": "bad-3", "customer_id": "c-bad", "type": "purchase", "ts": "2026-01-06T00:00:00Z"}'
+
+
+@pytest.fixture(scope="module")
+def single_run(
+    kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Deployment, WorkerProcess]]:
+    """One worker fed the journeys with bad records in the middle; input closed at the end."""
+    deployment = Deployment(kafka_broker.bootstrap)
+    deployment.create_topics()
+    lines = lines_of(journeys)
+    middle = len(lines) // 2
+    deployment.produce(lines[:middle] + list(BAD_LINES) + lines[middle:])
+    out = producer([kafka_broker.bootstrap])
+    out.send(deployment.settings().touchpoints_topic, key=b"someone-else", value=MISKEYED)
+    out.flush()
+    out.close()
+    worker = WorkerProcess(deployment, tmp_path_factory.mktemp("single"))
+    try:
+        worker.wait_ready()
+        finish_input(deployment, journeys, [worker])
+        yield deployment, worker
+    finally:
+        worker.kill(signal.SIGTERM)
+
+
+def test_triggers_equal_the_replay_runner(single_run: tuple[Deployment, WorkerProcess], journeys: list[Any]) -> None:
+    deployment, _ = single_run
+    expected = replay_triggers(journeys)
+    got = deduplicated(deployment.read("actions"))
+    assert len(expected) > 50  # the comparison means something
+    assert {d["kind"] for d in expected.values()} == {"match", "window_open", "window_expired"}
+    assert got.keys() == expected.keys()
+    assert got == expected
+
+
+def test_malformed_records_go_to_the_dead_letter_topic(single_run: tuple[Deployment, WorkerProcess],
+                                                        journeys: list[Any]) -> None:  # fmt: skip
+    deployment, worker = single_run
+    dead = deployment.read("dead-letter")
+    by_value = {r.value: r for r in dead}
+    assert set(by_value) == {*BAD_LINES, MISKEYED}
+    for raw, reason in {**BAD_LINES, MISKEYED: "key_mismatch"}.items():
+        headers = by_value[raw].headers
+        assert headers["momentstream.reason"].decode() == reason
+        assert headers["momentstream.source"].decode().startswith(deployment.settings().touchpoints_topic + "/")
+        assert b"c-bad" not in headers["momentstream.error"]  # reasons name fields, never values
+    assert worker.counter("momentstream_events_total") == len(journeys) + len(dead)
+    assert worker.metrics()["momentstream_events_total{result=processed}"] == len(journeys)
+    assert worker.counter("momentstream_dead_letters_total") == len(dead)
+
+
+def test_metrics_and_health(single_run: tuple[Deployment, WorkerProcess]) -> None:
+    _, worker = single_run
+    assert worker.get("/healthz")[0] == 200
+    assert worker.readiness() == {"ready": True, "partitions": [0, 1, 2, 3]}
+    metrics = worker.metrics()
+    triggers = {k: v for k, v in metrics.items() if k.startswith("momentstream_triggers_total{")}
+    assert "momentstream_triggers_total{kind=window_open,moment=post_purchase_window}" in triggers
+    assert metrics["momentstream_customers_tracked{}"] == CUSTOMERS
+    assert metrics["momentstream_processing_seconds_count{}"] > 0
+    assert all(v == 0 for k, v in metrics.items() if k.startswith("momentstream_consumer_lag_records{"))
+    assert not any("customer" in k.split("{")[1] for k in metrics)  # no customer ids as labels
+
+
+# -- crash recovery -------------------------------------------------------------------------------
+def test_sigkill_mid_stream_loses_no_trigger_and_no_timer(
+    kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path: Path
+) -> None:
+    deployment = Deployment(kafka_broker.bootstrap)
+    deployment.create_topics()
+    lines = lines_of(journeys)
+    half = len(lines) // 2
+    deployment.produce(lines[:half])
+    first = WorkerProcess(deployment, tmp_path, "first")
+    first.wait_ready()
+    wait_until(lambda: first.counter("momentstream_events_total") >= half * 0.8, 120, "the first half", [first])
+    # The rest arrives as a live stream while the worker runs; it dies in the middle of it.
+    settings = deployment.settings()
+    feeder = threading.Thread(target=produce_lines, args=(settings.bootstrap_servers, settings.touchpoints_topic,
+                                                          lines[half:]), kwargs={"rate": 500.0})  # fmt: skip
+    feeder.start()
+    wait_until(lambda: first.counter("momentstream_events_total") >= half + 300, 60, "live records", [first])
+    processed_before_kill = first.counter("momentstream_events_total")
+    timers_before_kill = first.metrics().get("momentstream_timers_pending{}", 0)
+    first.kill(signal.SIGKILL)
+    feeder_was_running = feeder.is_alive()
+    feeder.join()
+    assert feeder_was_running, "the kill must land while records are still arriving"
+    assert half < processed_before_kill < len(lines), processed_before_kill
+    assert timers_before_kill > 0, "timers must be pending when the worker dies"
+
+    second = WorkerProcess(deployment, tmp_path, "second")
+    try:
+        second.wait_ready()
+        finish_input(deployment, journeys, [second])
+        got = deduplicated(deployment.read("actions"))
+    finally:
+        second.kill(signal.SIGTERM)
+    assert got == replay_triggers(journeys)
+
+
+# -- two workers in one group ---------------------------------------------------------------------
+def test_two_workers_split_partitions_and_agree(
+    kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path: Path
+) -> None:
+    deployment = Deployment(kafka_broker.bootstrap)
+    deployment.create_topics()
+    workers = [WorkerProcess(deployment, tmp_path, "a"), WorkerProcess(deployment, tmp_path, "b")]
+    try:
+        for w in workers:
+            w.wait_ready()
+        wait_until(lambda: all(w.readiness().get("ready") for w in workers)
+                   and sum(len(w.readiness().get("partitions", [])) for w in workers) == 4,
+                   90, "both workers owning partitions", workers)  # fmt: skip
+        owned = [set(w.readiness()["partitions"]) for w in workers]
+        assert owned[0]
+        assert owned[1]
+        assert not owned[0] & owned[1]
+        assert owned[0] | owned[1] == {0, 1, 2, 3}
+        deployment.produce(lines_of(journeys))
+        finish_input(deployment, journeys, workers)
+        assert all(w.counter("momentstream_events_total") > 0 for w in workers)
+        got = deduplicated(deployment.read("actions"))
+    finally:
+        for w in workers:
+            w.kill(signal.SIGTERM)
+    assert got == replay_triggers(journeys)
+
+
+# -- durable timers on a compressed wall clock ----------------------------------------------------
+def seed_scenario(start: Any) -> list[TouchpointEvent]:
+    """Support on Monday, a second purchase on Wednesday, then nothing at all."""
+
+    def ev(i: int, kind: str, at: timedelta, **extra: Any) -> TouchpointEvent:
+        return TouchpointEvent(event_id=f"seed-{i}", customer_id="c-seed", type=kind, ts=start + at, **extra)
+
+    return [
+        ev(1, "purchase", timedelta(days=-20), properties={"order_number": 1}),
+        ev(2, "support_ticket", timedelta(days=-2)),
+        ev(3, "purchase", timedelta(0), properties={"order_number": 2}),
+    ]
+
+
+def test_window_opens_and_closes_in_silence_and_survives_a_crash(kafka_broker: Broker, tmp_path: Path) -> None:
+    purchase = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    events = seed_scenario(purchase)
+    # 1 wall second = 2 event-time hours: the window opens ~9.5 s and closes ~18.5 s after the start.
+    speed, wall_start = 7_200.0, time.time() + 4.0
+    deployment = Deployment(kafka_broker.bootstrap, extra_env={
+        "MOMENTSTREAM_CLOCK": "wall", "MOMENTSTREAM_CLOCK_SPEED": str(speed),
+        "MOMENTSTREAM_CLOCK_ORIGIN": purchase.isoformat(), "MOMENTSTREAM_CLOCK_ORIGIN_WALL": str(wall_start),
+        "MOMENTSTREAM_TICK_INTERVAL": "100ms"})  # fmt: skip
+    deployment.create_topics()
+    deployment.produce(lines_of(events))
+    first = WorkerProcess(deployment, tmp_path, "first")
+
+    def kinds() -> list[str]:
+        return [r.json()["kind"] for r in deployment.read("actions", idle_s=0.5)]
+
+    try:
+        first.wait_ready()
+        wait_until(lambda: "window_open" in kinds(), 60, "the window to open", [first])
+    finally:
+        first.kill(signal.SIGKILL)  # the close timer is pending in the killed worker's state
+    assert "window_expired" not in kinds(), "the kill must land between open and close"
+    second = WorkerProcess(deployment, tmp_path, "second")
+    try:
+        second.wait_ready()
+        wait_until(lambda: "window_expired" in kinds(), 60, "the window to close", [second])
+        time.sleep(1.0)  # let any duplicate arrive before counting
+        got = deduplicated(deployment.read("actions"))
+    finally:
+        second.kill(signal.SIGTERM)
+
+    triggers = sorted(got.values(), key=lambda d: d["emitted_at"])
+    assert [(t["moment"], t["kind"]) for t in triggers] == [
+        ("post_purchase_window", "window_open"),
+        ("post_purchase_window", "window_expired"),
+    ]
+    opened = triggers[0]
+    assert opened["window"]["opens_at"] == (purchase + timedelta(hours=19)).isoformat().replace("+00:00", "Z")
+    assert opened["window"]["closes_at"] == (purchase + timedelta(hours=37)).isoformat().replace("+00:00", "Z")
+    assert [e["event_id"] for e in opened["evidence"]] == ["seed-2", "seed-3"]
+    assert json.loads(json.dumps(triggers[1]["window"])) == opened["window"]
