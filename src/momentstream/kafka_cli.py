@@ -8,11 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from momentstream.clock import to_ms
+from momentstream.runtime.sources import describe_error
 
 __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
 
@@ -86,14 +90,14 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args, web_port=args.web_port, clock=args.clock, lateness=args.lateness)
+    settings = _settings(args, web_port=args.web_port, clock=args.clock, lateness=args.lateness, moments=args.moments)
     if args.print_settings:
         print(json.dumps(settings.redacted(), indent=2))
         return 0
     from momentstream.demo import default_engine
     from momentstream.runtime.runner import run_worker
 
-    engine = default_engine(args.moments, settings.lateness_ms)
+    engine = default_engine(settings.moments, settings.lateness_ms)
     return run_worker(settings, engine)
 
 
@@ -170,4 +174,31 @@ def _tick(args: argparse.Namespace) -> int:
     return 0
 
 
-KAFKA_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick}
+def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn configuration and connection errors into one clear line and exit code 2 or 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except ValidationError as err:
+            print(f"momentstream: invalid settings: {describe_error(err)}", file=sys.stderr)
+            return 2
+        except Exception as err:
+            if type(err).__module__.startswith("kafka") or type(err).__name__ == "TopicMismatchError":
+                print(f"momentstream: {err}", file=sys.stderr)
+                return 1
+            raise
+
+    return run
+
+
+KAFKA_COMMANDS = {
+    name: _friendly(command)
+    for name, command in {
+        "worker": _worker,
+        "topics": _topics,
+        "produce": _produce,
+        "tail": _tail,
+        "tick": _tick,
+    }.items()  # fmt: skip
+}

@@ -18,13 +18,12 @@ import pytest
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
 from momentstream.runtime.devbroker import Broker
+from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
 from momentstream.runtime.kafka_admin import consumer_lag
 from momentstream.runtime.kafka_io import produce_lines, producer, send_ticks
 from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
-
-from .workers import Deployment, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.kafka
 

@@ -23,6 +23,7 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MOMENTSTREAM_", extra="forbid", validate_default=True)
 
+    moments: Path | None = Field(None, description="moments YAML file; default: the bundled example")
     broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     app_id: str = Field("momentstream", description="consumer group and prefix of the state changelog topic")
     touchpoints_topic: str = Field("momentstream.touchpoints", description="events in, keyed by customer_id")
@@ -50,6 +51,8 @@ class WorkerSettings(BaseSettings):
     session_timeout: float = Field(
         30.0, ge=6, le=300, description="seconds before the group gives a dead worker's partitions to others"
     )
+    producer_linger_ms: int = Field(5, ge=0, le=1000, description="producer batching delay (ms)")
+    producer_buffer: int = Field(10_000, ge=100, description="changelog writes Faust may buffer before pausing")
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
 

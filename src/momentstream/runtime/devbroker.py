@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Broker", "BrokerUnavailableError", "dev_broker", "kafka_home"]
+__all__ = ["Broker", "BrokerUnavailableError", "dev_broker", "free_port", "kafka_home"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def _docker_answers() -> bool:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -93,9 +94,9 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _local_jars() -> Iterator[Broker]:
     home = kafka_home()
-    port = _free_port()
+    port = free_port()
     run_dir = Path(tempfile.mkdtemp(prefix="momentstream-kafka-"))
-    env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(_free_port()),
+    env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(free_port()),
            "KAFKA_RUN_DIR": str(run_dir), "KAFKA_FRESH": "1"}  # fmt: skip
     started = subprocess.run([str(home / "start.sh")], env=env, capture_output=True, text=True, check=False)
     if started.returncode != 0:

@@ -60,6 +60,9 @@ class Worker:
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
         self.processor = StreamProcessor(engine, self.table)
+        # Faust stalls every agent once 100 changelog writes wait in its producer buffer;
+        # one table write per event needs more room than that to keep batches flowing.
+        self.app.producer.buffer.max_messages = settings.producer_buffer
         self.clock = WallClock(settings.clock_speed, _origin_ms(settings.clock_origin), settings.clock_origin_wall)
         self._wire()
 
@@ -80,6 +83,7 @@ class Worker:
             broker_heartbeat_interval=max(s.session_timeout / 10, 1.0),
             broker_rebalance_timeout=max(s.session_timeout, 10.0),
             producer_acks=-1,
+            producer_linger=s.producer_linger_ms / 1000,
             key_serializer="raw",
             value_serializer="raw",
             web_enabled=True,

@@ -137,8 +137,10 @@ class StreamProcessor:
             json_broken = any(e["type"] == "json_invalid" for e in err.errors(include_url=False))
             work.dead_letter = DeadLetter("invalid_json" if json_broken else "invalid_event", describe_error(err))
             return work
-        if key is not None and key != event.customer_id.encode():
-            work.dead_letter = DeadLetter("key_mismatch", "record key is not the event's customer_id")
+        if key != event.customer_id.encode():
+            # Partitioning by customer is what keeps a customer's events on one worker, in order.
+            reason = "missing_key" if key is None else "key_mismatch"
+            work.dead_letter = DeadLetter(reason, "record key must be the event's customer_id")
             return work
         work.event = event
         clock = self._clock(partition)

@@ -1,7 +1,8 @@
-"""Real worker processes for the integration tests: start, wait, read metrics, kill.
+"""Real worker processes for integration tests and benchmarks: start, wait, read metrics, kill.
 
-Each test gets its own app id and topic names, so tests share one broker without sharing
-state; the worker runs as ``momentstream worker`` in a subprocess, as an operator would run it.
+Each :class:`Deployment` has its own app id and topic names, so tests share one broker without
+sharing state; a :class:`WorkerProcess` runs ``momentstream worker`` in a subprocess, exactly
+as an operator would, and is observed only through Kafka and its web port.
 """
 
 from __future__ import annotations
@@ -9,29 +10,24 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+__all__ = ["Deployment", "WorkerProcess", "free_port", "wait_until"]
+
 from momentstream.ops.settings import WorkerSettings, load_settings
+from momentstream.runtime.devbroker import free_port
 from momentstream.runtime.kafka_admin import ensure_topics
-from momentstream.runtime.kafka_io import produce_lines, read_topic
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from momentstream.runtime.kafka_io import TopicRecord, produce_lines, read_topic
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Deployment:
 
     def settings(self) -> WorkerSettings:
         """The same settings, as the worker will read them."""
-        return load_settings(**{k.removeprefix("MOMENTSTREAM_").lower(): v for k, v in self.env().items()})
+        return load_settings(None, **{k.removeprefix("MOMENTSTREAM_").lower(): v for k, v in self.env().items()})
 
     def create_topics(self) -> None:
         """Make this deployment's topics."""
@@ -73,7 +69,7 @@ class Deployment:
         s = self.settings()
         return produce_lines(s.bootstrap_servers, topic or s.touchpoints_topic, lines).sent
 
-    def read(self, which: str, idle_s: float = 3.0) -> list[Any]:
+    def read(self, which: str, idle_s: float = 3.0) -> list[TopicRecord]:
         """All records of actions, audit or dead-letter, as TopicRecord objects."""
         s = self.settings()
         topic = {"actions": s.actions_topic, "audit": s.audit_topic, "dead-letter": s.dead_letter_topic}[which]
@@ -148,7 +144,7 @@ class WorkerProcess:
         """The end of the worker's log, for failure messages."""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def _wait(self, done: Any, timeout_s: float, what: str) -> None:
+    def _wait(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -159,7 +155,7 @@ class WorkerProcess:
         raise AssertionError(f"worker not {what} after {timeout_s} s:\n{self.log_tail()}")
 
 
-def wait_until(check: Any, timeout_s: float, what: str, workers: Iterable[WorkerProcess] = ()) -> None:
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str, workers: Iterable[WorkerProcess] = ()) -> None:
     """Poll ``check()`` until true; on timeout fail with the workers' log tails."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

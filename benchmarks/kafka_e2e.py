@@ -1,0 +1,162 @@
+"""End-to-end figures of one Faust worker process on a real Kafka broker.
+
+1. Throughput: a backlog of simulated journeys (the bundled four moments plus a frequent
+   "repeat purchase" moment) is produced first; one worker is started and timed from ready
+   until the group's committed offsets reach the end of every partition.
+2. Latency: with a fresh worker running, events are offered at a fixed rate; for every
+   trigger completed by an event, latency = trigger read back by a consumer minus the
+   moment its last evidence event was sent. p50/p95/p99 are printed.
+
+The broker is found as in the tests: KAFKA_BOOTSTRAP_SERVERS, else testcontainers with a
+Docker engine, else the local KRaft broker of deploy/kafka (started and stopped here).
+
+    python benchmarks/kafka_e2e.py                   # 3,000 customers backlog, 500 ev/s offered for 30 s
+    python benchmarks/kafka_e2e.py --quick           # smaller, for a smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from momentstream.resources import bundled_moments_path
+from momentstream.runtime.devbroker import dev_broker
+from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
+from momentstream.runtime.kafka_admin import consumer_lag
+from momentstream.runtime.kafka_io import produce_lines, read_topic
+from momentstream.sim.journeys import simulate
+from momentstream.textable import format_table
+
+EXTRA_MOMENT = """
+  - name: bench_repeat_purchase
+    version: 1
+    description: Two purchases within 30 days (frequent, so latency has many samples).
+    pattern:
+      - name: first
+        where: {type: purchase}
+      - name: again
+        where: {type: purchase}
+        within: 30d
+"""
+
+
+def moments_file(directory: Path) -> Path:
+    """The bundled moments plus the frequent benchmark moment."""
+    path = directory / "moments.yaml"
+    path.write_text(bundled_moments_path().read_text().rstrip() + "\n" + EXTRA_MOMENT)
+    return path
+
+
+def event_lines(customers: int, days: int, seed: int) -> list[bytes]:
+    """Simulated journeys as JSON lines, in event-time order."""
+    return [e.model_dump_json(exclude_defaults=True).encode() for e in simulate(customers, days, seed).events]
+
+
+def throughput(bootstrap: str, lines: list[bytes], work: Path, partitions: int) -> tuple[float, float]:
+    """(events/s, seconds) for one worker draining a backlog."""
+    deployment = Deployment(bootstrap, partitions=partitions, extra_env=_moments_env(work))
+    deployment.create_topics()
+    deployment.produce(lines)
+    worker = WorkerProcess(deployment, work, "throughput")
+    try:
+        worker.wait_ready()
+        started = time.perf_counter()
+        settings = deployment.settings()
+        last_report = started
+        while any(consumer_lag(settings).values()):
+            time.sleep(0.2)
+            if time.perf_counter() - last_report > 10:
+                done = worker.counter("momentstream_events_total")
+                print(f"  throughput: {done:,.0f}/{len(lines):,} processed", file=sys.stderr)
+                last_report = time.perf_counter()
+        seconds = time.perf_counter() - started
+    finally:
+        worker.kill()
+    return len(lines) / seconds, seconds
+
+
+def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rate: float) -> dict[str, float]:
+    """Latency percentiles (ms) of event-completed triggers at a fixed offered rate."""
+    deployment = Deployment(bootstrap, partitions=partitions, extra_env=_moments_env(work))
+    deployment.create_topics()
+    settings = deployment.settings()
+    worker = WorkerProcess(deployment, work, "latency")
+    arrivals: dict[str, tuple[float, list[str]]] = {}
+    stop = threading.Event()
+
+    def consume() -> None:
+        for record in read_topic(settings.bootstrap_servers, settings.actions_topic, from_beginning=True,
+                                 idle_timeout_s=0.5, follow=True):  # fmt: skip
+            doc = record.json()
+            if doc["kind"] == "match":
+                arrivals.setdefault(doc["trigger_id"], (time.time(), [e["event_id"] for e in doc["evidence"]]))
+            if stop.is_set():
+                return
+
+    try:
+        worker.wait_ready()
+        reader = threading.Thread(target=consume, daemon=True)
+        reader.start()
+        time.sleep(2.0)  # the reader is assigned and positioned
+        report = produce_lines(settings.bootstrap_servers, settings.touchpoints_topic, lines, rate=rate,
+                               track_times=True)  # fmt: skip
+        wait_until(lambda: not any(consumer_lag(settings).values()), 120, "the offered events", [worker])
+        time.sleep(1.0)
+        stop.set()
+    finally:
+        worker.kill()
+    samples = sorted(
+        (arrived - report.send_times[evidence[-1]]) * 1000
+        for arrived, evidence in arrivals.values()
+        if evidence and evidence[-1] in report.send_times
+    )
+    if not samples:
+        return {"samples": 0}
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"samples": len(samples), "p50": q[49], "p95": q[94], "p99": q[98], "max": samples[-1],
+            "offered": report.sent / report.seconds}  # fmt: skip
+
+
+def _moments_env(work: Path) -> dict[str, str]:
+    return {"MOMENTSTREAM_MOMENTS": str(moments_file(work))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
+    parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=500.0, help="offered events/s in the latency run")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
+    args = parser.parse_args()
+    customers = 500 if args.quick else args.customers
+    seconds = 10.0 if args.quick else args.seconds
+    with dev_broker() as broker, tempfile.TemporaryDirectory(prefix="momentstream-bench-") as tmp:
+        work = Path(tmp)
+        print(f"broker {broker.bootstrap} ({broker.source})", file=sys.stderr)
+        backlog = event_lines(customers, 120, seed=5)
+        print(f"throughput: {len(backlog):,} events backlog, {args.partitions} partitions", file=sys.stderr)
+        eps, took = throughput(broker.bootstrap, backlog, work, args.partitions)
+        offered = event_lines(customers, 120, seed=6)[: int(args.rate * seconds)]
+        print(f"latency: {len(offered):,} events at {args.rate:,.0f}/s", file=sys.stderr)
+        lat = latency(broker.bootstrap, offered, work, args.partitions, args.rate)
+    print(format_table(["run", "events", "seconds", "events/s"], [["backlog, 1 worker", len(backlog), f"{took:.1f}",
+                                                                   f"{eps:,.0f}"]]))  # fmt: skip
+    if lat.get("samples"):
+        print(format_table(
+            ["offered/s", "match triggers", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+            [[f"{lat['offered']:,.0f}", int(lat["samples"]), f"{lat['p50']:.1f}", f"{lat['p95']:.1f}",
+              f"{lat['p99']:.1f}", f"{lat['max']:.1f}"]],
+        ))  # fmt: skip
+    else:
+        print("latency: no event-completed triggers were read back")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
