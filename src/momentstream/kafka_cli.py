@@ -192,13 +192,5 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     return run
 
 
-KAFKA_COMMANDS = {
-    name: _friendly(command)
-    for name, command in {
-        "worker": _worker,
-        "topics": _topics,
-        "produce": _produce,
-        "tail": _tail,
-        "tick": _tick,
-    }.items()  # fmt: skip
-}
+_RAW_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick}
+KAFKA_COMMANDS = {name: _friendly(command) for name, command in _RAW_COMMANDS.items()}
