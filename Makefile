@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-kafka kafka kafka-stop clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,5 +26,15 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py
 
+bench-kafka: $(STAMP)
+	$(BIN)/python benchmarks/kafka_e2e.py
+
+# A local Apache Kafka broker (KRaft, 127.0.0.1:9092) from Maven-resolved jars; needs Java 17 and Maven.
+kafka:
+	deploy/kafka/start.sh
+
+kafka-stop:
+	deploy/kafka/stop.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis deploy/kafka/target

@@ -5,6 +5,7 @@
 #   deploy/kafka/start.sh              # port 9092, data in deploy/kafka/target/run-9092
 #   KAFKA_PORT=19092 deploy/kafka/start.sh
 #   deploy/kafka/stop.sh               # stop it again (same KAFKA_PORT)
+#   deploy/kafka/start.sh --resolve-only   # only fetch the jars (CI does this as an install step)
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), KAFKA_RUN_DIR
 # (target/run-$KAFKA_PORT: data, logs, pid), KAFKA_HEAP (512m), KAFKA_START_TIMEOUT (90 s),
@@ -25,8 +26,14 @@ command -v java >/dev/null || { say "java not found (Java 17 is needed)"; exit 1
 if [ ! -f "$lib/.resolved" ]; then
   command -v mvn >/dev/null || { say "mvn not found (Maven resolves the Kafka jars)"; exit 1; }
   say "resolving Apache Kafka jars with Maven into $lib"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$lib" -DincludeScope=runtime >&2
   touch "$lib/.resolved"
+fi
+
+if [ "${1:-}" = "--resolve-only" ]; then
+  say "jars ready in $lib ($(ls "$lib" | grep -c '\.jar$') jars)"
+  exit 0
 fi
 
 if [ -f "$run_dir/pid" ] && kill -0 "$(cat "$run_dir/pid")" 2>/dev/null; then

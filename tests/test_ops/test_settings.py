@@ -50,3 +50,17 @@ def test_credentials_in_the_broker_address_are_never_printed() -> None:
     s = load_settings(broker="kafka://user:secret@broker-1:9092,broker-2:9092")
     assert s.redacted()["broker"] == "broker-1:9092,broker-2:9092"
     assert "secret" not in str(s.redacted())
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in load_settings().model_dump() if f"`{name}`" not in readme]
+    assert not missing
+
+
+def test_the_sample_settings_file_loads() -> None:
+    s = load_settings(ROOT / "deploy" / "worker.yaml")
+    assert s.partitions == 8

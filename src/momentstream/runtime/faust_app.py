@@ -30,7 +30,7 @@ from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
 from momentstream.runtime.wallclock import WallClock
-from momentstream.schema import Output, Trigger
+from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger
 
 __all__ = ["TABLE_NAME", "Worker", "create_worker"]
 
@@ -138,7 +138,7 @@ class Worker:
         else:
             work = self.processor.on_event(message.partition, message.key, message.value or b"")
             self.positions[message.partition] = message.offset + 1
-            self.metrics.events.labels(result="processed" if work.event else "dead_lettered").inc()
+            self.metrics.events.labels(result=_result_of(work)).inc()
         await self.publish(work, message)
         self.processor.save(work)
         self.metrics.processing.observe(time.perf_counter() - started)
@@ -173,8 +173,6 @@ class Worker:
             return await self.actions.send(key=output.customer_id.encode(), value=value, headers=headers, force=True)
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
         kind = output.output
-        if kind in ("late_event", "duplicate_event"):
-            self.metrics.events.labels(result=kind.removesuffix("_event")).inc()
         return await self.audit.send(key=customer.encode(), value=value, headers=[("output", kind.encode())],
                                      force=True)  # fmt: skip
 
@@ -211,6 +209,18 @@ class Worker:
             return False
         recovery = getattr(self.app.tables, "recovery", None)
         return bool(self._owned()) and recovery is not None and recovery.completed.is_set()
+
+
+def _result_of(work: Work) -> str:
+    """How a touchpoint record ended: processed, dead_lettered, duplicate or late."""
+    if work.dead_letter is not None:
+        return "dead_lettered"
+    for output in work.outputs:
+        if isinstance(output, DuplicateEvent):
+            return "duplicate"
+        if isinstance(output, LateEvent):
+            return "late"
+    return "processed"
 
 
 def _origin_ms(text: str | None) -> int | None:
