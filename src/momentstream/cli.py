@@ -150,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if not args.verbose:
+        logging.getLogger("kafka").setLevel(logging.ERROR)  # kafka-python's event-loop timing chatter
     try:
         return int(_COMMANDS[args.command](args))
     except PatternError as err:
