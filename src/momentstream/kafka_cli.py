@@ -29,51 +29,49 @@ variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. Print them w
 
 def add_kafka_commands(sub: Any) -> None:
     """Register the Kafka subcommands on the main parser's subparsers."""
-    worker = sub.add_parser("worker", help="run a Faust worker: touchpoints in, triggers out",
-                            formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG,
-                            description="Consume touchpoints from Kafka, run the moments per customer with state in\n"
-                                        "a changelog-backed table, and produce triggers to the actions topic.\n"
-                                        "Serves /metrics, /healthz and /readyz on the web port.")  # fmt: skip
+    worker = _subcommand(sub, "worker", "run a Faust worker: touchpoints in, triggers out",
+                         "Consume touchpoints from Kafka, run the moments per customer with state in\n"
+                         "a changelog-backed table, and produce triggers to the actions topic.\n"
+                         "Serves /metrics, /healthz and /readyz on the web port.")  # fmt: skip
     worker.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
-    _common(worker)
     worker.add_argument("--web-port", type=int, help="port of /metrics, /healthz, /readyz (default 6066)")
     worker.add_argument("--clock", choices=["stream", "wall"], help="stream (default) or wall; see README")
     worker.add_argument("--lateness", help="allowed lateness, e.g. 60s (default 1m)")
     worker.add_argument("--print-settings", action="store_true", help="print the effective settings and exit")
 
-    topics = sub.add_parser("topics", help="create and check the worker's topics",
-                            formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG)  # fmt: skip
+    topics = _subcommand(sub, "topics", "create and check the worker's topics")
     topics.add_argument("action", choices=["create"], help="create: make missing topics, check partition counts")
-    _common(topics)
 
-    produce = sub.add_parser("produce", help="send a JSON-lines events file to the touchpoints topic",
-                             formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG)  # fmt: skip
+    produce = _subcommand(sub, "produce", "send a JSON-lines events file to the touchpoints topic")
     produce.add_argument("events", help="events file (JSON lines), or - for standard input")
     produce.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
     produce.add_argument("--topic", help="topic (default: the touchpoints topic)")
-    _common(produce)
 
-    tail = sub.add_parser("tail", help="print the records of a topic as JSON lines",
-                          formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG,
-                          description="Print records of actions, audit, dead-letter or any topic, one JSON\n"
-                                      "object per line. Dead-letter records show the reason and the\n"
-                                      "original text.")  # fmt: skip
+    tail = _subcommand(sub, "tail", "print the records of a topic as JSON lines",
+                       "Print records of actions, audit, dead-letter or any topic, one JSON object\n"
+                       "per line. Dead-letter records show the reason and the original text.")  # fmt: skip
     tail.add_argument("topic", help="actions, audit, dead-letter, touchpoints, or a topic name")
     tail.add_argument("-f", "--follow", action="store_true", help="keep waiting for new records")
     tail.add_argument("--new", action="store_true", help="only records written from now on")
     tail.add_argument("-n", "--max", type=int, help="stop after this many records")
     tail.add_argument("--dedup", action="store_true", help="drop triggers whose trigger_id was already printed")
     tail.add_argument("--idle", type=float, default=5.0, help="stop after this many quiet seconds (default 5)")
-    _common(tail)
 
-    tick = sub.add_parser("tick", help="advance the workers' event-time clock (all partitions)",
-                          formatter_class=argparse.RawTextHelpFormatter, epilog=_SETTINGS_EPILOG,
-                          description="Write a tick record to every partition of the ticks topic. With the stream\n"
-                                      "clock this is how a backfill is finished: `tick --at 2026-05-01T00:00:00Z\n"
-                                      "--final` fires every window and absence due by then.")  # fmt: skip
+    tick = _subcommand(sub, "tick", "advance the workers' event-time clock (all partitions)",
+                       "Write a tick record to every partition of the ticks topic. With the stream\n"
+                       "clock this is how a backfill is finished: `tick --at 2026-05-01T00:00:00Z\n"
+                       "--final` fires every window and absence due by then.")  # fmt: skip
     tick.add_argument("--at", required=True, help="event time: an ISO time with a timezone, or now")
     tick.add_argument("--final", action="store_true", help="end of input: release held events without lateness")
-    _common(tick)
+
+
+def _subcommand(sub: Any, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A Kafka subcommand with the shared settings options; its --help ends with where settings come from."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description or summary,
+                                                     epilog=_SETTINGS_EPILOG,
+                                                     formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    _common(parser)
+    return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
