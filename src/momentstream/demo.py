@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from momentstream.engine import Engine, EngineConfig
+from momentstream.models.objectives import load_objectives
+from momentstream.models.scorer import Scorer
 from momentstream.patterns.dsl import load_moments
-from momentstream.resources import bundled_moments_path
+from momentstream.resources import bundled_moments_path, bundled_objectives_path
 from momentstream.runtime.replay import ReplaySummary, replay_file
 from momentstream.runtime.sources import write_events
 from momentstream.schema import Trigger
@@ -132,7 +134,10 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
     return "\n".join(lines)
 
 
-def default_engine(moments: Path | None, lateness_ms: int | None = None) -> Engine:
-    """The engine for the given moments file, or the bundled example moments."""
+def default_engine(
+    moments: Path | None, lateness_ms: int | None = None, objectives: Path | None = None, scoring: bool = True
+) -> Engine:
+    """The engine for the given moments (and objectives) files, or the bundled examples."""
     config = EngineConfig() if lateness_ms is None else EngineConfig(allowed_lateness_ms=lateness_ms)
-    return Engine(load_moments(moments or bundled_moments_path()), config)
+    scorer = Scorer(load_objectives(objectives or bundled_objectives_path())) if scoring else None
+    return Engine(load_moments(moments or bundled_moments_path()), config, scorer)

@@ -19,11 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from momentstream.clock import Timer, is_due, to_ms
+from momentstream.models.scorer import LABEL_TIMER, Scorer
 from momentstream.patterns import nfa, windows
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.nfa import CompiledMoment, StepOutcome
 from momentstream.patterns.windows import WindowEvent
-from momentstream.schema import DuplicateEvent, LateEvent, Output, TouchpointEvent, ms_to_datetime
+from momentstream.schema import (
+    DuplicateEvent,
+    LateEvent,
+    Output,
+    Reason,
+    Score,
+    TouchpointEvent,
+    Trigger,
+    TriggerSuppressed,
+    ms_to_datetime,
+)
 from momentstream.state import CustomerState
 from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
 
@@ -84,9 +95,12 @@ class Engine:
     [('match', ['e0', 'e1'])]
     """
 
-    def __init__(self, moments: Iterable[CompiledMoment], config: EngineConfig | None = None) -> None:
+    def __init__(
+        self, moments: Iterable[CompiledMoment], config: EngineConfig | None = None, scorer: Scorer | None = None
+    ) -> None:
         self.moments = tuple(moments)
         self.config = config or EngineConfig()
+        self.scorer = scorer
         self._reset()
 
     def _reset(self) -> None:
@@ -176,6 +190,9 @@ class Engine:
         seq = state.seq
         state.frontier = max(state.frontier, ts)
         state.add_to_story(event, ts)
+        if self.scorer is not None:
+            for fire_at, kind, name, ref in self.scorer.observe(state, event, ts):
+                state.timers.schedule(fire_at, kind, name, ref)
         for m in self._moments_for(event.type, state):
             mask = m.evaluate(event)
             ms = state.moments.get(m.name)
@@ -203,6 +220,10 @@ class Engine:
 
     def _process_timer(self, state: CustomerState, timer: Timer, outputs: list[Output]) -> None:
         state.frontier = max(state.frontier, timer.fire_at)
+        if timer.kind == LABEL_TIMER:
+            if self.scorer is not None:
+                self.scorer.on_label_timer(state, timer.moment, timer.ref, timer.fire_at)
+            return
         m = self._by_name.get(timer.moment)
         ms = state.moments.get(timer.moment)
         if m is None or ms is None or ms.version != m.version:
@@ -225,7 +246,7 @@ class Engine:
             state.timers.schedule(fire_at, kind, m.name, ref)
         for done in outcome.completions:
             if m.window is None:
-                outputs.append(match_trigger(m, state, done))
+                self._emit(state, match_trigger(m, state, done), outputs)
                 continue
             ms = state.moments[m.name]
             events, new_timers = windows.create_window(m, ms, done)
@@ -233,15 +254,33 @@ class Engine:
             for fire_at, kind, ref in new_timers:
                 state.timers.schedule(fire_at, kind, m.name, ref)
 
-    @staticmethod
     def _window_events(
-        m: CompiledMoment, state: CustomerState, events: list[WindowEvent], outputs: list[Output]
+        self, m: CompiledMoment, state: CustomerState, events: list[WindowEvent], outputs: list[Output]
     ) -> None:
         for event in events:
             if event.kind == "cancelled":
                 outputs.append(cancelled_record(m, state, event))
             else:
-                outputs.append(window_trigger(m, state, event))
+                self._emit(state, window_trigger(m, state, event), outputs)
+
+    def _emit(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
+        """Attach the moment's objective score; a failed score condition suppresses (audited)."""
+        if self.scorer is None:
+            outputs.append(trigger)
+            return
+        scored = self.scorer.trigger_score(state, trigger.moment, to_ms(trigger.emitted_at))
+        if scored is None:
+            outputs.append(trigger)
+            return
+        reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4)) for r in scored.reasons]
+        score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
+                      tier=scored.tier, owner=scored.owner, reasons=reasons)  # fmt: skip
+        if not scored.condition_met and trigger.kind != "window_expired":
+            outputs.append(TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
+                                             moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
+                                             reason=scored.condition, score=score))  # fmt: skip
+            return
+        outputs.append(trigger.model_copy(update={"score": score}))
 
     @staticmethod
     def _forget(state: CustomerState, name: str) -> None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["bundled_moments_path"]
+__all__ = ["bundled_moments_path", "bundled_objectives_path"]
 
 
 def bundled_moments_path() -> Path:
     """The example moments file used when no ``-c`` is given."""
     return Path(str(files("momentstream") / "data" / "moments.yaml"))
+
+
+def bundled_objectives_path() -> Path:
+    """The example objectives (churn, expansion, advocacy) used when no ``--objectives`` is given."""
+    return Path(str(files("momentstream") / "data" / "objectives.yaml"))

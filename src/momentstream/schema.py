@@ -125,6 +125,28 @@ class Window(BaseModel):
 TriggerKind = Literal["match", "window_open", "window_expired"]
 
 
+class Reason(BaseModel):
+    """One feature's signed push on the score, in log-odds (weight x standardized value)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature: str
+    contribution: float
+
+
+class Score(BaseModel):
+    """The moment's objective as scored when the trigger fired: who should act, how urgently, why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objective: str
+    score: float = Field(ge=0, le=1)
+    model_version: str
+    tier: str | None
+    owner: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+
 class Trigger(BaseModel):
     """What the engine tells a CRM: this customer, this moment, act now (and why).
 
@@ -146,6 +168,7 @@ class Trigger(BaseModel):
     evidence: list[Evidence]
     story: list[StoryItem] = Field(default_factory=list)
     description: str = ""
+    score: Score | None = None
 
 
 class LateEvent(BaseModel):
@@ -182,7 +205,22 @@ class WindowCancelled(BaseModel):
     evidence: list[Evidence]
 
 
-Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled
+class TriggerSuppressed(BaseModel):
+    """A trigger that was not emitted, and why (never silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["trigger_suppressed"] = "trigger_suppressed"
+    trigger_id: str
+    customer_id: str
+    moment: str
+    kind: TriggerKind
+    at: datetime
+    reason: str
+    score: Score | None = None
+
+
+Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled | TriggerSuppressed
 
 
 def make_trigger_id(
@@ -210,6 +248,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "trigger": Trigger,
         "late_event": LateEvent,
         "window_cancelled": WindowCancelled,
+        "trigger_suppressed": TriggerSuppressed,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

@@ -135,6 +135,8 @@ class CustomerState:
     buffer: list[tuple[int, int, TouchpointEvent]] = field(default_factory=list)
     timers: TimerHeap = field(default_factory=TimerHeap)
     moments: dict[str, MomentState] = field(default_factory=dict)
+    scoring: Any = None
+    """Scoring data (models.scorer.ScoringState), or its raw list until the scorer first reads it."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def remember_id(self, event_id: str) -> bool:
@@ -186,6 +188,7 @@ class CustomerState:
             self.timers.to_list(),
             self.timers.next_seq,
             {name: _moment_to_list(ms) for name, ms in self.moments.items()},
+            self.scoring.to_list() if hasattr(self.scoring, "to_list") else self.scoring,
         ]
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -200,7 +203,7 @@ class CustomerState:
             found = doc[0] if isinstance(doc, list) and doc else None
             raise StateFormatError(f"state format {found!r} is not {STATE_FORMAT}")
         (_, customer_id, max_seen, watermark, frontier, seq, arrivals, dedup_size, story_size,
-         recent, story, buffer, timers, timer_seq, moments) = doc  # fmt: skip
+         recent, story, buffer, timers, timer_seq, moments, *rest) = doc  # fmt: skip
         state = cls(
             customer_id=customer_id,
             max_seen=max_seen,
@@ -215,6 +218,7 @@ class CustomerState:
             buffer=[(b[0], b[1], TouchpointEvent.model_validate(b[2])) for b in buffer],
             timers=TimerHeap.from_list(timers, timer_seq),
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},
+            scoring=rest[0] if rest else None,
         )
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)

@@ -1,0 +1,163 @@
+"""Per-customer features, updated in O(1) per event and stored in the customer's state.
+
+Counts and money are exponentially decayed sums (a half-life instead of a window), so one
+number per horizon replaces a list of events: ``sum <- sum * 2^(-dt/half_life) + x``.
+Gaps between events keep a running mean and an EWMA, so "how long since the last event,
+compared with this customer's usual gap" needs no history either. Support-ticket tone comes
+from VADER, a lexicon-based sentiment model, applied to the ticket text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from momentstream.schema import TouchpointEvent
+
+__all__ = ["DAY_MS", "HALF_LIVES", "MAX_KINDS", "FeatureState", "ticket_tone"]
+
+DAY_MS = 86_400_000
+HALF_LIVES = {"7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "90d": 90 * DAY_MS}
+"""Horizons of the decayed sums: recent, monthly, quarterly."""
+MAX_KINDS = 24
+"""Event types and channels tracked per customer (new ones beyond this share one slot)."""
+_EWMA = 0.3
+_ANALYZER: SentimentIntensityAnalyzer | None = None
+
+
+def ticket_tone(text: str) -> float:
+    """VADER's compound score of a text, from -1 (angry) to 1 (delighted).
+
+    Examples
+    --------
+    >>> ticket_tone("Thank you, this is great!") > 0.5, ticket_tone("This is broken and useless.") < 0
+    (True, True)
+    """
+    global _ANALYZER  # noqa: PLW0603 - the lexicon loads once per process, on first use
+    if _ANALYZER is None:
+        _ANALYZER = SentimentIntensityAnalyzer()
+    return float(_ANALYZER.polarity_scores(text)["compound"])
+
+
+def _decay(value: float, elapsed_ms: int, half_life_ms: int) -> float:
+    return value * math.pow(2.0, -elapsed_ms / half_life_ms) if elapsed_ms > 0 else value
+
+
+@dataclass(slots=True)
+class FeatureState:
+    """A customer's running aggregates; :meth:`vector` turns them into model features.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> f = FeatureState()
+    >>> for day in (0, 2, 4):
+    ...     f.update(TouchpointEvent(event_id=str(day), customer_id="c", type="purchase", value=10.0,
+    ...                              ts=t0 + timedelta(days=day)), int((t0 + timedelta(days=day)).timestamp() * 1000))
+    >>> x = f.vector(int((t0 + timedelta(days=8)).timestamp() * 1000))
+    >>> round(x["days_since_last_purchase"], 1), round(x["gap_mean_days"], 1), round(x["gap_ratio"], 1)
+    (4.0, 2.0, 2.0)
+    """
+
+    first_ms: int | None = None
+    last_ms: int | None = None
+    last_purchase_ms: int | None = None
+    events: dict[str, float] = field(default_factory=dict)
+    purchases: dict[str, float] = field(default_factory=dict)
+    money: dict[str, float] = field(default_factory=dict)
+    kinds: dict[str, float] = field(default_factory=dict)
+    channels: dict[str, float] = field(default_factory=dict)
+    gap_count: int = 0
+    gap_mean_ms: float = 0.0
+    gap_ewma_ms: float = 0.0
+    last_gap_ms: int = 0
+    tone_ewma: float = 0.0
+    tickets: int = 0
+
+    def update(self, event: TouchpointEvent, ts: int) -> None:
+        """Fold one event in (events arrive in time order; the engine guarantees it)."""
+        if self.first_ms is None:
+            self.first_ms = ts
+        elapsed = 0 if self.last_ms is None else max(ts - self.last_ms, 0)
+        if self.last_ms is not None:
+            self._gap(elapsed)
+        self._decay_all(elapsed)
+        self.last_ms = ts
+        for horizon in HALF_LIVES:
+            self.events[horizon] = self.events.get(horizon, 0.0) + 1.0
+        if event.type == "purchase":
+            self.last_purchase_ms = ts
+            for horizon in HALF_LIVES:
+                self.purchases[horizon] = self.purchases.get(horizon, 0.0) + 1.0
+                self.money[horizon] = self.money.get(horizon, 0.0) + float(event.value or 0.0)
+        _bump(self.kinds, event.type)
+        _bump(self.channels, event.channel)
+        if event.type == "support_ticket":
+            self.tickets += 1
+            if event.text:
+                tone = ticket_tone(event.text)
+                self.tone_ewma = tone if self.tickets == 1 else _EWMA * tone + (1 - _EWMA) * self.tone_ewma
+
+    def _gap(self, gap_ms: int) -> None:
+        self.gap_count += 1
+        self.gap_mean_ms += (gap_ms - self.gap_mean_ms) / self.gap_count
+        self.gap_ewma_ms = gap_ms if self.gap_count == 1 else _EWMA * gap_ms + (1 - _EWMA) * self.gap_ewma_ms
+        self.last_gap_ms = gap_ms
+
+    def _decay_all(self, elapsed: int) -> None:
+        if not elapsed:
+            return
+        for sums in (self.events, self.purchases, self.money):
+            for horizon, value in sums.items():
+                sums[horizon] = _decay(value, elapsed, HALF_LIVES[horizon])
+        month = HALF_LIVES["30d"]
+        for counts in (self.kinds, self.channels):
+            for key, value in counts.items():
+                counts[key] = _decay(value, elapsed, month)
+
+    def vector(self, now_ms: int) -> dict[str, float]:
+        """Features as of ``now_ms`` (recency grows with time; sums decay to now)."""
+        if self.last_ms is None or self.first_ms is None:
+            return {}
+        since = max(now_ms - self.last_ms, 0)
+        month = HALF_LIVES["30d"]
+        x: dict[str, float] = {
+            "days_since_first_seen": (now_ms - self.first_ms) / DAY_MS,
+            "days_since_last_event": since / DAY_MS,
+            "days_since_last_purchase": (now_ms - (self.last_purchase_ms or self.first_ms)) / DAY_MS,
+            "gap_mean_days": self.gap_mean_ms / DAY_MS,
+            "gap_ewma_days": self.gap_ewma_ms / DAY_MS,
+            "gap_ratio": since / self.gap_mean_ms if self.gap_mean_ms > 0 else 0.0,
+            "support_tone": self.tone_ewma,
+            "support_tickets": float(self.tickets),
+            "channel_diversity": float(sum(1 for v in self.channels.values() if _decay(v, since, month) >= 0.5)),
+        }  # fmt: skip
+        for horizon, half_life in HALF_LIVES.items():
+            x[f"events_{horizon}"] = _decay(self.events.get(horizon, 0.0), since, half_life)
+            x[f"purchases_{horizon}"] = _decay(self.purchases.get(horizon, 0.0), since, half_life)
+            x[f"monetary_{horizon}"] = _decay(self.money.get(horizon, 0.0), since, half_life)
+        for kind, value in self.kinds.items():
+            x[f"type_{kind}_30d"] = _decay(value, since, HALF_LIVES["30d"])
+        return x
+
+    # -- encoding (part of the customer's msgpack state) -----------------------------------
+    def to_list(self) -> list[Any]:
+        """Compact form for the state encoding."""
+        return [self.first_ms, self.last_ms, self.last_purchase_ms, self.events, self.purchases, self.money,
+                self.kinds, self.channels, self.gap_count, self.gap_mean_ms, self.gap_ewma_ms, self.last_gap_ms,
+                self.tone_ewma, self.tickets]  # fmt: skip
+
+    @classmethod
+    def from_list(cls, raw: list[Any]) -> FeatureState:
+        """Inverse of :meth:`to_list`."""
+        return cls(*raw)
+
+
+def _bump(counts: dict[str, float], key: str) -> None:
+    if key not in counts and len(counts) >= MAX_KINDS:
+        key = "other"
+    counts[key] = counts.get(key, 0.0) + 1.0

@@ -1,0 +1,207 @@
+"""The scorer: features, scores, delayed labels and trigger scores for the engine.
+
+Per customer it keeps (inside :class:`CustomerState`, so it is durable with it) the running
+features, a short score history per objective, and a few *pending predictions*: the features
+and time of a score, waiting for its outcome. An outcome event within the horizon labels
+them at that event's time; otherwise the customer's label timer labels them when the horizon
+passes. A model therefore only ever learns a label at or after the moment it became known.
+The models themselves are shared by all customers of a runtime.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from momentstream.models.features import FeatureState
+from momentstream.models.objectives import Objective, ObjectiveSet
+from momentstream.models.online import ObjectiveModel, Reason
+from momentstream.schema import TouchpointEvent
+from momentstream.state import CustomerState
+
+__all__ = ["LABEL_TIMER", "SNAPSHOT_FORMAT", "LabelRecord", "Pending", "Scorer", "ScoringState", "TriggerScore"]
+
+LABEL_TIMER = "label"
+"""Timer kind of a label horizon; the timer's moment field is ``~<objective>``."""
+SNAPSHOT_FORMAT = 1
+HISTORY = 8
+
+
+@dataclass(slots=True)
+class Pending:
+    """A kept prediction waiting for its outcome."""
+
+    ref: int
+    at_ms: int
+    deadline_ms: int
+    x: dict[str, float]
+
+
+@dataclass(slots=True)
+class ScoringState:
+    """One customer's scoring data, stored in the customer state."""
+
+    features: FeatureState = field(default_factory=FeatureState)
+    pending: dict[str, list[Pending]] = field(default_factory=dict)
+    history: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
+    next_ref: int = 0
+
+    def to_list(self) -> list[Any]:
+        """Compact form for the state encoding."""
+        return [
+            self.features.to_list(),
+            {k: [[p.ref, p.at_ms, p.deadline_ms, p.x] for p in v] for k, v in self.pending.items()},
+            {k: [list(h) for h in v] for k, v in self.history.items()},
+            self.next_ref,
+        ]
+
+    @classmethod
+    def from_list(cls, raw: list[Any]) -> ScoringState:
+        """Inverse of :meth:`to_list`."""
+        features, pending, history, next_ref = raw
+        return cls(
+            FeatureState.from_list(features),
+            {k: [Pending(*p) for p in v] for k, v in pending.items()},
+            {k: deque(((h[0], h[1]) for h in v), maxlen=HISTORY) for k, v in history.items()},
+            next_ref,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """One learned label: when its prediction was made and when (in event time) it was learned."""
+
+    customer_id: str
+    objective: str
+    predicted_at: int
+    labelled_at: int
+    label: int
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerScore:
+    """What a trigger carries about its objective."""
+
+    objective: str
+    score: float
+    model_version: str
+    tier: str | None
+    owner: str
+    reasons: list[Reason]
+    condition_met: bool = True
+    condition: str = ""
+
+
+class Scorer:
+    """Runs the objectives' models over customers' events for the :class:`Engine`."""
+
+    def __init__(self, objectives: ObjectiveSet, keep_label_log: bool = False) -> None:
+        self.config = objectives
+        self.models = {o.name: ObjectiveModel(o.name, o.learning_rate) for o in objectives.objectives}
+        self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
+
+    # -- engine hooks ----------------------------------------------------------------------
+    def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
+        """Label, update features and score for one event; returns label timers to schedule."""
+        scoring = self.scoring(state)
+        timers: list[tuple[int, str, str, int]] = []
+        for objective in self.config.objectives:
+            if objective.outcome(event):
+                self._resolve(state.customer_id, scoring, objective, ts, objective.label_for_outcome())
+        scoring.features.update(event, ts)
+        x = scoring.features.vector(ts)
+        for objective in self.config.objectives:
+            model = self.models[objective.name]
+            history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
+            history.append((ts, model.score(x)))
+            kept = scoring.pending.setdefault(objective.name, [])
+            if kept and ts - kept[-1].at_ms < objective.horizon_ms // objective.max_pending:
+                continue  # one kept prediction per slice of the horizon is enough to learn from
+            scoring.next_ref += 1
+            kept.append(Pending(scoring.next_ref, ts, ts + objective.horizon_ms, x))
+            timers.append((ts + objective.horizon_ms, LABEL_TIMER, f"~{objective.name}", scoring.next_ref))
+            if len(kept) > objective.max_pending:
+                kept.pop(0)
+        return timers
+
+    def on_label_timer(self, state: CustomerState, moment: str, ref: int, fire_at: int) -> None:
+        """A horizon passed with no outcome: the kept prediction gets the silence label."""
+        objective = self._objectives().get(moment.removeprefix("~"))
+        if objective is None:
+            return
+        scoring = self.scoring(state)
+        kept = scoring.pending.get(objective.name, [])
+        for pending in list(kept):
+            if pending.ref == ref and pending.deadline_ms <= fire_at:
+                kept.remove(pending)
+                self._learn(state.customer_id, objective, pending, fire_at, objective.label_for_silence())
+
+    def trigger_score(self, state: CustomerState, moment: str, now_ms: int) -> TriggerScore | None:
+        """The score a trigger of ``moment`` carries (None if the moment has no objective)."""
+        binding = self.config.bindings.get(moment)
+        if binding is None:
+            return None
+        objective = self._objectives()[binding.objective]
+        model = self.models[objective.name]
+        scoring = self.scoring(state)
+        x = scoring.features.vector(now_ms)
+        p = model.score(x)
+        met, condition = True, ""
+        if binding.min_score is not None and p < binding.min_score:
+            met, condition = False, f"score {p:.2f} < {binding.min_score}"
+        if binding.rise is not None:
+            earlier = [s for t, s in scoring.history.get(objective.name, ()) if now_ms - t <= binding.rise_within_ms]
+            base = min(earlier) if earlier else p
+            if p - base <= binding.rise:
+                met, condition = False, f"score rose {p - base:+.2f}, needs > {binding.rise}"
+        tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
+        return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
+                            model.reasons(x), met, condition)  # fmt: skip
+
+    # -- state -----------------------------------------------------------------------------
+    @staticmethod
+    def scoring(state: CustomerState) -> ScoringState:
+        """The customer's scoring data, decoded on first use after a state was read back."""
+        if isinstance(state.scoring, ScoringState):
+            return state.scoring
+        scoring = ScoringState() if state.scoring is None else ScoringState.from_list(state.scoring)
+        state.scoring = scoring
+        return scoring
+
+    def _resolve(self, customer_id: str, scoring: ScoringState, objective: Objective, ts: int, label: int) -> None:
+        kept = scoring.pending.get(objective.name)
+        if not kept:
+            return
+        for pending in [p for p in kept if p.at_ms < ts <= p.deadline_ms]:
+            kept.remove(pending)
+            self._learn(customer_id, objective, pending, ts, label)
+
+    def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: int) -> None:
+        self.models[objective.name].learn(pending.x, label)
+        if self.label_log is not None:
+            self.label_log.append(LabelRecord(customer_id, objective.name, pending.at_ms, now, label))
+
+    def _objectives(self) -> dict[str, Objective]:
+        return {o.name: o for o in self.config.objectives}
+
+    # -- snapshots -------------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """The models, versioned. Model bodies are pickled River objects: restore only your own files."""
+        body = {name: pickle.dumps(model) for name, model in self.models.items()}
+        return msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True)
+
+    def restore(self, data: bytes) -> None:
+        """Load :meth:`snapshot` bytes; objectives not in the snapshot keep fresh models."""
+        doc = msgpack.unpackb(data, raw=False)
+        if not isinstance(doc, list) or not doc or doc[0] != SNAPSHOT_FORMAT:
+            raise ValueError(f"model snapshot format is not {SNAPSHOT_FORMAT}")
+        for name, body in doc[2].items():
+            if name in self.models:
+                model = pickle.loads(body)
+                if not isinstance(model, ObjectiveModel):
+                    raise ValueError(f"snapshot entry {name!r} is not a model")
+                self.models[name] = model

@@ -1,0 +1,79 @@
+"""Feature maths: decayed sums, gaps, recency, tone, bounded vocabularies, encoding."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from momentstream.models.features import DAY_MS, MAX_KINDS, FeatureState, ticket_tone
+from tests.helpers import T0, event
+
+T0_MS = int(T0.timestamp() * 1000)
+
+
+def feed(spec: list[tuple[str, float, dict[str, object]]]) -> FeatureState:
+    """Events (type, day, fields) into a fresh feature state."""
+    f = FeatureState()
+    for i, (kind, day, fields) in enumerate(spec):
+        e = event(f"e{i}", kind, day * 24 * 60, **fields)  # type: ignore[arg-type]
+        f.update(e, T0_MS + int(day * DAY_MS))
+    return f
+
+
+def test_decayed_sums_halve_after_one_half_life() -> None:
+    f = feed([("purchase", 0, {"value": 100.0})])
+    x = f.vector(T0_MS + 30 * DAY_MS)
+    assert x["purchases_30d"] == pytest.approx(0.5)
+    assert x["monetary_30d"] == pytest.approx(50.0)
+    assert x["monetary_7d"] == pytest.approx(100.0 * 2 ** (-30 / 7))
+    assert x["monetary_90d"] == pytest.approx(100.0 * 2 ** (-30 / 90))
+
+
+def test_decayed_sums_equal_the_explicit_sum_over_events() -> None:
+    days = [0.0, 1.5, 4.0, 11.0, 30.0]
+    f = feed([("page_view", d, {}) for d in days])
+    now = 45.0
+    expected = sum(math.pow(2, -(now - d) / 7) for d in days)
+    assert f.vector(T0_MS + int(now * DAY_MS))["events_7d"] == pytest.approx(expected)
+
+
+def test_gap_statistics_and_the_ratio_to_the_usual_gap() -> None:
+    f = feed([("login", 0, {}), ("login", 2, {}), ("login", 4, {}), ("login", 10, {})])
+    x = f.vector(T0_MS + 13 * DAY_MS)
+    assert x["gap_mean_days"] == pytest.approx((2 + 2 + 6) / 3)
+    assert x["gap_ewma_days"] == pytest.approx(0.3 * 6 + 0.7 * (0.3 * 2 + 0.7 * 2))
+    assert x["days_since_last_event"] == pytest.approx(3.0)
+    assert x["gap_ratio"] == pytest.approx(3.0 / ((2 + 2 + 6) / 3))
+    assert x["days_since_first_seen"] == pytest.approx(13.0)
+
+
+def test_support_tone_follows_the_ticket_text() -> None:
+    angry = feed([("support_ticket", 0, {"text": "This is broken again, terrible service, I want a refund."})])
+    happy = feed([("support_ticket", 0, {"text": "Thanks so much, the fix works perfectly!"})])
+    assert angry.vector(T0_MS)["support_tone"] < -0.3
+    assert happy.vector(T0_MS)["support_tone"] > 0.5
+    assert ticket_tone("") == 0.0
+
+
+def test_channel_diversity_counts_recent_channels_only() -> None:
+    early = [("page_view", 0.0, {"channel": "web"}), ("email_open", 1.0, {"channel": "email"})]
+    assert feed(early).vector(T0_MS + DAY_MS)["channel_diversity"] == 2.0
+    later = feed([*early, ("login", 60.0, {"channel": "app"})])
+    assert later.vector(T0_MS + 60 * DAY_MS)["channel_diversity"] == 1.0
+
+
+def test_vocabularies_are_bounded() -> None:
+    f = feed([(f"kind_{i}", i * 0.01, {}) for i in range(MAX_KINDS + 10)])
+    assert len(f.kinds) == MAX_KINDS + 1  # the rest share "other"
+    assert f.kinds["other"] > 9
+
+
+def test_encoding_round_trips() -> None:
+    f = feed([("purchase", 0, {"value": 5.0}), ("support_ticket", 1, {"text": "ok thanks"})])
+    g = FeatureState.from_list(f.to_list())
+    assert g.vector(T0_MS + 5 * DAY_MS) == f.vector(T0_MS + 5 * DAY_MS)
+
+
+def test_no_events_no_features() -> None:
+    assert FeatureState().vector(T0_MS) == {}
