@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from momentstream.cli import main
+from momentstream.models.objectives import load_objectives
+from momentstream.models.scorer import Scorer
+from momentstream.resources import bundled_objectives_path
 
 
 def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,3 +70,24 @@ def test_until_needs_a_timezone(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "an ISO time with a timezone" in capsys.readouterr().err
     out = tmp_path / "t.jsonl"
     assert main(["replay", str(events), "-q", "-o", str(out), "--until", "2026-03-01T00:00+00:00"]) == 0
+
+
+def test_replay_snapshots_models_and_a_second_run_starts_from_them(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    assert main(["simulate", "-o", str(events), "--customers", "60", "--days", "60"]) == 0
+    first, second = tmp_path / "models1.bin", tmp_path / "models2.bin"
+    assert main(["replay", str(events), "-o", str(tmp_path / "t1.jsonl"), "-q", "--models-out", str(first)]) == 0
+    assert main(["replay", str(events), "-o", str(tmp_path / "t2.jsonl"), "-q", "--models-in", str(first),
+                 "--models-out", str(second)]) == 0  # fmt: skip
+    a, b = Scorer(load_objectives(bundled_objectives_path())), Scorer(load_objectives(bundled_objectives_path()))
+    a.restore(first.read_bytes())
+    b.restore(second.read_bytes())
+    assert b.models["churn"].learned > a.models["churn"].learned > 0  # the second run continued learning
+
+
+def test_replay_without_scoring_has_no_scores(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    assert main(["simulate", "-o", str(events), "--customers", "60", "--days", "60"]) == 0
+    out = tmp_path / "t.jsonl"
+    assert main(["replay", str(events), "-o", str(out), "-q", "--no-scoring"]) == 0
+    assert all(json.loads(line)["score"] is None for line in out.read_text().splitlines())

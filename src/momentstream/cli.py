@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                              "drain (every pending timer), or an ISO time")  # fmt: skip
     replay.add_argument("--lateness", type=_duration, default=None,
                         help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
+    replay.add_argument("--models-in", type=Path, help="start from this model snapshot (from --models-out)")
+    replay.add_argument("--models-out", type=Path, help="write the models' snapshot here afterwards")
     _quiet_option(replay)
 
     simulate = sub.add_parser("simulate", help="write simulated journeys as JSON-lines events")
@@ -127,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _moments_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
+    parser.add_argument("--objectives", type=Path,
+                        help="objectives YAML for scoring (default: the bundled churn/expansion/advocacy)")  # fmt: skip
+    parser.add_argument("--no-scoring", action="store_true", help="no models: triggers carry no score")
 
 
 def _quiet_option(parser: argparse.ArgumentParser) -> None:
@@ -165,18 +170,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    engine = default_engine(args.moments)
+    engine = default_engine(args.moments, None, args.objectives, not args.no_scoring)
     options = DemoOptions(args.customers, args.days, args.seed, args.out, not args.quiet)
     run_demo(options, engine, sys.stdout)
     return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
-    engine = default_engine(args.moments, args.lateness)
+    engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring)
+    if args.models_in and engine.scorer is not None:
+        engine.scorer.restore(args.models_in.read_bytes())
     with _open_out(args.output) as out, _open_out(args.audit) as audit, _open_out(args.rejects) as rejects:
         assert out is not None
         summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, order=args.order,
                               until=args.until, progress=not args.quiet)  # fmt: skip
+    if args.models_out and engine.scorer is not None:
+        args.models_out.parent.mkdir(parents=True, exist_ok=True)
+        args.models_out.write_bytes(engine.scorer.snapshot())
     rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
     report = [
         f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "

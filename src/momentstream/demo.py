@@ -65,8 +65,28 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     stream.write(_fired(engine, triggers, cancelled) + "\n\n")
     stream.write(_seed_story(sim, triggers, cancelled_seed_windows) + "\n\n")
     stream.write(_examples(engine, triggers) + "\n")
+    if engine.scorer is not None:
+        stream.write("\n" + _scoring(engine, triggers) + "\n")
     stream.write(f"\nReplay it yourself: momentstream replay {events_path} -o {out / 'replayed.jsonl'}\n")
     return summary
+
+
+def _scoring(engine: Engine, triggers: list[Trigger]) -> str:
+    """How each objective's model is doing, and how the triggers spread over tiers and owners."""
+    assert engine.scorer is not None
+    rows = []
+    for name, model in engine.scorer.models.items():
+        auc, log_loss = model.quality()
+        rows.append([name, f"{model.learned:,}", f"{auc:.3f}", f"{log_loss:.3f}", model.drifts,
+                     "yes" if model.drifting else "no"])  # fmt: skip
+    models = format_table(["objective", "labels learned", "ROC AUC", "log loss", "drifts", "drifting now"], rows)
+    tiers: Counter[tuple[str, str]] = Counter()
+    for t in triggers:
+        if t.score is not None and t.kind != "window_expired":
+            tiers[(t.score.owner, t.score.tier or "no tier")] += 1
+    tier_rows = [[owner, tier, n] for (owner, tier), n in sorted(tiers.items())]
+    return ("Online models (progressive validation: each label scored before it is learned):\n" + models
+            + "\n\nTriggers by owner and tier:\n" + format_table(["owner", "tier", "triggers"], tier_rows))  # fmt: skip
 
 
 def _fired(engine: Engine, triggers: list[Trigger], cancelled: Counter[str | None]) -> str:
@@ -127,6 +147,10 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
         if t.window is not None:
             window = f", act by {t.window.closes_at.strftime('%a %Y-%m-%d %H:%M')}"
         lines.append(f"  {t.customer_id}  {t.moment} ({t.kind}) at {when}{window}  id {t.trigger_id[:12]}")
+        if t.score is not None:
+            why = ", ".join(f"{r.feature} {r.contribution:+.2f}" for r in t.score.reasons)
+            lines.append(f"      {t.score.objective} {t.score.score:.2f} -> {t.score.tier or 'no tier'}, "
+                         f"owner {t.score.owner}, model {t.score.model_version}; why: {why}")  # fmt: skip
         types = {s.event_id: s.type for s in t.story}
         for e in t.evidence:
             kind = types.get(e.event_id, "")

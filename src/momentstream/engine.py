@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from momentstream.clock import Timer, is_due, to_ms
-from momentstream.models.scorer import LABEL_TIMER, Scorer
+from momentstream.models.scorer import LABEL_TIMER, RESCORE_OWNER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.nfa import CompiledMoment, StepOutcome
@@ -191,6 +191,7 @@ class Engine:
         state.frontier = max(state.frontier, ts)
         state.add_to_story(event, ts)
         if self.scorer is not None:
+            state.timers.discard(RESCORE_OWNER)  # the silence clock restarts with every event
             for fire_at, kind, name, ref in self.scorer.observe(state, event, ts):
                 state.timers.schedule(fire_at, kind, name, ref)
         for m in self._moments_for(event.type, state):
@@ -223,6 +224,11 @@ class Engine:
         if timer.kind == LABEL_TIMER:
             if self.scorer is not None:
                 self.scorer.on_label_timer(state, timer.moment, timer.ref, timer.fire_at)
+            return
+        if timer.kind == RESCORE_TIMER:
+            if self.scorer is not None:
+                for fire_at, kind, name, ref in self.scorer.on_rescore_timer(state, timer.fire_at):
+                    state.timers.schedule(fire_at, kind, name, ref)
             return
         m = self._by_name.get(timer.moment)
         ms = state.moments.get(timer.moment)

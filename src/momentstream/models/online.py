@@ -68,6 +68,12 @@ class ObjectiveModel:
         """True from a drift alarm until :data:`RECOVERY_SAMPLES` labels pass without one."""
         return self.recovering > 0
 
+    def quality(self) -> tuple[float, float]:
+        """Progressive ROC AUC and log loss so far (NaN before the first label)."""
+        if not self.learned:
+            return float("nan"), float("nan")
+        return float(self.auc.get()), float(self.log_loss.get())
+
     def score(self, x: dict[str, float]) -> float:
         """Probability that the objective happens within its horizon."""
         return float(self.pipeline.predict_proba_one(x).get(True, 0.0))

@@ -23,10 +23,27 @@ from momentstream.models.online import ObjectiveModel, Reason
 from momentstream.schema import TouchpointEvent
 from momentstream.state import CustomerState
 
-__all__ = ["LABEL_TIMER", "SNAPSHOT_FORMAT", "LabelRecord", "Pending", "Scorer", "ScoringState", "TriggerScore"]
+__all__ = [
+    "LABEL_TIMER",
+    "RESCORE_OWNER",
+    "RESCORE_TIMER",
+    "SNAPSHOT_FORMAT",
+    "LabelRecord",
+    "Pending",
+    "Scorer",
+    "ScoringState",
+    "TriggerScore",
+]
 
 LABEL_TIMER = "label"
 """Timer kind of a label horizon; the timer's moment field is ``~<objective>``."""
+RESCORE_TIMER = "rescore"
+"""Timer kind of a silent-period prediction; its moment field is :data:`RESCORE_OWNER`."""
+RESCORE_OWNER = "~rescore"
+RESCORE_SLICES = 4
+"""A silent customer is scored again every (shortest horizon / this), for up to two horizons.
+Predictions made only at events would all see "0 days since the last event", and a churn
+model could never learn what silence means."""
 SNAPSHOT_FORMAT = 1
 HISTORY = 8
 
@@ -113,17 +130,38 @@ class Scorer:
             if objective.outcome(event):
                 self._resolve(state.customer_id, scoring, objective, ts, objective.label_for_outcome())
         scoring.features.update(event, ts)
-        x = scoring.features.vector(ts)
+        timers.extend(self._predict(scoring, ts))
+        timers.append((ts + self._rescore_step(), RESCORE_TIMER, RESCORE_OWNER, 0))
+        return timers
+
+    def on_rescore_timer(self, state: CustomerState, fire_at: int) -> list[tuple[int, str, str, int]]:
+        """A silent customer: predict again with recency as of now; returns timers to schedule."""
+        scoring = self.scoring(state)
+        if scoring.features.last_ms is None:
+            return []
+        timers = self._predict(scoring, fire_at)
+        longest = max(o.horizon_ms for o in self.config.objectives)
+        if fire_at - scoring.features.last_ms < 2 * longest:
+            timers.append((fire_at + self._rescore_step(), RESCORE_TIMER, RESCORE_OWNER, 0))
+        return timers
+
+    def _rescore_step(self) -> int:
+        return min(o.horizon_ms for o in self.config.objectives) // RESCORE_SLICES
+
+    def _predict(self, scoring: ScoringState, now: int) -> list[tuple[int, str, str, int]]:
+        """Score every objective at ``now``; keep a prediction per slice of each horizon."""
+        timers = []
+        x = scoring.features.vector(now)
         for objective in self.config.objectives:
             model = self.models[objective.name]
             history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
-            history.append((ts, model.score(x)))
+            history.append((now, model.score(x)))
             kept = scoring.pending.setdefault(objective.name, [])
-            if kept and ts - kept[-1].at_ms < objective.horizon_ms // objective.max_pending:
+            if kept and now - kept[-1].at_ms < objective.horizon_ms // objective.max_pending:
                 continue  # one kept prediction per slice of the horizon is enough to learn from
             scoring.next_ref += 1
-            kept.append(Pending(scoring.next_ref, ts, ts + objective.horizon_ms, x))
-            timers.append((ts + objective.horizon_ms, LABEL_TIMER, f"~{objective.name}", scoring.next_ref))
+            kept.append(Pending(scoring.next_ref, now, now + objective.horizon_ms, x))
+            timers.append((now + objective.horizon_ms, LABEL_TIMER, f"~{objective.name}", scoring.next_ref))
             if len(kept) > objective.max_pending:
                 kept.pop(0)
         return timers

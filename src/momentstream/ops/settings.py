@@ -24,6 +24,8 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOMENTSTREAM_", extra="forbid", validate_default=True)
 
     moments: Path | None = Field(None, description="moments YAML file; default: the bundled example")
+    objectives: Path | None = Field(None, description="objectives YAML (scoring); default: the bundled example")
+    scoring: bool = Field(True, description="score customers with the objectives' online models")
     broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     app_id: str = Field("momentstream", description="consumer group and prefix of the state changelog topic")
     touchpoints_topic: str = Field("momentstream.touchpoints", description="events in, keyed by customer_id")
