@@ -275,3 +275,30 @@ def test_window_opens_and_closes_in_silence_and_survives_a_crash(kafka_broker: B
     assert opened["window"]["closes_at"] == (purchase + timedelta(hours=37)).isoformat().replace("+00:00", "Z")
     assert [e["event_id"] for e in opened["evidence"]] == ["seed-2", "seed-3"]
     assert json.loads(json.dumps(triggers[1]["window"])) == opened["window"]
+
+
+# -- models survive a restart ---------------------------------------------------------------------
+def test_models_survive_a_worker_restart(kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path: Path) -> None:
+    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_MODEL_SNAPSHOT_INTERVAL": "2s"})
+    deployment.create_topics()
+    deployment.produce(lines_of(journeys))
+    first = WorkerProcess(deployment, tmp_path, "first")
+    first.wait_ready()
+    settings = deployment.settings()
+    wait_until(lambda: not any(consumer_lag(settings).values()), 120, "all events processed", [first])
+
+    def learned(worker: WorkerProcess) -> dict[str, float]:
+        return {k: v for k, v in worker.metrics().items() if k.startswith("momentstream_model_labels_learned{")}
+
+    before = learned(first)
+    first.kill(signal.SIGTERM)  # a clean stop publishes a final snapshot
+    assert before["momentstream_model_labels_learned{objective=churn}"] > 100
+
+    second = WorkerProcess(deployment, tmp_path, "second")
+    try:
+        second.wait_ready()
+        after = learned(second)  # no new events: everything it knows came from the snapshot
+    finally:
+        second.kill(signal.SIGTERM)
+    assert after == before
+    assert "models restored" in second.log_path.read_text()

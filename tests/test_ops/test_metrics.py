@@ -19,6 +19,7 @@ def exposed_names() -> set[str]:
     metrics.triggers.labels(moment="m", kind="match").inc()
     metrics.lag.labels(partition="0").set(1)
     metrics.processing.observe(0.01)
+    metrics.model_drifting.labels(objective="churn").set(0)
     return {line.split("{")[0].split(" ")[0] for line in metrics.render().decode().splitlines() if line[:1] != "#"}
 
 

@@ -46,6 +46,12 @@ class WorkerMetrics:
         self.customers = Gauge("momentstream_customers_tracked", "Customers with state on this worker", registry=r)
         self.lag = Gauge("momentstream_consumer_lag_records", "Touchpoint records not yet processed, by partition",
                          ["partition"], registry=r)  # fmt: skip
+        self.model_labels = Gauge("momentstream_model_labels_learned", "Delayed labels learned, by objective",
+                                  ["objective"], registry=r)  # fmt: skip
+        self.model_drifting = Gauge("momentstream_model_drifting", "1 while a model is drifting (tiers lowered)",
+                                    ["objective"], registry=r)  # fmt: skip
+        self.model_auc = Gauge("momentstream_model_roc_auc", "Progressive ROC AUC of a model", ["objective"],
+                               registry=r)  # fmt: skip
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
 

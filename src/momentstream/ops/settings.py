@@ -33,6 +33,8 @@ class WorkerSettings(BaseSettings):
     actions_topic: str = Field("momentstream.actions", description="triggers out, keyed by customer_id")
     audit_topic: str = Field("momentstream.audit", description="late, duplicate and cancelled-window records")
     dead_letter_topic: str = Field("momentstream.dead-letter", description="refused records, original bytes + reason")
+    models_topic: str = Field("momentstream.models", description="compacted topic of model snapshots")
+    model_snapshot_interval: str = Field("60s", description="how often a worker publishes its model snapshot")
     partitions: int = Field(8, ge=1, le=10_000, description="partitions of touchpoints, ticks and the changelog")
     replication_factor: int = Field(1, ge=1, le=10, description="replication of the topics `topics create` makes")
     store: Literal["memory", "rocksdb"] = Field("memory", description="table store; rocksdb needs rocksdict")
@@ -58,7 +60,7 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
 
-    @field_validator("lateness", "tick_interval")
+    @field_validator("lateness", "tick_interval", "model_snapshot_interval")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
@@ -68,6 +70,11 @@ class WorkerSettings(BaseSettings):
     def lateness_ms(self) -> int:
         """Allowed lateness in milliseconds."""
         return parse_duration(self.lateness)
+
+    @property
+    def model_snapshot_interval_s(self) -> float:
+        """Model snapshot period in seconds."""
+        return parse_duration(self.model_snapshot_interval) / 1000
 
     @property
     def tick_interval_s(self) -> float:

@@ -51,6 +51,7 @@ class Deployment:
             "MOMENTSTREAM_ACTIONS_TOPIC": f"{n}.actions",
             "MOMENTSTREAM_AUDIT_TOPIC": f"{n}.audit",
             "MOMENTSTREAM_DEAD_LETTER_TOPIC": f"{n}.dead-letter",
+            "MOMENTSTREAM_MODELS_TOPIC": f"{n}.models",
             "MOMENTSTREAM_COMMIT_INTERVAL": "0.5",
             "MOMENTSTREAM_SESSION_TIMEOUT": "6",
             **self.extra_env,

@@ -56,6 +56,7 @@ class Worker:
         self.actions = self.app.topic(settings.actions_topic, **raw)
         self.audit = self.app.topic(settings.audit_topic, **raw)
         self.dead_letter = self.app.topic(settings.dead_letter_topic, **raw)
+        self.models = self.app.topic(settings.models_topic, **raw)
         self.table = self.app.Table(
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
@@ -113,6 +114,8 @@ class Worker:
         if self.settings.clock == "wall":
             app.timer(interval=self.settings.tick_interval_s, name="momentstream.ticker")(self.tick)
         app.timer(interval=5.0, name="momentstream.gauges")(self.update_gauges)
+        if self.engine.scorer is not None:
+            app.timer(interval=self.settings.model_snapshot_interval_s, name="momentstream.models")(self.publish_models)
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
@@ -183,8 +186,18 @@ class Worker:
         for partition in sorted(self._owned()):
             await self.ticks.send(partition=partition, value=value)
 
+    async def publish_models(self) -> None:
+        """Write this worker's model snapshot to the compacted models topic (a restart loads the newest)."""
+        if self.engine.scorer is not None:
+            await self.models.send(key=b"snapshot", value=self.engine.scorer.snapshot())
+
     async def update_gauges(self) -> None:
         """Refresh the gauges SREs alert on (cheap: counts kept by the processor)."""
+        if self.engine.scorer is not None:
+            for name, model in self.engine.scorer.models.items():
+                self.metrics.model_labels.labels(objective=name).set(model.learned)
+                self.metrics.model_drifting.labels(objective=name).set(1 if model.drifting else 0)
+                self.metrics.model_auc.labels(objective=name).set(model.quality()[0])
         self.metrics.customers.set(self.processor.customers_tracked())
         self.metrics.timers_pending.set(self.processor.timers_pending())
         self.metrics.ready.set(1 if self.is_ready() else 0)

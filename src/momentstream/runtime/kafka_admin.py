@@ -53,6 +53,7 @@ def plan_topics(settings: WorkerSettings) -> list[TopicPlan]:
         TopicPlan(settings.actions_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
         TopicPlan(settings.audit_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
         TopicPlan(settings.dead_letter_topic, p, {"retention.ms": str(30 * _DAY_MS)}, False),
+        TopicPlan(settings.models_topic, 1, {"cleanup.policy": "compact"}, False),
     ]
 
 

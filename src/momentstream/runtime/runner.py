@@ -10,6 +10,7 @@ from momentstream.engine import Engine
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.faust_app import Worker
 from momentstream.runtime.kafka_admin import ensure_topics
+from momentstream.runtime.kafka_io import read_topic
 
 __all__ = ["run_worker"]
 
@@ -22,7 +23,24 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     made = [name for name, what in created.items() if what == "created"]
     if made:
         logger.warning("created topics: %s", ", ".join(made))
+    if engine.scorer is not None:
+        restore_models(settings, engine)
     worker = Worker(settings, engine)
     faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), redirect_stdouts=False)
     faust_worker.execute_from_commandline()
     return 0
+
+
+def restore_models(settings: WorkerSettings, engine: Engine) -> bool:
+    """Load the newest model snapshot from the models topic, if there is one."""
+    assert engine.scorer is not None
+    newest: bytes | None = None
+    for record in read_topic(settings.bootstrap_servers, settings.models_topic, idle_timeout_s=2.0):
+        newest = record.value
+    if newest is None:
+        logger.warning("no model snapshot in %s: models start fresh", settings.models_topic)
+        return False
+    engine.scorer.restore(newest)
+    versions = ", ".join(m.version for m in engine.scorer.models.values())
+    logger.warning("models restored from %s: %s", settings.models_topic, versions)
+    return True
