@@ -142,3 +142,21 @@ def test_a_bad_objectives_file_names_the_field() -> None:
         parse_objectives({"objectives": [{"name": "x", "owner": "y", "outcome": {"type": "a"}}]})
     with pytest.raises(PatternError, match=r"moments\.m\.objective"):
         parse_objectives({"objectives": [], "moments": {"m": {"objective": "nope"}}})
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adagrad", "rmsprop"])
+def test_each_optimizer_learns_a_separable_rule(optimizer: str) -> None:
+    doc = {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "purchase"}, "horizon": "30d",
+                           "model": {"optimizer": optimizer, "learning_rate": 0.05}}]}  # fmt: skip
+    model = Scorer(parse_objectives(doc)).models["churn"]
+    for _ in range(300):
+        model.learn({"silence": 40.0}, 1)
+        model.learn({"silence": 1.0}, 0)
+    assert model.score({"silence": 50.0}) > 0.8
+    assert model.score({"silence": 0.0}) < 0.2
+
+
+def test_an_unknown_optimizer_is_refused() -> None:
+    with pytest.raises(PatternError, match="optimizer"):
+        parse_objectives({"objectives": [{"name": "x", "owner": "y", "outcome": {"type": "a"}, "horizon": "1d",
+                                          "model": {"optimizer": "newton"}}]})  # fmt: skip

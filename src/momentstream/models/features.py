@@ -136,6 +136,10 @@ class FeatureState:
             "support_tickets": float(self.tickets),
             "channel_diversity": float(sum(1 for v in self.channels.values() if _decay(v, since, month) >= 0.5)),
         }  # fmt: skip
+        # Log scales: a linear model then weighs "3 vs 30 days" like "30 vs 300 days".
+        x["log_days_since_last_event"] = math.log1p(x["days_since_last_event"])
+        x["log_days_since_last_purchase"] = math.log1p(x["days_since_last_purchase"])
+        x["log_gap_ratio"] = math.log1p(x["gap_ratio"])
         for horizon, half_life in HALF_LIVES.items():
             x[f"events_{horizon}"] = _decay(self.events.get(horizon, 0.0), since, half_life)
             x[f"purchases_{horizon}"] = _decay(self.purchases.get(horizon, 0.0), since, half_life)

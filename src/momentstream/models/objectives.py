@@ -20,6 +20,8 @@ __all__ = ["Binding", "Objective", "ObjectiveSet", "Tier", "load_objectives", "p
 
 ESTIMATORS = ("logistic_regression",)
 """River estimators a model may be (linear, so each score has per-feature reasons)."""
+OPTIMIZERS = ("sgd", "adam", "adagrad", "rmsprop")
+"""River optimizers the logistic regression may use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,9 @@ class Objective:
     outcome_means: Literal["positive", "negative"]
     horizon_ms: int
     estimator: str = "logistic_regression"
+    optimizer: str = "sgd"
     learning_rate: float = 0.05
+    l2: float = 0.0
     max_pending: int = 4
 
     def label_for_outcome(self) -> int:
@@ -121,6 +125,9 @@ def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
             estimator = model.get("estimator", "logistic_regression")
             if estimator not in ESTIMATORS:
                 raise fail(f"{where}.model.estimator", f"one of {', '.join(ESTIMATORS)}")
+            optimizer = model.get("optimizer", "sgd")
+            if optimizer not in OPTIMIZERS:
+                raise fail(f"{where}.model.optimizer", f"one of {', '.join(OPTIMIZERS)}")
             objectives.append(
                 Objective(
                     name=str(raw["name"]),
@@ -129,7 +136,9 @@ def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
                     outcome_means=means,
                     horizon_ms=parse_duration(raw["horizon"]),
                     estimator=estimator,
+                    optimizer=optimizer,
                     learning_rate=float(model.get("learning_rate", 0.05)),
+                    l2=float(model.get("l2", 0.0)),
                     max_pending=int(raw.get("max_pending", 4)),
                 )
             )

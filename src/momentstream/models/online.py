@@ -46,10 +46,11 @@ class ObjectiveModel:
     'days_since_last_purchase'
     """
 
-    def __init__(self, name: str, learning_rate: float = 0.05) -> None:
+    def __init__(self, name: str, learning_rate: float = 0.05, optimizer: str = "sgd", l2: float = 0.0) -> None:
         self.name = name
+        optimizers = {"sgd": optim.SGD, "adam": optim.Adam, "adagrad": optim.AdaGrad, "rmsprop": optim.RMSProp}
         self.pipeline: Pipeline = preprocessing.StandardScaler() | linear_model.LogisticRegression(
-            optimizer=optim.SGD(learning_rate)
+            optimizer=optimizers[optimizer](learning_rate), l2=l2
         )
         self.auc = metrics.ROCAUC()
         self.log_loss = metrics.LogLoss()

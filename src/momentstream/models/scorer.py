@@ -118,7 +118,9 @@ class Scorer:
 
     def __init__(self, objectives: ObjectiveSet, keep_label_log: bool = False) -> None:
         self.config = objectives
-        self.models = {o.name: ObjectiveModel(o.name, o.learning_rate) for o in objectives.objectives}
+        self.models = {
+            o.name: ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2) for o in objectives.objectives
+        }
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
 
     # -- engine hooks ----------------------------------------------------------------------
