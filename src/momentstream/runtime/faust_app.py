@@ -36,6 +36,9 @@ __all__ = ["TABLE_NAME", "Worker", "create_worker"]
 
 logger = logging.getLogger(__name__)
 
+SLOW_RECORD_S = 2.0
+"""A record taking longer than this is logged with what it caused (a burst of due timers, say)."""
+
 TABLE_NAME = "customer_state"
 """Faust names the changelog ``<app_id>-customer_state-changelog``."""
 
@@ -144,7 +147,12 @@ class Worker:
             self.metrics.events.labels(result=_result_of(work)).inc()
         await self.publish(work, message)
         self.processor.save(work)
-        self.metrics.processing.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.metrics.processing.observe(elapsed)
+        if elapsed > SLOW_RECORD_S:
+            logger.warning("slow record %s/%d@%d: %.1f s, %d outputs, %d customers changed", message.topic,
+                           message.partition, message.offset, elapsed, len(work.outputs),
+                           len(work.changed))  # fmt: skip
 
     async def publish(self, work: Work, message: Any) -> None:
         """Send what a record caused; returns once the broker holds every trigger."""
