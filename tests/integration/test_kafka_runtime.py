@@ -70,7 +70,8 @@ def deduplicated(records: list[Any]) -> dict[str, dict[str, Any]]:
 def finish_input(deployment: Deployment, events: list[TouchpointEvent], workers: list[WorkerProcess]) -> None:
     """Wait until every record is processed and committed, then close the input like replay does."""
     settings = deployment.settings()
-    wait_until(lambda: not any(consumer_lag(settings).values()), 120, "all events processed", workers)
+    wait_until(lambda: not any(consumer_lag(settings).values()), 120, "all events processed", workers,
+               detail=lambda: f"uncommitted records per partition: {consumer_lag(settings)}")  # fmt: skip
     last = max(to_ms(e.ts) for e in events)
     ticks_before = sum(w.counter("momentstream_ticks_total") for w in workers)
     send_ticks(settings.bootstrap_servers, settings.ticks_topic, last, final=True)

@@ -156,12 +156,19 @@ class WorkerProcess:
         raise AssertionError(f"worker not {what} after {timeout_s} s:\n{self.log_tail()}")
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str, workers: Iterable[WorkerProcess] = ()) -> None:
-    """Poll ``check()`` until true; on timeout fail with the workers' log tails."""
+def wait_until(
+    check: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    workers: Iterable[WorkerProcess] = (),
+    detail: Callable[[], object] | None = None,
+) -> None:
+    """Poll ``check()`` until true; on timeout fail with ``detail()`` and the workers' log tails."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.25)
     tails = "\n---\n".join(w.log_tail() for w in workers)
-    raise AssertionError(f"timed out waiting for {what}\n{tails}")
+    state = f" ({detail()})" if detail is not None else ""
+    raise AssertionError(f"timed out waiting for {what}{state}\n{tails}")
