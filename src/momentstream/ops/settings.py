@@ -57,6 +57,7 @@ class WorkerSettings(BaseSettings):
     )
     producer_linger_ms: int = Field(5, ge=0, le=1000, description="producer batching delay (ms)")
     producer_buffer: int = Field(10_000, ge=100, description="changelog writes Faust may buffer before pausing")
+    delivery_timeout: float = Field(30.0, gt=0, description="seconds to wait for the broker to take triggers")
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
 

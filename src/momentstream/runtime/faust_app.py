@@ -15,7 +15,10 @@ and a trigger id is the same on every redelivery.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import os
+import signal
 import time
 from collections.abc import Awaitable
 from datetime import datetime
@@ -36,6 +39,8 @@ __all__ = ["TABLE_NAME", "Worker", "create_worker"]
 
 logger = logging.getLogger(__name__)
 
+DELIVERY_TIMEOUT_EXIT = 75
+"""Exit code when the broker does not take triggers in time (EX_TEMPFAIL: restart the worker)."""
 SLOW_RECORD_S = 2.0
 """A record taking longer than this is logged with what it caused (a burst of due timers, say)."""
 
@@ -111,6 +116,11 @@ class Worker:
             self.positions.clear()
             self.metrics.ready.set(0)
 
+        @app.task  # type: ignore[untyped-decorator]
+        async def install_stack_dump() -> None:
+            """SIGUSR1 logs every asyncio task's stack: how to see where a stuck worker waits."""
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
+
         app.on_partitions_revoked.connect(on_rebalance)
         app.on_partitions_assigned.connect(on_rebalance)
 
@@ -169,7 +179,17 @@ class Worker:
             deliveries.append(await self._send_output(output))
         triggers = [d for d, o in zip(deliveries, work.outputs, strict=True) if isinstance(o, Trigger)]
         if triggers:
-            await asyncio.gather(*triggers)
+            try:
+                await asyncio.wait_for(asyncio.gather(*triggers), self.settings.delivery_timeout)
+            except TimeoutError:
+                # Never save state or commit past triggers the broker has not taken. Exit at once,
+                # like a SIGKILL: nothing is committed, and after a restart the redelivered record
+                # recomputes the same triggers (same ids). A graceful stop could commit this offset.
+                logger.critical("triggers of %s/%d@%d not acknowledged within %.0f s; exiting with code %d",
+                                message.topic, message.partition, message.offset,
+                                self.settings.delivery_timeout, DELIVERY_TIMEOUT_EXIT)  # fmt: skip
+                logging.shutdown()
+                os._exit(DELIVERY_TIMEOUT_EXIT)
 
     async def _send_output(self, output: Output) -> Awaitable[Any]:
         value = output.model_dump_json().encode()
@@ -230,6 +250,20 @@ class Worker:
             return False
         recovery = getattr(self.app.tables, "recovery", None)
         return bool(self._owned()) and recovery is not None and recovery.completed.is_set()
+
+
+def _dump_tasks() -> None:
+    """Log every task with the whole chain of awaits it is suspended in."""
+    buffer = io.StringIO()
+    for task in asyncio.all_tasks():
+        buffer.write(f"--- {task.get_name()}\n")
+        awaiting: Any = task.get_coro()
+        while awaiting is not None:
+            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "ag_frame", None)
+            if frame is not None:
+                buffer.write(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
+            awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
+    logger.warning("asyncio tasks on SIGUSR1:\n%s", buffer.getvalue())
 
 
 def _result_of(work: Work) -> str:
