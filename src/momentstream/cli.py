@@ -7,11 +7,10 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from momentstream.clock import format_duration, parse_duration, to_ms
+from momentstream.clock import format_duration, parse_duration, parse_instant
 from momentstream.demo import DemoOptions, default_engine, run_demo
 from momentstream.kafka_cli import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.patterns.dsl import load_moments
@@ -59,12 +58,9 @@ def _until(text: str) -> int | None:
     if text == "drain":
         return DRAIN
     try:
-        when = datetime.fromisoformat(text)
+        return parse_instant(text)
     except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise argparse.ArgumentTypeError("expected end, drain or an ISO time with a timezone")
-    return to_ms(when)
+        raise argparse.ArgumentTypeError("expected end, drain or an ISO time with a timezone") from None
 
 
 def _parser() -> argparse.ArgumentParser:

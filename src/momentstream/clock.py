@@ -23,6 +23,23 @@ def to_ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
+def parse_instant(text: str) -> int:
+    """An ISO 8601 time *with* a timezone, in epoch milliseconds; ValueError otherwise.
+
+    Examples
+    --------
+    >>> parse_instant("2026-01-05T00:00:00Z")
+    1767571200000
+    """
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO time: {text!r} (e.g. 2026-05-01T00:00:00Z)") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} needs a timezone, e.g. 2026-05-01T00:00:00Z")
+    return to_ms(when)
+
+
 def parse_duration(text: str | int | float) -> int:
     """Parse ``"19h"``, ``"1d12h"``, ``"90s"`` or a number of seconds into milliseconds.
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from momentstream.clock import to_ms
+from momentstream.clock import parse_instant, to_ms
 from momentstream.runtime.sources import describe_error
 
 __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
@@ -162,11 +162,11 @@ def _tick(args: argparse.Namespace) -> int:
     if args.at == "now":
         now_ms = to_ms(datetime.now().astimezone())
     else:
-        when = datetime.fromisoformat(args.at)
-        if when.tzinfo is None:
-            print("momentstream: --at needs a timezone, e.g. 2026-05-01T00:00:00Z", file=sys.stderr)
+        try:
+            now_ms = parse_instant(args.at)
+        except ValueError as err:
+            print(f"momentstream: --at: {err}", file=sys.stderr)
             return 2
-        now_ms = to_ms(when)
     count = send_ticks(settings.bootstrap_servers, settings.ticks_topic, now_ms, args.final)
     print(f"ticked {count} partitions of {settings.ticks_topic}", file=sys.stderr)
     return 0

@@ -122,6 +122,7 @@ class Scorer:
             o.name: ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2) for o in objectives.objectives
         }
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
+        self._by_name = {o.name: o for o in objectives.objectives}
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
@@ -170,7 +171,7 @@ class Scorer:
 
     def on_label_timer(self, state: CustomerState, moment: str, ref: int, fire_at: int) -> None:
         """A horizon passed with no outcome: the kept prediction gets the silence label."""
-        objective = self._objectives().get(moment.removeprefix("~"))
+        objective = self._by_name.get(moment.removeprefix("~"))
         if objective is None:
             return
         scoring = self.scoring(state)
@@ -185,7 +186,7 @@ class Scorer:
         binding = self.config.bindings.get(moment)
         if binding is None:
             return None
-        objective = self._objectives()[binding.objective]
+        objective = self._by_name[binding.objective]
         model = self.models[objective.name]
         scoring = self.scoring(state)
         x = scoring.features.vector(now_ms)
@@ -224,9 +225,6 @@ class Scorer:
         self.models[objective.name].learn(pending.x, label)
         if self.label_log is not None:
             self.label_log.append(LabelRecord(customer_id, objective.name, pending.at_ms, now, label))
-
-    def _objectives(self) -> dict[str, Objective]:
-        return {o.name: o for o in self.config.objectives}
 
     # -- snapshots -------------------------------------------------------------------------
     def snapshot(self) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
-from momentstream.clock import parse_duration
+from momentstream.clock import parse_duration, parse_instant
 
 __all__ = ["WorkerSettings", "load_settings"]
 
@@ -65,6 +65,13 @@ class WorkerSettings(BaseSettings):
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
+        return value
+
+    @field_validator("clock_origin")
+    @classmethod
+    def _instant(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_instant(value)  # refused when loaded, not when the worker starts
         return value
 
     @property

@@ -21,13 +21,12 @@ import os
 import signal
 import time
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import Any
 
 import faust
 from faust.types import TP
 
-from momentstream.clock import to_ms
+from momentstream.clock import parse_instant
 from momentstream.engine import Engine
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
@@ -35,7 +34,7 @@ from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
 from momentstream.runtime.wallclock import WallClock
 from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger
 
-__all__ = ["TABLE_NAME", "Worker", "create_worker"]
+__all__ = ["TABLE_NAME", "Worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,8 @@ class Worker:
         # Faust stalls every agent once 100 changelog writes wait in its producer buffer;
         # one table write per event needs more room than that to keep batches flowing.
         self.app.producer.buffer.max_messages = settings.producer_buffer
-        self.clock = WallClock(settings.clock_speed, _origin_ms(settings.clock_origin), settings.clock_origin_wall)
+        origin_ms = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
+        self.clock = WallClock(settings.clock_speed, origin_ms, settings.clock_origin_wall)
         self._wire()
 
     def _make_app(self) -> faust.App:
@@ -276,17 +276,3 @@ def _result_of(work: Work) -> str:
         if isinstance(output, LateEvent):
             return "late"
     return "processed"
-
-
-def _origin_ms(text: str | None) -> int | None:
-    if text is None:
-        return None
-    when = datetime.fromisoformat(text)
-    if when.tzinfo is None:
-        raise ValueError("clock_origin needs a timezone, e.g. 2026-01-05T00:00:00Z")
-    return to_ms(when)
-
-
-def create_worker(settings: WorkerSettings, engine: Engine) -> Worker:
-    """Build the worker (nothing connects until it is started)."""
-    return Worker(settings, engine)
