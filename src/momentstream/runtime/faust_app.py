@@ -31,6 +31,8 @@ from momentstream.engine import Engine
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
+from momentstream.runtime.producer_flush import BoundedFlush
+from momentstream.runtime.resume_after_seek import ResumeAfterSeek
 from momentstream.runtime.wallclock import WallClock
 from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger
 
@@ -71,6 +73,8 @@ class Worker:
         # Faust stalls every agent once 100 changelog writes wait in its producer buffer;
         # one table write per event needs more room than that to keep batches flowing.
         self.app.producer.buffer.max_messages = settings.producer_buffer
+        BoundedFlush.install(self.app.producer.buffer)
+        ResumeAfterSeek.install(self.app.consumer)
         origin_ms = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
         self.clock = WallClock(settings.clock_speed, origin_ms, settings.clock_origin_wall)
         self._wire()

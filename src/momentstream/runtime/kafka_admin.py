@@ -106,11 +106,11 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
     return counts
 
 
-def consumer_lag(settings: WorkerSettings) -> dict[int, int]:
-    """Touchpoint records per partition that the worker group has not committed yet.
+def group_offsets(settings: WorkerSettings) -> dict[int, tuple[int, int]]:
+    """Per touchpoint partition: (offset the worker group has committed, end offset).
 
-    Offsets are committed only after a record's outputs are flushed, so all zeros means
-    every record sent so far is fully processed.
+    Offsets are committed only after a record's outputs are flushed, so everything below the
+    committed offset is fully processed.
     """
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
@@ -120,9 +120,14 @@ def consumer_lag(settings: WorkerSettings) -> dict[int, int]:
         ends = consumer.end_offsets(partitions)
         committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
         return {
-            tp.partition: ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+            tp.partition: (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0, ends[tp])
             for tp in partitions
         }
     finally:
         consumer.close()
         admin.close()
+
+
+def consumer_lag(settings: WorkerSettings) -> dict[int, int]:
+    """Touchpoint records per partition that the worker group has not committed yet (all zeros: all done)."""
+    return {partition: end - committed for partition, (committed, end) in group_offsets(settings).items()}
