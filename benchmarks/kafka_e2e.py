@@ -92,7 +92,7 @@ def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rat
     def consume() -> None:
         for record in read_topic(settings.bootstrap_servers, settings.actions_topic, from_beginning=True,
                                  idle_timeout_s=0.5, follow=True):  # fmt: skip
-            doc = record.json()
+            doc = record.json()["data"]  # the trigger inside its CloudEvent
             if doc["kind"] == "match":
                 arrivals.setdefault(doc["trigger_id"], (time.time(), [e["event_id"] for e in doc["evidence"]]))
             if stop.is_set():

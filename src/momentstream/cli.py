@@ -21,6 +21,7 @@ from momentstream.runtime.sources import write_events
 from momentstream.schema import export_json_schemas
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
+from momentstream.triggers.contract import write_contract_schema
 
 __all__ = ["main"]
 
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
     check.add_argument("--show", action="store_true", help="print the file's text as well")
 
-    schema = sub.add_parser("schema", help="export the JSON Schemas of events and triggers")
+    schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
     add_kafka_commands(sub)
     return parser
@@ -228,7 +229,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    for path in export_json_schemas(args.output):
+    for path in [*export_json_schemas(args.output), write_contract_schema(args.output)]:
         print(path)
     return 0
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from momentstream.clock import to_ms
@@ -24,6 +25,8 @@ from momentstream.runtime.kafka_io import produce_lines, producer, send_ticks
 from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
+from momentstream.triggers.contract import CONTENT_TYPE, contract_schema, from_cloudevent
+from tests.test_examples.test_crm_subscriber import load_example
 
 pytestmark = pytest.mark.kafka
 
@@ -39,6 +42,9 @@ def journeys() -> list[TouchpointEvent]:
 def lines_of(events: list[TouchpointEvent]) -> list[bytes]:
     """Events as the JSON lines an upstream system would produce."""
     return [e.model_dump_json(exclude_defaults=True).encode() for e in events]
+
+
+CONTRACT_SCHEMA = contract_schema()
 
 
 def without_score(doc: dict[str, Any]) -> dict[str, Any]:
@@ -58,10 +64,14 @@ def deduplicated(records: list[Any]) -> dict[str, dict[str, Any]]:
     """The CRM's view: one trigger per trigger id (at-least-once may repeat some)."""
     found: dict[str, dict[str, Any]] = {}
     for record in records:
-        doc = record.json()
-        assert record.headers["trigger_id"].decode() == doc["trigger_id"]
-        assert record.key == doc["customer_id"].encode()
-        doc = without_score(doc)
+        envelope = record.json()
+        jsonschema.validate(envelope, CONTRACT_SCHEMA)
+        assert record.headers["content-type"].decode() == CONTENT_TYPE
+        assert envelope["source"].startswith("momentstream/")
+        trigger = from_cloudevent(envelope)
+        assert record.headers["trigger_id"].decode() == trigger.trigger_id == envelope["id"]
+        assert record.key == trigger.customer_id.encode() == envelope["subject"].encode()
+        doc = without_score(trigger.model_dump(mode="json"))
         previous = found.setdefault(doc["trigger_id"], doc)
         assert previous == doc, "a redelivered trigger must be identical"
     return found
@@ -141,6 +151,22 @@ def test_malformed_records_go_to_the_dead_letter_topic(single_run: tuple[Deploym
     assert worker.counter("momentstream_events_total") == len(journeys) + len(dead)
     assert worker.metrics()["momentstream_events_total{result=processed}"] == len(journeys)
     assert worker.counter("momentstream_dead_letters_total") == len(dead)
+
+
+def test_the_example_crm_subscriber_routes_each_trigger_once(
+    single_run: tuple[Deployment, WorkerProcess], journeys: list[Any]
+) -> None:
+    deployment, _ = single_run
+    settings = deployment.settings()
+    crm = load_example()
+    subscriber = crm.Subscriber()
+    values = crm.kafka_values(",".join(settings.bootstrap_servers), settings.actions_topic,
+                              f"crm-{settings.app_id}", from_beginning=True, idle_s=3.0)  # fmt: skip
+    subscriber.run(values)
+    routed = [action.trigger_id for _, action in subscriber.routed]
+    assert len(routed) == len(set(routed))
+    assert set(routed) == set(replay_triggers(journeys))
+    assert not subscriber.parked
 
 
 def test_metrics_and_health(single_run: tuple[Deployment, WorkerProcess]) -> None:
@@ -254,7 +280,7 @@ def test_window_opens_and_closes_in_silence_and_survives_a_crash(kafka_broker: B
     first = WorkerProcess(deployment, tmp_path, "first")
 
     def kinds() -> list[str]:
-        return [r.json()["kind"] for r in deployment.read("actions", idle_s=0.5)]
+        return [r.json()["data"]["kind"] for r in deployment.read("actions", idle_s=0.5)]
 
     try:
         first.wait_ready()

@@ -35,6 +35,7 @@ from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
 from momentstream.runtime.wallclock import WallClock
 from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger
+from momentstream.triggers.contract import encode, kafka_headers
 
 __all__ = ["TABLE_NAME", "Worker"]
 
@@ -57,6 +58,8 @@ class Worker:
         self.engine = engine
         self.metrics = metrics or WorkerMetrics()
         self.positions: dict[int, int] = {}
+        self.source_name = f"momentstream/{settings.app_id}"
+        """CloudEvents ``source`` of this deployment's triggers (ids are unique within it)."""
         self.app = self._make_app()
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
                                "value_serializer": "raw"}  # fmt: skip
@@ -196,18 +199,13 @@ class Worker:
                 os._exit(DELIVERY_TIMEOUT_EXIT)
 
     async def _send_output(self, output: Output) -> Awaitable[Any]:
-        value = output.model_dump_json().encode()
         if isinstance(output, Trigger):
             self.metrics.triggers.labels(moment=output.moment, kind=output.kind).inc()
-            headers = [
-                ("trigger_id", output.trigger_id.encode()),
-                ("moment", output.moment.encode()),
-                ("kind", output.kind.encode()),
-                ("schema_version", output.schema_version.encode()),
-            ]
-            return await self.actions.send(key=output.customer_id.encode(), value=value, headers=headers, force=True)
+            return await self.actions.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
+                                           headers=kafka_headers(output), force=True)  # fmt: skip
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
         kind = output.output
+        value = output.model_dump_json().encode()
         return await self.audit.send(key=customer.encode(), value=value, headers=[("output", kind.encode())],
                                      force=True)  # fmt: skip
 

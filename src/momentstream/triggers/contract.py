@@ -1,0 +1,161 @@
+"""The CRM contract: each trigger is one CloudEvent (JSON, structured mode) on the actions topic.
+
+Structured mode puts the whole envelope in the record value, so a CRM needs nothing but a JSON
+parser, and the event survives being copied to a file, a queue or an HTTP call unchanged. The
+envelope's ``id`` is the trigger id: CloudEvents already asks consumers to treat ``source`` plus
+``id`` as unique, which is exactly the deduplication rule. ``type`` carries the major schema
+version, so an incompatible change arrives under a new type and an old consumer can refuse it
+by name. The JSON Schema of the envelope and its ``data`` is generated from the pydantic
+models and committed under ``schemas/``; a test keeps the two identical.
+
+>>> from datetime import datetime, timezone
+>>> from momentstream.schema import Evidence, Trigger
+>>> t = Trigger(trigger_id="t-1", customer_id="c-9", moment="second_purchase", moment_version=1,
+...             kind="window_open", emitted_at=datetime(2026, 1, 5, tzinfo=timezone.utc),
+...             evidence=[Evidence(event_id="e-1", ts=datetime(2026, 1, 4, tzinfo=timezone.utc), step="buy")])
+>>> event = to_cloudevent(t, source="momentstream/prod")
+>>> event["id"], event["type"], event["subject"], event["moment"]
+('t-1', 'io.momentstream.trigger.v1', 'c-9', 'second_purchase')
+>>> from_cloudevent(encode(t, source="momentstream/prod")) == t
+True
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+from momentstream.schema import Trigger, TriggerKind
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DATA_SCHEMA",
+    "EVENT_TYPE",
+    "SPEC_VERSION",
+    "ContractError",
+    "contract_schema",
+    "encode",
+    "from_cloudevent",
+    "kafka_headers",
+    "to_cloudevent",
+    "write_contract_schema",
+]
+
+SPEC_VERSION = "1.0"
+SCHEMA_MAJOR = Trigger.model_fields["schema_version"].default
+EVENT_TYPE = f"io.momentstream.trigger.v{SCHEMA_MAJOR}"
+"""One type per major version of the trigger schema; additive changes keep the type."""
+DATA_SCHEMA = f"https://momentstream.dev/schemas/trigger_cloudevent.v{SCHEMA_MAJOR}.json"
+"""The ``$id`` of the committed ``schemas/trigger_cloudevent.v<major>.schema.json``."""
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+"""The Kafka ``content-type`` header of a structured-mode CloudEvent."""
+
+
+class ContractError(ValueError):
+    """A record that is not a momentstream trigger CloudEvent this version understands."""
+
+
+def to_cloudevent(trigger: Trigger, source: str) -> dict[str, Any]:
+    """The envelope: CloudEvents attributes, routing extensions, and the trigger as ``data``."""
+    score = trigger.score
+    return {
+        "specversion": SPEC_VERSION,
+        "id": trigger.trigger_id,
+        "source": source,
+        "type": EVENT_TYPE,
+        "subject": trigger.customer_id,
+        "time": trigger.emitted_at.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "dataschema": DATA_SCHEMA,
+        # Extensions (lower-case alphanumeric names, per the spec) so routers need not open data.
+        "partitionkey": trigger.customer_id,
+        "moment": trigger.moment,
+        "triggerkind": trigger.kind,
+        "owner": score.owner if score is not None else "unassigned",
+        "tier": (score.tier if score is not None else None) or "none",
+        "data": trigger.model_dump(mode="json"),
+    }
+
+
+def encode(trigger: Trigger, source: str) -> bytes:
+    """The record value published on the actions topic."""
+    return json.dumps(to_cloudevent(trigger, source), separators=(",", ":")).encode()
+
+
+def kafka_headers(trigger: Trigger) -> list[tuple[str, bytes]]:
+    """Headers beside the value: the content type, and the id and routing fields for consumers
+    that filter without parsing JSON."""
+    return [
+        ("content-type", CONTENT_TYPE.encode()),
+        ("trigger_id", trigger.trigger_id.encode()),
+        ("moment", trigger.moment.encode()),
+        ("kind", trigger.kind.encode()),
+        ("schema_version", trigger.schema_version.encode()),
+    ]
+
+
+def from_cloudevent(value: bytes | str | dict[str, Any]) -> Trigger:
+    """Parse and check an actions-topic value; raises :class:`ContractError` with the reason."""
+    try:
+        event = value if isinstance(value, dict) else json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"not JSON: {exc.msg}") from exc
+    if not isinstance(event, dict):
+        raise ContractError("not a JSON object")
+    if event.get("specversion") != SPEC_VERSION:
+        raise ContractError(f"specversion {event.get('specversion')!r}, expected {SPEC_VERSION!r}")
+    if event.get("type") != EVENT_TYPE:
+        raise ContractError(f"type {event.get('type')!r}, this version reads {EVENT_TYPE!r}")
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise ContractError("no data object")
+    trigger = Trigger.model_validate(data)
+    if trigger.trigger_id != event.get("id"):
+        raise ContractError("id differs from data.trigger_id")
+    return trigger
+
+
+def write_contract_schema(directory: Path) -> Path:
+    """Write :func:`contract_schema` next to the other exported schemas; returns the path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"trigger_cloudevent.v{SCHEMA_MAJOR}.schema.json"
+    path.write_text(json.dumps(contract_schema(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def contract_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the envelope, with the trigger schema as ``data``."""
+    data = Trigger.model_json_schema(mode="serialization")
+    definitions = data.pop("$defs", {})
+    definitions["Trigger"] = data
+    text = {"type": "string", "minLength": 1}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": DATA_SCHEMA,
+        "title": f"momentstream trigger, CloudEvents {SPEC_VERSION} structured mode, schema v{SCHEMA_MAJOR}",
+        "description": (
+            "One record value on the actions topic. Deduplicate by id (equal to data.trigger_id): "
+            "delivery is at-least-once and a repeat is byte-identical apart from data.score. "
+            "Fields may be added within a major version; ignore the ones you do not know."
+        ),
+        "type": "object",
+        "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"],
+        "properties": {
+            "specversion": {"const": SPEC_VERSION},
+            "id": text,
+            "source": text,
+            "type": {"const": EVENT_TYPE},
+            "subject": {**text, "description": "the customer id (also the record key)"},
+            "time": {"type": "string", "format": "date-time", "description": "event time the trigger fired"},
+            "datacontenttype": {"const": "application/json"},
+            "dataschema": {"type": "string", "format": "uri"},
+            "partitionkey": {**text, "description": "the customer id: per-customer order is kept"},
+            "moment": text,
+            "triggerkind": {"enum": list(get_args(TriggerKind))},
+            "owner": {**text, "description": "team that acts: the objective's owner, or 'unassigned'"},
+            "tier": {**text, "description": "response authority band from the score, or 'none'"},
+            "data": {"$ref": "#/$defs/Trigger"},
+        },
+        "$defs": definitions,
+    }
