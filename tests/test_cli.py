@@ -91,3 +91,27 @@ def test_replay_without_scoring_has_no_scores(tmp_path: Path) -> None:
     out = tmp_path / "t.jsonl"
     assert main(["replay", str(events), "-o", str(out), "-q", "--no-scoring"]) == 0
     assert all(json.loads(line)["score"] is None for line in out.read_text().splitlines())
+
+
+def test_holdout_replay_then_uplift_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events, moments = tmp_path / "events.jsonl", tmp_path / "moments.yaml"
+    assert main(["simulate", "-o", str(events), "--customers", "400", "--days", "60"]) == 0
+    text = (Path(__file__).resolve().parents[1] / "src/momentstream/data/moments.yaml").read_text()
+    moments.write_text(text.replace("defaults:\n", "defaults:\n  holdout: 0.25\n", 1))
+    treated, held = tmp_path / "t.jsonl", tmp_path / "h.jsonl"
+    assert main(["replay", str(events), "-c", str(moments), "-o", str(treated), "--holdout", str(held), "-q"]) == 0
+    assert "for holdout customers" in capsys.readouterr().err
+    assert all(json.loads(line)["holdout"] for line in held.read_text().splitlines())
+    assert main(["report", "uplift", str(treated), str(held), "--events", str(events), "--within", "14d"]) == 0
+    out = capsys.readouterr().out
+    assert "post_purchase_window" in out
+    assert "uplift" in out
+    assert "%" in out.splitlines()[-1]
+
+
+def test_uplift_without_triggers_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty, events = tmp_path / "t.jsonl", tmp_path / "e.jsonl"
+    empty.write_text("")
+    events.write_text("")
+    assert main(["report", "uplift", str(empty), "--events", str(events)]) == 2
+    assert "no actionable triggers" in capsys.readouterr().err

@@ -17,11 +17,12 @@ from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import DRAIN, replay_file
-from momentstream.runtime.sources import write_events
-from momentstream.schema import export_json_schemas
+from momentstream.runtime.sources import open_text, read_events, write_events
+from momentstream.schema import TouchpointEvent, export_json_schemas
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
-from momentstream.triggers.contract import write_contract_schema
+from momentstream.triggers.contract import read_triggers, write_contract_schema
+from momentstream.triggers.uplift import GroupRate, uplift
 
 __all__ = ["main"]
 
@@ -97,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("-o", "--output", default="-", help="triggers file (default: standard output)")
     replay.add_argument("--audit", help="late, duplicate and cancelled-window records (JSON lines)")
     replay.add_argument("--rejects", help="malformed lines with line number and reason (JSON lines)")
+    replay.add_argument("--holdout", help="triggers of holdout customers (JSON lines); without it they stay\n"
+                                          "in the output, marked \"holdout\": true")  # fmt: skip
     replay.add_argument("--order", choices=["time", "file"], default="time",
                         help="time: sort by event time first (default); file: as they arrive, like Kafka")  # fmt: skip
     replay.add_argument("--until", type=_until, default="end",
@@ -120,8 +123,30 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
+    report = sub.add_parser("report", help="reports over outputs (uplift of treated vs holdout customers)")
+    reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
+    up = reports.add_parser("uplift", formatter_class=argparse.RawTextHelpFormatter,
+                            help="outcome rate of treated vs holdout customers, per moment",
+                            description=UPLIFT_HELP)  # fmt: skip
+    up.add_argument("triggers", nargs="+",
+                    help="trigger files, JSON lines: replay output and --holdout file, or\n"
+                         "`momentstream tail actions` / `tail holdout` captures (CloudEvents)")  # fmt: skip
+    up.add_argument("--events", required=True, help="events file holding the outcomes (JSON lines)")
+    up.add_argument("--outcome", default="purchase", help="event type that counts as the outcome (default purchase)")
+    up.add_argument("--within", type=_duration, default="7d", help="time after the first trigger (default 7d)")
     add_kafka_commands(sub)
     return parser
+
+
+UPLIFT_HELP = """\
+Per moment: of the customers with an actionable trigger (match or window_open),
+how many had an outcome event within --within of their first trigger; treated
+against the holdout group, with 95% intervals (Wilson for rates, Newcombe for
+the difference). Give a moment `holdout: 0.1` in its moments file first.
+
+  momentstream replay ev.jsonl -c m.yaml -o t.jsonl --holdout h.jsonl
+  momentstream report uplift t.jsonl h.jsonl --events ev.jsonl --within 14d
+"""
 
 
 def _moments_option(parser: argparse.ArgumentParser) -> None:
@@ -177,10 +202,15 @@ def _replay(args: argparse.Namespace) -> int:
     engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring)
     if args.models_in and engine.scorer is not None:
         engine.scorer.restore(args.models_in.read_bytes())
-    with _open_out(args.output) as out, _open_out(args.audit) as audit, _open_out(args.rejects) as rejects:
+    with (
+        _open_out(args.output) as out,
+        _open_out(args.audit) as audit,
+        _open_out(args.rejects) as rejects,
+        _open_out(args.holdout) as holdout,
+    ):
         assert out is not None
-        summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, order=args.order,
-                              until=args.until, progress=not args.quiet)  # fmt: skip
+        summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, holdout_out=holdout,
+                              order=args.order, until=args.until, progress=not args.quiet)  # fmt: skip
     if args.models_out and engine.scorer is not None:
         args.models_out.parent.mkdir(parents=True, exist_ok=True)
         args.models_out.write_bytes(engine.scorer.snapshot())
@@ -192,11 +222,32 @@ def _replay(args: argparse.Namespace) -> int:
                                                              " (use --rejects FILE to keep them)"),
         f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
         f"lateness {format_duration(engine.config.allowed_lateness_ms)}",
-        f"{summary.trigger_total:,} triggers",
+        f"{summary.trigger_total:,} triggers"
+        + (f", of which {summary.holdout:,} for holdout customers" if summary.holdout else ""),
     ]  # fmt: skip
     if rows:
         report.append(format_table(["moment", "kind", "triggers"], rows))
     print("\n".join(report), file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    triggers = [t for path in args.triggers for t in read_triggers(Path(path).read_text().splitlines())]
+    with open_text(args.events) as stream:
+        events = [item for _, item in read_events(stream) if isinstance(item, TouchpointEvent)]
+    results = uplift(triggers, events, args.outcome, args.within)
+    if not results:
+        print("momentstream: no actionable triggers in the given files", file=sys.stderr)
+        return 2
+
+    def group(g: GroupRate) -> list[str]:
+        return [f"{g.customers:,}", f"{g.rate:.1%} [{g.low:.1%}, {g.high:.1%}]" if g.customers else "-"]
+
+    rows = [[u.moment, *group(u.treated), *group(u.holdout),
+             f"{u.difference:+.1%} [{u.low:+.1%}, {u.high:+.1%}]" if u.treated.customers and u.holdout.customers
+             else "no holdout" if u.treated.customers else "-"] for u in results]  # fmt: skip
+    print(f"outcome: {args.outcome} within {format_duration(args.within)} of the first trigger (95% intervals)")
+    print(format_table(["moment", "treated", "rate", "holdout", "rate", "uplift"], rows))
     return 0
 
 
@@ -240,5 +291,6 @@ _COMMANDS = {
     "simulate": _simulate,
     "check": _check,
     "schema": _schema,
+    "report": _report,
     **KAFKA_COMMANDS,
 }

@@ -50,7 +50,7 @@ def add_kafka_commands(sub: Any) -> None:
     tail = _subcommand(sub, "tail", "print the records of a topic as JSON lines",
                        "Print records of actions, audit, dead-letter or any topic, one JSON object\n"
                        "per line. Dead-letter records show the reason and the original text.")  # fmt: skip
-    tail.add_argument("topic", help="actions, audit, dead-letter, touchpoints, or a topic name")
+    tail.add_argument("topic", help="actions, holdout, audit, dead-letter, touchpoints, or a topic name")
     tail.add_argument("-f", "--follow", action="store_true", help="keep waiting for new records")
     tail.add_argument("--new", action="store_true", help="only records written from now on")
     tail.add_argument("-n", "--max", type=int, help="stop after this many records")
@@ -133,7 +133,7 @@ def _tail(args: argparse.Namespace) -> int:
     from momentstream.runtime.kafka_io import read_topic
 
     settings = _settings(args)
-    aliases = {"actions": settings.actions_topic, "audit": settings.audit_topic,
+    aliases = {"actions": settings.actions_topic, "holdout": settings.holdout_topic, "audit": settings.audit_topic,
                "dead-letter": settings.dead_letter_topic, "touchpoints": settings.touchpoints_topic,
                "ticks": settings.ticks_topic}  # fmt: skip
     topic = aliases.get(args.topic, args.topic)

@@ -169,6 +169,8 @@ class Trigger(BaseModel):
     story: list[StoryItem] = Field(default_factory=list)
     description: str = ""
     score: Score | None = None
+    holdout: bool = False
+    """In the moment's control group: recorded on the holdout output to measure uplift, not acted on."""
 
 
 class LateEvent(BaseModel):

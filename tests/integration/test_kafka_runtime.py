@@ -18,6 +18,7 @@ import pytest
 
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
+from momentstream.resources import bundled_moments_path
 from momentstream.runtime.devbroker import Broker
 from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
 from momentstream.runtime.kafka_admin import consumer_lag, group_offsets
@@ -53,9 +54,9 @@ def without_score(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "score"}
 
 
-def replay_triggers(events: list[TouchpointEvent]) -> dict[str, dict[str, Any]]:
+def replay_triggers(events: list[TouchpointEvent], moments: Path | None = None) -> dict[str, dict[str, Any]]:
     """What the replay runner emits for the same events (input ends at the last event time)."""
-    runner = ReplayRunner(default_engine(None))
+    runner = ReplayRunner(default_engine(moments))
     outputs = list(runner.run(events))
     return {o.trigger_id: without_score(o.model_dump(mode="json")) for o in outputs if isinstance(o, Trigger)}
 
@@ -224,11 +225,14 @@ def test_sigkill_mid_stream_loses_no_trigger_and_no_timer(
     assert got == replay_triggers(journeys)
 
 
-# -- two workers in one group ---------------------------------------------------------------------
+# -- two workers in one group, with holdout groups -------------------------------------------------
 def test_two_workers_split_partitions_and_agree(
     kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path: Path
 ) -> None:
-    deployment = Deployment(kafka_broker.bootstrap)
+    """Also: triggers of holdout customers go to the holdout topic, and only there."""
+    moments = tmp_path / "moments.yaml"
+    moments.write_text(bundled_moments_path().read_text().replace("defaults:\n", "defaults:\n  holdout: 0.3\n", 1))
+    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_MOMENTS": str(moments)})
     deployment.create_topics()
     workers = [WorkerProcess(deployment, tmp_path, "a"), WorkerProcess(deployment, tmp_path, "b")]
     try:
@@ -245,11 +249,15 @@ def test_two_workers_split_partitions_and_agree(
         deployment.produce(lines_of(journeys))
         finish_input(deployment, journeys, workers)
         assert all(w.counter("momentstream_events_total") > 0 for w in workers)
-        got = deduplicated(deployment.read("actions"))
+        treated = deduplicated(deployment.read("actions"))
+        held = deduplicated(deployment.read("holdout"))
     finally:
         for w in workers:
             w.kill(signal.SIGTERM)
-    assert got == replay_triggers(journeys)
+    assert held
+    assert all(t["holdout"] for t in held.values())
+    assert not any(t["holdout"] for t in treated.values())
+    assert {**treated, **held} == replay_triggers(journeys, moments)
 
 
 # -- durable timers on a compressed wall clock ----------------------------------------------------

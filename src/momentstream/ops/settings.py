@@ -31,6 +31,7 @@ class WorkerSettings(BaseSettings):
     touchpoints_topic: str = Field("momentstream.touchpoints", description="events in, keyed by customer_id")
     ticks_topic: str = Field("momentstream.ticks", description="clock records, same partition count as touchpoints")
     actions_topic: str = Field("momentstream.actions", description="triggers out, keyed by customer_id")
+    holdout_topic: str = Field("momentstream.holdout", description="triggers of holdout customers (not acted on)")
     audit_topic: str = Field("momentstream.audit", description="late, duplicate and cancelled-window records")
     dead_letter_topic: str = Field("momentstream.dead-letter", description="refused records, original bytes + reason")
     models_topic: str = Field("momentstream.models", description="compacted topic of model snapshots")

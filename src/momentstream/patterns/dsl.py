@@ -35,7 +35,7 @@ __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
-    "max_partial_matches", "timezone", "owner", "objective", "priority",
+    "max_partial_matches", "timezone", "owner", "objective", "priority", "holdout",
 }  # fmt: skip
 _STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within"}
 _WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
@@ -115,6 +115,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
     if isinstance(cap, bool) or not isinstance(cap, int):
         raise PatternError("expected an integer", field="max_partial_matches")
     extra = {k: raw[k] for k in ("owner", "objective", "priority") if k in raw}
+    share, salt = _holdout(raw.get("holdout"))
     return MomentSpec(
         name=name,
         steps=steps,
@@ -127,7 +128,23 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         timezone=str(raw.get("timezone", "UTC")),
         source=source,
         extra=extra,
+        holdout_share=share,
+        holdout_salt=salt,
     )
+
+
+def _holdout(raw: Any) -> tuple[float, str]:
+    """``holdout: 0.1`` or ``holdout: {share: 0.1, salt: "2026q4"}``."""
+    if raw is None:
+        return 0.0, ""
+    mapping = raw if isinstance(raw, Mapping) else {"share": raw}
+    unknown = set(mapping) - {"share", "salt"}
+    if unknown:
+        raise PatternError(f"unknown key(s) {sorted(unknown)} (expected share, salt)", field="holdout")
+    share = mapping.get("share")
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+        raise PatternError("expected a share of customers, 0 <= share < 1 (e.g. 0.1)", field="holdout")
+    return float(share), str(mapping.get("salt", ""))
 
 
 def _duration(raw: Mapping[str, Any], key: str, field: str) -> int | None:

@@ -104,3 +104,7 @@ class MomentSpec:
     timezone: str = "UTC"
     source: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    holdout_share: float = 0.0
+    """Share of customers (0 <= share < 1) whose triggers go to the holdout output, not to be acted on."""
+    holdout_salt: str = ""
+    """Changing it draws a new holdout group (see :mod:`momentstream.triggers.holdout`)."""

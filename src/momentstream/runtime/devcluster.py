@@ -49,6 +49,7 @@ class Deployment:
             "MOMENTSTREAM_TOUCHPOINTS_TOPIC": f"{n}.touchpoints",
             "MOMENTSTREAM_TICKS_TOPIC": f"{n}.ticks",
             "MOMENTSTREAM_ACTIONS_TOPIC": f"{n}.actions",
+            "MOMENTSTREAM_HOLDOUT_TOPIC": f"{n}.holdout",
             "MOMENTSTREAM_AUDIT_TOPIC": f"{n}.audit",
             "MOMENTSTREAM_DEAD_LETTER_TOPIC": f"{n}.dead-letter",
             "MOMENTSTREAM_MODELS_TOPIC": f"{n}.models",
@@ -73,7 +74,8 @@ class Deployment:
     def read(self, which: str, idle_s: float = 3.0) -> list[TopicRecord]:
         """All records of actions, audit or dead-letter, as TopicRecord objects."""
         s = self.settings()
-        topic = {"actions": s.actions_topic, "audit": s.audit_topic, "dead-letter": s.dead_letter_topic}[which]
+        topic = {"actions": s.actions_topic, "holdout": s.holdout_topic, "audit": s.audit_topic,
+                 "dead-letter": s.dead_letter_topic}[which]  # fmt: skip
         return list(read_topic(s.bootstrap_servers, topic, idle_timeout_s=idle_s))
 
 

@@ -66,6 +66,7 @@ class Worker:
         self.source = self.app.topic(settings.touchpoints_topic, settings.ticks_topic, **raw)
         self.ticks = self.app.topic(settings.ticks_topic, **raw)
         self.actions = self.app.topic(settings.actions_topic, **raw)
+        self.holdout = self.app.topic(settings.holdout_topic, **raw)
         self.audit = self.app.topic(settings.audit_topic, **raw)
         self.dead_letter = self.app.topic(settings.dead_letter_topic, **raw)
         self.models = self.app.topic(settings.models_topic, **raw)
@@ -201,8 +202,9 @@ class Worker:
     async def _send_output(self, output: Output) -> Awaitable[Any]:
         if isinstance(output, Trigger):
             self.metrics.triggers.labels(moment=output.moment, kind=output.kind).inc()
-            return await self.actions.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
-                                           headers=kafka_headers(output), force=True)  # fmt: skip
+            topic = self.holdout if output.holdout else self.actions
+            return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
+                                    headers=kafka_headers(output), force=True)  # fmt: skip
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
         kind = output.output
         value = output.model_dump_json().encode()

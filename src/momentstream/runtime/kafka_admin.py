@@ -52,6 +52,8 @@ def plan_topics(settings: WorkerSettings) -> list[TopicPlan]:
         TopicPlan(changelog_topic(settings), p, {"cleanup.policy": "compact"}, True),
         TopicPlan(settings.actions_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
         TopicPlan(settings.audit_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
+        # Uplift is measured over weeks: keep the control group's triggers longer.
+        TopicPlan(settings.holdout_topic, p, {"retention.ms": str(90 * _DAY_MS)}, False),
         TopicPlan(settings.dead_letter_topic, p, {"retention.ms": str(30 * _DAY_MS)}, False),
         TopicPlan(settings.models_topic, 1, {"cleanup.policy": "compact"}, False),
     ]

@@ -43,6 +43,7 @@ class ReplaySummary:
     late: int = 0
     cancelled: int = 0
     triggers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    holdout: int = 0
     customers: int = 0
     seconds: float = 0.0
 
@@ -50,6 +51,7 @@ class ReplaySummary:
         """Tally one output."""
         if isinstance(output, Trigger):
             self.triggers[(output.moment, output.kind)] += 1
+            self.holdout += output.holdout
         elif isinstance(output, DuplicateEvent):
             self.duplicates += 1
         elif isinstance(output, LateEvent):
@@ -135,12 +137,15 @@ def replay_file(
     *,
     audit_out: IO[str] | None = None,
     rejects_out: IO[str] | None = None,
+    holdout_out: IO[str] | None = None,
     order: Literal["time", "file"] = "time",
     until: int | None = None,
     progress: bool = True,
 ) -> ReplaySummary:
     """Replay a JSON-lines file: triggers to ``triggers_out``; late, duplicate and cancelled
-    records to ``audit_out``; malformed lines (with line number and reason) to ``rejects_out``.
+    records to ``audit_out``; malformed lines (with line number and reason) to ``rejects_out``;
+    triggers of holdout customers to ``holdout_out`` (without one they stay in ``triggers_out``,
+    marked ``"holdout": true``: never dropped).
 
     ``order="time"`` sorts valid events by event time first (stable, so ties keep file
     order); ``order="file"`` streams them as they arrive, as Kafka would deliver them.
@@ -158,7 +163,8 @@ def replay_file(
         for output in outputs:
             summary.count(output)
             if isinstance(output, Trigger):
-                triggers_out.write(output.model_dump_json() + "\n")
+                out = holdout_out if output.holdout and holdout_out is not None else triggers_out
+                out.write(output.model_dump_json() + "\n")
             elif audit_out is not None:
                 audit_out.write(output.model_dump_json() + "\n")
 

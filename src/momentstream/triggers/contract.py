@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, get_args
 
@@ -38,6 +39,7 @@ __all__ = [
     "encode",
     "from_cloudevent",
     "kafka_headers",
+    "read_triggers",
     "to_cloudevent",
     "write_contract_schema",
 ]
@@ -122,6 +124,16 @@ def write_contract_schema(directory: Path) -> Path:
     path = directory / f"trigger_cloudevent.v{SCHEMA_MAJOR}.schema.json"
     path.write_text(json.dumps(contract_schema(), indent=2, sort_keys=True) + "\n")
     return path
+
+
+def read_triggers(lines: Iterable[str]) -> Iterator[Trigger]:
+    """Triggers from JSON lines that are either bare triggers (replay output) or CloudEvents
+    (a capture of the actions or holdout topic); blank lines are skipped."""
+    for line in lines:
+        if not line.strip():
+            continue
+        doc = json.loads(line)
+        yield from_cloudevent(doc) if "specversion" in doc else Trigger.model_validate(doc)
 
 
 def contract_schema() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from momentstream.schema import (
     ms_to_datetime,
 )
 from momentstream.state import CustomerState, EvidenceRow
+from momentstream.triggers.holdout import in_holdout
 
 __all__ = ["cancelled_record", "match_trigger", "window_trigger"]
 
@@ -60,6 +61,7 @@ def _trigger(
         evidence=_evidence(m, rows),
         story=_story(state),
         description=m.spec.description,
+        holdout=in_holdout(state.customer_id, m.name, m.spec.holdout_share, m.spec.holdout_salt),
     )
 
 
