@@ -25,6 +25,8 @@ from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.nfa import CompiledMoment, StepOutcome
 from momentstream.patterns.windows import WindowEvent
 from momentstream.schema import (
+    ERASURE_EVENT_TYPE,
+    CustomerErased,
     DuplicateEvent,
     LateEvent,
     Output,
@@ -72,6 +74,8 @@ class Step:
 
     state: CustomerState
     outputs: list[Output]
+    erase: bool = False
+    """The customer asked to be erased: the runtime must delete every stored trace of ``state``."""
 
 
 class Engine:
@@ -129,6 +133,9 @@ class Engine:
         """Take one event of ``state``'s customer; ``state`` is updated in place and returned."""
         if event.customer_id != state.customer_id:
             raise ValueError("event and state belong to different customers")
+        if event.type == ERASURE_EVENT_TYPE:
+            # Before dedup and lateness: an erasure is honoured whenever it arrives, and again if repeated.
+            return Step(state, [self._erased(state, event)], erase=True)
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         ts = to_ms(event.ts)
@@ -142,6 +149,15 @@ class Engine:
             watermark = max(watermark, state.buffer[0][0])
         self._advance(state, watermark, False, outputs)
         return Step(state, outputs)
+
+    @staticmethod
+    def _erased(state: CustomerState, event: TouchpointEvent) -> CustomerErased:
+        scoring = state.scoring
+        pending = sum(len(p) for p in scoring.pending.values()) if scoring is not None else 0
+        removed = {"timers": len(state.timers), "pending_labels": pending, "story_items": len(state.story),
+                   "held_events": len(state.buffer), "partial_matches": len(state.moments)}  # fmt: skip
+        return CustomerErased(customer_id=state.customer_id, request_event_id=event.event_id,
+                              requested_at=event.ts, removed=removed)  # fmt: skip
 
     def on_tick(self, state: CustomerState, now: int, final: bool = False) -> Step:
         """The clock reached ``now`` (event-time ms): release events and fire timers that are due.

@@ -222,7 +222,26 @@ class TriggerSuppressed(BaseModel):
     score: Score | None = None
 
 
-Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled | TriggerSuppressed
+ERASURE_EVENT_TYPE = "erasure_request"
+"""An event of this type erases its customer (right to erasure); send it keyed like any other event."""
+
+
+class CustomerErased(BaseModel):
+    """Confirms an erasure: the customer's state, timers, pending labels and story are gone.
+
+    ``removed`` counts what was deleted, so an auditor can see the request found something.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["customer_erased"] = "customer_erased"
+    customer_id: str
+    request_event_id: str
+    requested_at: datetime
+    removed: dict[str, int]
+
+
+Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled | TriggerSuppressed | CustomerErased
 
 
 def make_trigger_id(
@@ -251,6 +270,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "late_event": LateEvent,
         "window_cancelled": WindowCancelled,
         "trigger_suppressed": TriggerSuppressed,
+        "customer_erased": CustomerErased,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

@@ -21,10 +21,10 @@ from momentstream.demo import default_engine
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.devbroker import Broker
 from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import consumer_lag, group_offsets
-from momentstream.runtime.kafka_io import produce_lines, producer, send_ticks
+from momentstream.runtime.kafka_admin import changelog_topic, consumer_lag, group_offsets
+from momentstream.runtime.kafka_io import produce_lines, producer, read_topic, send_ticks
 from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent, Trigger
+from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import CONTENT_TYPE, contract_schema, from_cloudevent
 from tests.test_examples.test_crm_subscriber import load_example
@@ -342,3 +342,40 @@ def test_models_survive_a_worker_restart(kafka_broker: Broker, journeys: list[To
         second.kill(signal.SIGTERM)
     assert after == before
     assert "models restored" in second.log_path.read_text()
+
+
+# -- right to erasure -----------------------------------------------------------------------------
+def test_erasure_leaves_nothing_of_the_customer(kafka_broker: Broker, tmp_path: Path) -> None:
+    purchase = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    events = seed_scenario(purchase)  # c-seed: a window is due to open 19 h after the purchase
+    request = TouchpointEvent(event_id="erase-1", customer_id="c-seed", type=ERASURE_EVENT_TYPE,
+                              ts=purchase + timedelta(hours=1))  # fmt: skip
+    deployment = Deployment(kafka_broker.bootstrap)
+    deployment.create_topics()
+    settings = deployment.settings()
+    worker = WorkerProcess(deployment, tmp_path, "erase")
+    try:
+        worker.wait_ready()
+        deployment.produce(lines_of(events))
+        wait_until(lambda: not any(consumer_lag(settings).values()), 60, "the seed events", [worker])
+        wait_until(lambda: worker.metrics().get("momentstream_timers_pending{}", 0) > 0, 20, "timers", [worker])
+        deployment.produce(lines_of([request]))
+        wait_until(lambda: not any(consumer_lag(settings).values()), 60, "the erasure", [worker])
+        wait_until(lambda: worker.metrics().get("momentstream_customers_tracked{}", 1) == 0, 20, "forgotten", [worker])
+        assert worker.metrics().get("momentstream_timers_pending{}") == 0
+        # Past the window's whole life: nothing may fire for the erased customer.
+        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=3)), final=True)
+        ticks = deployment.partitions
+        wait_until(lambda: worker.counter("momentstream_ticks_total") >= ticks, 30, "final ticks", [worker])
+        audit = [r.json() for r in deployment.read("audit")]
+        changelog = [r for r in read_topic(settings.bootstrap_servers, changelog_topic(settings), idle_timeout_s=3.0)
+                     if r.key == b"c-seed"]  # fmt: skip
+        actions = deployment.read("actions", idle_s=1.0)
+    finally:
+        worker.kill(signal.SIGTERM)
+    (confirmation,) = [a for a in audit if a.get("output") == "customer_erased"]
+    assert confirmation["customer_id"] == "c-seed"
+    assert confirmation["removed"]["timers"] > 0
+    assert changelog
+    assert changelog[-1].value == b"", "the last changelog record must be a tombstone, so compaction drops the rest"
+    assert not actions

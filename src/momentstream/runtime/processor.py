@@ -47,6 +47,12 @@ class StateTable(Protocol):
     def items(self) -> Iterable[tuple[bytes, bytes]]:
         """Every stored customer of this worker."""
 
+    def __delitem__(self, key: bytes) -> None:
+        """Delete a customer's value (a runtime also writes a tombstone to its changelog)."""
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a customer has a stored value."""
+
 
 class DictTable(dict[bytes, bytes]):
     """An in-memory :class:`StateTable`, for tests and single-process use."""
@@ -86,6 +92,7 @@ class Work:
     partition: int
     outputs: list[Output] = field(default_factory=list)
     changed: dict[str, CustomerState] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)
     dead_letter: DeadLetter | None = None
     event: TouchpointEvent | None = None
 
@@ -145,7 +152,11 @@ class StreamProcessor:
         work.event = event
         clock = self._clock(partition)
         state = self._load(partition, event.customer_id)
-        work.outputs.extend(self.engine.on_event(state, event).outputs)
+        step = self.engine.on_event(state, event)
+        work.outputs.extend(step.outputs)
+        if step.erase:
+            self._forget(clock, event.customer_id, work)
+            return work
         work.changed[event.customer_id] = state
         if clock.now is None or state.max_seen > clock.now:
             clock.now = state.max_seen
@@ -172,7 +183,11 @@ class StreamProcessor:
         return self.on_tick(partition, tick)
 
     def save(self, work: Work) -> None:
-        """Write the states a record changed (after its triggers were sent)."""
+        """Write the states a record changed and delete the erased ones (after its outputs were sent)."""
+        for customer_id in work.erased:
+            key = customer_id.encode()
+            if key in self.table:
+                del self.table[key]
         clock = self._partitions.get(work.partition)
         for customer_id, state in work.changed.items():
             wakeup = self.engine.next_wakeup(state)
@@ -248,6 +263,15 @@ class StreamProcessor:
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return state
+
+    def _forget(self, clock: _PartitionClock, customer_id: str, work: Work) -> None:
+        """Drop every in-memory trace of an erased customer; :meth:`save` deletes the stored one."""
+        self._cache.pop(customer_id, None)
+        clock.wakeups.update(customer_id, None)
+        clock.timers.pop(customer_id, None)
+        work.changed.pop(customer_id, None)
+        work.erased.add(customer_id)
+        clock.customers = max(clock.customers - 1, 0)  # _load counted it, stored or new
 
     def _fire_due(self, partition: int, clock: _PartitionClock, now: int, final: bool, work: Work) -> None:
         engine = self.engine

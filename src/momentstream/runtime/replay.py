@@ -95,7 +95,12 @@ class ReplayRunner:
         state = self.states.get(event.customer_id)
         if state is None:
             state = self.states[event.customer_id] = self.engine.new_state(event.customer_id)
-        outputs = self.engine.on_event(state, event).outputs
+        step = self.engine.on_event(state, event)
+        outputs = step.outputs
+        if step.erase:
+            del self.states[event.customer_id]
+            self.wakeups.update(event.customer_id, None)
+            return outputs
         self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
         if self.clock is None or state.max_seen > self.clock:
             self.clock = state.max_seen
