@@ -12,6 +12,8 @@ It shows the four things every consumer of the contract must do (README, "The CR
    took, e.g. under a unique key in its database.
 4. **Route by ``owner`` and ``tier``**: customer success, sales or marketing, and how much
    authority the score gives (a human, an automated workflow, or monitoring only).
+5. **Honour revocations** (type ``io.momentstream.trigger.revoked.v1``). A late event showed that
+   a trigger should not have fired, so cancel its action if it is still pending.
 
 Run it next to a worker (see README "Run on Kafka"):
 
@@ -37,6 +39,8 @@ logger = logging.getLogger("crm_subscriber")
 
 UNDERSTOOD_TYPES = {"io.momentstream.trigger.v1"}
 """Add a type here only after reading what changed in that major version."""
+REVOKED_TYPES = {"io.momentstream.trigger.revoked.v1"}
+"""A late event disproved a trigger: cancel its action if it has not happened yet."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,17 @@ def parse(value: bytes) -> Action:
         opens_at=window.get("opens_at"),
         closes_at=window.get("closes_at"),
     )
+
+
+def revoked_trigger_id(value: bytes) -> str | None:
+    """The trigger id a revocation cancels, or None for anything else."""
+    try:
+        event = json.loads(value)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(event, dict) and event.get("type") in REVOKED_TYPES and isinstance(event.get("data"), dict):
+        return str(event["data"]["trigger_id"])
+    return None
 
 
 class RecentIds:
@@ -138,9 +153,15 @@ class Subscriber:
     counts: Counter[str] = field(default_factory=Counter)
     parked: list[tuple[str, bytes]] = field(default_factory=list)
     routed: list[tuple[str, Action]] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
 
     def on_record(self, value: bytes) -> None:
         """Handle one actions-topic record value."""
+        revoked = revoked_trigger_id(value)
+        if revoked is not None:
+            self.counts["revoked"] += 1
+            self.revoked.append(revoked)  # a real CRM cancels the pending action for this trigger id
+            return
         try:
             action = parse(value)
         except ValueError as exc:

@@ -280,7 +280,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    for path in [*export_json_schemas(args.output), write_contract_schema(args.output)]:
+    for path in [*export_json_schemas(args.output), *write_contract_schema(args.output)]:
         print(path)
     return 0
 

@@ -23,6 +23,7 @@ from momentstream.runtime.sources import write_events
 from momentstream.schema import Trigger
 from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, Truth, simulate
 from momentstream.textable import format_table
+from momentstream.triggers.contract import read_triggers
 
 __all__ = ["DemoOptions", "run_demo"]
 
@@ -51,7 +52,7 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     triggers_path, audit_path = out / "triggers.jsonl", out / "audit.jsonl"
     with triggers_path.open("w") as t_out, audit_path.open("w") as a_out:
         summary = replay_file(events_path, engine, t_out, audit_out=a_out, progress=options.progress)
-    triggers = [Trigger.model_validate_json(line) for line in triggers_path.read_text().splitlines()]
+    triggers = list(read_triggers(triggers_path.read_text().splitlines()))  # revocations are skipped
     audit = [json.loads(line) for line in audit_path.read_text().splitlines()]
     cancel_records = [r for r in audit if r.get("output") == "window_cancelled"]
     cancelled = Counter(r["moment"] for r in cancel_records)

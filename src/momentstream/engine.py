@@ -34,6 +34,7 @@ from momentstream.schema import (
     Score,
     TouchpointEvent,
     Trigger,
+    TriggerRevoked,
     TriggerSuppressed,
     ms_to_datetime,
 )
@@ -140,7 +141,9 @@ class Engine:
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         ts = to_ms(event.ts)
         if ts < state.frontier:
-            return Step(state, [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))])
+            late: list[Output] = [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))]
+            late.extend(self._revocations(state, event, ts))
+            return Step(state, late)
         state.buffer_event(ts, event)
         state.max_seen = max(state.max_seen, ts)
         outputs: list[Output] = []
@@ -288,11 +291,11 @@ class Engine:
     def _emit(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
         """Attach the moment's objective score; a failed score condition suppresses (audited)."""
         if self.scorer is None:
-            outputs.append(trigger)
+            self._out(state, trigger, outputs)
             return
         scored = self.scorer.trigger_score(state, trigger.moment, to_ms(trigger.emitted_at))
         if scored is None:
-            outputs.append(trigger)
+            self._out(state, trigger, outputs)
             return
         reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4)) for r in scored.reasons]
         score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
@@ -302,7 +305,39 @@ class Engine:
                                              moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
                                              reason=scored.condition, score=score))  # fmt: skip
             return
-        outputs.append(trigger.model_copy(update={"score": score}))
+        self._out(state, trigger.model_copy(update={"score": score}), outputs)
+
+    def _out(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
+        """Emit, and remember for a while what a late event could disprove."""
+        outputs.append(trigger)
+        m = self._by_name[trigger.moment]
+        after = max(to_ms(e.ts) for e in trigger.evidence)
+        if trigger.kind == "match" and m.end_absence_bits:
+            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, to_ms(trigger.emitted_at)))
+        elif trigger.kind == "window_open" and m.window is not None and m.window.cancel_bits and trigger.window:
+            # A cancel_if event before the window opened would have cancelled it.
+            opens = to_ms(trigger.window.opens_at)
+            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, opens - 1))
+
+    def _revocations(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[Output]:
+        """Revoke emitted triggers that a too-late event disproves (each at most once)."""
+        revoked: list[Output] = []
+        for entry in list(state.revocable):
+            trigger_id, name, kind, after, until = entry
+            m = self._by_name.get(name)
+            if m is None or not after < ts <= until:
+                continue
+            bits = m.end_absence_bits if kind == "match" else (m.window.cancel_bits if m.window else 0)
+            if not m.evaluate(event) & bits:
+                continue
+            reason = (
+                "the silence it needed was broken" if kind == "match" else "a cancel_if event came before it opened"
+            )
+            revoked.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
+                                          kind=kind, reason=reason, late_event_id=event.event_id,
+                                          late_event_ts=event.ts))  # fmt: skip
+            state.revocable.remove(entry)
+        return revoked
 
     @staticmethod
     def _forget(state: CustomerState, name: str) -> None:

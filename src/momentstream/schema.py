@@ -222,6 +222,27 @@ class TriggerSuppressed(BaseModel):
     score: Score | None = None
 
 
+class TriggerRevoked(BaseModel):
+    """A late event shows that an emitted trigger should not have fired: cancel the action.
+
+    A ``match`` that needed silence is revoked by a late event that breaks the silence. A
+    ``window_open`` is revoked by a late ``cancel_if`` event from before the window opened.
+    Events later than the allowed lateness cannot change matching any more, which is why
+    this record exists.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["trigger_revoked"] = "trigger_revoked"
+    trigger_id: str
+    customer_id: str
+    moment: str
+    kind: TriggerKind
+    reason: str
+    late_event_id: str
+    late_event_ts: datetime
+
+
 ERASURE_EVENT_TYPE = "erasure_request"
 """An event of this type erases its customer (right to erasure); send it keyed like any other event."""
 
@@ -241,7 +262,7 @@ class CustomerErased(BaseModel):
     removed: dict[str, int]
 
 
-Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled | TriggerSuppressed | CustomerErased
+Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled | TriggerSuppressed | CustomerErased | TriggerRevoked
 
 
 def make_trigger_id(
@@ -271,6 +292,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "window_cancelled": WindowCancelled,
         "trigger_suppressed": TriggerSuppressed,
         "customer_erased": CustomerErased,
+        "trigger_revoked": TriggerRevoked,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

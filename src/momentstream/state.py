@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
+REVOCABLE = 16
+"""Emitted triggers per customer kept checkable for revocation (the oldest is let go)."""
 """Bumped whenever the encoding changes; :meth:`CustomerState.from_bytes` refuses unknown formats."""
 
 NEVER = -(2**62)
@@ -136,6 +138,8 @@ class CustomerState:
     timers: TimerHeap = field(default_factory=TimerHeap)
     moments: dict[str, MomentState] = field(default_factory=dict)
     scoring: Any = None
+    revocable: deque[tuple[str, str, str, int, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
+    """Recent triggers a late event could still disprove: (id, moment, kind, after ms, until ms)."""
     """Scoring data (models.scorer.ScoringState), or its raw list until the scorer first reads it."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
 
@@ -189,6 +193,7 @@ class CustomerState:
             self.timers.next_seq,
             {name: _moment_to_list(ms) for name, ms in self.moments.items()},
             self.scoring.to_list() if hasattr(self.scoring, "to_list") else self.scoring,
+            [list(r) for r in self.revocable],
         ]
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -219,6 +224,7 @@ class CustomerState:
             timers=TimerHeap.from_list(timers, timer_seq),
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},
             scoring=rest[0] if rest else None,
+            revocable=deque((tuple(r) for r in (rest[1] if len(rest) > 1 else [])), maxlen=REVOCABLE),
         )
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)

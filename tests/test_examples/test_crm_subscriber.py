@@ -12,7 +12,7 @@ import pytest
 
 from momentstream.demo import default_engine
 from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import Trigger
+from momentstream.schema import Trigger, TriggerRevoked
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import encode
 
@@ -82,3 +82,14 @@ def test_fields_added_within_a_version_are_ignored(crm: ModuleType, triggers: li
 def test_recent_ids_forget_the_oldest_beyond_capacity(crm: ModuleType) -> None:
     seen = crm.RecentIds(capacity=2)
     assert [seen.first_time(i) for i in ("a", "b", "a", "c", "b", "a")] == [True, True, False, True, True, True]
+
+
+def test_revocations_are_collected_not_routed(crm: ModuleType, triggers: list[Trigger]) -> None:
+    t = triggers[0]
+    revoked = TriggerRevoked(trigger_id=t.trigger_id, customer_id=t.customer_id, moment=t.moment, kind=t.kind,
+                             reason="test", late_event_id="late-1", late_event_ts=t.emitted_at)  # fmt: skip
+    subscriber = crm.Subscriber()
+    subscriber.run([encode(t, "s"), encode(revoked, "s")])
+    assert subscriber.revoked == [t.trigger_id]
+    assert [a.trigger_id for _, a in subscriber.routed] == [t.trigger_id]
+    assert not subscriber.parked

@@ -34,7 +34,7 @@ from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
 from momentstream.runtime.wallclock import WallClock
-from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger
+from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger, TriggerRevoked
 from momentstream.triggers.contract import encode, kafka_headers
 
 __all__ = ["TABLE_NAME", "Worker"]
@@ -185,7 +185,7 @@ class Worker:
         deliveries: list[Awaitable[Any]] = []
         for output in work.outputs:
             deliveries.append(await self._send_output(output))
-        triggers = [d for d, o in zip(deliveries, work.outputs, strict=True) if isinstance(o, Trigger)]
+        triggers = [d for d, o in zip(deliveries, work.outputs, strict=True) if isinstance(o, Trigger | TriggerRevoked)]
         if triggers:
             try:
                 await asyncio.wait_for(asyncio.gather(*triggers), self.settings.delivery_timeout)
@@ -203,6 +203,11 @@ class Worker:
         if isinstance(output, Trigger):
             self.metrics.triggers.labels(moment=output.moment, kind=output.kind).inc()
             topic = self.holdout if output.holdout else self.actions
+            return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
+                                    headers=kafka_headers(output), force=True)  # fmt: skip
+        if isinstance(output, TriggerRevoked):
+            self.metrics.triggers.labels(moment=output.moment, kind="revoked").inc()
+            topic = self.actions
             return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
                                     headers=kafka_headers(output), force=True)  # fmt: skip
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]

@@ -21,7 +21,15 @@ from momentstream.clock import WakeupIndex
 from momentstream.engine import Engine
 from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Reject, open_text, read_events
-from momentstream.schema import DuplicateEvent, LateEvent, Output, TouchpointEvent, Trigger, WindowCancelled
+from momentstream.schema import (
+    DuplicateEvent,
+    LateEvent,
+    Output,
+    TouchpointEvent,
+    Trigger,
+    TriggerRevoked,
+    WindowCancelled,
+)
 from momentstream.state import CustomerState
 
 __all__ = ["DRAIN", "ReplayRunner", "ReplaySummary", "replay_file"]
@@ -170,6 +178,8 @@ def replay_file(
             if isinstance(output, Trigger):
                 out = holdout_out if output.holdout and holdout_out is not None else triggers_out
                 out.write(output.model_dump_json() + "\n")
+            elif isinstance(output, TriggerRevoked):  # the CRM's stream: cancel what was sent
+                triggers_out.write(output.model_dump_json() + "\n")
             elif audit_out is not None:
                 audit_out.write(output.model_dump_json() + "\n")
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, get_args
 
-from momentstream.schema import Trigger, TriggerKind
+from momentstream.schema import Trigger, TriggerKind, TriggerRevoked
 
 __all__ = [
     "CONTENT_TYPE",
@@ -38,8 +38,11 @@ __all__ = [
     "contract_schema",
     "encode",
     "from_cloudevent",
+    "is_revocation",
     "kafka_headers",
     "read_triggers",
+    "revocation_schema",
+    "revocation_to_cloudevent",
     "to_cloudevent",
     "write_contract_schema",
 ]
@@ -50,6 +53,9 @@ EVENT_TYPE = f"io.momentstream.trigger.v{SCHEMA_MAJOR}"
 """One type per major version of the trigger schema; additive changes keep the type."""
 DATA_SCHEMA = f"https://momentstream.dev/schemas/trigger_cloudevent.v{SCHEMA_MAJOR}.json"
 """The ``$id`` of the committed ``schemas/trigger_cloudevent.v<major>.schema.json``."""
+REVOKED_TYPE = f"io.momentstream.trigger.revoked.v{SCHEMA_MAJOR}"
+"""A late event disproved an emitted trigger: cancel the action if it has not happened yet."""
+REVOKED_SCHEMA = f"https://momentstream.dev/schemas/trigger_revoked_cloudevent.v{SCHEMA_MAJOR}.json"
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 """The Kafka ``content-type`` header of a structured-mode CloudEvent."""
 
@@ -80,20 +86,46 @@ def to_cloudevent(trigger: Trigger, source: str) -> dict[str, Any]:
     }
 
 
-def encode(trigger: Trigger, source: str) -> bytes:
-    """The record value published on the actions topic."""
-    return json.dumps(to_cloudevent(trigger, source), separators=(",", ":")).encode()
+def revocation_to_cloudevent(revoked: TriggerRevoked, source: str) -> dict[str, Any]:
+    """A revocation on the same topic, under its own type; ``data.trigger_id`` names the trigger to cancel."""
+    return {
+        "specversion": SPEC_VERSION,
+        "id": f"revoked:{revoked.trigger_id}",
+        "source": source,
+        "type": REVOKED_TYPE,
+        "subject": revoked.customer_id,
+        "time": revoked.late_event_ts.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "dataschema": REVOKED_SCHEMA,
+        "partitionkey": revoked.customer_id,
+        "moment": revoked.moment,
+        "triggerkind": revoked.kind,
+        "data": revoked.model_dump(mode="json"),
+    }
 
 
-def kafka_headers(trigger: Trigger) -> list[tuple[str, bytes]]:
+def encode(record: Trigger | TriggerRevoked, source: str) -> bytes:
+    """The record value published on the actions topic (a trigger or a revocation)."""
+    if isinstance(record, TriggerRevoked):
+        return json.dumps(revocation_to_cloudevent(record, source), separators=(",", ":")).encode()
+    return json.dumps(to_cloudevent(record, source), separators=(",", ":")).encode()
+
+
+def is_revocation(event: dict[str, Any]) -> bool:
+    """Whether a parsed actions-topic value is a revocation rather than a trigger."""
+    return event.get("type") == REVOKED_TYPE
+
+
+def kafka_headers(record: Trigger | TriggerRevoked) -> list[tuple[str, bytes]]:
     """Headers beside the value: the content type, and the id and routing fields for consumers
-    that filter without parsing JSON."""
+    that filter without parsing JSON (a revocation's ``kind`` header is ``revoked``)."""
+    kind = "revoked" if isinstance(record, TriggerRevoked) else record.kind
     return [
         ("content-type", CONTENT_TYPE.encode()),
-        ("trigger_id", trigger.trigger_id.encode()),
-        ("moment", trigger.moment.encode()),
-        ("kind", trigger.kind.encode()),
-        ("schema_version", trigger.schema_version.encode()),
+        ("trigger_id", record.trigger_id.encode()),
+        ("moment", record.moment.encode()),
+        ("kind", kind.encode()),
+        ("schema_version", SCHEMA_MAJOR.encode()),
     ]
 
 
@@ -118,21 +150,52 @@ def from_cloudevent(value: bytes | str | dict[str, Any]) -> Trigger:
     return trigger
 
 
-def write_contract_schema(directory: Path) -> Path:
-    """Write :func:`contract_schema` next to the other exported schemas; returns the path."""
+def write_contract_schema(directory: Path) -> list[Path]:
+    """Write :func:`contract_schema` and :func:`revocation_schema` next to the other schemas."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"trigger_cloudevent.v{SCHEMA_MAJOR}.schema.json"
-    path.write_text(json.dumps(contract_schema(), indent=2, sort_keys=True) + "\n")
-    return path
+    paths = []
+    for name, schema in (
+        ("trigger_cloudevent", contract_schema()),
+        ("trigger_revoked_cloudevent", revocation_schema()),
+    ):
+        path = directory / f"{name}.v{SCHEMA_MAJOR}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        paths.append(path)
+    return paths
+
+
+def revocation_schema() -> dict[str, Any]:
+    """JSON Schema of the revocation envelope (the second type on the actions topic)."""
+    data = TriggerRevoked.model_json_schema(mode="serialization")
+    text = {"type": "string", "minLength": 1}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": REVOKED_SCHEMA,
+        "title": f"momentstream trigger revocation, CloudEvents {SPEC_VERSION} structured mode, v{SCHEMA_MAJOR}",
+        "description": "Cancel the action for data.trigger_id if it has not happened; ignore an unknown trigger_id.",
+        "type": "object",
+        "required": ["specversion", "id", "source", "type", "subject", "time", "data"],
+        "properties": {
+            "specversion": {"const": SPEC_VERSION},
+            "id": text,
+            "source": text,
+            "type": {"const": REVOKED_TYPE},
+            "subject": text,
+            "time": {"type": "string", "format": "date-time"},
+            "data": data,
+        },
+    }
 
 
 def read_triggers(lines: Iterable[str]) -> Iterator[Trigger]:
     """Triggers from JSON lines that are either bare triggers (replay output) or CloudEvents
-    (a capture of the actions or holdout topic); blank lines are skipped."""
+    (a capture of the actions or holdout topic); blank lines and revocations are skipped."""
     for line in lines:
         if not line.strip():
             continue
         doc = json.loads(line)
+        if is_revocation(doc) or doc.get("output") == "trigger_revoked":
+            continue
         yield from_cloudevent(doc) if "specversion" in doc else Trigger.model_validate(doc)
 
 
