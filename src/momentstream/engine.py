@@ -69,6 +69,10 @@ class EngineConfig:
     max_buffered_events: int = 1_000
 
 
+POLICY_REASONS = ("cooldown", "frequency_cap", "opening_suppressed")
+"""``TriggerSuppressed.reason`` values of the contact policy (a score condition gives its own text)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """The result of one engine call: the customer's state afterwards and what to emit."""
@@ -119,6 +123,7 @@ class Engine:
             t: tuple(m for m in self.moments if m.relevant_types is None or t in m.relevant_types) for t in types
         }
         self._next_moments = tuple(m for m in self.moments if m.has_next)
+        self._cap = next((m.spec.contact_cap for m in self.moments if m.spec.contact_cap is not None), None)
 
     @classmethod
     def from_file(cls, path: str | Path, config: EngineConfig | None = None) -> Engine:
@@ -308,9 +313,20 @@ class Engine:
         self._out(state, trigger.model_copy(update={"score": score}), outputs)
 
     def _out(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
-        """Emit, and remember for a while what a late event could disprove."""
-        outputs.append(trigger)
+        """Apply the contact policy, emit, and remember for a while what a late event could disprove."""
         m = self._by_name[trigger.moment]
+        at = to_ms(trigger.emitted_at)
+        reason = self._policy(state, m, trigger, at)
+        if reason is not None:
+            outputs.append(TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
+                                             moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
+                                             reason=reason, score=trigger.score))  # fmt: skip
+            if trigger.kind == "window_open" and trigger.window is not None:
+                state.muted_windows.append((m.name, to_ms(trigger.window.opens_at)))
+            return
+        if trigger.kind != "window_expired":
+            state.contacts.append((at, m.name))
+        outputs.append(trigger)
         after = max(to_ms(e.ts) for e in trigger.evidence)
         if trigger.kind == "match" and m.end_absence_bits:
             state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, to_ms(trigger.emitted_at)))
@@ -318,6 +334,26 @@ class Engine:
             # A cancel_if event before the window opened would have cancelled it.
             opens = to_ms(trigger.window.opens_at)
             state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, opens - 1))
+
+    def _policy(self, state: CustomerState, m: CompiledMoment, trigger: Trigger, at: int) -> str | None:
+        """Why the contact policy stops this trigger (one of :data:`POLICY_REASONS`), or None.
+
+        Holdout customers get the same policy, so the two groups stay comparable;
+        ``window_expired`` only follows its own opening."""
+        if trigger.kind == "window_expired":
+            key = (m.name, to_ms(trigger.window.opens_at)) if trigger.window is not None else None
+            if key in state.muted_windows:
+                state.muted_windows.remove(key)  # type: ignore[arg-type]
+                return "opening_suppressed"
+            return None
+        cooldown = m.spec.cooldown_ms
+        if cooldown is not None and any(name == m.name and at - t < cooldown for t, name in state.contacts):
+            return "cooldown"
+        if self._cap is not None:
+            limit, per = self._cap
+            if sum(1 for t, _ in state.contacts if at - t < per) >= limit:
+                return "frequency_cap"
+        return None
 
     def _revocations(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[Output]:
         """Revoke emitted triggers that a too-late event disproves (each at most once)."""

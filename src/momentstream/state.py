@@ -32,6 +32,8 @@ __all__ = [
 
 STATE_FORMAT = 1
 REVOCABLE = 16
+CONTACTS = 64
+"""Delivered triggers per customer remembered for caps and cooldowns."""
 """Emitted triggers per customer kept checkable for revocation (the oldest is let go)."""
 """Bumped whenever the encoding changes; :meth:`CustomerState.from_bytes` refuses unknown formats."""
 
@@ -140,6 +142,10 @@ class CustomerState:
     scoring: Any = None
     revocable: deque[tuple[str, str, str, int, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
     """Recent triggers a late event could still disprove: (id, moment, kind, after ms, until ms)."""
+    contacts: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=CONTACTS))
+    """Triggers that passed the contact policy: (emitted ms, moment), newest last."""
+    muted_windows: deque[tuple[str, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
+    """Windows whose opening the policy suppressed, (moment, opens ms): their expiry is suppressed too."""
     """Scoring data (models.scorer.ScoringState), or its raw list until the scorer first reads it."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
 
@@ -194,6 +200,7 @@ class CustomerState:
             {name: _moment_to_list(ms) for name, ms in self.moments.items()},
             self.scoring.to_list() if hasattr(self.scoring, "to_list") else self.scoring,
             [list(r) for r in self.revocable],
+            [[list(c) for c in self.contacts], [list(w) for w in self.muted_windows]],
         ]
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -225,6 +232,8 @@ class CustomerState:
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},
             scoring=rest[0] if rest else None,
             revocable=deque((tuple(r) for r in (rest[1] if len(rest) > 1 else [])), maxlen=REVOCABLE),
+            contacts=deque(((c[0], c[1]) for c in (rest[2][0] if len(rest) > 2 else [])), maxlen=CONTACTS),
+            muted_windows=deque(((w[0], w[1]) for w in (rest[2][1] if len(rest) > 2 else [])), maxlen=REVOCABLE),
         )
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)

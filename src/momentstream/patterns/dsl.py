@@ -35,7 +35,7 @@ __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
-    "max_partial_matches", "timezone", "owner", "objective", "priority", "holdout",
+    "max_partial_matches", "timezone", "owner", "objective", "priority", "holdout", "cooldown",
 }  # fmt: skip
 _STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within"}
 _WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
@@ -67,12 +67,16 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
         raise PatternError(f"not valid YAML: {err}", source=source) from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("moments"), list):
         raise PatternError("expected a mapping with a 'moments:' list", source=source)
-    unknown = set(doc) - {"version", "timezone", "defaults", "moments"}
+    unknown = set(doc) - {"version", "timezone", "defaults", "moments", "policy"}
     if unknown:
         raise PatternError(f"unknown top-level key(s) {sorted(unknown)}", source=source)
     defaults = dict(doc.get("defaults") or {})
     if "timezone" in doc:
         defaults.setdefault("timezone", doc["timezone"])
+    try:
+        cap = _contact_cap(doc.get("policy"))
+    except PatternError as err:
+        raise err.located(source=source, moment="(policy)") from None
     compiled: list[CompiledMoment] = []
     seen: set[str] = set()
     for i, raw in enumerate(doc["moments"]):
@@ -85,7 +89,7 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
             if spec.name in seen:
                 raise PatternError("a moment of this name is already defined", field="name")
             seen.add(spec.name)
-            compiled.append(compile_moment(spec))
+            compiled.append(compile_moment(replace(spec, contact_cap=cap)))
         except PatternError as err:
             raise err.located(source=source, moment=str(name)) from None
     if not compiled:
@@ -130,7 +134,22 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         extra=extra,
         holdout_share=share,
         holdout_salt=salt,
+        cooldown_ms=_duration(raw, "cooldown", "cooldown"),
     )
+
+
+def _contact_cap(raw: Any) -> tuple[int, int] | None:
+    """``policy: {max_triggers: 2, per: 7d}``: at most that many triggers per customer, across moments."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or set(raw) - {"max_triggers", "per"} or not {"max_triggers", "per"} <= set(raw):
+        raise PatternError("expected {max_triggers: <n>, per: <duration>}", field="policy")
+    limit = raw["max_triggers"]
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise PatternError("expected a positive integer", field="policy.max_triggers")
+    per = _duration(raw, "per", "policy.per")
+    assert per is not None
+    return limit, per
 
 
 def _holdout(raw: Any) -> tuple[float, str]:

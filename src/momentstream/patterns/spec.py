@@ -108,3 +108,7 @@ class MomentSpec:
     """Share of customers (0 <= share < 1) whose triggers go to the holdout output, not to be acted on."""
     holdout_salt: str = ""
     """Changing it draws a new holdout group (see :mod:`momentstream.triggers.holdout`)."""
+    cooldown_ms: int | None = None
+    """After a trigger of this moment, the same customer's next one within this time is suppressed."""
+    contact_cap: tuple[int, int] | None = None
+    """(max triggers, per ms) for one customer across all moments of the file: its ``policy:`` block."""

@@ -27,14 +27,14 @@ import faust
 from faust.types import TP
 
 from momentstream.clock import parse_instant
-from momentstream.engine import Engine
+from momentstream.engine import POLICY_REASONS, Engine
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
 from momentstream.runtime.wallclock import WallClock
-from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger, TriggerRevoked
+from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger, TriggerRevoked, TriggerSuppressed
 from momentstream.triggers.contract import encode, kafka_headers
 
 __all__ = ["TABLE_NAME", "Worker"]
@@ -210,6 +210,9 @@ class Worker:
             topic = self.actions
             return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
                                     headers=kafka_headers(output), force=True)  # fmt: skip
+        if isinstance(output, TriggerSuppressed):
+            reason = output.reason if output.reason in POLICY_REASONS else "score_condition"
+            self.metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
         kind = output.output
         value = output.model_dump_json().encode()
