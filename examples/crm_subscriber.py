@@ -32,6 +32,7 @@ import sys
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaConsumer
 
@@ -59,14 +60,24 @@ class Action:
     closes_at: str | None
 
 
-def parse(value: bytes) -> Action:
-    """Read the fields a CRM needs; raises ValueError (with the reason) for anything else."""
+def decode(value: bytes) -> dict[str, Any]:
+    """The CloudEvent in a record value; raises ValueError (with the reason) for anything else."""
     try:
         event = json.loads(value)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg}") from exc
     if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
         raise ValueError("not a CloudEvent with a data object")
+    return event
+
+
+def parse(value: bytes) -> Action:
+    """Read the fields a CRM needs; raises ValueError (with the reason) for anything else."""
+    return action_of(decode(value))
+
+
+def action_of(event: dict[str, Any]) -> Action:
+    """The action in a decoded trigger CloudEvent; raises ValueError for a type not understood."""
     if event.get("type") not in UNDERSTOOD_TYPES:
         raise ValueError(f"unknown type {event.get('type')!r}")
     data = event["data"]
@@ -84,17 +95,6 @@ def parse(value: bytes) -> Action:
         opens_at=window.get("opens_at"),
         closes_at=window.get("closes_at"),
     )
-
-
-def revoked_trigger_id(value: bytes) -> str | None:
-    """The trigger id a revocation cancels, or None for anything else."""
-    try:
-        event = json.loads(value)
-    except json.JSONDecodeError:
-        return None
-    if isinstance(event, dict) and event.get("type") in REVOKED_TYPES and isinstance(event.get("data"), dict):
-        return str(event["data"]["trigger_id"])
-    return None
 
 
 class RecentIds:
@@ -157,13 +157,13 @@ class Subscriber:
 
     def on_record(self, value: bytes) -> None:
         """Handle one actions-topic record value."""
-        revoked = revoked_trigger_id(value)
-        if revoked is not None:
-            self.counts["revoked"] += 1
-            self.revoked.append(revoked)  # a real CRM cancels the pending action for this trigger id
-            return
         try:
-            action = parse(value)
+            event = decode(value)
+            if event.get("type") in REVOKED_TYPES:
+                self.counts["revoked"] += 1
+                self.revoked.append(str(event["data"]["trigger_id"]))  # a real CRM cancels that pending action
+                return
+            action = action_of(event)
         except ValueError as exc:
             self.counts["parked"] += 1
             self.parked.append((str(exc), value))  # a real CRM writes these to a table for review

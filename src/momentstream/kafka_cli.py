@@ -133,10 +133,7 @@ def _tail(args: argparse.Namespace) -> int:
     from momentstream.runtime.kafka_io import read_topic
 
     settings = _settings(args)
-    aliases = {"actions": settings.actions_topic, "holdout": settings.holdout_topic, "audit": settings.audit_topic,
-               "dead-letter": settings.dead_letter_topic, "touchpoints": settings.touchpoints_topic,
-               "ticks": settings.ticks_topic}  # fmt: skip
-    topic = aliases.get(args.topic, args.topic)
+    topic = settings.topic_aliases().get(args.topic, args.topic)
     seen: set[str] = set()
     for record in read_topic(settings.bootstrap_servers, topic, from_beginning=not args.new,
                              idle_timeout_s=args.idle, max_records=args.max, follow=args.follow):  # fmt: skip

@@ -29,6 +29,7 @@ __all__ = [
     "export_json_schemas",
     "make_trigger_id",
     "ms_to_datetime",
+    "write_json_schema",
 ]
 
 SCHEMA_VERSION = "1"
@@ -283,7 +284,6 @@ def make_trigger_id(
 
 def export_json_schemas(directory: Path) -> list[Path]:
     """Write the JSON Schema of every wire model into ``directory``; return the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     models: dict[str, type[BaseModel]] = {
         "touchpoint_event": TouchpointEvent,
@@ -297,7 +297,13 @@ def export_json_schemas(directory: Path) -> list[Path]:
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()
         schema["$id"] = f"https://momentstream.dev/schemas/{name}.v{SCHEMA_VERSION}.json"
-        path = directory / f"{name}.v{SCHEMA_VERSION}.schema.json"
-        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-        written.append(path)
+        written.append(write_json_schema(directory, name, schema))
     return written
+
+
+def write_json_schema(directory: Path, name: str, schema: dict[str, Any]) -> Path:
+    """Write one schema as ``<name>.v<version>.schema.json`` (stable key order, so diffs are real)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.v{SCHEMA_VERSION}.schema.json"
+    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    return path

@@ -52,6 +52,7 @@ def lines_of(events: list[TouchpointEvent]) -> list[bytes]:
 
 
 CONTRACT_SCHEMA = contract_schema()
+REVOCATION_SCHEMA = revocation_schema()
 
 
 def without_score(doc: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def deduplicated(records: list[Any]) -> dict[str, dict[str, Any]]:
     for record in records:
         envelope = record.json()
         if is_revocation(envelope):
-            jsonschema.validate(envelope, revocation_schema())
+            jsonschema.validate(envelope, REVOCATION_SCHEMA)
             continue
         jsonschema.validate(envelope, CONTRACT_SCHEMA)
         assert record.headers["content-type"].decode() == CONTENT_TYPE

@@ -95,6 +95,12 @@ class WorkerSettings(BaseSettings):
         """The broker list without a ``kafka://`` prefix, as kafka-python wants it."""
         return [s.strip().removeprefix("kafka://") for s in self.broker.split(",") if s.strip()]
 
+    def topic_aliases(self) -> dict[str, str]:
+        """Short names operators and tests use for this deployment's topics."""
+        return {"actions": self.actions_topic, "holdout": self.holdout_topic, "audit": self.audit_topic,
+                "dead-letter": self.dead_letter_topic, "touchpoints": self.touchpoints_topic,
+                "ticks": self.ticks_topic}  # fmt: skip
+
     def redacted(self) -> dict[str, Any]:
         """Values safe to print or log (no credentials in the broker address)."""
         doc = self.model_dump(mode="json")

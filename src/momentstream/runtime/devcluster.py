@@ -72,10 +72,9 @@ class Deployment:
         return produce_lines(s.bootstrap_servers, topic or s.touchpoints_topic, lines).sent
 
     def read(self, which: str, idle_s: float = 3.0) -> list[TopicRecord]:
-        """All records of actions, audit or dead-letter, as TopicRecord objects."""
+        """All records of one topic by its short name (actions, holdout, audit, dead-letter, ...)."""
         s = self.settings()
-        topic = {"actions": s.actions_topic, "holdout": s.holdout_topic, "audit": s.audit_topic,
-                 "dead-letter": s.dead_letter_topic}[which]  # fmt: skip
+        topic = s.topic_aliases()[which]
         return list(read_topic(s.bootstrap_servers, topic, idle_timeout_s=idle_s))
 
 

@@ -200,23 +200,19 @@ class Worker:
                 os._exit(DELIVERY_TIMEOUT_EXIT)
 
     async def _send_output(self, output: Output) -> Awaitable[Any]:
-        if isinstance(output, Trigger):
-            self.metrics.triggers.labels(moment=output.moment, kind=output.kind).inc()
-            topic = self.holdout if output.holdout else self.actions
-            return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
-                                    headers=kafka_headers(output), force=True)  # fmt: skip
-        if isinstance(output, TriggerRevoked):
-            self.metrics.triggers.labels(moment=output.moment, kind="revoked").inc()
-            topic = self.actions
+        if isinstance(output, Trigger | TriggerRevoked):
+            # The CRM's stream: triggers (holdout ones to their own topic) and revocations of sent ones.
+            kind = "revoked" if isinstance(output, TriggerRevoked) else output.kind
+            self.metrics.triggers.labels(moment=output.moment, kind=kind).inc()
+            topic = self.holdout if isinstance(output, Trigger) and output.holdout else self.actions
             return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
                                     headers=kafka_headers(output), force=True)  # fmt: skip
         if isinstance(output, TriggerSuppressed):
             reason = output.reason if output.reason in POLICY_REASONS else "score_condition"
             self.metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
-        kind = output.output
         value = output.model_dump_json().encode()
-        return await self.audit.send(key=customer.encode(), value=value, headers=[("output", kind.encode())],
+        return await self.audit.send(key=customer.encode(), value=value, headers=[("output", output.output.encode())],
                                      force=True)  # fmt: skip
 
     # -- clock and gauges ------------------------------------------------------------------

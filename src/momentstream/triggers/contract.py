@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
-from momentstream.schema import Trigger, TriggerKind, TriggerRevoked
+from momentstream.schema import SCHEMA_VERSION, Trigger, TriggerKind, TriggerRevoked, write_json_schema
 
 __all__ = [
     "CONTENT_TYPE",
@@ -48,14 +49,13 @@ __all__ = [
 ]
 
 SPEC_VERSION = "1.0"
-SCHEMA_MAJOR = Trigger.model_fields["schema_version"].default
-EVENT_TYPE = f"io.momentstream.trigger.v{SCHEMA_MAJOR}"
+EVENT_TYPE = f"io.momentstream.trigger.v{SCHEMA_VERSION}"
 """One type per major version of the trigger schema; additive changes keep the type."""
-DATA_SCHEMA = f"https://momentstream.dev/schemas/trigger_cloudevent.v{SCHEMA_MAJOR}.json"
+DATA_SCHEMA = f"https://momentstream.dev/schemas/trigger_cloudevent.v{SCHEMA_VERSION}.json"
 """The ``$id`` of the committed ``schemas/trigger_cloudevent.v<major>.schema.json``."""
-REVOKED_TYPE = f"io.momentstream.trigger.revoked.v{SCHEMA_MAJOR}"
+REVOKED_TYPE = f"io.momentstream.trigger.revoked.v{SCHEMA_VERSION}"
 """A late event disproved an emitted trigger: cancel the action if it has not happened yet."""
-REVOKED_SCHEMA = f"https://momentstream.dev/schemas/trigger_revoked_cloudevent.v{SCHEMA_MAJOR}.json"
+REVOKED_SCHEMA = f"https://momentstream.dev/schemas/trigger_revoked_cloudevent.v{SCHEMA_VERSION}.json"
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 """The Kafka ``content-type`` header of a structured-mode CloudEvent."""
 
@@ -64,51 +64,56 @@ class ContractError(ValueError):
     """A record that is not a momentstream trigger CloudEvent this version understands."""
 
 
+def _envelope(
+    record: Trigger | TriggerRevoked,
+    source: str,
+    *,
+    id: str,
+    type: str,
+    schema: str,
+    time: datetime,
+    **routing: str,
+) -> dict[str, Any]:
+    """The CloudEvents attributes both record types share, then routing extensions, then ``data``."""
+    return {
+        "specversion": SPEC_VERSION,
+        "id": id,
+        "source": source,
+        "type": type,
+        "subject": record.customer_id,
+        "time": time.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "dataschema": schema,
+        # Extensions (lower-case alphanumeric names, per the spec) so routers need not open data.
+        "partitionkey": record.customer_id,
+        "moment": record.moment,
+        "triggerkind": record.kind,
+        **routing,
+        "data": record.model_dump(mode="json"),
+    }
+
+
 def to_cloudevent(trigger: Trigger, source: str) -> dict[str, Any]:
     """The envelope: CloudEvents attributes, routing extensions, and the trigger as ``data``."""
     score = trigger.score
-    return {
-        "specversion": SPEC_VERSION,
-        "id": trigger.trigger_id,
-        "source": source,
-        "type": EVENT_TYPE,
-        "subject": trigger.customer_id,
-        "time": trigger.emitted_at.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json",
-        "dataschema": DATA_SCHEMA,
-        # Extensions (lower-case alphanumeric names, per the spec) so routers need not open data.
-        "partitionkey": trigger.customer_id,
-        "moment": trigger.moment,
-        "triggerkind": trigger.kind,
-        "owner": score.owner if score is not None else "unassigned",
-        "tier": (score.tier if score is not None else None) or "none",
-        "data": trigger.model_dump(mode="json"),
-    }
+    return _envelope(trigger, source, id=trigger.trigger_id, type=EVENT_TYPE, schema=DATA_SCHEMA,
+                     time=trigger.emitted_at, owner=score.owner if score is not None else "unassigned",
+                     tier=(score.tier if score is not None else None) or "none")  # fmt: skip
 
 
 def revocation_to_cloudevent(revoked: TriggerRevoked, source: str) -> dict[str, Any]:
     """A revocation on the same topic, under its own type; ``data.trigger_id`` names the trigger to cancel."""
-    return {
-        "specversion": SPEC_VERSION,
-        "id": f"revoked:{revoked.trigger_id}",
-        "source": source,
-        "type": REVOKED_TYPE,
-        "subject": revoked.customer_id,
-        "time": revoked.late_event_ts.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json",
-        "dataschema": REVOKED_SCHEMA,
-        "partitionkey": revoked.customer_id,
-        "moment": revoked.moment,
-        "triggerkind": revoked.kind,
-        "data": revoked.model_dump(mode="json"),
-    }
+    return _envelope(revoked, source, id=f"revoked:{revoked.trigger_id}", type=REVOKED_TYPE, schema=REVOKED_SCHEMA,
+                     time=revoked.late_event_ts)  # fmt: skip
 
 
 def encode(record: Trigger | TriggerRevoked, source: str) -> bytes:
     """The record value published on the actions topic (a trigger or a revocation)."""
     if isinstance(record, TriggerRevoked):
-        return json.dumps(revocation_to_cloudevent(record, source), separators=(",", ":")).encode()
-    return json.dumps(to_cloudevent(record, source), separators=(",", ":")).encode()
+        event = revocation_to_cloudevent(record, source)
+    else:
+        event = to_cloudevent(record, source)
+    return json.dumps(event, separators=(",", ":")).encode()
 
 
 def is_revocation(event: dict[str, Any]) -> bool:
@@ -125,7 +130,7 @@ def kafka_headers(record: Trigger | TriggerRevoked) -> list[tuple[str, bytes]]:
         ("trigger_id", record.trigger_id.encode()),
         ("moment", record.moment.encode()),
         ("kind", kind.encode()),
-        ("schema_version", SCHEMA_MAJOR.encode()),
+        ("schema_version", SCHEMA_VERSION.encode()),
     ]
 
 
@@ -152,16 +157,10 @@ def from_cloudevent(value: bytes | str | dict[str, Any]) -> Trigger:
 
 def write_contract_schema(directory: Path) -> list[Path]:
     """Write :func:`contract_schema` and :func:`revocation_schema` next to the other schemas."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, schema in (
-        ("trigger_cloudevent", contract_schema()),
-        ("trigger_revoked_cloudevent", revocation_schema()),
-    ):
-        path = directory / f"{name}.v{SCHEMA_MAJOR}.schema.json"
-        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-        paths.append(path)
-    return paths
+    return [
+        write_json_schema(directory, "trigger_cloudevent", contract_schema()),
+        write_json_schema(directory, "trigger_revoked_cloudevent", revocation_schema()),
+    ]
 
 
 def revocation_schema() -> dict[str, Any]:
@@ -171,7 +170,7 @@ def revocation_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": REVOKED_SCHEMA,
-        "title": f"momentstream trigger revocation, CloudEvents {SPEC_VERSION} structured mode, v{SCHEMA_MAJOR}",
+        "title": f"momentstream trigger revocation, CloudEvents {SPEC_VERSION} structured mode, v{SCHEMA_VERSION}",
         "description": "Cancel the action for data.trigger_id if it has not happened; ignore an unknown trigger_id.",
         "type": "object",
         "required": ["specversion", "id", "source", "type", "subject", "time", "data"],
@@ -208,7 +207,7 @@ def contract_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": DATA_SCHEMA,
-        "title": f"momentstream trigger, CloudEvents {SPEC_VERSION} structured mode, schema v{SCHEMA_MAJOR}",
+        "title": f"momentstream trigger, CloudEvents {SPEC_VERSION} structured mode, schema v{SCHEMA_VERSION}",
         "description": (
             "One record value on the actions topic. Deduplicate by id (equal to data.trigger_id): "
             "delivery is at-least-once and a repeat is byte-identical apart from data.score. "
