@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -18,9 +19,10 @@ from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import DRAIN, replay_file
 from momentstream.runtime.sources import open_text, read_events, write_events
-from momentstream.schema import TouchpointEvent, export_json_schemas
+from momentstream.schema import TouchpointEvent, export_json_schemas, ms_to_datetime
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
+from momentstream.triggers.consent import suppression_events
 from momentstream.triggers.contract import read_triggers, write_contract_schema
 from momentstream.triggers.uplift import GroupRate, uplift
 
@@ -43,6 +45,7 @@ examples:
   momentstream replay events.jsonl -c moments.yaml -o triggers.jsonl --rejects rejects.jsonl
   momentstream check moments.yaml                    validate a moments file
   momentstream schema -o schemas/                    JSON Schema of events and triggers
+  momentstream suppress opt_outs.csv --channel email  consent events from a suppression list
 """
 
 
@@ -123,6 +126,18 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
+    suppress = sub.add_parser("suppress", formatter_class=argparse.RawTextHelpFormatter,
+                              help="turn a suppression list into consent events (JSON lines)",
+                              description=SUPPRESS_HELP)  # fmt: skip
+    suppress.add_argument("list", help="customer ids, one per line (CSV: the first column; # comments), or -")
+    suppress.add_argument("-o", "--output", default="-", help="events file (default: standard output)")
+    suppress.add_argument("--channel", action="append", default=[],
+                          help="channel to suppress, repeatable (default: all channels)")  # fmt: skip
+    suppress.add_argument("--at", type=_instant, default=None,
+                          help="event time of the change, ISO with timezone (default: now)")  # fmt: skip
+    suppress.add_argument("--lift", action="store_true", help="give consent back instead (consent_granted)")
+    suppress.add_argument("--name", default="suppression",
+                          help="list name, kept in each event and its id (default suppression)")  # fmt: skip
     report = sub.add_parser("report", help="reports over outputs (uplift of treated vs holdout customers)")
     reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
     up = reports.add_parser("uplift", formatter_class=argparse.RawTextHelpFormatter,
@@ -136,6 +151,18 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--within", type=_duration, default="7d", help="time after the first trigger (default 7d)")
     add_kafka_commands(sub)
     return parser
+
+
+SUPPRESS_HELP = """\
+Write one consent event per customer and channel: consent_withdrawn (or with
+--lift, consent_granted). Produce them to the touchpoints topic, or add them to
+a replay's input: the engine applies consent on arrival, keeps it per customer
+and channel, and suppresses triggers of moments whose channels are all
+withdrawn (reason no_consent). Moments name their channels with `channels:`.
+
+  momentstream suppress do_not_email.csv --channel email | momentstream produce -
+  momentstream suppress opt_outs.txt -o consent.jsonl --at 2026-05-01T00:00:00Z
+"""
 
 
 UPLIFT_HELP = """\
@@ -251,6 +278,33 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suppress(args: argparse.Namespace) -> int:
+    at = datetime.now(UTC).replace(microsecond=0) if args.at is None else ms_to_datetime(args.at)
+    with open_text(args.list) as stream:
+        customers = [c for c in (_first_column(line) for line in stream) if c]
+    events = suppression_events(dict.fromkeys(customers), args.channel, at, args.lift, args.name)
+    with _open_out(args.output) as out:
+        assert out is not None
+        written = write_events(events, out)
+    change = "granted" if args.lift else "withdrawn"
+    print(f"wrote {written:,} consent_{change} events for {len(set(customers)):,} customers "
+          f"({', '.join(args.channel) or 'all channels'})", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _first_column(line: str) -> str:
+    """A customer id from a list line: CSV first column; blanks, comments and a header give ''."""
+    value = line.split(",", 1)[0].strip().strip('"')
+    return "" if not value or value.startswith("#") or value == "customer_id" else value
+
+
+def _instant(text: str) -> int:
+    try:
+        return parse_instant(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _simulate(args: argparse.Namespace) -> int:
     sim = simulate(args.customers, args.days, args.seed)
     with _open_out(args.output) as out:
@@ -292,5 +346,6 @@ _COMMANDS = {
     "check": _check,
     "schema": _schema,
     "report": _report,
+    "suppress": _suppress,
     **KAFKA_COMMANDS,
 }

@@ -11,7 +11,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from momentstream.engine import Engine, EngineConfig
 from momentstream.models.objectives import load_objectives
@@ -50,20 +50,25 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     with events_path.open("w") as f:
         write_events(sim.events, f)
     triggers_path, audit_path = out / "triggers.jsonl", out / "audit.jsonl"
-    with triggers_path.open("w") as t_out, audit_path.open("w") as a_out:
-        summary = replay_file(events_path, engine, t_out, audit_out=a_out, progress=options.progress)
-    triggers = list(read_triggers(triggers_path.read_text().splitlines()))  # revocations are skipped
+    holdout_path = out / "holdout.jsonl"
+    with triggers_path.open("w") as t_out, audit_path.open("w") as a_out, holdout_path.open("w") as h_out:
+        summary = replay_file(events_path, engine, t_out, audit_out=a_out, holdout_out=h_out,
+                              progress=options.progress)  # fmt: skip
+    treated = list(read_triggers(triggers_path.read_text().splitlines()))  # revocations are skipped
+    held_out = list(read_triggers(holdout_path.read_text().splitlines()))
+    triggers = treated + held_out
     audit = [json.loads(line) for line in audit_path.read_text().splitlines()]
     cancel_records = [r for r in audit if r.get("output") == "window_cancelled"]
     cancelled = Counter(r["moment"] for r in cancel_records)
     cancelled_seed_windows = {r["customer_id"] for r in cancel_records if r["moment"] == "post_purchase_window"}
     stream.write(
-        f"  wrote {events_path} ({len(sim.events):,} events), {triggers_path}, {audit_path}\n"
+        f"  wrote {events_path} ({len(sim.events):,} events), {triggers_path}, {holdout_path}, {audit_path}\n"
         f"  replayed {summary.events:,} events in {summary.seconds:.1f} s "
         f"({summary.events / max(summary.seconds, 1e-9):,.0f} events/s), {summary.customers:,} customers, "
         f"{summary.rejected} rejected, {summary.late} late, {summary.duplicates} duplicates\n\n"
     )
     stream.write(_fired(engine, triggers, cancelled) + "\n\n")
+    stream.write(_policy(engine, treated, held_out, audit) + "\n\n")
     stream.write(_seed_story(sim, triggers, cancelled_seed_windows) + "\n\n")
     stream.write(_examples(engine, triggers) + "\n")
     if engine.scorer is not None:
@@ -88,6 +93,23 @@ def _scoring(engine: Engine, triggers: list[Trigger]) -> str:
     tier_rows = [[owner, tier, n] for (owner, tier), n in sorted(tiers.items())]
     return ("Online models (progressive validation: each label scored before it is learned):\n" + models
             + "\n\nTriggers by owner and tier:\n" + format_table(["owner", "tier", "triggers"], tier_rows))  # fmt: skip
+
+
+def _policy(engine: Engine, treated: list[Trigger], held_out: list[Trigger], audit: list[dict[str, Any]]) -> str:
+    """What the contact policy did: delivered, held out, deferred over quiet hours, suppressed and why."""
+    deferred = Counter(r["moment"] for r in audit if r.get("output") == "trigger_deferred")
+    suppressed: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in audit:
+        if r.get("output") == "trigger_suppressed":
+            suppressed[r["moment"]][r["reason"]] += 1
+    acted = Counter(t.moment for t in treated if t.kind != "window_expired")
+    holdout = Counter(t.moment for t in held_out if t.kind != "window_expired")
+    rows = [[m.name, m.spec.priority, acted[m.name], holdout[m.name], deferred[m.name],
+             ", ".join(f"{reason} {n}" for reason, n in sorted(suppressed[m.name].items())) or "-"]
+            for m in engine.moments]  # fmt: skip
+    table = format_table(["moment", "priority", "to the CRM", "holdout", "deferred", "suppressed (reason n)"], rows)
+    return ("Contact policy (quiet hours on the customer's clock, caps, priorities; holdouts are not acted on;\n"
+            "see audit.jsonl for every deferred or suppressed trigger)\n" + table)  # fmt: skip
 
 
 def _fired(engine: Engine, triggers: list[Trigger], cancelled: Counter[str | None]) -> str:

@@ -28,20 +28,26 @@ from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     CustomerErased,
     DuplicateEvent,
+    Evidence,
     LateEvent,
     Output,
     Reason,
     Score,
     TouchpointEvent,
     Trigger,
+    TriggerDeferred,
     TriggerRevoked,
     TriggerSuppressed,
+    make_trigger_id,
     ms_to_datetime,
 )
-from momentstream.state import CustomerState
-from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
+from momentstream.state import Contact, CustomerState, DeferredTrigger
+from momentstream.triggers.consent import CONSENT_GRANTED, CONSENT_TYPES, apply_consent
+from momentstream.triggers.emit import cancelled_record, deferred_trigger, match_trigger, to_deferred, window_trigger
+from momentstream.triggers.holdout import in_holdout
+from momentstream.triggers.policy import POLICY_REASONS, ContactPolicy, Defer, Suppress
 
-__all__ = ["Engine", "EngineConfig", "Step"]
+__all__ = ["POLICY_REASONS", "Engine", "EngineConfig", "Step"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +75,9 @@ class EngineConfig:
     max_buffered_events: int = 1_000
 
 
-POLICY_REASONS = ("cooldown", "frequency_cap", "opening_suppressed")
-"""``TriggerSuppressed.reason`` values of the contact policy (a score condition gives its own text)."""
+DEFER_TIMER = "deliver"
+DEFER_OWNER = "~deferred"
+"""Timers of triggers held over quiet hours; not a moment name, so forgetting a moment keeps them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +130,9 @@ class Engine:
             t: tuple(m for m in self.moments if m.relevant_types is None or t in m.relevant_types) for t in types
         }
         self._next_moments = tuple(m for m in self.moments if m.has_next)
-        self._cap = next((m.spec.contact_cap for m in self.moments if m.spec.contact_cap is not None), None)
+        self.policy = ContactPolicy(self.moments)
+        self._pending: list[Trigger] = []
+        """Triggers fired at the current instant, decided together in priority order."""
 
     @classmethod
     def from_file(cls, path: str | Path, config: EngineConfig | None = None) -> Engine:
@@ -145,6 +154,9 @@ class Engine:
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         ts = to_ms(event.ts)
+        if event.type in CONSENT_TYPES:
+            # On arrival, not in event-time order: a withdrawal binds at once, even when late.
+            apply_consent(state.consent, event.type == CONSENT_GRANTED, event.channel, ts)
         if ts < state.frontier:
             late: list[Output] = [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))]
             late.extend(self._revocations(state, event, ts))
@@ -163,7 +175,8 @@ class Engine:
         scoring = state.scoring
         pending = sum(len(p) for p in scoring.pending.values()) if scoring is not None else 0
         removed = {"timers": len(state.timers), "pending_labels": pending, "story_items": len(state.story),
-                   "held_events": len(state.buffer), "partial_matches": len(state.moments)}  # fmt: skip
+                   "held_events": len(state.buffer), "partial_matches": len(state.moments),
+                   "deferred_triggers": len(state.deferred)}  # fmt: skip
         return CustomerErased(customer_id=state.customer_id, request_event_id=event.event_id,
                               requested_at=event.ts, removed=removed)  # fmt: skip
 
@@ -195,11 +208,17 @@ class Engine:
         state.watermark = max(state.watermark, watermark)
         watermark = state.watermark
         buffer, timers = state.buffer, state.timers
+        self._pending.clear()
         while True:
             event_due = bool(buffer) and buffer[0][0] <= watermark
             fire_at = timers.peek()
             timer_due = fire_at is not None and is_due(fire_at, watermark, inclusive)
-            if event_due and (not timer_due or buffer[0][0] <= fire_at):  # type: ignore[operator]
+            take_event = event_due and (not timer_due or buffer[0][0] <= fire_at)  # type: ignore[operator]
+            if self._pending:
+                at = buffer[0][0] if take_event else fire_at if timer_due else None
+                if at is None or at != to_ms(self._pending[0].emitted_at):
+                    self._decide_pending(state, outputs)
+            if take_event:
                 ts, _, event = heapq.heappop(buffer)
                 self._process_event(state, ts, event, outputs)
             elif timer_due:
@@ -214,6 +233,7 @@ class Engine:
         seq = state.seq
         state.frontier = max(state.frontier, ts)
         state.add_to_story(event, ts)
+        state.zone = _zone_of(event)
         if self.scorer is not None:
             state.timers.discard(RESCORE_OWNER)  # the silence clock restarts with every event
             for fire_at, kind, name, ref in self.scorer.observe(state, event, ts):
@@ -253,6 +273,11 @@ class Engine:
             if self.scorer is not None:
                 for fire_at, kind, name, ref in self.scorer.on_rescore_timer(state, timer.fire_at):
                     state.timers.schedule(fire_at, kind, name, ref)
+            return
+        if timer.kind == DEFER_TIMER:
+            held = state.deferred.pop(timer.ref, None)
+            if held is not None:
+                self._release(state, held, timer.fire_at, outputs)
             return
         m = self._by_name.get(timer.moment)
         ms = state.moments.get(timer.moment)
@@ -294,6 +319,17 @@ class Engine:
                 self._emit(state, window_trigger(m, state, event), outputs)
 
     def _emit(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
+        """Hold a fired trigger until everything at its instant has run (see :meth:`_decide_pending`)."""
+        self._pending.append(trigger)
+
+    def _decide_pending(self, state: CustomerState, outputs: list[Output]) -> None:
+        """Decide the triggers of one instant, higher priority first, so they win a full cap."""
+        pending = sorted(self._pending, key=lambda t: -self.policy.priority(t.moment))
+        self._pending.clear()
+        for trigger in pending:
+            self._score(state, trigger, outputs)
+
+    def _score(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
         """Attach the moment's objective score; a failed score condition suppresses (audited)."""
         if self.scorer is None:
             self._out(state, trigger, outputs)
@@ -306,9 +342,7 @@ class Engine:
         score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
                       tier=scored.tier, owner=scored.owner, reasons=reasons)  # fmt: skip
         if not scored.condition_met and trigger.kind != "window_expired":
-            outputs.append(TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
-                                             moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
-                                             reason=scored.condition, score=score))  # fmt: skip
+            outputs.append(_suppressed(trigger, scored.condition, score))
             return
         self._out(state, trigger.model_copy(update={"score": score}), outputs)
 
@@ -316,44 +350,96 @@ class Engine:
         """Apply the contact policy, emit, and remember for a while what a late event could disprove."""
         m = self._by_name[trigger.moment]
         at = to_ms(trigger.emitted_at)
-        reason = self._policy(state, m, trigger, at)
-        if reason is not None:
-            outputs.append(TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
-                                             moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
-                                             reason=reason, score=trigger.score))  # fmt: skip
-            if trigger.kind == "window_open" and trigger.window is not None:
-                state.muted_windows.append((m.name, to_ms(trigger.window.opens_at)))
+        window = trigger.window
+        if trigger.kind == "window_expired":
+            key = (m.name, to_ms(window.opens_at)) if window is not None else None
+            if key in state.muted_windows:
+                state.muted_windows.remove(key)  # type: ignore[arg-type]
+                outputs.append(_suppressed(trigger, "opening_suppressed"))
+            else:
+                outputs.append(trigger)
             return
-        if trigger.kind != "window_expired":
-            state.contacts.append((at, m.name))
+        decision = self.policy.decide(state, m, trigger.kind, at, to_ms(window.closes_at) if window else None)
+        if isinstance(decision, Suppress):
+            outputs.append(_suppressed(trigger, decision.reason))
+            if window is not None:  # its expiry must not reach a CRM that never saw it open
+                state.muted_windows.append((m.name, to_ms(window.opens_at)))
+            return
+        if isinstance(decision, Defer):
+            self._defer(state, m, trigger, decision.until, outputs)
+            return
+        for contact in decision.supersede:
+            self._supersede(state, contact, trigger, outputs)
+        if decision.channels is not None:
+            trigger = trigger.model_copy(update={"channels": decision.channels})
+        self._remember_contact(state, (at, m.name, trigger.trigger_id, to_ms(window.opens_at) if window else -1))
         outputs.append(trigger)
         after = max(to_ms(e.ts) for e in trigger.evidence)
         if trigger.kind == "match" and m.end_absence_bits:
-            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, to_ms(trigger.emitted_at)))
-        elif trigger.kind == "window_open" and m.window is not None and m.window.cancel_bits and trigger.window:
+            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, at))
+        elif trigger.kind == "window_open" and m.window is not None and m.window.cancel_bits and window:
             # A cancel_if event before the window opened would have cancelled it.
-            opens = to_ms(trigger.window.opens_at)
-            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, opens - 1))
+            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, to_ms(window.opens_at) - 1))
 
-    def _policy(self, state: CustomerState, m: CompiledMoment, trigger: Trigger, at: int) -> str | None:
-        """Why the contact policy stops this trigger (one of :data:`POLICY_REASONS`), or None.
+    def _remember_contact(self, state: CustomerState, contact: Contact) -> None:
+        """Keep delivered triggers only as long as a cap or cooldown can count them: state stays small."""
+        memory = self.policy.memory_ms
+        contacts = state.contacts
+        while contacts and contact[0] - contacts[0][0] >= memory:
+            contacts.popleft()
+        if memory:
+            contacts.append(contact)
 
-        Holdout customers get the same policy, so the two groups stay comparable;
-        ``window_expired`` only follows its own opening."""
-        if trigger.kind == "window_expired":
-            key = (m.name, to_ms(trigger.window.opens_at)) if trigger.window is not None else None
-            if key in state.muted_windows:
-                state.muted_windows.remove(key)  # type: ignore[arg-type]
-                return "opening_suppressed"
-            return None
-        cooldown = m.spec.cooldown_ms
-        if cooldown is not None and any(name == m.name and at - t < cooldown for t, name in state.contacts):
-            return "cooldown"
-        if self._cap is not None:
-            limit, per = self._cap
-            if sum(1 for t, _ in state.contacts if at - t < per) >= limit:
-                return "frequency_cap"
-        return None
+    def _defer(
+        self, state: CustomerState, m: CompiledMoment, trigger: Trigger, until: int, outputs: list[Output]
+    ) -> None:
+        """Keep the trigger in the state and wake up when quiet hours end."""
+        state.next_deferral += 1
+        state.deferred[state.next_deferral] = to_deferred(m, trigger)
+        state.timers.schedule(until, DEFER_TIMER, DEFER_OWNER, state.next_deferral)
+        outputs.append(TriggerDeferred(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
+                                       moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
+                                       until=ms_to_datetime(until)))  # fmt: skip
+
+    def _release(self, state: CustomerState, held: DeferredTrigger, now: int, outputs: list[Output]) -> None:
+        """Quiet hours are over: fire the held trigger again, unless its window is gone or used."""
+        m = self._by_name.get(held.moment)
+        reason = None
+        if m is None or m.version != held.version:
+            reason = "moment_changed"
+        elif held.window is not None:
+            ms = state.moments.get(m.name)
+            window = next((w for w in (ms.windows.values() if ms else ()) if w.opens_at == held.window[0]), None)
+            if window is None or not window.is_open:
+                reason = "window_closed"
+            elif window.used:
+                reason = "window_used"  # someone reached out during the night: nothing left to do
+        if reason is None:
+            assert m is not None
+            self._emit(state, deferred_trigger(m, state, held, now), outputs)
+            return
+        opens = held.window[0] if held.window else None
+        trigger_id = make_trigger_id(state.customer_id, held.moment, held.version, held.kind,
+                                     [r[0] for r in held.evidence], opens)  # fmt: skip
+        outputs.append(TriggerSuppressed(trigger_id=trigger_id, customer_id=state.customer_id, moment=held.moment,
+                                         kind="window_open" if held.window else "match", at=ms_to_datetime(now),
+                                         reason=reason))  # fmt: skip
+
+    def _supersede(self, state: CustomerState, contact: Contact, by: Trigger, outputs: list[Output]) -> None:
+        """Revoke a delivered, unused lower-priority window opening that ``by`` replaces under the cap."""
+        _, name, trigger_id, opens_at = contact
+        state.contacts.remove(contact)
+        state.muted_windows.append((name, opens_at))
+        for entry in [r for r in state.revocable if r[0] == trigger_id]:
+            state.revocable.remove(entry)
+        old = self._by_name.get(name)
+        holdout = old is not None and in_holdout(state.customer_id, name, old.spec.holdout_share, old.spec.holdout_salt)
+        newest: Evidence = max(by.evidence, key=lambda e: e.ts)
+        outputs.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
+                                      kind="window_open", reason=f"superseded by {by.moment} (higher priority) "
+                                      "under the frequency cap", late_event_id=newest.event_id,
+                                      late_event_ts=newest.ts, superseded_by=by.trigger_id,
+                                      holdout=holdout))  # fmt: skip
 
     def _revocations(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[Output]:
         """Revoke emitted triggers that a too-late event disproves (each at most once)."""
@@ -369,9 +455,10 @@ class Engine:
             reason = (
                 "the silence it needed was broken" if kind == "match" else "a cancel_if event came before it opened"
             )
+            holdout = in_holdout(state.customer_id, name, m.spec.holdout_share, m.spec.holdout_salt)
             revoked.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
                                           kind=kind, reason=reason, late_event_id=event.event_id,
-                                          late_event_ts=event.ts))  # fmt: skip
+                                          late_event_ts=event.ts, holdout=holdout))  # fmt: skip
             state.revocable.remove(entry)
         return revoked
 
@@ -380,3 +467,26 @@ class Engine:
         """Drop an empty moment state and its stale timers, so idle customers stay small."""
         del state.moments[name]
         state.timers.discard(name)
+
+
+def _suppressed(trigger: Trigger, reason: str, score: Score | None = None) -> TriggerSuppressed:
+    return TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id, moment=trigger.moment,
+                             kind=trigger.kind, at=trigger.emitted_at, reason=reason,
+                             score=score or trigger.score)  # fmt: skip
+
+
+_OFFSETS: dict[int, str] = {}
+
+
+def _zone_of(event: TouchpointEvent) -> str:
+    """The customer's zone as this event tells it: ``properties.timezone``, else the offset of ``ts``."""
+    named = event.properties.get("timezone")
+    if isinstance(named, str) and named:
+        return named
+    offset = event.ts.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    text = _OFFSETS.get(seconds)
+    if text is None:
+        sign = "-" if seconds < 0 else "+"
+        text = _OFFSETS[seconds] = f"{sign}{abs(seconds) // 3600:02d}:{abs(seconds) % 3600 // 60:02d}"
+    return text

@@ -23,6 +23,7 @@ __all__ = [
     "StoryItem",
     "TouchpointEvent",
     "Trigger",
+    "TriggerDeferred",
     "TriggerKind",
     "Window",
     "WindowCancelled",
@@ -172,6 +173,8 @@ class Trigger(BaseModel):
     score: Score | None = None
     holdout: bool = False
     """In the moment's control group: recorded on the holdout output to measure uplift, not acted on."""
+    channels: list[str] | None = None
+    """The channels the CRM may use: the moment's ``channels`` the customer still consents to (None: any)."""
 
 
 class LateEvent(BaseModel):
@@ -241,7 +244,31 @@ class TriggerRevoked(BaseModel):
     kind: TriggerKind
     reason: str
     late_event_id: str
+    """The event that disproved it; for a superseded trigger, the newest evidence of the one replacing it."""
     late_event_ts: datetime
+    superseded_by: str | None = None
+    """Set when a higher-priority trigger took its place under the frequency cap: that trigger's id."""
+    holdout: bool = False
+    """Revokes a holdout trigger (routed with the holdout output, like the trigger was)."""
+
+
+class TriggerDeferred(BaseModel):
+    """A trigger that fired in the customer's quiet hours and will be delivered when they end.
+
+    The trigger keeps its id; at ``until`` the contact policy is checked again (a cap reached
+    in the meantime, or a withdrawn consent, still stops it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["trigger_deferred"] = "trigger_deferred"
+    trigger_id: str
+    customer_id: str
+    moment: str
+    kind: TriggerKind
+    at: datetime
+    until: datetime
+    reason: str = "quiet_hours"
 
 
 ERASURE_EVENT_TYPE = "erasure_request"
@@ -263,7 +290,16 @@ class CustomerErased(BaseModel):
     removed: dict[str, int]
 
 
-Output = Trigger | LateEvent | DuplicateEvent | WindowCancelled | TriggerSuppressed | CustomerErased | TriggerRevoked
+Output = (
+    Trigger
+    | LateEvent
+    | DuplicateEvent
+    | WindowCancelled
+    | TriggerSuppressed
+    | TriggerDeferred
+    | CustomerErased
+    | TriggerRevoked
+)
 
 
 def make_trigger_id(
@@ -291,6 +327,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "late_event": LateEvent,
         "window_cancelled": WindowCancelled,
         "trigger_suppressed": TriggerSuppressed,
+        "trigger_deferred": TriggerDeferred,
         "customer_erased": CustomerErased,
         "trigger_revoked": TriggerRevoked,
     }

@@ -21,7 +21,9 @@ from momentstream.schema import TouchpointEvent
 __all__ = [
     "NEVER",
     "STATE_FORMAT",
+    "Contact",
     "CustomerState",
+    "DeferredTrigger",
     "EvidenceRow",
     "MomentState",
     "PartialMatch",
@@ -31,17 +33,32 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
+"""Bumped whenever the encoding changes; :meth:`CustomerState.from_bytes` refuses unknown formats."""
 REVOCABLE = 16
+"""Emitted triggers per customer kept checkable for revocation (the oldest is let go)."""
 CONTACTS = 64
 """Delivered triggers per customer remembered for caps and cooldowns."""
-"""Emitted triggers per customer kept checkable for revocation (the oldest is let go)."""
-"""Bumped whenever the encoding changes; :meth:`CustomerState.from_bytes` refuses unknown formats."""
 
 NEVER = -(2**62)
 """A time before every event: the clock of a customer we have not heard from."""
 
 EvidenceRow = tuple[str, int, int, int]
 """(event_id, ts in ms, step group index, the customer's event sequence number)."""
+
+Contact = tuple[int, str, str, int]
+"""A delivered trigger: (emitted ms, moment, trigger id, window opening ms or -1 for a match)."""
+
+
+@dataclass(slots=True)
+class DeferredTrigger:
+    """A trigger waiting for quiet hours to end: enough to build it again, with the same id."""
+
+    moment: str
+    version: int
+    kind: str
+    evidence: tuple[EvidenceRow, ...]
+    window: tuple[int, int] | None
+    fired_at: int
 
 
 class StateFormatError(ValueError):
@@ -140,13 +157,20 @@ class CustomerState:
     timers: TimerHeap = field(default_factory=TimerHeap)
     moments: dict[str, MomentState] = field(default_factory=dict)
     scoring: Any = None
+    """Scoring data (models.scorer.ScoringState), or its raw list until the scorer first reads it."""
     revocable: deque[tuple[str, str, str, int, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
     """Recent triggers a late event could still disprove: (id, moment, kind, after ms, until ms)."""
-    contacts: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=CONTACTS))
-    """Triggers that passed the contact policy: (emitted ms, moment), newest last."""
+    contacts: deque[Contact] = field(default_factory=lambda: deque(maxlen=CONTACTS))
+    """Triggers that passed the contact policy, newest last."""
     muted_windows: deque[tuple[str, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
     """Windows whose opening the policy suppressed, (moment, opens ms): their expiry is suppressed too."""
-    """Scoring data (models.scorer.ScoringState), or its raw list until the scorer first reads it."""
+    zone: str | None = None
+    """The customer's timezone as their latest event told it (IANA name, else its UTC offset)."""
+    consent: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    """Consent per channel (see :mod:`momentstream.triggers.consent`); empty means every channel."""
+    deferred: dict[int, DeferredTrigger] = field(default_factory=dict)
+    """Triggers waiting for quiet hours to end, by the ref of their timer."""
+    next_deferral: int = 0
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def remember_id(self, event_id: str) -> bool:
@@ -201,7 +225,14 @@ class CustomerState:
             self.scoring.to_list() if hasattr(self.scoring, "to_list") else self.scoring,
             [list(r) for r in self.revocable],
             [[list(c) for c in self.contacts], [list(w) for w in self.muted_windows]],
-        ]
+            [
+                self.zone,
+                [[channel, granted, at] for channel, (granted, at) in self.consent.items()],
+                [[ref, d.moment, d.version, d.kind, _rows(d.evidence), list(d.window) if d.window else None,
+                  d.fired_at] for ref, d in self.deferred.items()],
+                self.next_deferral,
+            ],
+        ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
 
     @classmethod
@@ -232,12 +263,24 @@ class CustomerState:
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},
             scoring=rest[0] if rest else None,
             revocable=deque((tuple(r) for r in (rest[1] if len(rest) > 1 else [])), maxlen=REVOCABLE),
-            contacts=deque(((c[0], c[1]) for c in (rest[2][0] if len(rest) > 2 else [])), maxlen=CONTACTS),
+            contacts=deque((_contact(c) for c in (rest[2][0] if len(rest) > 2 else [])), maxlen=CONTACTS),
             muted_windows=deque(((w[0], w[1]) for w in (rest[2][1] if len(rest) > 2 else [])), maxlen=REVOCABLE),
         )
+        if len(rest) > 3:
+            zone, consent, deferred, state.next_deferral = rest[3]
+            state.zone = zone
+            state.consent = {c[0]: (c[1], c[2]) for c in consent}
+            for d in deferred:
+                window = (d[5][0], d[5][1]) if d[5] else None
+                state.deferred[d[0]] = DeferredTrigger(d[1], d[2], d[3], _unrows(d[4]), window, d[6])
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)
         return state
+
+
+def _contact(row: list[Any]) -> Contact:
+    """Contacts written before trigger ids were kept have two fields; they can still count."""
+    return (row[0], row[1], row[2] if len(row) > 2 else "", row[3] if len(row) > 3 else -1)
 
 
 def _rows(evidence: tuple[EvidenceRow, ...]) -> list[list[Any]]:

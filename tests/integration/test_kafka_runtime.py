@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import BaseModel
 
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
@@ -26,6 +27,7 @@ from momentstream.runtime.kafka_io import produce_lines, producer, read_topic, s
 from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
+from momentstream.triggers.consent import suppression_events
 from momentstream.triggers.contract import (
     CONTENT_TYPE,
     contract_schema,
@@ -235,13 +237,38 @@ def test_sigkill_mid_stream_loses_no_trigger_and_no_timer(
     assert got == replay_triggers(journeys)
 
 
-# -- two workers in one group, with holdout groups -------------------------------------------------
+# -- two workers in one group, with holdout groups and the contact policy ---------------------------
+def policy_moments(text: str) -> str:
+    """The bundled moments (quiet hours, channels, priorities) with a 30% holdout and a tighter cap."""
+    assert "  max_triggers: 3\n  per: 7d\n" in text, "the bundled policy changed: update this test"
+    text = text.replace("  max_triggers: 3\n  per: 7d\n", "  max_triggers: 1\n  per: 30d\n", 1)
+    return text.replace("defaults:\n", "defaults:\n  holdout: 0.3\n", 1)
+
+
+def with_consent(journeys: list[TouchpointEvent]) -> list[TouchpointEvent]:
+    """Every 5th customer withdraws email, every 11th every channel (as `momentstream suppress` writes)."""
+    customers = sorted({e.customer_id for e in journeys})
+    start = journeys[0].ts
+    consent = [*suppression_events(customers[::5], ["email"], start, list_name="it"),
+               *suppression_events(customers[::11], [], start, list_name="it")]  # fmt: skip
+    return sorted([*consent, *journeys], key=lambda e: e.ts)
+
+
+def policy_records(outputs: list[Any]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(trigger id, suppression reason) and (trigger id, deferred until) of audit records or replay outputs."""
+    docs = [o.model_dump(mode="json") if isinstance(o, BaseModel) else o for o in outputs]
+    suppressed = {(d["trigger_id"], d["reason"]) for d in docs if d.get("output") == "trigger_suppressed"}
+    deferred = {(d["trigger_id"], d["until"]) for d in docs if d.get("output") == "trigger_deferred"}
+    return suppressed, deferred
+
+
 def test_two_workers_split_partitions_and_agree(
     kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path: Path
 ) -> None:
-    """Also: triggers of holdout customers go to the holdout topic, and only there."""
+    """Also: holdout triggers go to the holdout topic only, and the contact policy decides as in replay."""
     moments = tmp_path / "moments.yaml"
-    moments.write_text(bundled_moments_path().read_text().replace("defaults:\n", "defaults:\n  holdout: 0.3\n", 1))
+    moments.write_text(policy_moments(bundled_moments_path().read_text()))
+    events = with_consent(journeys)
     deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_MOMENTS": str(moments)})
     deployment.create_topics()
     workers = [WorkerProcess(deployment, tmp_path, "a"), WorkerProcess(deployment, tmp_path, "b")]
@@ -256,18 +283,27 @@ def test_two_workers_split_partitions_and_agree(
         assert owned[1]
         assert not owned[0] & owned[1]
         assert owned[0] | owned[1] == {0, 1, 2, 3}
-        deployment.produce(lines_of(journeys))
-        finish_input(deployment, journeys, workers)
+        deployment.produce(lines_of(events))
+        finish_input(deployment, events, workers)
         assert all(w.counter("momentstream_events_total") > 0 for w in workers)
         treated = deduplicated(deployment.read("actions"))
         held = deduplicated(deployment.read("holdout"))
+        audit = [record.json() for record in deployment.read("audit")]
+        deferred_metric = sum(w.counter("momentstream_triggers_deferred_total") for w in workers)
     finally:
         for w in workers:
             w.kill(signal.SIGTERM)
     assert held
     assert all(t["holdout"] for t in held.values())
     assert not any(t["holdout"] for t in treated.values())
-    assert {**treated, **held} == replay_triggers(journeys, moments)
+    assert {**treated, **held} == replay_triggers(events, moments)
+    replayed = list(ReplayRunner(default_engine(moments)).run(events))
+    suppressed, deferred = policy_records(audit)
+    assert (suppressed, deferred) == policy_records(replayed)
+    assert {reason for _, reason in suppressed} >= {"no_consent", "frequency_cap"}
+    assert deferred
+    assert deferred_metric >= len(deferred)
+    assert ["phone"] in [t["channels"] for t in treated.values()]  # email withdrawn, phone left
 
 
 # -- durable timers on a compressed wall clock ----------------------------------------------------

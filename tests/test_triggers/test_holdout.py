@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,12 @@ def test_groups_of_two_moments_and_two_salts_are_independent() -> None:
         assert abs(both - 0.01) < 0.004  # 0.1 x 0.1 if independent
 
 
+def _bundled_without_holdout() -> str:
+    return re.sub(r"(?m)^ +holdout:.*\n", "", bundled_moments_path().read_text())
+
+
 def _moments(holdout: str) -> str:
-    text = bundled_moments_path().read_text()
-    return text.replace("defaults:\n", f"defaults:\n  holdout: {holdout}\n", 1)
+    return _bundled_without_holdout().replace("defaults:\n", f"defaults:\n  holdout: {holdout}\n", 1)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +75,7 @@ def test_replay_routes_holdout_triggers_apart_and_fires_the_same_ones(tmp_path: 
     events = tmp_path / "events.jsonl"
     with events.open("w") as f:
         write_events(simulate(400, 60, 7).events, f)
-    plain, nothing_held = _replay(bundled_moments_path().read_text(), events)
+    plain, nothing_held = _replay(_bundled_without_holdout(), events)
     treated, held = _replay(_moments('{share: 0.3, salt: "t"}'), events)
     assert not nothing_held
     assert held

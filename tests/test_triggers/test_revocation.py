@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from momentstream.clock import to_ms
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
 from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
-from momentstream.runtime.replay import ReplayRunner
+from momentstream.runtime.replay import ReplayRunner, replay_file
+from momentstream.runtime.sources import write_events
 from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerRevoked
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -89,3 +93,20 @@ def test_revocable_triggers_survive_the_state_encoding_used_by_the_worker() -> N
     (match,) = [o for o in outputs if isinstance(o, Trigger)]
     assert [o.trigger_id for o in work.outputs if isinstance(o, TriggerRevoked)] == [match.trigger_id]
     assert processor.on_tick(0, Tick(to_ms(T0 + timedelta(days=1)))).outputs == []
+
+
+def test_a_holdout_triggers_revocation_goes_with_the_holdout_output(tmp_path: Path) -> None:
+    """A CRM never saw a holdout trigger, so it must not get its revocation either."""
+    moments = MOMENTS.replace("  - name: quiet_after_signup\n", "  - name: quiet_after_signup\n    holdout: 0.99\n")
+    events = [ev(1, "signup", timedelta(0)), ev(2, "page_view", timedelta(hours=3)),
+              ev(3, "login", timedelta(minutes=30))]  # fmt: skip
+    source = tmp_path / "events.jsonl"
+    with source.open("w") as handle:
+        write_events(events, handle)
+    actions, holdout = io.StringIO(), io.StringIO()
+    engine = Engine(parse_moments(moments), EngineConfig(allowed_lateness_ms=60_000))
+    replay_file(source, engine, actions, holdout_out=holdout, order="file", progress=False)
+    assert actions.getvalue() == ""
+    kept = [json.loads(line) for line in holdout.getvalue().splitlines()]
+    assert [(d.get("output"), d["holdout"]) for d in kept] == [(None, True), ("trigger_revoked", True)]
+    assert kept[1]["trigger_id"] == kept[0]["trigger_id"]

@@ -35,8 +35,10 @@ class WorkerMetrics:
         self.triggers = Counter("momentstream_triggers", "Triggers produced, by moment and kind", ["moment", "kind"],
                                 registry=r)  # fmt: skip
         self.suppressed = Counter("momentstream_triggers_suppressed", "Triggers held back, by moment and reason "
-                                  "(cooldown, frequency_cap, opening_suppressed, score_condition)",
+                                  "(a contact-policy reason, or score_condition)",
                                   ["moment", "reason"], registry=r)  # fmt: skip
+        self.deferred = Counter("momentstream_triggers_deferred", "Triggers held over the customer's quiet hours",
+                                ["moment"], registry=r)  # fmt: skip
         self.ticks = Counter("momentstream_ticks", "Tick records consumed", registry=r)
         self.processing = Histogram(
             "momentstream_processing_seconds",

@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from momentstream.clock import parse_duration
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment, compile_moment
+from momentstream.patterns.predicates import CUSTOMER_TIMEZONE
 from momentstream.patterns.spec import (
     CONTIGUITIES,
     SKIP_STRATEGIES,
@@ -29,6 +31,8 @@ from momentstream.patterns.spec import (
     Step,
     WindowSpec,
 )
+from momentstream.triggers.consent import ALL_CHANNELS
+from momentstream.triggers.quiet_hours import QuietHours, parse_clock_time
 
 __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
 
@@ -36,6 +40,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
     "max_partial_matches", "timezone", "owner", "objective", "priority", "holdout", "cooldown",
+    "quiet_hours", "channels",
 }  # fmt: skip
 _STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within"}
 _WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
@@ -74,7 +79,7 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
     if "timezone" in doc:
         defaults.setdefault("timezone", doc["timezone"])
     try:
-        cap = _contact_cap(doc.get("policy"))
+        cap, quiet = _policy(doc.get("policy"))
     except PatternError as err:
         raise err.located(source=source, moment="(policy)") from None
     compiled: list[CompiledMoment] = []
@@ -86,6 +91,8 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
                 raise PatternError("expected a mapping")
             merged = {**defaults, **raw}
             spec = spec_from_mapping(merged, source=source)
+            if "quiet_hours" not in merged:
+                spec = replace(spec, quiet_hours=quiet)
             if spec.name in seen:
                 raise PatternError("a moment of this name is already defined", field="name")
             seen.add(spec.name)
@@ -118,7 +125,10 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
     cap = raw.get("max_partial_matches", 64)
     if isinstance(cap, bool) or not isinstance(cap, int):
         raise PatternError("expected an integer", field="max_partial_matches")
-    extra = {k: raw[k] for k in ("owner", "objective", "priority") if k in raw}
+    extra = {k: raw[k] for k in ("owner", "objective") if k in raw}
+    priority = raw.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise PatternError("expected an integer (higher wins)", field="priority")
     share, salt = _holdout(raw.get("holdout"))
     return MomentSpec(
         name=name,
@@ -135,21 +145,67 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         holdout_share=share,
         holdout_salt=salt,
         cooldown_ms=_duration(raw, "cooldown", "cooldown"),
+        quiet_hours=_quiet_hours(raw.get("quiet_hours"), "quiet_hours"),
+        priority=priority,
+        channels=_channels(raw.get("channels")),
     )
 
 
-def _contact_cap(raw: Any) -> tuple[int, int] | None:
-    """``policy: {max_triggers: 2, per: 7d}``: at most that many triggers per customer, across moments."""
+def _policy(raw: Any) -> tuple[tuple[int, int] | None, QuietHours | None]:
+    """``policy: {max_triggers: 2, per: 7d, quiet_hours: {...}}``: the file-wide contact policy.
+
+    The cap counts one customer's triggers across all moments; quiet hours apply to every
+    moment that does not set its own ``quiet_hours``.
+    """
     if raw is None:
+        return None, None
+    if not isinstance(raw, Mapping) or set(raw) - {"max_triggers", "per", "quiet_hours"}:
+        raise PatternError("expected {max_triggers: <n>, per: <duration>, quiet_hours: {...}}", field="policy")
+    cap = None
+    if "max_triggers" in raw or "per" in raw:
+        if not {"max_triggers", "per"} <= set(raw):
+            raise PatternError("a frequency cap needs both max_triggers and per", field="policy")
+        limit = raw["max_triggers"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise PatternError("expected a positive integer", field="policy.max_triggers")
+        per = _duration(raw, "per", "policy.per")
+        assert per is not None
+        cap = (limit, per)
+    return cap, _quiet_hours(raw.get("quiet_hours"), "policy.quiet_hours")
+
+
+def _quiet_hours(raw: Any, field: str) -> QuietHours | None:
+    """``{from: "21:00", to: "08:00", timezone: customer}``, or ``off`` (no quiet hours for this moment)."""
+    if raw is None or raw is False or raw == "off":
         return None
-    if not isinstance(raw, Mapping) or set(raw) - {"max_triggers", "per"} or not {"max_triggers", "per"} <= set(raw):
-        raise PatternError("expected {max_triggers: <n>, per: <duration>}", field="policy")
-    limit = raw["max_triggers"]
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise PatternError("expected a positive integer", field="policy.max_triggers")
-    per = _duration(raw, "per", "policy.per")
-    assert per is not None
-    return limit, per
+    if not isinstance(raw, Mapping) or set(raw) - {"from", "to", "timezone"} or not {"from", "to"} <= set(raw):
+        raise PatternError('expected {from: "21:00", to: "08:00", timezone: customer} or off', field=field)
+    try:
+        start, end = parse_clock_time(raw["from"]), parse_clock_time(raw["to"])
+    except ValueError as err:
+        raise PatternError(f'{err} (quote it in YAML: "08:00")', field=field) from None
+    zone = raw.get("timezone", CUSTOMER_TIMEZONE)
+    if zone != CUSTOMER_TIMEZONE:
+        try:
+            ZoneInfo(str(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            message = f"unknown timezone {zone!r} (an IANA name or customer)"
+            raise PatternError(message, field=f"{field}.timezone") from None
+    try:
+        return QuietHours(start, end, None if zone == CUSTOMER_TIMEZONE else str(zone))
+    except ValueError as err:
+        raise PatternError(str(err), field=field) from None
+
+
+def _channels(raw: Any) -> tuple[str, ...]:
+    """``channels: [email, sms]``: where this moment's intervention may reach the customer."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw) or len(set(raw)) != len(raw):
+        raise PatternError("expected a list of distinct channel names, e.g. [email, sms]", field="channels")
+    if ALL_CHANNELS in raw:
+        raise PatternError(f"{ALL_CHANNELS!r} is not a channel; list the channels", field="channels")
+    return tuple(raw)
 
 
 def _holdout(raw: Any) -> tuple[float, str]:

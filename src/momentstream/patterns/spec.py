@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from momentstream.triggers.quiet_hours import QuietHours
+
 __all__ = [
     "CONTIGUITIES",
     "SKIP_STRATEGIES",
@@ -112,3 +114,9 @@ class MomentSpec:
     """After a trigger of this moment, the same customer's next one within this time is suppressed."""
     contact_cap: tuple[int, int] | None = None
     """(max triggers, per ms) for one customer across all moments of the file: its ``policy:`` block."""
+    quiet_hours: QuietHours | None = None
+    """When this moment's triggers wait (or are dropped): the file's ``policy.quiet_hours`` unless overridden."""
+    priority: int = 0
+    """Higher wins when the frequency cap makes triggers compete (see :mod:`momentstream.triggers.policy`)."""
+    channels: tuple[str, ...] = ()
+    """The channels its intervention may use; empty means the CRM chooses (only a withdrawal from all stops it)."""

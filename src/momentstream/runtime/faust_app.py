@@ -34,7 +34,15 @@ from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
 from momentstream.runtime.wallclock import WallClock
-from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger, TriggerRevoked, TriggerSuppressed
+from momentstream.schema import (
+    DuplicateEvent,
+    LateEvent,
+    Output,
+    Trigger,
+    TriggerDeferred,
+    TriggerRevoked,
+    TriggerSuppressed,
+)
 from momentstream.triggers.contract import encode, kafka_headers
 
 __all__ = ["TABLE_NAME", "Worker"]
@@ -204,12 +212,14 @@ class Worker:
             # The CRM's stream: triggers (holdout ones to their own topic) and revocations of sent ones.
             kind = "revoked" if isinstance(output, TriggerRevoked) else output.kind
             self.metrics.triggers.labels(moment=output.moment, kind=kind).inc()
-            topic = self.holdout if isinstance(output, Trigger) and output.holdout else self.actions
+            topic = self.holdout if output.holdout else self.actions
             return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
                                     headers=kafka_headers(output), force=True)  # fmt: skip
         if isinstance(output, TriggerSuppressed):
             reason = output.reason if output.reason in POLICY_REASONS else "score_condition"
             self.metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
+        elif isinstance(output, TriggerDeferred):
+            self.metrics.deferred.labels(moment=output.moment).inc()
         customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
         value = output.model_dump_json().encode()
         return await self.audit.send(key=customer.encode(), value=value, headers=[("output", output.output.encode())],

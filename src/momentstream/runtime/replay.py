@@ -175,11 +175,9 @@ def replay_file(
     def emit(outputs: list[Output]) -> None:
         for output in outputs:
             summary.count(output)
-            if isinstance(output, Trigger):
+            if isinstance(output, Trigger | TriggerRevoked):  # the CRM's stream, and cancellations of what was sent
                 out = holdout_out if output.holdout and holdout_out is not None else triggers_out
                 out.write(output.model_dump_json() + "\n")
-            elif isinstance(output, TriggerRevoked):  # the CRM's stream: cancel what was sent
-                triggers_out.write(output.model_dump_json() + "\n")
             elif audit_out is not None:
                 audit_out.write(output.model_dump_json() + "\n")
 

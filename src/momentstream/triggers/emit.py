@@ -1,11 +1,12 @@
 """Build :class:`~momentstream.schema.Trigger` records from matcher results.
 
-Kept apart from the matcher so the automaton knows nothing about the wire contract, and
-so the policy layer (caps, quiet hours, consent) can sit between the two later.
+Kept apart from the matcher so the automaton knows nothing about the wire contract; the
+contact policy (:mod:`momentstream.triggers.policy`) decides what happens to them next.
 """
 
 from __future__ import annotations
 
+from momentstream.clock import to_ms
 from momentstream.patterns.nfa import CompiledMoment, Completion
 from momentstream.patterns.windows import WindowEvent
 from momentstream.schema import (
@@ -18,10 +19,10 @@ from momentstream.schema import (
     make_trigger_id,
     ms_to_datetime,
 )
-from momentstream.state import CustomerState, EvidenceRow
+from momentstream.state import CustomerState, DeferredTrigger, EvidenceRow
 from momentstream.triggers.holdout import in_holdout
 
-__all__ = ["cancelled_record", "match_trigger", "window_trigger"]
+__all__ = ["cancelled_record", "deferred_trigger", "match_trigger", "to_deferred", "window_trigger"]
 
 
 def _evidence(m: CompiledMoment, rows: tuple[EvidenceRow, ...]) -> list[Evidence]:
@@ -75,6 +76,20 @@ def window_trigger(m: CompiledMoment, state: CustomerState, event: WindowEvent) 
     kind: TriggerKind = "window_open" if event.kind == "open" else "window_expired"
     w = event.window
     return _trigger(m, state, kind, w.evidence, event.at, (w.opens_at, w.closes_at))
+
+
+def to_deferred(m: CompiledMoment, trigger: Trigger) -> DeferredTrigger:
+    """What to keep of a trigger held over quiet hours, to build it again with the same id."""
+    groups = {g.name: i for i, g in enumerate(m.groups)}
+    rows = tuple((e.event_id, to_ms(e.ts), groups.get(e.step, 0), 0) for e in trigger.evidence)
+    window = None if trigger.window is None else (to_ms(trigger.window.opens_at), to_ms(trigger.window.closes_at))
+    return DeferredTrigger(m.name, m.version, trigger.kind, rows, window, to_ms(trigger.emitted_at))
+
+
+def deferred_trigger(m: CompiledMoment, state: CustomerState, held: DeferredTrigger, at: int) -> Trigger:
+    """The held trigger, emitted at ``at`` with the customer's story as it is now."""
+    kind: TriggerKind = "window_open" if held.kind == "window_open" else "match"
+    return _trigger(m, state, kind, held.evidence, at, held.window)
 
 
 def cancelled_record(m: CompiledMoment, state: CustomerState, event: WindowEvent) -> WindowCancelled:

@@ -1,0 +1,119 @@
+"""Consent per channel: which ways of contacting a customer are still allowed.
+
+Consent arrives as ordinary touchpoint events of two reserved types, keyed by customer like
+any other event, so it is ordered, durable and replayable with everything else:
+
+- ``consent_withdrawn`` removes the customer from the event's ``channel`` (``all`` or no
+  channel: from every channel);
+- ``consent_granted`` gives it back.
+
+A suppression list (a do-not-contact file) becomes such events with ``momentstream suppress``
+(:func:`suppression_events`), to be produced to the touchpoints topic or added to a replay.
+
+Each channel remembers the event time of its latest change, and an older change never
+overrides a newer one, so consent events may arrive in any order and are applied on
+arrival: a withdrawal is honoured even when it is later than the allowed lateness.
+
+>>> consent: Consent = {}
+>>> apply_consent(consent, granted=False, channel="email", at=10)
+True
+>>> allowed_channels(consent, ("email", "sms")), contactable(consent)
+(['sms'], True)
+>>> apply_consent(consent, granted=False, channel="all", at=20)
+True
+>>> allowed_channels(consent, ("email", "sms")), contactable(consent)
+([], False)
+>>> apply_consent(consent, granted=True, channel="sms", at=15)    # older than the withdrawal from all
+False
+>>> apply_consent(consent, granted=True, channel="sms", at=30), allowed_channels(consent, ("email", "sms"))
+(True, ['sms'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from momentstream.schema import TouchpointEvent
+
+__all__ = [
+    "ALL_CHANNELS",
+    "CONSENT_GRANTED",
+    "CONSENT_TYPES",
+    "CONSENT_WITHDRAWN",
+    "Consent",
+    "allowed_channels",
+    "apply_consent",
+    "contactable",
+    "suppression_events",
+]
+
+CONSENT_WITHDRAWN = "consent_withdrawn"
+CONSENT_GRANTED = "consent_granted"
+CONSENT_TYPES = frozenset({CONSENT_WITHDRAWN, CONSENT_GRANTED})
+ALL_CHANNELS = "all"
+_EVERY = {ALL_CHANNELS, "unknown"}
+"""Channel values that mean every channel (``unknown`` is an event's default channel)."""
+
+Consent = dict[str, tuple[bool, int]]
+"""channel -> (granted, event ms of the change); the key ``all`` is the default for other channels."""
+
+
+def apply_consent(consent: Consent, granted: bool, channel: str, at: int) -> bool:
+    """Record one consent change; False when a newer change already covers it."""
+    everyone = consent.get(ALL_CHANNELS)
+    if channel in _EVERY:
+        if everyone is not None and everyone[1] > at:
+            return False
+        for name in [c for c, (_, when) in consent.items() if when <= at]:
+            del consent[name]
+        consent[ALL_CHANNELS] = (granted, at)
+        return True
+    current = consent.get(channel)
+    if (current is not None and current[1] > at) or (everyone is not None and everyone[1] > at):
+        return False
+    consent[channel] = (granted, at)
+    return True
+
+
+def _granted(consent: Consent, channel: str) -> bool:
+    own = consent.get(channel)
+    if own is not None:
+        return own[0]
+    everyone = consent.get(ALL_CHANNELS)
+    return everyone is None or everyone[0]
+
+
+def allowed_channels(consent: Consent, channels: tuple[str, ...]) -> list[str]:
+    """The channels of ``channels`` the customer still consents to, in the given order."""
+    return [c for c in channels if _granted(consent, c)]
+
+
+def contactable(consent: Consent) -> bool:
+    """Whether any channel at all is left (what a moment that names no channel needs)."""
+    everyone = consent.get(ALL_CHANNELS)
+    if everyone is None or everyone[0]:
+        return True
+    return any(granted for granted, _ in consent.values())
+
+
+def suppression_events(
+    customer_ids: Iterable[str], channels: Sequence[str], at: datetime, granted: bool = False, list_name: str = "list"
+) -> Iterator[TouchpointEvent]:
+    """Consent events for every customer of a suppression list, one per channel (``all`` if none).
+
+    Event ids are a hash of the list name, customer, channel, change and time, so sending the
+    same list twice is deduplicated like any redelivery.
+
+    >>> from datetime import UTC
+    >>> [(e.type, e.channel) for e in suppression_events(["c1"], ["email", "sms"], datetime(2026, 1, 1, tzinfo=UTC))]
+    [('consent_withdrawn', 'email'), ('consent_withdrawn', 'sms')]
+    """
+    kind = CONSENT_GRANTED if granted else CONSENT_WITHDRAWN
+    for customer in customer_ids:
+        for channel in channels or [ALL_CHANNELS]:
+            key = "\x1f".join([list_name, customer, channel, kind, at.isoformat()])
+            event_id = f"{list_name}:{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+            yield TouchpointEvent(event_id=event_id, customer_id=customer, type=kind, channel=channel, ts=at,
+                                  properties={"source": list_name})  # fmt: skip

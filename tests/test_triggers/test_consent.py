@@ -1,0 +1,111 @@
+"""Consent per channel: consent events and suppression lists remove customers from channels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from momentstream.cli import main
+from momentstream.engine import Engine, EngineConfig
+from momentstream.patterns.dsl import parse_moments
+from momentstream.runtime.replay import DRAIN, ReplayRunner
+from momentstream.runtime.sources import read_events
+from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerSuppressed
+from momentstream.triggers.consent import Consent, allowed_channels, apply_consent, contactable
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+MOMENTS = """
+moments:
+  - name: win_back
+    channels: [email, sms]
+    pattern: [{name: b, where: {type: purchase}}]
+  - name: any_channel
+    pattern: [{name: b, where: {type: purchase}}]
+"""
+
+
+def ev(n: int, kind: str, at: timedelta, channel: str = "unknown") -> TouchpointEvent:
+    return TouchpointEvent(event_id=f"e{n}", customer_id="c", type=kind, ts=T0 + at, channel=channel)
+
+
+def run(events: list[TouchpointEvent], lateness_ms: int = 0) -> list[object]:
+    runner = ReplayRunner(Engine(parse_moments(MOMENTS), EngineConfig(allowed_lateness_ms=lateness_ms)))
+    return list(runner.run(events, until=DRAIN))
+
+
+def outcome(outputs: list[object]) -> list[tuple[str, str]]:
+    """(moment, channels or the suppression reason) in order."""
+    rows = []
+    for o in outputs:
+        if isinstance(o, Trigger):
+            rows.append((o.moment, ",".join(o.channels) if o.channels is not None else "any"))
+        elif isinstance(o, TriggerSuppressed):
+            rows.append((o.moment, o.reason))
+    return rows
+
+
+def test_a_withdrawn_channel_is_removed_from_the_trigger() -> None:
+    outputs = run([ev(1, "consent_withdrawn", 0 * HOUR, "email"), ev(2, "purchase", HOUR)])
+    assert outcome(outputs) == [("win_back", "sms"), ("any_channel", "any")]
+
+
+def test_withdrawing_every_channel_suppresses_every_moment_until_one_is_granted_back() -> None:
+    outputs = run([ev(1, "consent_withdrawn", 0 * HOUR, "all"), ev(2, "purchase", HOUR),
+                   ev(3, "consent_granted", 2 * HOUR, "sms"), ev(4, "purchase", 3 * HOUR)])  # fmt: skip
+    assert outcome(outputs) == [("win_back", "no_consent"), ("any_channel", "no_consent"),
+                                ("win_back", "sms"), ("any_channel", "any")]  # fmt: skip
+
+
+def test_a_moment_whose_channels_are_all_withdrawn_is_suppressed_but_others_are_not() -> None:
+    outputs = run([ev(1, "consent_withdrawn", 0 * HOUR, "email"), ev(2, "consent_withdrawn", 0 * HOUR, "sms"),
+                   ev(3, "purchase", HOUR)])  # fmt: skip
+    assert outcome(outputs) == [("win_back", "no_consent"), ("any_channel", "any")]
+
+
+def test_a_withdrawal_later_than_the_allowed_lateness_is_still_honoured() -> None:
+    events = [ev(1, "page_view", 5 * HOUR), ev(4, "page_view", 6 * HOUR), ev(2, "consent_withdrawn", 0 * HOUR, "all"),
+              ev(3, "purchase", 7 * HOUR)]  # fmt: skip
+    outputs = run(events, lateness_ms=60_000)
+    assert [o.event.event_id for o in outputs if isinstance(o, LateEvent)] == ["e2"]  # reported late ...
+    assert outcome(outputs) == [("win_back", "no_consent"), ("any_channel", "no_consent")]  # ... and obeyed
+
+
+def test_an_older_consent_event_does_not_override_a_newer_one_whatever_the_arrival_order() -> None:
+    events = [ev(1, "consent_withdrawn", 2 * HOUR, "email"), ev(2, "consent_granted", 1 * HOUR, "email"),
+              ev(3, "purchase", 3 * HOUR)]  # fmt: skip
+    assert outcome(run(events, lateness_ms=10 * 3_600_000)) == [("win_back", "sms"), ("any_channel", "any")]
+
+
+def test_consent_rules_unit() -> None:
+    consent: Consent = {}
+    assert contactable(consent)
+    assert allowed_channels(consent, ("email",)) == ["email"]
+    assert apply_consent(consent, False, "all", 10)
+    assert apply_consent(consent, True, "push", 20)
+    assert allowed_channels(consent, ("email", "push")) == ["push"]
+    assert contactable(consent)
+    assert apply_consent(consent, True, "unknown", 30)  # an event without a channel speaks for all
+    assert consent == {"all": (True, 30)}
+    assert not apply_consent(consent, False, "email", 5)
+
+
+def test_the_suppress_command_turns_a_list_into_consent_events(tmp_path: Path) -> None:
+    directory = tmp_path
+    (directory / "list.csv").write_text("customer_id,reason\nc1,complaint\n# a comment\n\nc2,\nc1,twice\n")
+    out = directory / "consent.jsonl"
+    code = main(["suppress", str(directory / "list.csv"), "-o", str(out), "--channel", "email",
+                 "--at", "2026-03-02T08:00:00Z"])  # fmt: skip
+    assert code == 0
+    events = [e for _, e in read_events(out.read_text().splitlines())]
+    assert [(e.customer_id, e.type, e.channel) for e in events if isinstance(e, TouchpointEvent)] == [
+        ("c1", "consent_withdrawn", "email"), ("c2", "consent_withdrawn", "email")]  # fmt: skip
+    again = directory / "again.jsonl"
+    main(["suppress", str(directory / "list.csv"), "-o", str(again), "--channel", "email",
+          "--at", "2026-03-02T08:00:00Z"])  # fmt: skip
+    assert again.read_text() == out.read_text()  # same ids: sending the list twice is deduplicated
+    customer = [e for e in events if isinstance(e, TouchpointEvent) and e.customer_id == "c1"]
+    purchase = TouchpointEvent(event_id="p", customer_id="c1", type="purchase", ts=T0)
+    runner = ReplayRunner(Engine(parse_moments(MOMENTS), EngineConfig(allowed_lateness_ms=0)))
+    outputs = list(runner.run([*customer, purchase], until=DRAIN))
+    assert outcome(outputs) == [("win_back", "sms"), ("any_channel", "any")]
