@@ -44,9 +44,14 @@ def test_bad_moments_file_exits_2_with_a_located_message(tmp_path: Path, capsys:
     assert f"{path}: moment 'x': field 'pattern[0].within'" in capsys.readouterr().err
 
 
-def test_check_lists_the_bundled_moments(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_lists_the_bundled_moments_and_their_contact_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
-    assert "post_purchase_window" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "post_purchase_window" in out
+    assert "frequency cap: 3 per 7d" in out
+    policy_rows = {line.split()[0]: line for line in out.split("contact policy")[1].splitlines()[3:]}
+    assert "21:00-08:00 (customer)" in policy_rows["silent_churn"]
+    assert policy_rows["post_purchase_window"].rstrip().endswith("10%")
 
 
 def test_schema_export(tmp_path: Path) -> None:

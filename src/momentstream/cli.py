@@ -16,6 +16,7 @@ from momentstream.demo import DemoOptions, default_engine, run_demo
 from momentstream.kafka_cli import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
+from momentstream.patterns.nfa import CompiledMoment
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import DRAIN, replay_file
 from momentstream.runtime.sources import open_text, read_events, write_events
@@ -330,7 +331,27 @@ def _check(args: argparse.Namespace) -> int:
         rows.append([m.name, m.version, steps, window, m.skip])
     print(f"{path}: {len(moments)} moments OK")
     print(format_table(["moment", "version", "steps", "window", "skip"], rows))
+    print()
+    print(_policy_table(moments))
     return 0
+
+
+def _policy_table(moments: Sequence[CompiledMoment]) -> str:
+    """The contact policy each moment gets, as the engine will apply it."""
+    cap = next((m.spec.contact_cap for m in moments if m.spec.contact_cap is not None), None)
+    rows = []
+    for m in moments:
+        spec = m.spec
+        quiet = spec.quiet_hours
+        quiet_text = "-" if quiet is None else (
+            f"{quiet.start // 60:02d}:{quiet.start % 60:02d}-{quiet.end // 60:02d}:{quiet.end % 60:02d} "
+            f"({quiet.timezone or 'customer'})")  # fmt: skip
+        rows.append([m.name, spec.priority, ", ".join(spec.channels) or "any",
+                     format_duration(spec.cooldown_ms) if spec.cooldown_ms else "-", quiet_text,
+                     f"{spec.holdout_share:.0%}" if spec.holdout_share else "-"])  # fmt: skip
+    limit = "no frequency cap" if cap is None else f"frequency cap: {cap[0]} per {format_duration(cap[1])}"
+    table = format_table(["moment", "priority", "channels", "cooldown", "quiet hours", "holdout"], rows)
+    return f"contact policy ({limit} per customer, across moments)\n{table}"
 
 
 def _schema(args: argparse.Namespace) -> int:
