@@ -13,7 +13,9 @@ It shows the four things every consumer of the contract must do (README, "The CR
 4. **Route by ``owner`` and ``tier``**: customer success, sales or marketing, and how much
    authority the score gives (a human, an automated workflow, or monitoring only).
 5. **Honour revocations** (type ``io.momentstream.trigger.revoked.v1``). A late event showed that
-   a trigger should not have fired, so cancel its action if it is still pending.
+   a trigger should not have fired, or a higher-priority trigger took its place (``superseded_by``),
+   so cancel its action if it is still pending.
+6. **Use only the trigger's ``channels``** when it lists them: the others lack the customer's consent.
 
 Run it next to a worker (see README "Run on Kafka"):
 
@@ -58,6 +60,8 @@ class Action:
     reasons: tuple[str, ...]
     opens_at: str | None
     closes_at: str | None
+    channels: tuple[str, ...] | None = None
+    """Channels the customer still consents to for this moment; None: the moment leaves it to you."""
 
 
 def decode(value: bytes) -> dict[str, Any]:
@@ -94,6 +98,7 @@ def action_of(event: dict[str, Any]) -> Action:
         reasons=tuple(r.get("feature", "") for r in score.get("reasons", [])),
         opens_at=window.get("opens_at"),
         closes_at=window.get("closes_at"),
+        channels=tuple(data["channels"]) if data.get("channels") is not None else None,
     )
 
 

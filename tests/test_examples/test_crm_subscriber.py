@@ -59,6 +59,9 @@ def test_routes_follow_owner_and_tier(crm: ModuleType, triggers: list[Trigger]) 
         pair = (score.owner, score.tier) if score is not None else ("unassigned", None)
         assert name == (f"{pair[0]}/{pair[1]}" if pair in crm.ROUTES else crm.DEFAULT_ROUTE)
         assert action.customer_id == by_id[action.trigger_id].customer_id
+        channels = by_id[action.trigger_id].channels
+        assert action.channels == (tuple(channels) if channels is not None else None)
+    assert any(action.channels for _, action in subscriber.routed)  # the bundled moments name channels
 
 
 def test_unknown_versions_and_garbage_are_parked_with_a_reason(crm: ModuleType, triggers: list[Trigger]) -> None:
