@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from momentstream.models.features import DAY_MS, MAX_KINDS, FeatureState, ticket_tone
+from momentstream.models.features import DAY_MS, FEATURE_NAMES, MAX_KINDS, FeatureSelector, FeatureState, ticket_tone
 from tests.helpers import T0, event
 
 T0_MS = int(T0.timestamp() * 1000)
@@ -77,3 +77,17 @@ def test_encoding_round_trips() -> None:
 
 def test_no_events_no_features() -> None:
     assert FeatureState().vector(T0_MS) == {}
+
+
+def test_feature_names_list_every_feature_the_vector_gives() -> None:
+    f = feed([("purchase", 0, {"value": 10.0}), ("support_ticket", 1, {"text": "thanks"}), ("login", 2, {})])
+    x = f.vector(T0_MS + 3 * DAY_MS)
+    assert {k for k in x if not k.startswith("type_")} == set(FEATURE_NAMES)
+
+
+def test_a_selector_keeps_named_and_matching_features_only() -> None:
+    x = feed([("purchase", 0, {"value": 10.0}), ("login", 2, {})]).vector(T0_MS + 3 * DAY_MS)
+    kept = FeatureSelector(("log_days_since_last_purchase", "purchases_*", "type_*"))(x)
+    assert set(kept) == {"log_days_since_last_purchase", "purchases_7d", "purchases_30d", "purchases_90d",
+                         "type_purchase_30d", "type_login_30d"}  # fmt: skip
+    assert all(kept[k] == x[k] for k in kept)

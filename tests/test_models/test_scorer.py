@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
@@ -160,3 +161,36 @@ def test_an_unknown_optimizer_is_refused() -> None:
     with pytest.raises(PatternError, match="optimizer"):
         parse_objectives({"objectives": [{"name": "x", "owner": "y", "outcome": {"type": "a"}, "horizon": "1d",
                                           "model": {"optimizer": "newton"}}]})  # fmt: skip
+
+
+def test_an_objective_uses_only_its_configured_features(journeys: list[TouchpointEvent]) -> None:
+    doc = load_objectives(bundled_objectives_path())
+    churn = doc.objectives[0]
+    patterns = ("log_days_since_last_purchase", "purchases_*", "monetary_*")
+    narrowed = type(doc)((replace(churn, features=patterns), *doc.objectives[1:]), doc.tiers, doc.bindings)
+    scorer, outputs = scored_run(journeys, narrowed)
+    allowed = {"log_days_since_last_purchase"} | {f"{k}_{h}" for k in ("purchases", "monetary")
+                                                  for h in ("7d", "30d", "90d")}  # fmt: skip
+    churn_model = scorer.models["churn"]
+    assert set(churn_model.pipeline["StandardScaler"].counts) == allowed  # it never saw another feature
+    reasons = [r.feature for o in outputs if isinstance(o, Trigger) and o.score and o.score.objective == "churn"
+               for r in o.score.reasons]  # fmt: skip
+    assert reasons
+    assert set(reasons) <= allowed
+    assert len(scorer.models["expansion"].pipeline["StandardScaler"].counts) > len(allowed)  # others see all
+
+
+def test_a_feature_pattern_that_matches_nothing_is_refused_with_the_list() -> None:
+    with pytest.raises(
+        PatternError, match=r"field 'objectives\[0\]\.model\.features': 'purchase_count' matches no feature"
+    ):
+        parse_objectives({"objectives": [{"name": "x", "owner": "y", "outcome": {"type": "a"}, "horizon": "1d",
+                                          "model": {"features": ["purchase_count"]}}]})  # fmt: skip
+
+
+def test_a_bad_model_setting_is_reported_once_with_its_own_field() -> None:
+    with pytest.raises(PatternError) as caught:
+        parse_objectives({"objectives": [{"name": "x", "owner": "y", "outcome": {"type": "a"}, "horizon": "1d",
+                                          "outcome_means": "maybe"}]})  # fmt: skip
+    assert str(caught.value).count("field") == 1
+    assert "objectives[0].outcome_means" in str(caught.value)

@@ -9,6 +9,7 @@ from VADER, a lexicon-based sentiment model, applied to the ticket text.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,13 +18,20 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from momentstream.schema import TouchpointEvent
 
-__all__ = ["DAY_MS", "HALF_LIVES", "MAX_KINDS", "FeatureState", "ticket_tone"]
+__all__ = ["DAY_MS", "FEATURE_NAMES", "HALF_LIVES", "MAX_KINDS", "FeatureSelector", "FeatureState", "ticket_tone"]
 
 DAY_MS = 86_400_000
 HALF_LIVES = {"7d": 7 * DAY_MS, "30d": 30 * DAY_MS, "90d": 90 * DAY_MS}
 """Horizons of the decayed sums: recent, monthly, quarterly."""
 MAX_KINDS = 24
 """Event types and channels tracked per customer (new ones beyond this share one slot)."""
+FEATURE_NAMES = (
+    "days_since_first_seen", "days_since_last_event", "days_since_last_purchase", "gap_mean_days",
+    "gap_ewma_days", "gap_ratio", "support_tone", "support_tickets", "channel_diversity",
+    "log_days_since_last_event", "log_days_since_last_purchase", "log_gap_ratio",
+    *(f"{kind}_{horizon}" for horizon in HALF_LIVES for kind in ("events", "purchases", "monetary")),
+)  # fmt: skip
+"""Every feature :meth:`FeatureState.vector` gives, besides ``type_<event type>_30d``."""
 _EWMA = 0.3
 _ANALYZER: SentimentIntensityAnalyzer | None = None
 
@@ -165,3 +173,29 @@ def _bump(counts: dict[str, float], key: str) -> None:
     if key not in counts and len(counts) >= MAX_KINDS:
         key = "other"
     counts[key] = counts.get(key, 0.0) + 1.0
+
+
+class FeatureSelector:
+    """Keeps the features an objective uses: names or shell-style patterns (``"purchases_*"``).
+
+    Decisions are cached per feature name, so selecting costs a dict lookup per feature.
+
+    >>> keep = FeatureSelector(("log_days_since_last_purchase", "purchases_*"))
+    >>> sorted(keep({"purchases_7d": 1.0, "purchases_90d": 2.0, "events_7d": 3.0, "log_days_since_last_purchase": 0.5}))
+    ['log_days_since_last_purchase', 'purchases_7d', 'purchases_90d']
+    """
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
+        self._decided: dict[str, bool] = {}
+
+    def __call__(self, x: dict[str, float]) -> dict[str, float]:
+        decided = self._decided
+        kept = {}
+        for name, value in x.items():
+            keep = decided.get(name)
+            if keep is None:
+                keep = decided[name] = any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+            if keep:
+                kept[name] = value
+        return kept

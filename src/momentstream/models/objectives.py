@@ -5,7 +5,8 @@ A bad file fails when it is loaded, naming the file and the field, like a bad mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fnmatch
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import yaml
 
 from momentstream.clock import parse_duration
+from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 
@@ -46,6 +48,8 @@ class Objective:
     learning_rate: float = 0.05
     l2: float = 0.0
     max_pending: int = 4
+    features: tuple[str, ...] | None = None
+    """Names or shell-style patterns of the features the model uses (None: every feature)."""
 
     def label_for_outcome(self) -> int:
         """The label when the outcome event is seen within the horizon."""
@@ -82,6 +86,20 @@ class ObjectiveSet:
                 lowered_index = index + lowered
                 return self.tiers[lowered_index].name if lowered_index < len(self.tiers) else None
         return None
+
+
+def _features(raw: Any, where: str, fail: Callable[[str, str], PatternError]) -> tuple[str, ...] | None:
+    """``features: [log_days_since_last_purchase, "purchases_*"]``: each name or pattern must match a feature."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(f, str) and f for f in raw):
+        raise fail(where, "expected a non-empty list of feature names or patterns")
+    for pattern in raw:
+        if not pattern.startswith("type_") and not fnmatch.filter(FEATURE_NAMES, pattern):
+            raise fail(
+                where, f"{pattern!r} matches no feature (features: {', '.join(FEATURE_NAMES)}, type_<event>_30d)"
+            )
+    return tuple(raw)
 
 
 def load_objectives(path: str | Path) -> ObjectiveSet:
@@ -140,10 +158,13 @@ def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
                     learning_rate=float(model.get("learning_rate", 0.05)),
                     l2=float(model.get("l2", 0.0)),
                     max_pending=int(raw.get("max_pending", 4)),
+                    features=_features(model.get("features"), f"{where}.model.features", fail),
                 )
             )
         except KeyError as err:
             raise fail(f"{where}.{err.args[0]}", "required") from None
+        except PatternError:
+            raise  # already names its field
         except ValueError as err:
             raise fail(where, str(err)) from None
     names = {o.name for o in objectives}

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-from momentstream.models.features import FeatureState
+from momentstream.models.features import FeatureSelector, FeatureState
 from momentstream.models.objectives import Objective, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
 from momentstream.schema import TouchpointEvent
@@ -123,6 +123,7 @@ class Scorer:
         }
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
         self._by_name = {o.name: o for o in objectives.objectives}
+        self._select = {o.name: FeatureSelector(o.features) for o in objectives.objectives if o.features is not None}
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
@@ -154,9 +155,10 @@ class Scorer:
     def _predict(self, scoring: ScoringState, now: int) -> list[tuple[int, str, str, int]]:
         """Score every objective at ``now``; keep a prediction per slice of each horizon."""
         timers = []
-        x = scoring.features.vector(now)
+        every = scoring.features.vector(now)
         for objective in self.config.objectives:
             model = self.models[objective.name]
+            x = self._features_of(objective.name, every)
             history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
             history.append((now, model.score(x)))
             kept = scoring.pending.setdefault(objective.name, [])
@@ -189,7 +191,7 @@ class Scorer:
         objective = self._by_name[binding.objective]
         model = self.models[objective.name]
         scoring = self.scoring(state)
-        x = scoring.features.vector(now_ms)
+        x = self._features_of(objective.name, scoring.features.vector(now_ms))
         p = model.score(x)
         met, condition = True, ""
         if binding.min_score is not None and p < binding.min_score:
@@ -202,6 +204,15 @@ class Scorer:
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
                             model.reasons(x), met, condition)  # fmt: skip
+
+    def features_for(self, objective: str, state: CustomerState, now_ms: int) -> dict[str, float]:
+        """The feature vector ``objective``'s model sees for this customer at ``now_ms``."""
+        return self._features_of(objective, self.scoring(state).features.vector(now_ms))
+
+    def _features_of(self, objective: str, every: dict[str, float]) -> dict[str, float]:
+        """The features this objective's model uses (its ``model.features``, else all of them)."""
+        select = self._select.get(objective)
+        return every if select is None else select(every)
 
     # -- state -----------------------------------------------------------------------------
     @staticmethod
