@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 __all__ = ["Timer", "TimerHeap", "WakeupIndex", "format_duration", "is_due", "parse_duration", "to_ms"]
 
@@ -89,9 +90,11 @@ def is_due(fire_at: int, watermark: int, inclusive: bool) -> bool:
     return fire_at < watermark or (inclusive and fire_at == watermark)
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Timer:
-    """A timer in a customer's state; ``seq`` breaks ties so firing order is total."""
+class Timer(NamedTuple):
+    """A timer in a customer's state; ``seq`` breaks ties so firing order is total.
+
+    A tuple, so the heap compares timers in C: ``seq`` is unique, so comparison never reaches the strings.
+    """
 
     fire_at: int
     seq: int

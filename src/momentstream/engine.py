@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from momentstream.clock import Timer, is_due, to_ms
-from momentstream.models.scorer import LABEL_TIMER, RESCORE_OWNER, RESCORE_TIMER, Scorer
+from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.nfa import CompiledMoment, StepOutcome
@@ -235,7 +235,6 @@ class Engine:
         state.add_to_story(event, ts)
         state.zone = _zone_of(event)
         if self.scorer is not None:
-            state.timers.discard(RESCORE_OWNER)  # the silence clock restarts with every event
             for fire_at, kind, name, ref in self.scorer.observe(state, event, ts):
                 state.timers.schedule(fire_at, kind, name, ref)
         for m in self._moments_for(event.type, state):

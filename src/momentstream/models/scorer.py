@@ -66,6 +66,8 @@ class ScoringState:
     pending: dict[str, list[Pending]] = field(default_factory=dict)
     history: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
     next_ref: int = 0
+    rescore_at: int | None = None
+    """When this customer's one rescore timer fires (None: none scheduled)."""
 
     def to_list(self) -> list[Any]:
         """Compact form for the state encoding."""
@@ -74,17 +76,19 @@ class ScoringState:
             {k: [[p.ref, p.at_ms, p.deadline_ms, p.x] for p in v] for k, v in self.pending.items()},
             {k: [list(h) for h in v] for k, v in self.history.items()},
             self.next_ref,
+            self.rescore_at,
         ]
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> ScoringState:
         """Inverse of :meth:`to_list`."""
-        features, pending, history, next_ref = raw
+        features, pending, history, next_ref, *rest = raw
         return cls(
             FeatureState.from_list(features),
             {k: [Pending(*p) for p in v] for k, v in pending.items()},
             {k: deque(((h[0], h[1]) for h in v), maxlen=HISTORY) for k, v in history.items()},
             next_ref,
+            rest[0] if rest else None,
         )
 
 
@@ -124,6 +128,7 @@ class Scorer:
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
         self._by_name = {o.name: o for o in objectives.objectives}
         self._select = {o.name: FeatureSelector(o.features) for o in objectives.objectives if o.features is not None}
+        self._rise_objectives = {b.objective for b in objectives.bindings.values() if b.rise is not None}
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
@@ -135,19 +140,35 @@ class Scorer:
                 self._resolve(state.customer_id, scoring, objective, ts, objective.label_for_outcome())
         scoring.features.update(event, ts)
         timers.extend(self._predict(scoring, ts))
-        timers.append((ts + self._rescore_step(), RESCORE_TIMER, RESCORE_OWNER, 0))
+        if scoring.rescore_at is None:
+            timers.append(self._rescore_timer(scoring, ts + self._rescore_step()))
         return timers
 
     def on_rescore_timer(self, state: CustomerState, fire_at: int) -> list[tuple[int, str, str, int]]:
-        """A silent customer: predict again with recency as of now; returns timers to schedule."""
+        """A silent customer: predict again with recency as of now; returns timers to schedule.
+
+        One rescore timer per customer, moved lazily: an event does not cancel it; when it fires
+        after a newer event, it only moves on to a step after that event. Cancelling it at every
+        event would rebuild the timer heap at every event.
+        """
         scoring = self.scoring(state)
-        if scoring.features.last_ms is None:
+        scoring.rescore_at = None
+        last = scoring.features.last_ms
+        if last is None:
             return []
+        step = self._rescore_step()
+        if fire_at - last < step:
+            return [self._rescore_timer(scoring, last + step)]
         timers = self._predict(scoring, fire_at)
         longest = max(o.horizon_ms for o in self.config.objectives)
-        if fire_at - scoring.features.last_ms < 2 * longest:
-            timers.append((fire_at + self._rescore_step(), RESCORE_TIMER, RESCORE_OWNER, 0))
+        if fire_at - last < 2 * longest:
+            timers.append(self._rescore_timer(scoring, fire_at + step))
         return timers
+
+    @staticmethod
+    def _rescore_timer(scoring: ScoringState, fire_at: int) -> tuple[int, str, str, int]:
+        scoring.rescore_at = fire_at
+        return (fire_at, RESCORE_TIMER, RESCORE_OWNER, 0)
 
     def _rescore_step(self) -> int:
         return min(o.horizon_ms for o in self.config.objectives) // RESCORE_SLICES
@@ -157,10 +178,10 @@ class Scorer:
         timers = []
         every = scoring.features.vector(now)
         for objective in self.config.objectives:
-            model = self.models[objective.name]
             x = self._features_of(objective.name, every)
-            history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
-            history.append((now, model.score(x)))
+            if objective.name in self._rise_objectives:  # a `rise` condition compares with earlier scores
+                history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
+                history.append((now, self.models[objective.name].score(x)))
             kept = scoring.pending.setdefault(objective.name, [])
             if kept and now - kept[-1].at_ms < objective.horizon_ms // objective.max_pending:
                 continue  # one kept prediction per slice of the horizon is enough to learn from
