@@ -14,15 +14,17 @@ from typing import Any, Literal
 import yaml
 
 from momentstream.clock import parse_duration
+from momentstream.models.estimators import ESTIMATORS as _ESTIMATORS
+from momentstream.models.estimators import OPTIMIZERS as _OPTIMIZERS
 from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 
 __all__ = ["Binding", "Objective", "ObjectiveSet", "Tier", "load_objectives", "parse_objectives"]
 
-ESTIMATORS = ("logistic_regression",)
-"""River estimators a model may be (linear, so each score has per-feature reasons)."""
-OPTIMIZERS = ("sgd", "adam", "adagrad", "rmsprop")
+ESTIMATORS = tuple(_ESTIMATORS)
+"""River estimators a model may be (:mod:`momentstream.models.estimators`)."""
+OPTIMIZERS = tuple(_OPTIMIZERS)
 """River optimizers the logistic regression may use."""
 
 

@@ -1,7 +1,9 @@
 """One objective's online model: a River pipeline, its progressive metrics and a drift detector.
 
-The pipeline is ``StandardScaler | LogisticRegression``: the scaler makes weights comparable,
-so a feature's contribution to a score is simply ``weight x standardized value``; the top
+The pipeline is ``StandardScaler | <estimator>`` (:mod:`momentstream.models.estimators`; the
+default is a logistic regression). The scaler makes weights comparable, so for the linear
+model a feature's contribution to a score is simply ``weight x standardized value``; other
+estimators are explained by occlusion (:mod:`momentstream.models.explain`). The top
 contributions are the reasons a trigger carries. Every learned label first scores the
 model (progressive validation: ROC AUC and log loss on data it has not learned yet) and
 feeds the absolute error to ADWIN, which flags drift.
@@ -9,23 +11,16 @@ feeds the absolute error to ADWIN, which flags drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from river import drift, linear_model, metrics, optim, preprocessing
+from river import drift, metrics
 from river.compose import Pipeline
+
+from momentstream.models.estimators import LINEAR, build
+from momentstream.models.explain import Reason, linear_reasons, occlusion_reasons
 
 __all__ = ["ObjectiveModel", "Reason"]
 
 RECOVERY_SAMPLES = 200
 """Labels without a new drift alarm before a drifting model counts as recovered."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One feature's signed contribution to a score (in log-odds)."""
-
-    feature: str
-    contribution: float
 
 
 class ObjectiveModel:
@@ -46,12 +41,17 @@ class ObjectiveModel:
     'days_since_last_purchase'
     """
 
-    def __init__(self, name: str, learning_rate: float = 0.05, optimizer: str = "sgd", l2: float = 0.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        learning_rate: float = 0.05,
+        optimizer: str = "sgd",
+        l2: float = 0.0,
+        estimator: str = "logistic_regression",
+    ) -> None:
         self.name = name
-        optimizers = {"sgd": optim.SGD, "adam": optim.Adam, "adagrad": optim.AdaGrad, "rmsprop": optim.RMSProp}
-        self.pipeline: Pipeline = preprocessing.StandardScaler() | linear_model.LogisticRegression(
-            optimizer=optimizers[optimizer](learning_rate), l2=l2
-        )
+        self.estimator = estimator
+        self.pipeline: Pipeline = build(estimator, learning_rate, optimizer, l2)
         self.auc = metrics.ROCAUC()
         self.log_loss = metrics.LogLoss()
         self.detector = drift.ADWIN()
@@ -95,9 +95,9 @@ class ObjectiveModel:
 
     def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
         """The features that moved this score most, largest first."""
-        scaler = self.pipeline["StandardScaler"]
-        weights = self.pipeline["LogisticRegression"].weights
-        scaled = scaler.transform_one(x)
-        contributions = [Reason(k, float(weights.get(k, 0.0) * v)) for k, v in scaled.items()]
+        if self.estimator in LINEAR:
+            contributions = linear_reasons(self.pipeline, x)
+        else:
+            contributions = occlusion_reasons(self.pipeline, x)
         contributions.sort(key=lambda r: abs(r.contribution), reverse=True)
         return [r for r in contributions[:top] if r.contribution != 0.0]

@@ -123,7 +123,8 @@ class Scorer:
     def __init__(self, objectives: ObjectiveSet, keep_label_log: bool = False) -> None:
         self.config = objectives
         self.models = {
-            o.name: ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2) for o in objectives.objectives
+            o.name: ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2, o.estimator)
+            for o in objectives.objectives
         }
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
         self._by_name = {o.name: o for o in objectives.objectives}

@@ -1,0 +1,68 @@
+"""Why a score is what it is: each feature's signed push, in log-odds.
+
+For a linear model the push is exact: weight x standardized value. Any other model is
+explained by occlusion: the log-odds of the score minus their average when the feature is
+replaced, one feature at a time, by typical values (the scaler's running mean, and one
+standard deviation either side; a tree's split can fall on the same side as the mean alone).
+Both say "this feature moved the score up (or down) by so much compared with an average
+customer", so a CRM reads them the same way.
+
+>>> from momentstream.models.estimators import build
+>>> model = build("naive_bayes")
+>>> for i in range(300):
+...     model.learn_one({"silence": 40.0 + i % 7, "noise": i % 3}, True)
+...     model.learn_one({"silence": 1.0 + i % 5, "noise": i % 3}, False)
+>>> occlusion_reasons(model, {"silence": 45.0, "noise": 1.0})[0].feature
+'silence'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from river.compose import Pipeline
+
+__all__ = ["Reason", "linear_reasons", "log_odds", "occlusion_reasons"]
+
+_EDGE = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One feature's signed contribution to a score (in log-odds)."""
+
+    feature: str
+    contribution: float
+
+
+def log_odds(p: float) -> float:
+    """logit(p), clipped so certain scores stay finite."""
+    p = min(max(p, _EDGE), 1 - _EDGE)
+    return math.log(p / (1 - p))
+
+
+def linear_reasons(pipeline: Pipeline, x: dict[str, float]) -> list[Reason]:
+    """weight x standardized value per feature (``StandardScaler | LogisticRegression``)."""
+    scaler = pipeline["StandardScaler"]
+    weights = pipeline["LogisticRegression"].weights
+    scaled = scaler.transform_one(x)
+    return [Reason(k, float(weights.get(k, 0.0) * v)) for k, v in scaled.items()]
+
+
+def occlusion_reasons(pipeline: Pipeline, x: dict[str, float]) -> list[Reason]:
+    """Log-odds lost when each feature takes typical values instead of its own, largest first."""
+    scaler = pipeline["StandardScaler"]
+
+    def score(features: dict[str, float]) -> float:
+        return log_odds(float(pipeline.predict_proba_one(features).get(True, 0.0)))
+
+    base = score(x)
+    reasons = []
+    for name in x:
+        mean = float(scaler.means.get(name, 0.0))
+        spread = math.sqrt(max(float(scaler.vars.get(name, 0.0)), 0.0))
+        typical = [score({**x, name: mean + k * spread}) for k in (-1.0, 0.0, 1.0)]
+        reasons.append(Reason(name, base - sum(typical) / len(typical)))
+    reasons.sort(key=lambda r: abs(r.contribution), reverse=True)
+    return reasons
