@@ -28,24 +28,19 @@ from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     CustomerErased,
     DuplicateEvent,
-    Evidence,
     LateEvent,
     Output,
     Reason,
     Score,
     TouchpointEvent,
     Trigger,
-    TriggerDeferred,
-    TriggerRevoked,
-    TriggerSuppressed,
-    make_trigger_id,
     ms_to_datetime,
 )
-from momentstream.state import Contact, CustomerState, DeferredTrigger
+from momentstream.state import CustomerState
 from momentstream.triggers.consent import CONSENT_GRANTED, CONSENT_TYPES, apply_consent
-from momentstream.triggers.emit import cancelled_record, deferred_trigger, match_trigger, to_deferred, window_trigger
-from momentstream.triggers.holdout import in_holdout
-from momentstream.triggers.policy import POLICY_REASONS, ContactPolicy, Defer, Suppress
+from momentstream.triggers.delivery import DEFER_TIMER, Delivery, suppressed
+from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
+from momentstream.triggers.policy import POLICY_REASONS
 
 __all__ = ["POLICY_REASONS", "Engine", "EngineConfig", "Step"]
 
@@ -73,11 +68,6 @@ class EngineConfig:
     dedup_size: int = 256
     story_size: int = 16
     max_buffered_events: int = 1_000
-
-
-DEFER_TIMER = "deliver"
-DEFER_OWNER = "~deferred"
-"""Timers of triggers held over quiet hours; not a moment name, so forgetting a moment keeps them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +120,8 @@ class Engine:
             t: tuple(m for m in self.moments if m.relevant_types is None or t in m.relevant_types) for t in types
         }
         self._next_moments = tuple(m for m in self.moments if m.has_next)
-        self.policy = ContactPolicy(self.moments)
+        self.delivery = Delivery(self.moments)
+        self.policy = self.delivery.policy
         self._pending: list[Trigger] = []
         """Triggers fired at the current instant, decided together in priority order."""
 
@@ -159,7 +150,7 @@ class Engine:
             apply_consent(state.consent, event.type == CONSENT_GRANTED, event.channel, ts)
         if ts < state.frontier:
             late: list[Output] = [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))]
-            late.extend(self._revocations(state, event, ts))
+            late.extend(self.delivery.revocations(state, event, ts))
             return Step(state, late)
         state.buffer_event(ts, event)
         state.max_seen = max(state.max_seen, ts)
@@ -275,8 +266,9 @@ class Engine:
             return
         if timer.kind == DEFER_TIMER:
             held = state.deferred.pop(timer.ref, None)
-            if held is not None:
-                self._release(state, held, timer.fire_at, outputs)
+            released = self.delivery.release(state, held, timer.fire_at, outputs) if held is not None else None
+            if released is not None:
+                self._emit(state, released, outputs)
             return
         m = self._by_name.get(timer.moment)
         ms = state.moments.get(timer.moment)
@@ -326,152 +318,30 @@ class Engine:
         pending = sorted(self._pending, key=lambda t: -self.policy.priority(t.moment))
         self._pending.clear()
         for trigger in pending:
-            self._score(state, trigger, outputs)
+            scored = self._score(state, trigger, outputs)
+            if scored is not None:
+                self.delivery.deliver(state, scored, outputs)
 
-    def _score(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
-        """Attach the moment's objective score; a failed score condition suppresses (audited)."""
+    def _score(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> Trigger | None:
+        """Attach the moment's objective score; a failed score condition suppresses (audited: None)."""
         if self.scorer is None:
-            self._out(state, trigger, outputs)
-            return
+            return trigger
         scored = self.scorer.trigger_score(state, trigger.moment, to_ms(trigger.emitted_at))
         if scored is None:
-            self._out(state, trigger, outputs)
-            return
+            return trigger
         reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4)) for r in scored.reasons]
         score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
                       tier=scored.tier, owner=scored.owner, reasons=reasons)  # fmt: skip
         if not scored.condition_met and trigger.kind != "window_expired":
-            outputs.append(_suppressed(trigger, scored.condition, score))
-            return
-        self._out(state, trigger.model_copy(update={"score": score}), outputs)
-
-    def _out(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> None:
-        """Apply the contact policy, emit, and remember for a while what a late event could disprove."""
-        m = self._by_name[trigger.moment]
-        at = to_ms(trigger.emitted_at)
-        window = trigger.window
-        if trigger.kind == "window_expired":
-            key = (m.name, to_ms(window.opens_at)) if window is not None else None
-            if key in state.muted_windows:
-                state.muted_windows.remove(key)  # type: ignore[arg-type]
-                outputs.append(_suppressed(trigger, "opening_suppressed"))
-            else:
-                outputs.append(trigger)
-            return
-        decision = self.policy.decide(state, m, trigger.kind, at, to_ms(window.closes_at) if window else None)
-        if isinstance(decision, Suppress):
-            outputs.append(_suppressed(trigger, decision.reason))
-            if window is not None:  # its expiry must not reach a CRM that never saw it open
-                state.muted_windows.append((m.name, to_ms(window.opens_at)))
-            return
-        if isinstance(decision, Defer):
-            self._defer(state, m, trigger, decision.until, outputs)
-            return
-        for contact in decision.supersede:
-            self._supersede(state, contact, trigger, outputs)
-        if decision.channels is not None:
-            trigger = trigger.model_copy(update={"channels": decision.channels})
-        self._remember_contact(state, (at, m.name, trigger.trigger_id, to_ms(window.opens_at) if window else -1))
-        outputs.append(trigger)
-        after = max(to_ms(e.ts) for e in trigger.evidence)
-        if trigger.kind == "match" and m.end_absence_bits:
-            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, at))
-        elif trigger.kind == "window_open" and m.window is not None and m.window.cancel_bits and window:
-            # A cancel_if event before the window opened would have cancelled it.
-            state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, to_ms(window.opens_at) - 1))
-
-    def _remember_contact(self, state: CustomerState, contact: Contact) -> None:
-        """Keep delivered triggers only as long as a cap or cooldown can count them: state stays small."""
-        memory = self.policy.memory_ms
-        contacts = state.contacts
-        while contacts and contact[0] - contacts[0][0] >= memory:
-            contacts.popleft()
-        if memory:
-            contacts.append(contact)
-
-    def _defer(
-        self, state: CustomerState, m: CompiledMoment, trigger: Trigger, until: int, outputs: list[Output]
-    ) -> None:
-        """Keep the trigger in the state and wake up when quiet hours end."""
-        state.next_deferral += 1
-        state.deferred[state.next_deferral] = to_deferred(m, trigger)
-        state.timers.schedule(until, DEFER_TIMER, DEFER_OWNER, state.next_deferral)
-        outputs.append(TriggerDeferred(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
-                                       moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
-                                       until=ms_to_datetime(until)))  # fmt: skip
-
-    def _release(self, state: CustomerState, held: DeferredTrigger, now: int, outputs: list[Output]) -> None:
-        """Quiet hours are over: fire the held trigger again, unless its window is gone or used."""
-        m = self._by_name.get(held.moment)
-        reason = None
-        if m is None or m.version != held.version:
-            reason = "moment_changed"
-        elif held.window is not None:
-            ms = state.moments.get(m.name)
-            window = next((w for w in (ms.windows.values() if ms else ()) if w.opens_at == held.window[0]), None)
-            if window is None or not window.is_open:
-                reason = "window_closed"
-            elif window.used:
-                reason = "window_used"  # someone reached out during the night: nothing left to do
-        if reason is None:
-            assert m is not None
-            self._emit(state, deferred_trigger(m, state, held, now), outputs)
-            return
-        opens = held.window[0] if held.window else None
-        trigger_id = make_trigger_id(state.customer_id, held.moment, held.version, held.kind,
-                                     [r[0] for r in held.evidence], opens)  # fmt: skip
-        outputs.append(TriggerSuppressed(trigger_id=trigger_id, customer_id=state.customer_id, moment=held.moment,
-                                         kind="window_open" if held.window else "match", at=ms_to_datetime(now),
-                                         reason=reason))  # fmt: skip
-
-    def _supersede(self, state: CustomerState, contact: Contact, by: Trigger, outputs: list[Output]) -> None:
-        """Revoke a delivered, unused lower-priority window opening that ``by`` replaces under the cap."""
-        _, name, trigger_id, opens_at = contact
-        state.contacts.remove(contact)
-        state.muted_windows.append((name, opens_at))
-        for entry in [r for r in state.revocable if r[0] == trigger_id]:
-            state.revocable.remove(entry)
-        old = self._by_name.get(name)
-        holdout = old is not None and in_holdout(state.customer_id, name, old.spec.holdout_share, old.spec.holdout_salt)
-        newest: Evidence = max(by.evidence, key=lambda e: e.ts)
-        outputs.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
-                                      kind="window_open", reason=f"superseded by {by.moment} (higher priority) "
-                                      "under the frequency cap", late_event_id=newest.event_id,
-                                      late_event_ts=newest.ts, superseded_by=by.trigger_id,
-                                      holdout=holdout))  # fmt: skip
-
-    def _revocations(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[Output]:
-        """Revoke emitted triggers that a too-late event disproves (each at most once)."""
-        revoked: list[Output] = []
-        for entry in list(state.revocable):
-            trigger_id, name, kind, after, until = entry
-            m = self._by_name.get(name)
-            if m is None or not after < ts <= until:
-                continue
-            bits = m.end_absence_bits if kind == "match" else (m.window.cancel_bits if m.window else 0)
-            if not m.evaluate(event) & bits:
-                continue
-            reason = (
-                "the silence it needed was broken" if kind == "match" else "a cancel_if event came before it opened"
-            )
-            holdout = in_holdout(state.customer_id, name, m.spec.holdout_share, m.spec.holdout_salt)
-            revoked.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
-                                          kind=kind, reason=reason, late_event_id=event.event_id,
-                                          late_event_ts=event.ts, holdout=holdout))  # fmt: skip
-            state.revocable.remove(entry)
-        return revoked
+            outputs.append(suppressed(trigger, scored.condition, score))
+            return None
+        return trigger.model_copy(update={"score": score})
 
     @staticmethod
     def _forget(state: CustomerState, name: str) -> None:
         """Drop an empty moment state and its stale timers, so idle customers stay small."""
         del state.moments[name]
         state.timers.discard(name)
-
-
-def _suppressed(trigger: Trigger, reason: str, score: Score | None = None) -> TriggerSuppressed:
-    return TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id, moment=trigger.moment,
-                             kind=trigger.kind, at=trigger.emitted_at, reason=reason,
-                             score=score or trigger.score)  # fmt: skip
 
 
 _OFFSETS: dict[int, str] = {}
