@@ -245,6 +245,38 @@ def test_sigkill_mid_stream_loses_no_trigger_and_no_timer(
     assert got == replay_triggers(journeys)
 
 
+# -- the RocksDB store: a worker restarted on its own data directory -----------------------------
+def test_a_rocksdb_worker_restarted_on_its_own_data_loses_nothing(
+    kafka_broker: Broker, journeys: list[TouchpointEvent], tmp_path: Path
+) -> None:
+    """State in local RocksDB files (MOMENTSTREAM_STORE=rocksdb), the worker SIGKILLed and started
+    again on the same files: it resumes from them and the changelog, and the CRM stream is replay's."""
+    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_STORE": "rocksdb"})
+    deployment.create_topics()
+    lines = lines_of(journeys)
+    half = len(lines) // 2
+    deployment.produce(lines[:half])
+    first = WorkerProcess(deployment, tmp_path, "rocks")
+    try:
+        first.wait_ready()
+        wait_until(lambda: first.counter("momentstream_events_total") >= half, 120, "the first half", [first])
+        time.sleep(2.0)  # let a commit and a table flush happen
+    finally:
+        first.kill(signal.SIGKILL)
+    data = tmp_path / f"{deployment.name}-rocks-data"
+    databases = list(data.glob("v*/tables/*.db/CURRENT"))
+    assert databases, f"no RocksDB database under {data}"
+    deployment.produce(lines[half:])
+    second = WorkerProcess(deployment, tmp_path, "rocks")  # same label: same data directory
+    try:
+        second.wait_ready()
+        finish_input(deployment, journeys, [second])
+        got = crm_stream(deployment)
+    finally:
+        second.kill(signal.SIGTERM)
+    assert got == replay_triggers(journeys)
+
+
 # -- two workers in one group, with holdout groups and the contact policy ---------------------------
 def policy_moments(text: str) -> str:
     """The bundled moments (quiet hours, channels, priorities) with a 30% holdout and a tighter cap."""

@@ -96,7 +96,7 @@ class Worker:
         return faust.App(
             s.app_id,
             broker=";".join(f"kafka://{server}" for server in s.bootstrap_servers),
-            store="memory://" if s.store == "memory" else "rocksdict://",
+            store="memory://" if s.store == "memory" else "rocksdb://",  # faust.stores.rocksdb, on rocksdict
             datadir=str(s.data_dir),
             autodiscover=False,
             topic_partitions=s.partitions,
