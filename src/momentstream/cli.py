@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
                              "drain (every pending timer), or an ISO time")  # fmt: skip
     replay.add_argument("--lateness", type=_duration, default=None,
                         help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
+    replay.add_argument("--idle-ttl", type=_duration, default=None,
+                        help="forget customers silent this long with nothing pending, e.g. 400d\n"
+                             "(default: keep every customer)")  # fmt: skip
     replay.add_argument("--models-in", type=Path, help="start from this model snapshot (from --models-out)")
     replay.add_argument("--models-out", type=Path, help="write the models' snapshot here afterwards")
     _quiet_option(replay)
@@ -227,7 +230,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring)
+    engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring, args.idle_ttl)
     if args.models_in and engine.scorer is not None:
         engine.scorer.restore(args.models_in.read_bytes())
     with (
@@ -245,7 +248,8 @@ def _replay(args: argparse.Namespace) -> int:
     rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
     report = [
         f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
-        f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers",
+        f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers"
+        + (f" held, {summary.evicted:,} forgotten after --idle-ttl" if summary.evicted else ""),
         f"rejected {summary.rejected:,} malformed lines" + (f" (see {args.rejects})" if args.rejects else
                                                              " (use --rejects FILE to keep them)"),
         f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "

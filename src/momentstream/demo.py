@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -182,9 +182,15 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
 
 
 def default_engine(
-    moments: Path | None, lateness_ms: int | None = None, objectives: Path | None = None, scoring: bool = True
+    moments: Path | None,
+    lateness_ms: int | None = None,
+    objectives: Path | None = None,
+    scoring: bool = True,
+    idle_ttl_ms: int | None = None,
 ) -> Engine:
     """The engine for the given moments (and objectives) files, or the bundled examples."""
-    config = EngineConfig() if lateness_ms is None else EngineConfig(allowed_lateness_ms=lateness_ms)
+    config = EngineConfig(idle_ttl_ms=idle_ttl_ms)
+    if lateness_ms is not None:
+        config = replace(config, allowed_lateness_ms=lateness_ms)
     scorer = Scorer(load_objectives(objectives or bundled_objectives_path())) if scoring else None
     return Engine(load_moments(moments or bundled_moments_path()), config, scorer)

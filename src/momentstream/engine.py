@@ -44,6 +44,10 @@ from momentstream.triggers.policy import POLICY_REASONS
 
 __all__ = ["POLICY_REASONS", "Engine", "EngineConfig", "Step"]
 
+IDLE_TIMER = "idle"
+IDLE_OWNER = "~idle"
+"""The customer's idle timer (see ``EngineConfig.idle_ttl_ms``); not a moment name."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,12 +66,17 @@ class EngineConfig:
         Recent events kept per customer and attached to triggers.
     max_buffered_events
         Events held per customer before the oldest is forced through.
+    idle_ttl_ms
+        See the attribute.
     """
 
     allowed_lateness_ms: int = 60_000
     dedup_size: int = 256
     story_size: int = 16
     max_buffered_events: int = 1_000
+    idle_ttl_ms: int | None = None
+    """Forget a customer silent this long with nothing pending (no timers, held or deferred triggers,
+    consent records; partial matches go with it). None keeps every customer for ever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,8 @@ class Step:
     outputs: list[Output]
     erase: bool = False
     """The customer asked to be erased: the runtime must delete every stored trace of ``state``."""
+    evict: bool = False
+    """The customer was idle past ``idle_ttl_ms`` with nothing pending: the runtime may drop its state."""
 
 
 class Engine:
@@ -124,6 +135,7 @@ class Engine:
         self.policy = self.delivery.policy
         self._pending: list[Trigger] = []
         """Triggers fired at the current instant, decided together in priority order."""
+        self._evicting = False
 
     @classmethod
     def from_file(cls, path: str | Path, config: EngineConfig | None = None) -> Engine:
@@ -179,8 +191,9 @@ class Engine:
         """
         outputs: list[Output] = []
         watermark = now if final else now - self.config.allowed_lateness_ms
+        self._evicting = False
         self._advance(state, watermark, final, outputs)
-        return Step(state, outputs)
+        return Step(state, outputs, evict=self._evicting)
 
     def next_wakeup(self, state: CustomerState) -> int | None:
         """The clock time at which :meth:`on_tick` would have work for this customer."""
@@ -225,6 +238,10 @@ class Engine:
         state.frontier = max(state.frontier, ts)
         state.add_to_story(event, ts)
         state.zone = _zone_of(event)
+        ttl = self.config.idle_ttl_ms
+        if ttl is not None and state.idle_at is None:
+            state.idle_at = ts + ttl
+            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
         if self.scorer is not None:
             for fire_at, kind, name, ref in self.scorer.observe(state, event, ts):
                 state.timers.schedule(fire_at, kind, name, ref)
@@ -263,6 +280,9 @@ class Engine:
             if self.scorer is not None:
                 for fire_at, kind, name, ref in self.scorer.on_rescore_timer(state, timer.fire_at):
                     state.timers.schedule(fire_at, kind, name, ref)
+            return
+        if timer.kind == IDLE_TIMER:
+            self._idle(state, timer.fire_at)
             return
         if timer.kind == DEFER_TIMER:
             held = state.deferred.pop(timer.ref, None)
@@ -336,6 +356,29 @@ class Engine:
             outputs.append(suppressed(trigger, scored.condition, score))
             return None
         return trigger.model_copy(update={"score": score})
+
+    def _idle(self, state: CustomerState, now: int) -> None:
+        """The idle timer fired: evict if silent for the whole TTL with nothing pending.
+
+        One idle timer per customer, moved lazily like the scorer's rescore timer: after a newer
+        event it moves to that event plus the TTL; while timers are pending, to just after the
+        last of them. Partial matches without a timer go with the customer, like state under a
+        time-to-live (choose a TTL longer than any moment's ``within``). Consent records pin the
+        customer until their next event, which arms the timer again: a withdrawal must outlive
+        any silence.
+        """
+        ttl = self.config.idle_ttl_ms
+        state.idle_at = None
+        if ttl is None:
+            return
+        if now - state.max_seen < ttl:
+            state.idle_at = state.max_seen + ttl
+        elif state.timers:
+            state.idle_at = max(t.fire_at for t in state.timers.entries) + 1
+        elif not (state.buffer or state.deferred or state.consent):
+            self._evicting = True
+        if state.idle_at is not None:
+            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
 
     @staticmethod
     def _forget(state: CustomerState, name: str) -> None:

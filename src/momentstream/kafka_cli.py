@@ -95,7 +95,8 @@ def _worker(args: argparse.Namespace) -> int:
     from momentstream.demo import default_engine
     from momentstream.runtime.runner import run_worker
 
-    engine = default_engine(settings.moments, settings.lateness_ms, settings.objectives, settings.scoring)
+    engine = default_engine(settings.moments, settings.lateness_ms, settings.objectives, settings.scoring,
+                            settings.idle_ttl_ms)  # fmt: skip
     return run_worker(settings, engine)
 
 

@@ -171,6 +171,8 @@ class CustomerState:
     deferred: dict[int, DeferredTrigger] = field(default_factory=dict)
     """Triggers waiting for quiet hours to end, by the ref of their timer."""
     next_deferral: int = 0
+    idle_at: int | None = None
+    """When the idle timer fires (None: not scheduled; see ``EngineConfig.idle_ttl_ms``)."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def remember_id(self, event_id: str) -> bool:
@@ -231,6 +233,7 @@ class CustomerState:
                 [[ref, d.moment, d.version, d.kind, _rows(d.evidence), list(d.window) if d.window else None,
                   d.fired_at] for ref, d in self.deferred.items()],
                 self.next_deferral,
+                self.idle_at,
             ],
         ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
@@ -267,7 +270,8 @@ class CustomerState:
             muted_windows=deque(((w[0], w[1]) for w in (rest[2][1] if len(rest) > 2 else [])), maxlen=REVOCABLE),
         )
         if len(rest) > 3:
-            zone, consent, deferred, state.next_deferral = rest[3]
+            zone, consent, deferred, state.next_deferral, *idle = rest[3]
+            state.idle_at = idle[0] if idle else None
             state.zone = zone
             state.consent = {c[0]: (c[1], c[2]) for c in consent}
             for d in deferred:

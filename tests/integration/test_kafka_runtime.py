@@ -465,3 +465,32 @@ def test_erasure_leaves_nothing_of_the_customer(kafka_broker: Broker, tmp_path: 
     assert changelog
     assert changelog[-1].value == b"", "the last changelog record must be a tombstone, so compaction drops the rest"
     assert not actions
+
+
+def test_idle_customers_are_evicted_with_a_tombstone(kafka_broker: Broker, tmp_path: Path) -> None:
+    """MOMENTSTREAM_IDLE_TTL: once the window has closed and the TTL passed, the worker forgets the customer."""
+    purchase = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    events = seed_scenario(purchase)
+    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_IDLE_TTL": "30d"})
+    deployment.create_topics()
+    settings = deployment.settings()
+    worker = WorkerProcess(deployment, tmp_path, "idle")
+    try:
+        worker.wait_ready()
+        deployment.produce(lines_of(events))
+        wait_until(lambda: not any(consumer_lag(settings).values()), 60, "the seed events", [worker])
+        wait_until(lambda: worker.metrics().get("momentstream_customers_tracked{}", 0) == 1, 20, "tracked", [worker])
+        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=10)))
+        wait_until(lambda: worker.counter("momentstream_ticks_total") >= deployment.partitions, 30, "ticks", [worker])
+        assert worker.metrics().get("momentstream_customers_tracked{}") == 1, "kept: not yet silent for 30 days"
+        # Scoring keeps rescore and label timers for up to two 30-day horizons after the last event.
+        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=100)))
+        wait_until(lambda: worker.counter("momentstream_customers_evicted_total") == 1, 30, "the eviction", [worker])
+        assert worker.metrics().get("momentstream_customers_tracked{}") == 0
+        changelog = [r for r in read_topic(settings.bootstrap_servers, changelog_topic(settings), idle_timeout_s=3.0)
+                     if r.key == b"c-seed"]  # fmt: skip
+        kinds = [t["kind"] for t in crm_stream(deployment).values()]
+    finally:
+        worker.kill(signal.SIGTERM)
+    assert changelog[-1].value == b"", "an evicted customer's last changelog record is a tombstone"
+    assert sorted(kinds) == ["window_expired", "window_open"]  # its window ran its course first

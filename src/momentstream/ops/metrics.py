@@ -40,6 +40,8 @@ class WorkerMetrics:
         self.deferred = Counter("momentstream_triggers_deferred", "Triggers held over the customer's quiet hours",
                                 ["moment"], registry=r)  # fmt: skip
         self.ticks = Counter("momentstream_ticks", "Tick records consumed", registry=r)
+        self.evicted = Counter("momentstream_customers_evicted", "Customers forgotten after idle_ttl of silence "
+                               "with nothing pending", registry=r)  # fmt: skip
         self.processing = Histogram(
             "momentstream_processing_seconds",
             "Time from taking a record to having its outputs sent and state saved",

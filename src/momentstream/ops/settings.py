@@ -43,6 +43,8 @@ class WorkerSettings(BaseSettings):
     web_host: str = Field("0.0.0.0", description="address of /metrics, /healthz and /readyz")
     web_port: int = Field(6066, ge=1, le=65_535, description="port of /metrics, /healthz and /readyz")
     lateness: str = Field("1m", description="allowed lateness of events per customer")
+    idle_ttl: str | None = Field(None, description="forget customers silent this long with nothing pending, "
+                                 "e.g. 400d (default: keep every customer)")  # fmt: skip
     clock: Literal["stream", "wall"] = Field(
         "stream",
         description="stream: time advances with each partition's events and tick records; "
@@ -62,10 +64,11 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
 
-    @field_validator("lateness", "tick_interval", "model_snapshot_interval")
+    @field_validator("lateness", "tick_interval", "model_snapshot_interval", "idle_ttl")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
         return value
 
     @field_validator("clock_origin")
@@ -79,6 +82,11 @@ class WorkerSettings(BaseSettings):
     def lateness_ms(self) -> int:
         """Allowed lateness in milliseconds."""
         return parse_duration(self.lateness)
+
+    @property
+    def idle_ttl_ms(self) -> int | None:
+        """Idle time-to-live in milliseconds, or None."""
+        return None if self.idle_ttl is None else parse_duration(self.idle_ttl)
 
     @property
     def model_snapshot_interval_s(self) -> float:

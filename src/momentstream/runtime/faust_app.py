@@ -173,6 +173,8 @@ class Worker:
             self.metrics.events.labels(result=_result_of(work)).inc()
         await self.publish(work, message)
         self.processor.save(work)
+        if work.evicted:
+            self.metrics.evicted.inc(work.evicted)
         elapsed = time.perf_counter() - started
         self.metrics.processing.observe(elapsed)
         if elapsed > SLOW_RECORD_S:

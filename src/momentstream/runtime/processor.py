@@ -93,6 +93,8 @@ class Work:
     outputs: list[Output] = field(default_factory=list)
     changed: dict[str, CustomerState] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
+    evicted: int = 0
+    """Customers of ``erased`` that were idle, not asked to be erased (counted for the metric)."""
     dead_letter: DeadLetter | None = None
     event: TouchpointEvent | None = None
 
@@ -265,7 +267,7 @@ class StreamProcessor:
         return state
 
     def _forget(self, clock: _PartitionClock, customer_id: str, work: Work) -> None:
-        """Drop every in-memory trace of an erased customer; :meth:`save` deletes the stored one."""
+        """Drop every in-memory trace of an erased (or evicted) customer; :meth:`save` deletes the stored one."""
         self._cache.pop(customer_id, None)
         clock.wakeups.update(customer_id, None)
         clock.timers.pop(customer_id, None)
@@ -282,6 +284,11 @@ class StreamProcessor:
                 return
             for customer_id in due:
                 state = work.changed.get(customer_id) or self._load(partition, customer_id)
-                work.outputs.extend(engine.on_tick(state, now, final).outputs)
+                step = engine.on_tick(state, now, final)
+                work.outputs.extend(step.outputs)
+                if step.evict:
+                    self._forget(clock, customer_id, work)
+                    work.evicted += 1
+                    continue
                 work.changed[customer_id] = state
                 clock.wakeups.update(customer_id, engine.next_wakeup(state))

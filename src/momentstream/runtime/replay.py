@@ -53,6 +53,8 @@ class ReplaySummary:
     triggers: Counter[tuple[str, str]] = field(default_factory=Counter)
     holdout: int = 0
     customers: int = 0
+    """Customers with state at the end (those evicted for idleness are counted in ``evicted``)."""
+    evicted: int = 0
     seconds: float = 0.0
 
     def count(self, output: Output) -> None:
@@ -97,6 +99,8 @@ class ReplayRunner:
         self.states: dict[str, CustomerState] = {}
         self.wakeups = WakeupIndex()
         self.clock: int | None = None
+        self.evicted = 0
+        """Customers forgotten after ``idle_ttl_ms`` of silence with nothing pending."""
 
     def feed(self, event: TouchpointEvent) -> list[Output]:
         """Process one event in arrival order; returns everything it (and the clock) caused."""
@@ -125,7 +129,12 @@ class ReplayRunner:
                 return outputs
             for customer_id in due:
                 state = self.states[customer_id]
-                outputs.extend(self.engine.on_tick(state, now, final).outputs)
+                step = self.engine.on_tick(state, now, final)
+                outputs.extend(step.outputs)
+                if step.evict:
+                    del self.states[customer_id]
+                    self.evicted += 1
+                    continue
                 self.wakeups.update(customer_id, self.engine.next_wakeup(state))
 
     def finish(self, until: int | None = None) -> list[Output]:
@@ -203,5 +212,6 @@ def replay_file(
         emit(runner.finish(until))
         meter.finish(summary.events)
     summary.customers = len(runner.states)
+    summary.evicted = runner.evicted
     summary.seconds = time.perf_counter() - started
     return summary
