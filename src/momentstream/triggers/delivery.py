@@ -24,8 +24,7 @@ from momentstream.schema import (
     ms_to_datetime,
 )
 from momentstream.state import Contact, CustomerState, DeferredTrigger
-from momentstream.triggers.emit import deferred_trigger, to_deferred
-from momentstream.triggers.holdout import in_holdout
+from momentstream.triggers.emit import deferred_trigger, is_held_out, to_deferred
 from momentstream.triggers.policy import ContactPolicy, Defer, Suppress
 
 __all__ = ["DEFER_OWNER", "DEFER_TIMER", "Delivery", "suppressed"]
@@ -129,7 +128,7 @@ class Delivery:
         for entry in [r for r in state.revocable if r[0] == trigger_id]:
             state.revocable.remove(entry)
         old = self._by_name.get(name)
-        holdout = old is not None and in_holdout(state.customer_id, name, old.spec.holdout_share, old.spec.holdout_salt)
+        holdout = old is not None and is_held_out(old, state.customer_id)
         newest: Evidence = max(by.evidence, key=lambda e: e.ts)
         outputs.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
                                       kind="window_open", reason=f"superseded by {by.moment} (higher priority) "
@@ -151,7 +150,7 @@ class Delivery:
             reason = (
                 "the silence it needed was broken" if kind == "match" else "a cancel_if event came before it opened"
             )
-            holdout = in_holdout(state.customer_id, name, m.spec.holdout_share, m.spec.holdout_salt)
+            holdout = is_held_out(m, state.customer_id)
             revoked.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
                                           kind=kind, reason=reason, late_event_id=event.event_id,
                                           late_event_ts=event.ts, holdout=holdout))  # fmt: skip

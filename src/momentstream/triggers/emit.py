@@ -22,7 +22,12 @@ from momentstream.schema import (
 from momentstream.state import CustomerState, DeferredTrigger, EvidenceRow
 from momentstream.triggers.holdout import in_holdout
 
-__all__ = ["cancelled_record", "deferred_trigger", "match_trigger", "to_deferred", "window_trigger"]
+__all__ = ["cancelled_record", "deferred_trigger", "is_held_out", "match_trigger", "to_deferred", "window_trigger"]
+
+
+def is_held_out(m: CompiledMoment, customer_id: str) -> bool:
+    """Whether the customer is in this moment's holdout group (its triggers, and their revocations, stay apart)."""
+    return in_holdout(customer_id, m.name, m.spec.holdout_share, m.spec.holdout_salt)
 
 
 def _evidence(m: CompiledMoment, rows: tuple[EvidenceRow, ...]) -> list[Evidence]:
@@ -62,7 +67,7 @@ def _trigger(
         evidence=_evidence(m, rows),
         story=_story(state),
         description=m.spec.description,
-        holdout=in_holdout(state.customer_id, m.name, m.spec.holdout_share, m.spec.holdout_salt),
+        holdout=is_held_out(m, state.customer_id),
     )
 
 
