@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from momentstream.cli import main
+from momentstream.engine import Engine, EngineConfig
 from momentstream.models.objectives import load_objectives
 from momentstream.models.scorer import Scorer
-from momentstream.resources import bundled_objectives_path
+from momentstream.patterns.dsl import load_moments
+from momentstream.resources import bundled_moments_path, bundled_objectives_path
 
 
 def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,3 +123,79 @@ def test_uplift_without_triggers_says_so(tmp_path: Path, capsys: pytest.CaptureF
     events.write_text("")
     assert main(["report", "uplift", str(empty), "--events", str(events)]) == 2
     assert "no actionable triggers" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small replay with its events, triggers and audit files."""
+    d = tmp_path_factory.mktemp("replayed")
+    files = {name: d / f"{name}.jsonl" for name in ("events", "triggers", "audit")}
+    assert main(["simulate", "-o", str(files["events"]), "--customers", "300", "--days", "60"]) == 0
+    assert main(["replay", str(files["events"]), "-o", str(files["triggers"]), "--audit", str(files["audit"]),
+                 "--no-scoring", "-q"]) == 0  # fmt: skip
+    return files
+
+
+def test_uplift_for_an_outcome_that_never_occurs_says_so_and_fails(
+    replayed: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["report", "uplift", str(replayed["triggers"]), "--events", str(replayed["events"]),
+                 "--outcome", "purchse"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no 'purchse' event" in err
+    assert "purchase" in err
+
+
+def test_uplift_handed_the_audit_file_names_the_line(
+    replayed: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["report", "uplift", str(replayed["audit"]), "--events", str(replayed["events"])])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "line 1: an audit record" in err
+    assert "Traceback" not in err
+
+
+def test_uplift_reads_triggers_from_standard_input(
+    replayed: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(replayed["triggers"].read_text()))
+    assert main(["report", "uplift", "-", "--events", str(replayed["events"])]) == 0
+    assert "post_purchase_window" in capsys.readouterr().out
+
+
+def test_version_and_verbose_after_the_command(replayed: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("momentstream 0.")
+    out = replayed["triggers"].parent / "v.jsonl"
+    assert main(["replay", str(replayed["events"]), "-o", str(out), "--no-scoring", "-q", "-v"]) == 0
+    assert main(["-v", "check"]) == 0
+
+
+def test_every_option_of_simulate_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--customers", "--days", "--seed", "--output"):
+        line = next(x for x in text.splitlines() if option in x)
+        assert line.split(option, 1)[1].strip() or "default" in text
+
+
+@pytest.mark.parametrize("args", [["--idle-ttl", "0s"], ["--max-skew", "-1d"], ["--lateness", "soon"]])
+def test_replay_refuses_useless_durations(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["replay", "-", *args])
+    assert done.value.code == 2
+    assert args[0] in capsys.readouterr().err
+
+
+def test_check_warns_of_an_idle_ttl_shorter_than_a_moment(capsys: pytest.CaptureFixture[str]) -> None:
+
+    engine = Engine(load_moments(bundled_moments_path()), EngineConfig(idle_ttl_ms=86_400_000))
+    assert any("idle_ttl 1d is shorter than moment 'silent_churn'" in w for w in engine.warnings)
+    with pytest.raises(ValueError, match="idle_ttl"):
+        Engine(load_moments(bundled_moments_path()), EngineConfig(idle_ttl_ms=0))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from momentstream.clock import to_ms
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import Moment
+from momentstream.runtime.stored import MAX_STORED_BYTES, encode_entry
 from momentstream.schema import DuplicateEvent, LateEvent, Output, Trigger
-from momentstream.state import CustomerState
-from tests.helpers import event, evidence_ids, hours, run, triggers
+from momentstream.state import CustomerState, event_weight
+from tests.helpers import at, event, evidence_ids, hours, run, triggers
 
 
 def a_then_b() -> Moment:
@@ -109,3 +111,33 @@ def test_state_encoding_round_trip_does_not_change_the_outputs() -> None:
     restarted = [o.model_dump_json() for o in run_with_restarts(moment, stream, every=1)]
     assert restarted == baseline
     assert len([o for o in baseline if '"window_open"' in o]) == 2
+
+
+def test_held_events_are_bounded_in_bytes_so_the_state_fits_a_kafka_record() -> None:
+    """Before: two valid 600 KB events within the lateness made a state over the 1 MB message limit."""
+    big = [
+        event(
+            f"e{i}", "a" if i % 2 else "b", i, text="x" * 20_000, properties={f"p{k}": "y" * 2_000 for k in range(20)}
+        )
+        for i in range(40)  # 40 events of ~60 KB within one hour: far more than the budget
+    ]
+
+    def run_with(budget: int) -> tuple[list[str], list[int]]:
+        engine = Engine([a_then_b().compile()], EngineConfig(allowed_lateness_ms=3_600_000, max_buffered_bytes=budget))
+        state = engine.new_state("c1")
+        outputs, sizes = [], []
+        for e in big:
+            outputs += engine.on_event(state, e).outputs
+            assert state.buffered_bytes == sum(event_weight(x) for _, _, x in state.buffer)
+            assert state.buffered_bytes <= budget
+            sizes.append(len(encode_entry(0, engine.next_wakeup(state), state)))
+        restored = CustomerState.from_bytes(state.to_bytes())
+        assert restored.buffered_bytes == state.buffered_bytes
+        outputs += engine.on_tick(state, to_ms(at(60)), final=True).outputs
+        return [t.trigger_id for t in triggers(outputs)], sizes
+
+    bounded_ids, sizes = run_with(EngineConfig().max_buffered_bytes)
+    unbounded_ids, unbounded_sizes = run_with(10**9)
+    assert max(sizes) < MAX_STORED_BYTES < max(unbounded_sizes)  # the bound is what keeps it storable
+    assert bounded_ids == unbounded_ids
+    assert bounded_ids  # in-order events: forcing them through changes nothing

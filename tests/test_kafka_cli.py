@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import pytest
+from kafka.errors import KafkaTimeoutError
 
 from momentstream.cli import main
+from momentstream.kafka_cli import _friendly
+from momentstream.ops.redact import install_log_redaction
 
 
 def test_worker_prints_its_effective_settings(
@@ -36,3 +41,43 @@ def test_tick_refuses_a_time_without_timezone(capsys: pytest.CaptureFixture[str]
 def test_a_bad_setting_is_reported_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker", "--print-settings", "--partitions", "0"]) == 2
     assert "partitions" in capsys.readouterr().err
+
+
+def test_worker_takes_objectives_ttl_skew_and_scoring_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["worker", "--print-settings", "--objectives", "o.yaml", "--idle-ttl", "400d", "--no-scoring",
+                 "--max-skew", "1h"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["objectives"], doc["idle_ttl"], doc["scoring"], doc["max_skew"]) == ("o.yaml", "400d", False, "1h")
+
+
+@pytest.mark.parametrize("setting", ["--idle-ttl", "--max-skew"])
+def test_a_zero_duration_is_refused(setting: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["worker", "--print-settings", setting, "0s"]) == 2
+    assert setting.strip("-").replace("-", "_") in capsys.readouterr().err
+
+
+def test_credentials_in_a_kafka_error_are_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+
+    def failing(_: object) -> int:
+        raise KafkaTimeoutError("Unable to bootstrap from ['alice:s3cret@127.0.0.1:9092']")
+
+    assert _friendly(failing)(None) == 1  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "s3cret" not in err
+    assert "alice" not in err
+    assert "***@127.0.0.1:9092" in err
+
+
+def test_credentials_in_a_kafka_clients_log_line_are_never_printed() -> None:
+
+    install_log_redaction()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("kafka.net.manager")
+    logger.addHandler(handler)
+    try:
+        logger.error("Bootstrap failed: %s", "Unable to bootstrap from ['alice:s3cret@127.0.0.1:9092']")
+    finally:
+        logger.removeHandler(handler)
+    assert "s3cret" not in stream.getvalue()
+    assert "***@127.0.0.1:9092" in stream.getvalue()

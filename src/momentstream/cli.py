@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import importlib.metadata
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,23 +16,33 @@ from typing import IO
 
 from momentstream.clock import format_duration, parse_duration, parse_instant
 from momentstream.demo import DemoOptions, default_engine, run_demo
+from momentstream.engine import Engine
 from momentstream.kafka_cli import KAFKA_COMMANDS, add_kafka_commands
+from momentstream.models.objectives import ObjectivesError
+from momentstream.models.scorer import PoisonedModelError
+from momentstream.ops.redact import install_log_redaction
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.resources import bundled_moments_path
+from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 from momentstream.runtime.replay import DRAIN, replay_file
-from momentstream.runtime.sources import open_text, read_events, write_events
-from momentstream.schema import TouchpointEvent, export_json_schemas, ms_to_datetime
+from momentstream.runtime.sources import open_binary, open_text, read_events, write_events
+from momentstream.schema import TouchpointEvent, Trigger, export_json_schemas, ms_to_datetime
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
-from momentstream.triggers.consent import suppression_events
+from momentstream.triggers.consent import read_customer_list, suppression_events
 from momentstream.triggers.contract import read_triggers, write_contract_schema
 from momentstream.triggers.uplift import GroupRate, uplift
 
 __all__ = ["main"]
 
 logger = logging.getLogger(__name__)
+
+
+class ConfigurationError(ValueError):
+    """A command's input or option cannot be used; printed as one line, exit code 2."""
+
 
 _DESCRIPTION = """\
 momentstream finds the moments in a customer's behaviour when an intervention matters most.
@@ -57,6 +70,25 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _positive_duration(text: str) -> int:
+    ms = _duration(text)
+    if ms <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than 0s, not {text!r}")
+    return ms
+
+
+def _skew(text: str) -> int | None:
+    """``--max-skew 7d``, or ``off``."""
+    return None if text == "off" else _positive_duration(text)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("momentstream")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _until(text: str) -> int | None:
     """``end`` -> None (the last event time), ``drain`` -> every timer, else an aware ISO time in ms."""
     if text == "end":
@@ -77,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawTextHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to standard error")
+    parser.add_argument("--version", action="version", version=f"momentstream {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="simulate journeys, replay them, explain what fired",
@@ -84,8 +117,8 @@ def _parser() -> argparse.ArgumentParser:
                           description="Simulate customer journeys (including the seed scenario: support on Monday,\n"
                                       "a second purchase on Wednesday, then silence), replay them through the\n"
                                       "moments and print what fired and why.")  # fmt: skip
-    demo.add_argument("--customers", type=int, default=3000, help="customers to simulate (default 3000)")
-    demo.add_argument("--days", type=int, default=120, help="days of history (default 120)")
+    demo.add_argument("--customers", type=_positive_int, default=3000, help="customers to simulate (default 3000)")
+    demo.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
     demo.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where to write files (default out/demo)")
     _moments_option(demo)
@@ -111,18 +144,27 @@ def _parser() -> argparse.ArgumentParser:
                              "drain (every pending timer), or an ISO time")  # fmt: skip
     replay.add_argument("--lateness", type=_duration, default=None,
                         help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
-    replay.add_argument("--idle-ttl", type=_duration, default=None,
+    replay.add_argument("--max-skew", type=_skew, default=DEFAULT_MAX_SKEW_MS,
+                        help="refuse events this far ahead of the clock (newest event time so far),\n"
+                             "e.g. 30d, or off (default 7d): one far-future event would otherwise\n"
+                             "fire everybody's timers; refused events go to --rejects")  # fmt: skip
+    replay.add_argument("--strict", action="store_true",
+                        help="exit with code 1 when any line was rejected (for pipelines)")  # fmt: skip
+    replay.add_argument("--idle-ttl", type=_positive_duration, default=None,
                         help="forget customers silent this long with nothing pending, e.g. 400d\n"
                              "(default: keep every customer)")  # fmt: skip
     replay.add_argument("--models-in", type=Path, help="start from this model snapshot (from --models-out)")
     replay.add_argument("--models-out", type=Path, help="write the models' snapshot here afterwards")
     _quiet_option(replay)
 
-    simulate = sub.add_parser("simulate", help="write simulated journeys as JSON-lines events")
+    simulate = sub.add_parser("simulate", help="write simulated journeys as JSON-lines events",
+                              description="Write simulated customer journeys (every archetype, the seed scenario\n"
+                                          "included) as touchpoint events, one JSON object per line.",
+                              formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
     simulate.add_argument("-o", "--output", default="-", help="events file (default: standard output)")
-    simulate.add_argument("--customers", type=int, default=3000)
-    simulate.add_argument("--days", type=int, default=120)
-    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--customers", type=_positive_int, default=3000, help="customers to simulate (default 3000)")
+    simulate.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
+    simulate.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
 
     check = sub.add_parser("check", help="validate a moments file and list its moments")
     check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
@@ -154,7 +196,27 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--outcome", default="purchase", help="event type that counts as the outcome (default purchase)")
     up.add_argument("--within", type=_duration, default="7d", help="time after the first trigger (default 7d)")
     add_kafka_commands(sub)
+    _verbose_everywhere(parser)
     return parser
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept -v after the command too (``momentstream replay x.jsonl -v``), without overriding it when given first."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for child in getattr(action, "choices", {}).values():
+            child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                               help="log debug details to standard error")  # fmt: skip
+            _verbose_everywhere(child)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 SUPPRESS_HELP = """\
@@ -206,14 +268,21 @@ def _open_out(path: str | None) -> Iterator[IO[str] | None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input or configuration)."""
     args = _parser().parse_args(argv)
+    install_log_redaction()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
     if not args.verbose:
         logging.getLogger("kafka").setLevel(logging.ERROR)  # kafka-python's event-loop timing chatter
     try:
         return int(_COMMANDS[args.command](args))
+    except ObjectivesError as err:
+        print(f"momentstream: invalid objectives: {err}", file=sys.stderr)
+        return 2
     except PatternError as err:
         print(f"momentstream: invalid moments: {err}", file=sys.stderr)
+        return 2
+    except ConfigurationError as err:
+        print(f"momentstream: {err}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:
         print(f"momentstream: {err.strerror}: {err.filename}", file=sys.stderr)
@@ -232,7 +301,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring, args.idle_ttl)
     if args.models_in and engine.scorer is not None:
-        engine.scorer.restore(args.models_in.read_bytes())
+        try:
+            refused = engine.scorer.restore(args.models_in.read_bytes())
+        except ValueError as err:
+            raise ConfigurationError(f"--models-in {args.models_in}: {err}") from None
+        for name in refused:
+            print(f"momentstream: --models-in: model {name!r} has non-finite weights; it starts fresh",
+                  file=sys.stderr)  # fmt: skip
     with (
         _open_out(args.output) as out,
         _open_out(args.audit) as audit,
@@ -241,10 +316,15 @@ def _replay(args: argparse.Namespace) -> int:
     ):
         assert out is not None
         summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, holdout_out=holdout,
-                              order=args.order, until=args.until, progress=not args.quiet)  # fmt: skip
+                              order=args.order, until=args.until, progress=not args.quiet,
+                              max_skew_ms=args.max_skew)  # fmt: skip
     if args.models_out and engine.scorer is not None:
+        try:
+            snapshot = engine.scorer.snapshot()
+        except PoisonedModelError as err:
+            raise ConfigurationError(f"--models-out not written: {err}") from None
         args.models_out.parent.mkdir(parents=True, exist_ok=True)
-        args.models_out.write_bytes(engine.scorer.snapshot())
+        args.models_out.write_bytes(snapshot)
     rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
     report = [
         f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
@@ -260,17 +340,33 @@ def _replay(args: argparse.Namespace) -> int:
     if rows:
         report.append(format_table(["moment", "kind", "triggers"], rows))
     print("\n".join(report), file=sys.stderr)
-    return 0
+    return 1 if args.strict and summary.rejected else 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    triggers = [t for path in args.triggers for t in read_triggers(Path(path).read_text().splitlines())]
-    with open_text(args.events) as stream:
-        events = [item for _, item in read_events(stream) if isinstance(item, TouchpointEvent)]
+    if [args.events, *args.triggers].count("-") > 1:
+        print("momentstream: only one of the files can be standard input (-)", file=sys.stderr)
+        return 2
+    triggers: list[Trigger] = []
+    for path in args.triggers:
+        with open_text(path) as stream:
+            try:
+                triggers.extend(read_triggers(stream))
+            except ValueError as err:
+                print(f"momentstream: {path}: {err}", file=sys.stderr)
+                return 2
+    with open_binary(args.events) as source:
+        events = [item for _, item in read_events(source) if isinstance(item, TouchpointEvent)]
     results = uplift(triggers, events, args.outcome, args.within)
     if not results:
         print("momentstream: no actionable triggers in the given files", file=sys.stderr)
         return 2
+    seen_types = Counter(e.type for e in events)
+    if not seen_types[args.outcome]:
+        common = ", ".join(t for t, _ in seen_types.most_common(8)) or "none: no valid events"
+        print(f"momentstream: no {args.outcome!r} event in {args.events}, so every rate would be 0%. "
+              f"Event types there: {common}", file=sys.stderr)  # fmt: skip
+        return 1
 
     def group(g: GroupRate) -> list[str]:
         return [f"{g.customers:,}", f"{g.rate:.1%} [{g.low:.1%}, {g.high:.1%}]" if g.customers else "-"]
@@ -285,8 +381,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _suppress(args: argparse.Namespace) -> int:
     at = datetime.now(UTC).replace(microsecond=0) if args.at is None else ms_to_datetime(args.at)
-    with open_text(args.list) as stream:
-        customers = [c for c in (_first_column(line) for line in stream) if c]
+    with open_binary(args.list) as stream:
+        data = stream.read()
+    try:
+        customers = read_customer_list(data)
+    except (UnicodeDecodeError, csv.Error) as err:
+        print(f"momentstream: {args.list}: not a UTF-8 list of customer ids ({err})", file=sys.stderr)
+        return 2
     events = suppression_events(dict.fromkeys(customers), args.channel, at, args.lift, args.name)
     with _open_out(args.output) as out:
         assert out is not None
@@ -295,12 +396,6 @@ def _suppress(args: argparse.Namespace) -> int:
     print(f"wrote {written:,} consent_{change} events for {len(set(customers)):,} customers "
           f"({', '.join(args.channel) or 'all channels'})", file=sys.stderr)  # fmt: skip
     return 0
-
-
-def _first_column(line: str) -> str:
-    """A customer id from a list line: CSV first column; blanks, comments and a header give ''."""
-    value = line.split(",", 1)[0].strip().strip('"')
-    return "" if not value or value.startswith("#") or value == "customer_id" else value
 
 
 def _instant(text: str) -> int:
@@ -334,6 +429,8 @@ def _check(args: argparse.Namespace) -> int:
             window = f"{format_duration(m.window.opens_after_ms)}..{format_duration(m.window.closes_after_ms)}"
         rows.append([m.name, m.version, steps, window, m.skip])
     print(f"{path}: {len(moments)} moments OK")
+    for warning in Engine(moments).warnings:
+        print(f"warning: {warning}")
     print(format_table(["moment", "version", "steps", "window", "skip"], rows))
     print()
     print(_policy_table(moments))

@@ -12,13 +12,13 @@ gives the same outputs, which is what lets the replay runner and the Kafka runti
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from momentstream.clock import Timer, is_due, to_ms
+from momentstream.clock import Timer, format_duration, is_due, to_ms
+from momentstream.models.objectives import ObjectivesError
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
 from momentstream.patterns.dsl import load_moments
@@ -66,6 +66,9 @@ class EngineConfig:
         Recent events kept per customer and attached to triggers.
     max_buffered_events
         Events held per customer before the oldest is forced through.
+    max_buffered_bytes
+        Estimated bytes of held events per customer before the oldest are forced through: held
+        events live in the stored state, which must stay well below the broker's message limit.
     idle_ttl_ms
         See the attribute.
     """
@@ -74,6 +77,7 @@ class EngineConfig:
     dedup_size: int = 256
     story_size: int = 16
     max_buffered_events: int = 1_000
+    max_buffered_bytes: int = 262_144
     idle_ttl_ms: int | None = None
     """Forget a customer silent this long with nothing pending (no timers, held or deferred triggers,
     consent records; partial matches go with it). None keeps every customer for ever."""
@@ -124,6 +128,15 @@ class Engine:
         names = [m.name for m in self.moments]
         if len(set(names)) != len(names):
             raise ValueError(f"moment names must be unique, got {names}")
+        if self.scorer is not None:
+            unknown = sorted(set(self.scorer.config.bindings) - set(names))
+            if unknown:
+                message = f"no moment named {unknown[0]!r} in the moments file (moments: {', '.join(names)})"
+                raise ObjectivesError(message, moment=unknown[0], field=f"moments.{unknown[0]}")
+        self.warnings = _config_warnings(self.moments, self.config)
+        """Settings that work but probably not as meant; runtimes log them and ``check`` prints them."""
+        for warning in self.warnings:
+            logger.warning("%s", warning)
         self._by_name = {m.name: m for m in self.moments}
         self._untyped = tuple(m for m in self.moments if m.relevant_types is None)
         types = {t for m in self.moments for t in (m.relevant_types or ())}
@@ -167,10 +180,12 @@ class Engine:
         state.buffer_event(ts, event)
         state.max_seen = max(state.max_seen, ts)
         outputs: list[Output] = []
-        watermark = state.max_seen - self.config.allowed_lateness_ms
-        if len(state.buffer) > self.config.max_buffered_events:
-            watermark = max(watermark, state.buffer[0][0])
-        self._advance(state, watermark, False, outputs)
+        self._advance(state, state.max_seen - self.config.allowed_lateness_ms, False, outputs)
+        config = self.config
+        while state.buffer and (
+            len(state.buffer) > config.max_buffered_events or state.buffered_bytes > config.max_buffered_bytes
+        ):
+            self._advance(state, state.buffer[0][0], False, outputs)  # force the oldest held events through
         return Step(state, outputs)
 
     @staticmethod
@@ -223,7 +238,7 @@ class Engine:
                 if at is None or at != to_ms(self._pending[0].emitted_at):
                     self._decide_pending(state, outputs)
             if take_event:
-                ts, _, event = heapq.heappop(buffer)
+                ts, event = state.pop_buffered()
                 self._process_event(state, ts, event, outputs)
             elif timer_due:
                 timer = timers.pop_next_due(watermark, inclusive)
@@ -385,6 +400,36 @@ class Engine:
         """Drop an empty moment state and its stale timers, so idle customers stay small."""
         del state.moments[name]
         state.timers.discard(name)
+
+
+def _config_warnings(moments: tuple[CompiledMoment, ...], config: EngineConfig) -> list[str]:
+    """Refuse impossible engine settings; return the doubtful ones as sentences."""
+    ttl = config.idle_ttl_ms
+    if ttl is not None and ttl <= 0:
+        raise ValueError("idle_ttl must be longer than 0s (leave it unset to keep every customer)")
+    if config.allowed_lateness_ms < 0:
+        raise ValueError("allowed lateness cannot be negative")
+    warnings = []
+    for m in moments:
+        span = _longest_span(m)
+        if ttl is not None and span is not None and ttl < span:
+            warnings.append(
+                f"idle_ttl {format_duration(ttl)} is shorter than moment {m.name!r} may take to match "
+                f"({format_duration(span)}): a customer silent that long loses its partial matches"
+            )
+    return warnings
+
+
+def _longest_span(m: CompiledMoment) -> int | None:
+    """The longest time a moment's partial match may wait for its next event (its declared limits)."""
+    spec = m.spec
+    spans = [spec.within_ms or 0]
+    for step in spec.steps:
+        spans.append(getattr(step, "within_ms", None) or 0)
+    if m.kofn is not None:
+        spans.append(m.kofn.within_ms)
+    longest = max(spans)
+    return longest or None
 
 
 _OFFSETS: dict[int, str] = {}

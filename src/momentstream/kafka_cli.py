@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from momentstream.clock import parse_instant, to_ms
+from momentstream.ops.redact import redact_credentials
 from momentstream.runtime.sources import describe_error
 
 __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
@@ -23,7 +24,8 @@ __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
 _SETTINGS_HELP = "worker settings YAML (fields as MOMENTSTREAM_* env vars; see README)"
 _SETTINGS_EPILOG = """\
 settings come from, lowest to highest: defaults, --settings FILE (YAML), MOMENTSTREAM_* environment
-variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. Print them with --print-settings.
+variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. `momentstream worker
+--print-settings` prints the effective values.
 """
 
 
@@ -34,9 +36,13 @@ def add_kafka_commands(sub: Any) -> None:
                          "a changelog-backed table, and produce triggers to the actions topic.\n"
                          "Serves /metrics, /healthz and /readyz on the web port.")  # fmt: skip
     worker.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
+    worker.add_argument("--objectives", type=Path, help="objectives YAML for scoring (default: the bundled one)")
+    worker.add_argument("--no-scoring", action="store_true", help="no models: triggers carry no score")
     worker.add_argument("--web-port", type=int, help="port of /metrics, /healthz, /readyz (default 6066)")
     worker.add_argument("--clock", choices=["stream", "wall"], help="stream (default) or wall; see README")
     worker.add_argument("--lateness", help="allowed lateness, e.g. 60s (default 1m)")
+    worker.add_argument("--idle-ttl", help="forget customers silent this long with nothing pending, e.g. 400d")
+    worker.add_argument("--max-skew", help="refuse events this far ahead of the partition clock (default 7d)")
     worker.add_argument("--print-settings", action="store_true", help="print the effective settings and exit")
 
     topics = _subcommand(sub, "topics", "create and check the worker's topics")
@@ -88,7 +94,9 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args, web_port=args.web_port, clock=args.clock, lateness=args.lateness, moments=args.moments)
+    settings = _settings(args, web_port=args.web_port, clock=args.clock, lateness=args.lateness, moments=args.moments,
+                         objectives=args.objectives, scoring=False if args.no_scoring else None,
+                         idle_ttl=args.idle_ttl, max_skew=args.max_skew)  # fmt: skip
     if args.print_settings:
         print(json.dumps(settings.redacted(), indent=2))
         return 0
@@ -181,7 +189,7 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return 2
         except Exception as err:
             if type(err).__module__.startswith("kafka") or type(err).__name__ == "TopicMismatchError":
-                print(f"momentstream: {err}", file=sys.stderr)
+                print(f"momentstream: {redact_credentials(str(err))}", file=sys.stderr)
                 return 1
             raise
 

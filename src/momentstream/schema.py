@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
+    "EARLIEST_TS",
+    "LATEST_TS",
+    "MAX_ABS_VALUE",
+    "MAX_EVENT_BYTES",
+    "MAX_PROPERTY_CHARS",
     "SCHEMA_VERSION",
     "DuplicateEvent",
     "Evidence",
@@ -27,6 +35,7 @@ __all__ = [
     "TriggerKind",
     "Window",
     "WindowCancelled",
+    "describe_error",
     "export_json_schemas",
     "make_trigger_id",
     "ms_to_datetime",
@@ -37,6 +46,29 @@ SCHEMA_VERSION = "1"
 
 PropertyValue = str | int | float | bool | None
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+MAX_EVENT_BYTES = 65_536
+"""The largest event record (a JSON line, or a Kafka record value) the engine takes; larger ones are refused.
+Held events live in the customer's state, which must stay far below the broker's 1 MB message limit."""
+MAX_ABS_VALUE = 1e15
+"""Largest magnitude of ``value``: a quadrillion (in any currency's minor unit) is no order; 1e308 is an attack."""
+MAX_PROPERTY_CHARS = 2_048
+"""Longest string property (and 64 characters for a property name)."""
+_INT64 = 2**63
+EARLIEST_TS = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TS = datetime(2200, 1, 1, tzinfo=UTC)
+"""Event times outside [EARLIEST_TS, LATEST_TS) are refused: no touchpoint is that old or that new, and
+times near year 10000 overflow when converted to UTC."""
+
+
+@lru_cache(maxsize=1024)
+def _is_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA timezone this machine knows (cached: events repeat a few zones)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -82,15 +114,40 @@ class TouchpointEvent(BaseModel):
     type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")]
     channel: Annotated[str, Field(min_length=1, max_length=64)] = "unknown"
     ts: AwareDatetime
-    value: float | None = None
+    value: Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)] | None = None
     properties: dict[str, PropertyValue] = Field(default_factory=dict)
     text: Annotated[str, Field(max_length=20_000)] | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        # A far date is refused here, in both runtimes alike, instead of overflowing deep in the engine.
+        try:
+            utc = value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("is out of range") from None
+        if not EARLIEST_TS <= utc < LATEST_TS:
+            raise ValueError(f"must be from {EARLIEST_TS.year} to {LATEST_TS.year - 1} (UTC)")
+        return value
 
     @field_validator("properties")
     @classmethod
     def _bounded_properties(cls, value: dict[str, PropertyValue]) -> dict[str, PropertyValue]:
+        # Values reach msgpack (int64), the models (finite floats) and the state (bounded size).
         if len(value) > 64:
             raise ValueError("at most 64 properties per event")
+        for name, item in value.items():
+            if not name or len(name) > 64:
+                raise ValueError("property names must have 1 to 64 characters")
+            if isinstance(item, str) and len(item) > MAX_PROPERTY_CHARS:
+                raise ValueError(f"{name}: at most {MAX_PROPERTY_CHARS} characters")
+            if isinstance(item, int) and not isinstance(item, bool) and not -_INT64 <= item < _INT64:
+                raise ValueError(f"{name}: integers must fit in 64 bits")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{name}: numbers must be finite")
+        zone = value.get("timezone")
+        if zone is not None and not (isinstance(zone, str) and _is_zone(zone)):
+            raise ValueError("timezone: not an IANA timezone name (e.g. Europe/Berlin)")
         return value
 
 
@@ -175,6 +232,8 @@ class Trigger(BaseModel):
     """In the moment's control group: recorded on the holdout output to measure uplift, not acted on."""
     channels: list[str] | None = None
     """The channels the CRM may use: the moment's ``channels`` the customer still consents to (None: any)."""
+    owner: str | None = None
+    """The team that owns the moment (its ``owner:`` in the moments file), if it names one."""
 
 
 class LateEvent(BaseModel):
@@ -344,3 +403,12 @@ def write_json_schema(directory: Path, name: str, schema: dict[str, Any]) -> Pat
     path = directory / f"{name}.v{SCHEMA_VERSION}.schema.json"
     path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def describe_error(err: ValidationError) -> str:
+    """A one-line reason naming the fields, without echoing values (they may be PII)."""
+    parts = []
+    for item in err.errors(include_url=False, include_input=False):
+        where = ".".join(str(x) for x in item["loc"]) or "(line)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)

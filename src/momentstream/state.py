@@ -173,6 +173,8 @@ class CustomerState:
     next_deferral: int = 0
     idle_at: int | None = None
     """When the idle timer fires (None: not scheduled; see ``EngineConfig.idle_ttl_ms``)."""
+    buffered_bytes: int = field(default=0, repr=False, compare=False)
+    """Estimated size of the held events (derived from ``buffer``; bounded by the engine)."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def remember_id(self, event_id: str) -> bool:
@@ -195,6 +197,13 @@ class CustomerState:
         """Hold an event until the watermark passes it, ordered by (time, arrival)."""
         heapq.heappush(self.buffer, (ts, self.arrivals, event))
         self.arrivals += 1
+        self.buffered_bytes += event_weight(event)
+
+    def pop_buffered(self) -> tuple[int, TouchpointEvent]:
+        """The oldest held event, taken out of the buffer."""
+        ts, _, event = heapq.heappop(self.buffer)
+        self.buffered_bytes -= event_weight(event)
+        return ts, event
 
     def moment(self, name: str, version: int) -> MomentState:
         """This customer's state for a moment; reset if the moment's version changed."""
@@ -279,7 +288,31 @@ class CustomerState:
                 state.deferred[d[0]] = DeferredTrigger(d[1], d[2], d[3], _unrows(d[4]), window, d[6])
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)
+        state.buffered_bytes = sum(event_weight(b[2]) for b in state.buffer)
         return state
+
+
+def event_weight(event: TouchpointEvent) -> int:
+    """About how many bytes an event takes in the state encoding (strings by their UTF-8 length).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> e = TouchpointEvent(event_id="e1", customer_id="c1", type="purchase",
+    ...                     ts=datetime(2026, 1, 1, tzinfo=timezone.utc), text="é" * 10, properties={"plan": "pro"})
+    >>> event_weight(e)
+    110
+    """
+    size = 64 + len(event.event_id) + len(event.customer_id) + len(event.type) + len(event.channel)
+    if event.text:
+        size += _utf8_len(event.text)
+    for name, value in event.properties.items():
+        size += len(name) + (_utf8_len(value) if isinstance(value, str) else 9)
+    return size
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _contact(row: list[Any]) -> Contact:

@@ -91,7 +91,7 @@ def test_tier_bands() -> None:
 def test_a_score_condition_suppresses_and_audits(journeys: list[TouchpointEvent]) -> None:
     doc = {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "purchase"},
                            "outcome_means": "negative", "horizon": "30d"}],
-           "moments": {"silent_churn": {"objective": "churn", "min_score": 1.01}}}  # fmt: skip
+           "moments": {"silent_churn": {"objective": "churn", "min_score": 1.0}}}  # fmt: skip
     _, outputs = scored_run(journeys, parse_objectives(doc))
     suppressed = [o for o in outputs if isinstance(o, TriggerSuppressed)]
     assert suppressed

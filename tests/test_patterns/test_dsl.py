@@ -9,6 +9,7 @@ import pytest
 from momentstream.patterns.dsl import Moment, load_moments, parse_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path
+from momentstream.triggers.contract import to_cloudevent
 from tests.helpers import event, hours, run, triggers
 
 YAML = """
@@ -104,3 +105,54 @@ def test_duplicate_moment_names_are_rejected() -> None:
     one = "  - name: same\n    pattern: [{where: {type: a}}]\n"
     with pytest.raises(PatternError, match="already defined"):
         parse_moments("moments:\n" + one + one)
+
+
+def one_moment(**extra: str) -> str:
+    """A moments file with one moment; ``extra`` are YAML lines added to it (or, with key 'top', to the file)."""
+    top = extra.pop("top", "")
+    lines = "".join(f"    {k}: {v}\n" for k, v in extra.items())
+    return (f"{top}\nmoments:\n  - name: m\n    pattern:\n      - {{name: a, where: {{type: signup}}}}\n"
+            f"      - {{name: b, where: {{type: purchase}}}}\n{lines}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        (one_moment(objective="no_such_objective"), "objective", "objectives file"),
+        (one_moment(channels="[emial]"), "channels", "did you mean 'email'"),
+        (one_moment(top="version: 2"), "version", "version 1"),
+        (one_moment(window="{anchor: a, opens_after: 0s, closes_after: 1h}").replace(
+            "{name: b, where: {type: purchase}}", "{name: b, absent: {type: purchase}, for: 2h}"),
+         "window.closes_after", "closed before it could open"),
+        (YAML.replace("{name: support, where: {type: support_ticket}}",
+                      "{name: support, where: {type: support_ticket, hour: 25}}"), "hour", "0 to 23"),
+        (YAML.replace("{name: support, where: {type: support_ticket}}",
+                      "{name: support, where: {type: support_ticket, hour: {gte: 9, lt: 24.5}}}"), "hour", "0 to 23"),
+        (YAML.replace("within: 4d}", "within: 4d, times: 2, one_or_more: true}"), "times", "[2, null]"),
+        (one_moment(owner="''"), "owner", "team"),
+    ],
+)  # fmt: skip
+def test_impossible_or_ignored_definitions_are_refused_naming_the_field(text: str, field: str, words: str) -> None:
+    with pytest.raises(PatternError) as caught:
+        parse_moments(text, source="m.yaml")
+    assert caught.value.field.endswith(field), caught.value
+    assert words in str(caught.value)
+    assert str(caught.value).startswith("m.yaml: ")
+
+
+def test_declared_channels_and_open_ended_counts_are_accepted() -> None:
+    [m] = parse_moments(one_moment(top="channels: [kakao]", channels="[kakao, email]"))
+    assert m.spec.channels == ("kakao", "email")
+    [m] = parse_moments(YAML.replace("within: 4d}", "within: 4d, times: [2, null]}"))
+    assert (m.spec.steps[1].min_times, m.spec.steps[1].max_times) == (2, None)  # type: ignore[union-attr]
+
+
+def test_a_moments_owner_reaches_the_trigger_and_the_crm_envelope_without_scoring() -> None:
+
+    [m] = parse_moments(one_moment(owner="lifecycle_team"))
+    [trigger] = triggers(run(m, [event("e1", "signup", 0), event("e2", "purchase", 5)]))
+    assert trigger.owner == "lifecycle_team"
+    assert to_cloudevent(trigger, "momentstream/test")["owner"] == "lifecycle_team"
+    [plain] = parse_moments(one_moment())
+    [unowned] = triggers(run(plain, [event("e1", "signup", 0), event("e2", "purchase", 5)]))
+    assert to_cloudevent(unowned, "momentstream/test")["owner"] == "unassigned"

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from momentstream.cli import main
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
 from momentstream.runtime.replay import DRAIN, ReplayRunner
 from momentstream.runtime.sources import read_events
 from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerSuppressed
-from momentstream.triggers.consent import Consent, allowed_channels, apply_consent, contactable
+from momentstream.triggers.consent import Consent, allowed_channels, apply_consent, contactable, read_customer_list
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -109,3 +111,33 @@ def test_the_suppress_command_turns_a_list_into_consent_events(tmp_path: Path) -
     runner = ReplayRunner(Engine(parse_moments(MOMENTS), EngineConfig(allowed_lateness_ms=0)))
     outputs = list(runner.run([*customer, purchase], until=DRAIN))
     assert outcome(outputs) == [("win_back", "sms"), ("any_channel", "any")]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\xef\xbb\xbfcustomer_id,name\r\nc1,A\r\n", ["c1"]),  # a BOM made the header a customer id
+        (b'"acme, inc",x\n"quoted ""id""",y\n', ["acme, inc", 'quoted "id"']),  # "acme, inc" became "acme"
+        (b"c1\r\nc2\r\n\r\n# note\r\n", ["c1", "c2"]),
+        (b"Customer_ID\nc1\n", ["c1"]),
+        (b"c1\ncustomer_id\n", ["c1", "customer_id"]),  # only a first row is a header
+    ],
+)
+def test_suppression_lists_are_read_as_csv(data: bytes, expected: list[str]) -> None:
+    assert read_customer_list(data) == expected
+
+
+def test_suppress_reads_a_bom_quoted_crlf_file_end_to_end(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(b'\xef\xbb\xbfcustomer_id,reason\r\n"acme, inc",complaint\r\n')
+    out = tmp_path / "consent.jsonl"
+    assert main(["suppress", str(path), "-o", str(out), "--at", "2026-03-02T08:00:00Z"]) == 0
+    events = [e for _, e in read_events(out.read_text().splitlines()) if isinstance(e, TouchpointEvent)]
+    assert [e.customer_id for e in events] == ["acme, inc"]
+
+
+def test_a_non_utf8_list_is_refused_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(b"caf\xe9\n")
+    assert main(["suppress", str(path)]) == 2
+    assert "not a UTF-8 list" in capsys.readouterr().err

@@ -11,9 +11,9 @@ from momentstream.clock import to_ms
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
 from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
-from momentstream.runtime.replay import ReplayRunner, replay_file
+from momentstream.runtime.replay import DRAIN, ReplayRunner, replay_file
 from momentstream.runtime.sources import write_events
-from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerRevoked
+from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerRevoked, TriggerSuppressed
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 MOMENTS = """
@@ -110,3 +110,17 @@ def test_a_holdout_triggers_revocation_goes_with_the_holdout_output(tmp_path: Pa
     kept = [json.loads(line) for line in holdout.getvalue().splitlines()]
     assert [(d.get("output"), d["holdout"]) for d in kept] == [(None, True), ("trigger_revoked", True)]
     assert kept[1]["trigger_id"] == kept[0]["trigger_id"]
+
+
+def test_a_revoked_window_opening_is_not_followed_by_its_expiry() -> None:
+    """Before: after the revocation, `--until drain` still told the CRM the window expired."""
+
+    runner = ReplayRunner(engine())
+    outputs = list(runner.run([ev(1, "purchase", timedelta(days=-5)), ev(2, "purchase", timedelta(0)),
+                               ev(3, "page_view", timedelta(hours=25)),
+                               ev(4, "outreach", timedelta(hours=10))], until=DRAIN))  # fmt: skip
+    kinds = [o.kind for o in outputs if isinstance(o, Trigger)]
+    assert kinds == ["window_open"]
+    assert [o.output for o in outputs if isinstance(o, TriggerRevoked)] == ["trigger_revoked"]
+    [muted] = [o for o in outputs if isinstance(o, TriggerSuppressed)]
+    assert (muted.kind, muted.reason) == ("window_expired", "opening_suppressed")

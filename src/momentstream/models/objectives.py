@@ -20,7 +20,7 @@ from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 
-__all__ = ["Binding", "Objective", "ObjectiveSet", "Tier", "load_objectives", "parse_objectives"]
+__all__ = ["Binding", "Objective", "ObjectiveSet", "ObjectivesError", "Tier", "load_objectives", "parse_objectives"]
 
 ESTIMATORS = tuple(_ESTIMATORS)
 """River estimators a model may be (:mod:`momentstream.models.estimators`)."""
@@ -104,14 +104,37 @@ def _features(raw: Any, where: str, fail: Callable[[str, str], PatternError]) ->
     return tuple(raw)
 
 
+class ObjectivesError(PatternError):
+    """An objectives file is invalid; names the file, the objective (or moment binding) and the field."""
+
+    subject = "objective"
+
+
+_TOP_KEYS = {"version", "objectives", "tiers", "moments"}
+_OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "horizon", "model", "max_pending"}
+_MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features"}
+_BINDING_KEYS = {"objective", "min_score", "rise", "within"}
+_TIER_KEYS = {"name", "min"}
+
+
 def load_objectives(path: str | Path) -> ObjectiveSet:
     """Load an objectives YAML file."""
-    text = Path(path).read_text(encoding="utf-8")
-    return parse_objectives(yaml.safe_load(text), source=str(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ObjectivesError(f"cannot read objectives file: {err}", source=str(path)) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ObjectivesError(f"not valid YAML: {err}", source=str(path)) from None
+    return parse_objectives(doc, source=str(path))
 
 
 def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
-    """Build an :class:`ObjectiveSet`; raise :class:`PatternError` naming the bad field.
+    """Build an :class:`ObjectiveSet`; raise :class:`ObjectivesError` naming the file, objective and field.
+
+    Every key is checked (a typo such as ``min_scor`` is refused, not ignored) and every value
+    is checked for its type and range, so a bad file fails when loaded, never at the first trigger.
 
     Examples
     --------
@@ -119,66 +142,134 @@ def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
     ...                                       "outcome_means": "negative", "horizon": "60d"}]})
     >>> s.objectives[0].horizon_ms // 86_400_000, s.tier_for(0.93), s.tier_for(0.93, lowered=1), s.tier_for(0.2)
     (60, 'human_intervention', 'automated_workflow', None)
+    >>> parse_objectives({"objectives": [], "moments": {"churn_risk": {"objective": "churn", "min_scor": 0.5}}})
+    Traceback (most recent call last):
+    ...
+    momentstream.models.objectives.ObjectivesError: <objectives>: objective 'churn_risk': ... ['min_scor'] ...
     """
 
-    def fail(where: str, message: str) -> PatternError:
-        return PatternError(message, source=source, field=where)
+    def fail(where: str, message: str, name: str = "") -> ObjectivesError:
+        return ObjectivesError(message, source=source, moment=name, field=where)
 
     if not isinstance(doc, dict):
         raise fail("(file)", "expected a mapping with 'objectives'")
-    tiers_raw = doc.get("tiers") or [
-        {"name": "human_intervention", "min": 0.90},
-        {"name": "automated_workflow", "min": 0.70},
-        {"name": "monitor_only", "min": 0.50},
-    ]
-    tiers = tuple(Tier(str(t["name"]), float(t["min"])) for t in tiers_raw)
+    if isinstance(doc.get("moments"), list):
+        raise fail("moments", "this looks like a moments file (a list of moments): pass it with -c/--moments, and "
+                   "an objectives file with --objectives")  # fmt: skip
+    _keys(doc, _TOP_KEYS, "(file)", fail)
+    if doc.get("version", 1) != 1:
+        raise fail("version", f"this momentstream reads objectives files of version 1, not {doc['version']!r}")
+    tiers = _tiers(doc.get("tiers"), fail)
+    raw_objectives = doc.get("objectives")
+    if not isinstance(raw_objectives, list):
+        raise fail("objectives", "expected a list of objectives")
+    objectives = [_objective(raw, f"objectives[{i}]", fail) for i, raw in enumerate(raw_objectives)]
+    names = [o.name for o in objectives]
+    if len(set(names)) != len(names):
+        raise fail("objectives", f"objective names must be unique, got {names}")
+    raw_bindings = doc.get("moments") or {}
+    if not isinstance(raw_bindings, dict):
+        raise fail("moments", "expected a mapping of moment name to {objective, min_score, rise, within}")
+    bindings = {str(m): _binding(str(m), raw, set(names), fail) for m, raw in raw_bindings.items()}
+    return ObjectiveSet(tuple(objectives), tiers, bindings)
+
+
+def _keys(raw: Any, allowed: set[str], where: str, fail: Callable[..., ObjectivesError], name: str = "") -> None:
+    if not isinstance(raw, dict):
+        raise fail(where, "expected a mapping", name)
+    unknown = set(raw) - allowed
+    if unknown:
+        raise fail(where, f"unknown key(s) {sorted(map(str, unknown))} (expected some of {sorted(allowed)})", name)
+
+
+def _number(raw: Any, where: str, fail: Callable[..., ObjectivesError], name: str, low: float, high: float) -> float:
+    """A finite number in [low, high]; YAML's ``high`` or ``.nan`` are refused with the field."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not low <= raw <= high:
+        raise fail(where, f"expected a number from {low:g} to {high:g}, not {raw!r}", name)
+    return float(raw)
+
+
+def _duration_of(raw: Any, where: str, fail: Callable[..., ObjectivesError], name: str) -> int:
+    try:
+        ms = parse_duration(raw)
+    except (ValueError, TypeError) as err:
+        raise fail(where, str(err), name) from None
+    if ms <= 0:
+        raise fail(where, "must be longer than 0s", name)
+    return ms
+
+
+def _tiers(raw: Any, fail: Callable[..., ObjectivesError]) -> tuple[Tier, ...]:
+    if raw is None:
+        return (Tier("human_intervention", 0.90), Tier("automated_workflow", 0.70), Tier("monitor_only", 0.50))
+    if not isinstance(raw, list) or not raw:
+        raise fail("tiers", "expected a list of {name, min}")
+    tiers = []
+    for i, t in enumerate(raw):
+        _keys(t, _TIER_KEYS, f"tiers[{i}]", fail)
+        if not isinstance(t.get("name"), str) or not t["name"]:
+            raise fail(f"tiers[{i}].name", "required: a name")
+        tiers.append(Tier(t["name"], _number(t.get("min"), f"tiers[{i}].min", fail, "", 0.0, 1.0)))
     if [t.min for t in tiers] != sorted((t.min for t in tiers), reverse=True):
         raise fail("tiers", "bands must be listed highest first")
-    objectives = []
-    for i, raw in enumerate(doc.get("objectives") or []):
-        where = f"objectives[{i}]"
-        try:
-            means = raw.get("outcome_means", "positive")
-            if means not in ("positive", "negative"):
-                raise fail(f"{where}.outcome_means", "positive or negative")
-            model = raw.get("model") or {}
-            estimator = model.get("estimator", "logistic_regression")
-            if estimator not in ESTIMATORS:
-                raise fail(f"{where}.model.estimator", f"one of {', '.join(ESTIMATORS)}")
-            optimizer = model.get("optimizer", "sgd")
-            if optimizer not in OPTIMIZERS:
-                raise fail(f"{where}.model.optimizer", f"one of {', '.join(OPTIMIZERS)}")
-            objectives.append(
-                Objective(
-                    name=str(raw["name"]),
-                    owner=str(raw["owner"]),
-                    outcome=compile_predicate(raw["outcome"]),
-                    outcome_means=means,
-                    horizon_ms=parse_duration(raw["horizon"]),
-                    estimator=estimator,
-                    optimizer=optimizer,
-                    learning_rate=float(model.get("learning_rate", 0.05)),
-                    l2=float(model.get("l2", 0.0)),
-                    max_pending=int(raw.get("max_pending", 4)),
-                    features=_features(model.get("features"), f"{where}.model.features", fail),
-                )
-            )
-        except KeyError as err:
-            raise fail(f"{where}.{err.args[0]}", "required") from None
-        except PatternError:
-            raise  # already names its field
-        except ValueError as err:
-            raise fail(where, str(err)) from None
-    names = {o.name for o in objectives}
-    bindings = {}
-    for moment, raw in (doc.get("moments") or {}).items():
-        if raw.get("objective") not in names:
-            raise fail(f"moments.{moment}.objective", f"one of {sorted(names)}")
-        bindings[moment] = Binding(
-            moment,
-            raw["objective"],
-            min_score=raw.get("min_score"),
-            rise=raw.get("rise"),
-            rise_within_ms=parse_duration(raw.get("within", "7d")),
-        )
-    return ObjectiveSet(tuple(objectives), tiers, bindings)
+    return tuple(tiers)
+
+
+def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Objective:
+    name = str(raw.get("name", "")) if isinstance(raw, dict) else ""
+    _keys(raw, _OBJECTIVE_KEYS, where, fail, name)
+    for key in ("name", "owner", "outcome", "horizon"):
+        if raw.get(key) in (None, ""):
+            raise fail(f"{where}.{key}", "required", name)
+    if not isinstance(raw["name"], str) or not isinstance(raw["owner"], str):
+        raise fail(where, "name and owner must be text", name)
+    means = raw.get("outcome_means", "positive")
+    if means not in ("positive", "negative"):
+        raise fail(f"{where}.outcome_means", "positive or negative", name)
+    model = raw.get("model") or {}
+    _keys(model, _MODEL_KEYS, f"{where}.model", fail, name)
+    estimator = model.get("estimator", "logistic_regression")
+    if estimator not in ESTIMATORS:
+        raise fail(f"{where}.model.estimator", f"one of {', '.join(ESTIMATORS)}", name)
+    optimizer = model.get("optimizer", "sgd")
+    if optimizer not in OPTIMIZERS:
+        raise fail(f"{where}.model.optimizer", f"one of {', '.join(OPTIMIZERS)}", name)
+    pending = raw.get("max_pending", 4)
+    if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 64:
+        raise fail(f"{where}.max_pending", "expected a whole number from 1 to 64", name)
+    try:
+        outcome = compile_predicate(raw["outcome"])
+    except PatternError as err:
+        raise fail(f"{where}.outcome" + (f".{err.field}" if err.field else ""), err.message, name) from None
+    features = _features(model.get("features"), f"{where}.model.features", lambda w, m: fail(w, m, name))
+    return Objective(
+        name=raw["name"],
+        owner=raw["owner"],
+        outcome=outcome,
+        outcome_means=means,
+        horizon_ms=_duration_of(raw["horizon"], f"{where}.horizon", fail, name),
+        estimator=estimator,
+        optimizer=optimizer,
+        learning_rate=_number(model.get("learning_rate", 0.05), f"{where}.model.learning_rate", fail, name, 1e-9, 10.0),
+        l2=_number(model.get("l2", 0.0), f"{where}.model.l2", fail, name, 0.0, 10.0),
+        max_pending=pending,
+        features=features,
+    )
+
+
+def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., ObjectivesError]) -> Binding:
+    where = f"moments.{moment}"
+    _keys(raw, _BINDING_KEYS, where, fail, moment)
+    if raw.get("objective") not in names:
+        raise fail(f"{where}.objective", f"one of {sorted(names)}", moment)
+    min_score = raw.get("min_score")
+    rise = raw.get("rise")
+    if "within" in raw and rise is None:
+        raise fail(f"{where}.within", "within goes with rise (the score rose by more than rise within it)", moment)
+    return Binding(
+        moment,
+        raw["objective"],
+        min_score=None if min_score is None else _number(min_score, f"{where}.min_score", fail, moment, 0.0, 1.0),
+        rise=None if rise is None else _number(rise, f"{where}.rise", fail, moment, 0.0, 1.0),
+        rise_within_ms=_duration_of(raw.get("within", "7d"), f"{where}.within", fail, moment),
+    )

@@ -11,16 +11,44 @@ feeds the absolute error to ADWIN, which flags drift.
 
 from __future__ import annotations
 
+import math
+import pickle
+from typing import Any
+
 from river import drift, metrics
 from river.compose import Pipeline
 
 from momentstream.models.estimators import LINEAR, build
 from momentstream.models.explain import Reason, linear_reasons, occlusion_reasons
 
-__all__ = ["ObjectiveModel", "Reason"]
+__all__ = ["FEATURE_LIMIT", "ObjectiveModel", "Reason", "bounded"]
 
 RECOVERY_SAMPLES = 200
 """Labels without a new drift alarm before a drifting model counts as recovered."""
+CHECKPOINT_EVERY = 256
+"""Labels between rollback checkpoints of the pipeline (kept in memory, never in snapshots)."""
+FEATURE_LIMIT = 1e12
+"""Features are clipped to +-this before a model sees them: squares stay far from overflow, so one
+extreme customer can move the shared weights but never make them NaN."""
+
+
+def bounded(x: dict[str, float]) -> dict[str, float] | None:
+    """``x`` with each feature clipped to +-:data:`FEATURE_LIMIT`; None if any is NaN or infinite.
+
+    Examples
+    --------
+    >>> bounded({"a": 1e300, "b": -2.0}), bounded({"a": float("nan")})
+    ({'a': 1000000000000.0, 'b': -2.0}, None)
+    """
+    clipped = x
+    for name, value in x.items():
+        if not -FEATURE_LIMIT <= value <= FEATURE_LIMIT:
+            if not math.isfinite(value):
+                return None
+            if clipped is x:
+                clipped = dict(x)
+            clipped[name] = math.copysign(FEATURE_LIMIT, value)
+    return clipped
 
 
 class ObjectiveModel:
@@ -58,6 +86,18 @@ class ObjectiveModel:
         self.learned = 0
         self.drifts = 0
         self.recovering = 0
+        self.skipped = 0
+        """Feature vectors (to learn or score) that held NaN or infinity, and scores that were not finite."""
+        self.reverted = 0
+        """Labels after which the model scored NaN and went back to its last good checkpoint."""
+        self._checkpoint: bytes | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Snapshots carry the model, not its rollback checkpoint."""
+        return {k: v for k, v in self.__dict__.items() if k != "_checkpoint"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"skipped": 0, "reverted": 0, **state, "_checkpoint": None})
 
     @property
     def version(self) -> str:
@@ -76,12 +116,26 @@ class ObjectiveModel:
         return float(self.auc.get()), float(self.log_loss.get())
 
     def score(self, x: dict[str, float]) -> float:
-        """Probability that the objective happens within its horizon."""
-        return float(self.pipeline.predict_proba_one(x).get(True, 0.0))
+        """Probability that the objective happens within its horizon (NaN, counted, if it cannot be had)."""
+        clean = bounded(x)
+        p = math.nan if clean is None else float(self.pipeline.predict_proba_one(clean).get(True, 0.0))
+        if not 0.0 <= p <= 1.0:
+            self.skipped += 1
+            return math.nan
+        return p
 
     def learn(self, x: dict[str, float], label: int) -> None:
-        """Learn one delayed label (after scoring it for the progressive metrics)."""
-        p = self.score(x)
+        """Learn one delayed label (after scoring it for the progressive metrics).
+
+        A vector with NaN or infinity is skipped and counted, never learned: the model is shared
+        by every customer, and one such label would make every later score NaN.
+        """
+        clean = bounded(x)
+        p = math.nan if clean is None else self.score(clean)
+        if clean is None or math.isnan(p):
+            self.skipped += 1 if clean is None else 0
+            return
+        x = clean
         self.auc.update(bool(label), p)
         self.log_loss.update(bool(label), p)
         self.detector.update(abs(label - p))
@@ -90,14 +144,48 @@ class ObjectiveModel:
             self.recovering = RECOVERY_SAMPLES
         elif self.recovering:
             self.recovering -= 1
+        if self._checkpoint is None or self.learned % CHECKPOINT_EVERY == 0:
+            self._checkpoint = pickle.dumps(self.pipeline)
         self.pipeline.learn_one(x, bool(label))
+        if not 0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0:
+            # Unreachable with bounded features, and kept so: a shared model must never go NaN.
+            self.pipeline = pickle.loads(self._checkpoint)
+            self.reverted += 1
+            return
         self.learned += 1
 
     def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
-        """The features that moved this score most, largest first."""
+        """The features that moved this score most, largest first (non-finite ones are left out)."""
+        clean = bounded(x)
+        if clean is None:
+            return []
         if self.estimator in LINEAR:
-            contributions = linear_reasons(self.pipeline, x)
+            contributions = linear_reasons(self.pipeline, clean)
         else:
-            contributions = occlusion_reasons(self.pipeline, x)
+            contributions = occlusion_reasons(self.pipeline, clean)
+        contributions = [r for r in contributions if math.isfinite(r.contribution) and r.contribution != 0.0]
         contributions.sort(key=lambda r: abs(r.contribution), reverse=True)
-        return [r for r in contributions[:top] if r.contribution != 0.0]
+        return contributions[:top]
+
+    def is_finite(self) -> bool:
+        """True when the scaler's statistics, the linear weights and two probe scores are all finite.
+
+        A snapshot is published or loaded only when this holds, so a poisoned model cannot spread
+        to a restarted worker.
+        """
+        for step in self.pipeline.steps.values():
+            for name in ("means", "vars", "_weights", "intercept"):
+                if not _all_finite(getattr(step, name, None)):
+                    return False
+        scaler = next(iter(self.pipeline.steps.values()))
+        probes = [{}, dict(getattr(scaler, "means", {}))]
+        return all(0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0 for x in probes)
+
+
+def _all_finite(values: Any) -> bool:
+    if values is None:
+        return True
+    if isinstance(values, int | float):
+        return math.isfinite(values)
+    items = values.to_dict() if hasattr(values, "to_dict") else dict(values)
+    return all(math.isfinite(v) for v in items.values())

@@ -10,6 +10,8 @@ The models themselves are shared by all customers of a runtime.
 
 from __future__ import annotations
 
+import logging
+import math
 import pickle
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ __all__ = [
     "SNAPSHOT_FORMAT",
     "LabelRecord",
     "Pending",
+    "PoisonedModelError",
     "Scorer",
     "ScoringState",
     "TriggerScore",
@@ -46,6 +49,12 @@ Predictions made only at events would all see "0 days since the last event", and
 model could never learn what silence means."""
 SNAPSHOT_FORMAT = 1
 HISTORY = 8
+
+logger = logging.getLogger(__name__)
+
+
+class PoisonedModelError(ValueError):
+    """A model holds NaN or infinite weights: it is neither published nor loaded."""
 
 
 @dataclass(slots=True)
@@ -182,7 +191,9 @@ class Scorer:
             x = self._features_of(objective.name, every)
             if objective.name in self._rise_objectives:  # a `rise` condition compares with earlier scores
                 history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
-                history.append((now, self.models[objective.name].score(x)))
+                p = self.models[objective.name].score(x)
+                if not math.isnan(p):
+                    history.append((now, p))
             kept = scoring.pending.setdefault(objective.name, [])
             if kept and now - kept[-1].at_ms < objective.horizon_ms // objective.max_pending:
                 continue  # one kept prediction per slice of the horizon is enough to learn from
@@ -215,6 +226,8 @@ class Scorer:
         scoring = self.scoring(state)
         x = self._features_of(objective.name, scoring.features.vector(now_ms))
         p = model.score(x)
+        if math.isnan(p):
+            return None  # counted in model.skipped; the trigger goes out without a score rather than not at all
         met, condition = True, ""
         if binding.min_score is not None and p < binding.min_score:
             met, condition = False, f"score {p:.2f} < {binding.min_score}"
@@ -261,18 +274,37 @@ class Scorer:
 
     # -- snapshots -------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """The models, versioned. Model bodies are pickled River objects: restore only your own files."""
+        """The models, versioned. Model bodies are pickled River objects: restore only your own files.
+
+        Raises :class:`PoisonedModelError` rather than write a model with non-finite weights.
+        """
+        poisoned = sorted(name for name, model in self.models.items() if not model.is_finite())
+        if poisoned:
+            raise PoisonedModelError(f"models with non-finite weights are not published: {', '.join(poisoned)}")
         body = {name: pickle.dumps(model) for name, model in self.models.items()}
         return msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True)
 
-    def restore(self, data: bytes) -> None:
-        """Load :meth:`snapshot` bytes; objectives not in the snapshot keep fresh models."""
-        doc = msgpack.unpackb(data, raw=False)
-        if not isinstance(doc, list) or not doc or doc[0] != SNAPSHOT_FORMAT:
+    def restore(self, data: bytes) -> list[str]:
+        """Load :meth:`snapshot` bytes; objectives not in the snapshot keep fresh models.
+
+        A model with non-finite weights is not loaded (it keeps a fresh model); returns the names
+        of such models so the caller can say so.
+        """
+        try:
+            doc = msgpack.unpackb(data, raw=False)
+        except (ValueError, msgpack.UnpackException) as err:
+            raise ValueError(f"not a model snapshot: {err}") from None
+        if not isinstance(doc, list) or len(doc) < 3 or doc[0] != SNAPSHOT_FORMAT or not isinstance(doc[2], dict):
             raise ValueError(f"model snapshot format is not {SNAPSHOT_FORMAT}")
+        refused = []
         for name, body in doc[2].items():
             if name in self.models:
                 model = pickle.loads(body)
                 if not isinstance(model, ObjectiveModel):
                     raise ValueError(f"snapshot entry {name!r} is not a model")
+                if not model.is_finite():
+                    logger.error("model %s in the snapshot has non-finite weights: not loaded, starting fresh", name)
+                    refused.append(name)
+                    continue
                 self.models[name] = model
+        return refused

@@ -59,8 +59,21 @@ class WorkerMetrics:
                                     ["objective"], registry=r)  # fmt: skip
         self.model_auc = Gauge("momentstream_model_roc_auc", "Progressive ROC AUC of a model", ["objective"],
                                registry=r)  # fmt: skip
+        self.model_skips = Counter("momentstream_model_inputs_skipped", "Feature vectors or scores a model "
+                                   "refused as NaN or infinite (or a label it rolled back), by objective",
+                                   ["objective"], registry=r)  # fmt: skip
+        self.snapshots_refused = Counter("momentstream_model_snapshots_refused", "Model snapshots not published "
+                                         "because a model had non-finite weights", registry=r)  # fmt: skip
+        self._skips_seen: dict[str, int] = {}
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
+
+    def count_model_skips(self, objective: str, total: int) -> None:
+        """Bring the skip counter up to a model's own running total (models count; the worker reports)."""
+        seen = self._skips_seen.get(objective, 0)
+        if total > seen:
+            self.model_skips.labels(objective=objective).inc(total - seen)
+        self._skips_seen[objective] = total
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -43,6 +43,10 @@ class WorkerSettings(BaseSettings):
     web_host: str = Field("0.0.0.0", description="address of /metrics, /healthz and /readyz")
     web_port: int = Field(6066, ge=1, le=65_535, description="port of /metrics, /healthz and /readyz")
     lateness: str = Field("1m", description="allowed lateness of events per customer")
+    max_skew: str | None = Field("7d", description="refuse (dead-letter) events this far ahead of their partition's "
+                                 "clock, or of the wall clock with clock=wall; null turns the bound off")  # fmt: skip
+    erasure_within: str = Field("24h", description="an erased customer's old state values are compacted out of the "
+                                "changelog within this time (sets segment.ms and max.compaction.lag.ms)")  # fmt: skip
     idle_ttl: str | None = Field(None, description="forget customers silent this long with nothing pending, "
                                  "e.g. 400d (default: keep every customer)")  # fmt: skip
     clock: Literal["stream", "wall"] = Field(
@@ -64,11 +68,18 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
 
-    @field_validator("lateness", "tick_interval", "model_snapshot_interval", "idle_ttl")
+    @field_validator("lateness", "tick_interval", "model_snapshot_interval", "idle_ttl", "max_skew", "erasure_within")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
             parse_duration(value)
+        return value
+
+    @field_validator("idle_ttl", "max_skew", "erasure_within", "tick_interval", "model_snapshot_interval")
+    @classmethod
+    def _positive(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= 0:
+            raise ValueError("must be longer than 0s")
         return value
 
     @field_validator("clock_origin")
@@ -87,6 +98,16 @@ class WorkerSettings(BaseSettings):
     def idle_ttl_ms(self) -> int | None:
         """Idle time-to-live in milliseconds, or None."""
         return None if self.idle_ttl is None else parse_duration(self.idle_ttl)
+
+    @property
+    def max_skew_ms(self) -> int | None:
+        """The clock-skew bound in milliseconds, or None (off)."""
+        return None if self.max_skew is None else parse_duration(self.max_skew)
+
+    @property
+    def erasure_within_ms(self) -> int:
+        """How soon erased state must be physically gone from the changelog, in milliseconds."""
+        return parse_duration(self.erasure_within)
 
     @property
     def model_snapshot_interval_s(self) -> float:

@@ -6,6 +6,7 @@ through the same checks, so an error reads the same whichever way the moment was
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -39,9 +40,17 @@ __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
-    "max_partial_matches", "timezone", "owner", "objective", "priority", "holdout", "cooldown",
+    "max_partial_matches", "timezone", "owner", "priority", "holdout", "cooldown",
     "quiet_hours", "channels",
 }  # fmt: skip
+FILE_VERSION = 1
+"""The moments file format this version reads (``version:`` at the top of the file)."""
+KNOWN_CHANNELS = frozenset({
+    "email", "sms", "mms", "phone", "push", "in_app", "web", "web_push", "mail", "whatsapp", "chat",
+    "messenger", "telegram", "line", "wechat", "rcs", "voice", "social", "ads", "direct_mail", "sales",
+    "account_manager", "support", "slack", "webhook",
+})  # fmt: skip
+"""Channel names a moment may list without declaring them; a file names others in ``channels:``."""
 _STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within"}
 _WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
 
@@ -72,9 +81,18 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
         raise PatternError(f"not valid YAML: {err}", source=source) from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("moments"), list):
         raise PatternError("expected a mapping with a 'moments:' list", source=source)
-    unknown = set(doc) - {"version", "timezone", "defaults", "moments", "policy"}
+    unknown = set(doc) - {"version", "timezone", "defaults", "moments", "policy", "channels"}
     if unknown:
-        raise PatternError(f"unknown top-level key(s) {sorted(unknown)}", source=source)
+        raise PatternError(f"unknown top-level key(s) {sorted(unknown)} (expected some of channels, defaults, "
+                           "moments, policy, timezone, version)", source=source)  # fmt: skip
+    if doc.get("version", FILE_VERSION) != FILE_VERSION:
+        raise PatternError(f"this momentstream reads moments files of version {FILE_VERSION}, not "
+                           f"{doc['version']!r}", source=source, field="version")  # fmt: skip
+    declared = doc.get("channels") or []
+    if not isinstance(declared, list) or not all(isinstance(c, str) and c for c in declared):
+        raise PatternError("expected a list of your own channel names, e.g. [kakao, field_visit]", source=source,
+                           field="channels")  # fmt: skip
+    channels = KNOWN_CHANNELS | set(declared)
     defaults = dict(doc.get("defaults") or {})
     if "timezone" in doc:
         defaults.setdefault("timezone", doc["timezone"])
@@ -91,6 +109,7 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
                 raise PatternError("expected a mapping")
             merged = {**defaults, **raw}
             spec = spec_from_mapping(merged, source=source)
+            _check_channels(spec.channels, channels)
             if "quiet_hours" not in merged:
                 spec = replace(spec, quiet_hours=quiet)
             if spec.name in seen:
@@ -106,6 +125,10 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
 
 def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
     """Turn one ``moments:`` entry into a spec, checking keys and units."""
+    if "objective" in raw:
+        raise PatternError("a moment is bound to an objective in the objectives file: "
+                           f"moments: {{{raw.get('name', '<moment>')}: {{objective: {raw['objective']}}}}}",
+                           field="objective")  # fmt: skip
     unknown = set(raw) - _MOMENT_KEYS
     if unknown:
         raise PatternError(f"unknown key(s) {sorted(unknown)} (expected some of {sorted(_MOMENT_KEYS)})")
@@ -125,7 +148,9 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
     cap = raw.get("max_partial_matches", 64)
     if isinstance(cap, bool) or not isinstance(cap, int):
         raise PatternError("expected an integer", field="max_partial_matches")
-    extra = {k: raw[k] for k in ("owner", "objective") if k in raw}
+    owner = raw.get("owner")
+    if owner is not None and not (isinstance(owner, str) and owner.strip()):
+        raise PatternError("expected the name of the team that acts, e.g. customer_success", field="owner")
     priority = raw.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise PatternError("expected an integer (higher wins)", field="priority")
@@ -141,7 +166,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         max_partial_matches=cap,
         timezone=str(raw.get("timezone", "UTC")),
         source=source,
-        extra=extra,
+        owner=owner,
         holdout_share=share,
         holdout_salt=salt,
         cooldown_ms=_duration(raw, "cooldown", "cooldown"),
@@ -208,6 +233,16 @@ def _channels(raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _check_channels(listed: tuple[str, ...], known: frozenset[str] | set[str]) -> None:
+    """A typo in a channel name would silently send nothing to the CRM's real channel: refuse it."""
+    for channel in listed:
+        if channel not in known:
+            near = difflib.get_close_matches(channel, sorted(known), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise PatternError(f"unknown channel {channel!r} ({hint}declare your own at the top of the file: "
+                               f"channels: [{channel}])", field="channels")  # fmt: skip
+
+
 def _holdout(raw: Any) -> tuple[float, str]:
     """``holdout: 0.1`` or ``holdout: {share: 0.1, salt: "2026q4"}``."""
     if raw is None:
@@ -256,13 +291,17 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
     min_times: int = 1
     max_times: int | None = 1
     if "times" in raw:
+        if raw.get("one_or_more"):
+            raise PatternError("times and one_or_more together are ambiguous: write times: [2, null] for "
+                               "'2 or more', or one_or_more alone for '1 or more'", field="times")  # fmt: skip
         times = raw["times"]
         if isinstance(times, int) and not isinstance(times, bool):
             min_times = max_times = times
-        elif isinstance(times, list) and len(times) == 2 and all(isinstance(t, int) for t in times):
+        elif (isinstance(times, list) and len(times) == 2 and all(_count(t) for t in times[:1])
+              and (times[1] is None or _count(times[1]))):  # fmt: skip
             min_times, max_times = times
         else:
-            raise PatternError("expected a count or [min, max]", field="times")
+            raise PatternError("expected a count, [min, max] or [min, null] (no upper bound)", field="times")
     if raw.get("one_or_more"):
         max_times = None
     if raw.get("optional"):
@@ -276,6 +315,10 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
         consecutive=bool(raw.get("consecutive", False)),
         within_ms=_duration(raw, "within", "within"),
     )
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _absent_step(raw: Mapping[str, Any], i: int) -> AbsentStep:
@@ -336,8 +379,11 @@ class Moment:
     ('post_purchase', ['support', 'second_purchase'], 64800000)
     """
 
-    def __init__(self, name: str, version: int = 1, description: str = "", timezone: str = "UTC") -> None:
-        self._spec = MomentSpec(name=name, steps=(), version=version, description=description, timezone=timezone)
+    def __init__(
+        self, name: str, version: int = 1, description: str = "", timezone: str = "UTC", owner: str | None = None
+    ) -> None:
+        self._spec = MomentSpec(name=name, steps=(), version=version, description=description, timezone=timezone,
+                                owner=owner)  # fmt: skip
 
     def _add(self, step: Step) -> Moment:
         self._spec = replace(self._spec, steps=(*self._spec.steps, step))

@@ -16,6 +16,9 @@ class PatternError(ValueError):
     "m.yaml: moment 'churn': field 'pattern[1].within': bad unit"
     """
 
+    subject = "moment"
+    """What ``moment`` names in the message (an objectives file's errors name an objective)."""
+
     def __init__(self, message: str, *, source: str = "", moment: str = "", field: str = "") -> None:
         self.message = message
         self.source = source
@@ -28,7 +31,7 @@ class PatternError(ValueError):
         if self.source:
             parts.append(self.source)
         if self.moment:
-            parts.append(f"moment {self.moment!r}")
+            parts.append(f"{self.subject} {self.moment!r}")
         if self.field:
             parts.append(f"field {self.field!r}")
         parts.append(self.message)
@@ -37,7 +40,7 @@ class PatternError(ValueError):
     def located(self, *, source: str = "", moment: str = "", field_prefix: str = "") -> PatternError:
         """A copy with more location filled in, as the error travels up the loader."""
         field = f"{field_prefix}.{self.field}" if field_prefix and self.field else field_prefix or self.field
-        return PatternError(
+        return type(self)(
             self.message,
             source=self.source or source,
             moment=self.moment or moment,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from momentstream.clock import format_duration
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 from momentstream.patterns.spec import AbsentStep, EventStep, KOfNStep, MomentSpec, SkipStrategy, Where
@@ -305,7 +306,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
         _positions_for(g, groups, contiguity, step_within, boundary_absence, inner[g]) for g in range(len(groups))
     )
     start = _start_position(groups, kofn)
-    window = _compile_window(spec, table, groups)
+    window = _compile_window(spec, table, groups, end_absence_ms)
     predicates = tuple(table.items)
     by_type, any_type, relevant = _index(predicates)
     has_next = any(o.contiguity == NEXT for row in positions for pos in row for o in pos.options)
@@ -404,7 +405,9 @@ def _start_bits(start: Position, kofn: KOfN | None) -> int:
     return bits
 
 
-def _compile_window(spec: MomentSpec, table: _PredicateTable, groups: list[Group]) -> CompiledWindow | None:
+def _compile_window(
+    spec: MomentSpec, table: _PredicateTable, groups: list[Group], end_absence_ms: int | None
+) -> CompiledWindow | None:
     w = spec.window
     if w is None:
         return None
@@ -419,6 +422,13 @@ def _compile_window(spec: MomentSpec, table: _PredicateTable, groups: list[Group
             raise PatternError(f"no step named {w.anchor!r} (steps: {[g.name for g in groups]})",
                                field="window.anchor")  # fmt: skip
         anchor = found[0]
+        if end_absence_ms is not None and w.closes_after_ms <= end_absence_ms:
+            raise PatternError(
+                f"the window closes {format_duration(w.closes_after_ms)} after {w.anchor!r}, but the pattern "
+                f"completes no sooner than {format_duration(end_absence_ms)} after it (the trailing absence): "
+                "every window would be closed before it could open",
+                field="window.closes_after",
+            )
     cancel = table.add(w.cancel_if, "window.cancel_if") if w.cancel_if is not None else 0
     used = table.add(w.used_if, "window.used_if") if w.used_if is not None else 0
     return CompiledWindow(w.opens_after_ms, w.closes_after_ms, anchor, cancel, used)

@@ -116,6 +116,7 @@ def compile_predicate(spec: Mapping[str, Any] | None, default_timezone: str = "U
             tests.append(lambda e, days=days: _local(e, zone).weekday() in days)  # type: ignore[misc]
             described.append(f"day_of_week {spec['day_of_week']}")
         if "hour" in spec:
+            _check_hours(spec["hour"])
             hour_test = _comparison(spec["hour"], "hour")
             tests.append(lambda e: hour_test(_local(e, zone).hour))
             described.append(f"hour {spec['hour']}")
@@ -157,6 +158,14 @@ def _all(tests: list[EventTest]) -> EventTest:
         first, second = tests
         return lambda e: first(e) and second(e)
     return lambda e: all(t(e) for t in tests)
+
+
+def _check_hours(raw: Any) -> None:
+    """``hour: 25`` could never match: every hour bound must be a whole number from 0 to 23."""
+    bounds = raw if isinstance(raw, list) else list(raw.values()) if isinstance(raw, Mapping) else [raw]
+    for bound in bounds:
+        if isinstance(bound, bool) or not isinstance(bound, int) or not 0 <= bound <= 23:
+            raise PatternError(f"hours are whole numbers from 0 to 23, not {bound!r}", field="hour")
 
 
 def _names(raw: Any, field: str) -> frozenset[str]:

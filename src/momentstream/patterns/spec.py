@@ -7,7 +7,7 @@ turns it into the immutable automaton the engine runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from momentstream.triggers.quiet_hours import QuietHours
@@ -105,7 +105,6 @@ class MomentSpec:
     max_partial_matches: int = 64
     timezone: str = "UTC"
     source: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
     holdout_share: float = 0.0
     """Share of customers (0 <= share < 1) whose triggers go to the holdout output, not to be acted on."""
     holdout_salt: str = ""
@@ -120,3 +119,5 @@ class MomentSpec:
     """Higher wins when the frequency cap makes triggers compete (see :mod:`momentstream.triggers.policy`)."""
     channels: tuple[str, ...] = ()
     """The channels its intervention may use; empty means the CRM chooses (only a withdrawal from all stops it)."""
+    owner: str | None = None
+    """The team that acts on this moment's triggers (beats the objective's owner; works without scoring)."""

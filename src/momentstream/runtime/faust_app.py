@@ -21,18 +21,20 @@ import os
 import signal
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from faust.types import TP
 
 from momentstream.clock import parse_instant
 from momentstream.engine import POLICY_REASONS, Engine
+from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
-from momentstream.runtime.processor import StreamProcessor, Work, encode_tick
+from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
+from momentstream.runtime.sources import kept_raw
 from momentstream.runtime.wallclock import WallClock
 from momentstream.schema import (
     DuplicateEvent,
@@ -51,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_EXIT = 75
 """Exit code when the broker does not take triggers in time (EX_TEMPFAIL: restart the worker)."""
+RECORD_FAILED_EXIT = 70
+"""Exit code when a record could neither complete nor be dead-lettered (EX_SOFTWARE): the worker stops
+without committing its offset, so nothing is lost; the restart retries it."""
 SLOW_RECORD_S = 2.0
 """A record taking longer than this is logged with what it caused (a burst of due timers, say)."""
 
@@ -81,14 +86,17 @@ class Worker:
         self.table = self.app.Table(
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
-        self.processor = StreamProcessor(engine, self.table)
+        self.failing = False
+        """Set when the agent raised (Faust restarts it); /readyz answers 503 until a record completes."""
+        origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
+        self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
+        wall = self.clock.now_ms if settings.clock == "wall" else None
+        self.processor = StreamProcessor(engine, self.table, max_skew_ms=settings.max_skew_ms, wall_clock=wall)
         # Faust stalls every agent once 100 changelog writes wait in its producer buffer;
         # one table write per event needs more room than that to keep batches flowing.
         self.app.producer.buffer.max_messages = settings.producer_buffer
         BoundedFlush.install(self.app.producer.buffer)
         ResumeAfterSeek.install(self.app.consumer)
-        origin_ms = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
-        self.clock = WallClock(settings.clock_speed, origin_ms, settings.clock_origin_wall)
         self._wire()
 
     def _make_app(self) -> faust.App:
@@ -122,7 +130,11 @@ class Worker:
     def _wire(self) -> None:
         app = self.app
 
-        @app.agent(self.source, name="momentstream.process")
+        async def on_agent_error(agent: Any, exc: BaseException) -> None:
+            self.failing = True
+            logger.error("agent failed (%s); Faust restarts it; /readyz answers 503", type(exc).__name__)
+
+        @app.agent(self.source, name="momentstream.process", on_error=on_agent_error)
         async def process(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
                 await self.handle(event.message)
@@ -162,17 +174,19 @@ class Worker:
 
     # -- records ---------------------------------------------------------------------------
     async def handle(self, message: Any) -> None:
-        """Process one record of either source topic."""
+        """Process one record of either source topic.
+
+        A record either completes (outputs sent, state saved) or is dead-lettered with its error.
+        If even that fails, the worker exits at once without committing the record's offset.
+        """
         started = time.perf_counter()
-        if message.topic == self.settings.ticks_topic:
-            work = self.processor.on_tick_bytes(message.partition, message.value or b"")
-            self.metrics.ticks.inc()
-        else:
-            work = self.processor.on_event(message.partition, message.key, message.value or b"")
-            self.positions[message.partition] = message.offset + 1
-            self.metrics.events.labels(result=_result_of(work)).inc()
-        await self.publish(work, message)
-        self.processor.save(work)
+        try:
+            work = self._process(message)
+            await self.publish(work, message)
+            self.processor.save(work)
+        except Exception as err:
+            self._stop_uncommitted(message, f"{type(err).__name__} while handling the record")
+        self.failing = False
         if work.evicted:
             self.metrics.evicted.inc(work.evicted)
         elapsed = time.perf_counter() - started
@@ -182,16 +196,43 @@ class Worker:
                            message.partition, message.offset, elapsed, len(work.outputs),
                            len(work.changed))  # fmt: skip
 
+    def _process(self, message: Any) -> Work:
+        """The processor's work for one record; it isolates engine errors itself, this is the last net."""
+        partition, value = message.partition, message.value or b""
+        try:
+            if message.topic == self.settings.ticks_topic:
+                work = self.processor.on_tick_bytes(partition, value)
+                self.metrics.ticks.inc()
+                return work
+            work = self.processor.on_event(partition, message.key, value)
+        except Exception as err:  # the processor's caches may be half-updated: rebuild them from the table
+            self.processor.reset()
+            logger.error("record %s/%d@%d failed (%s): dead-lettered", message.topic, partition, message.offset,
+                         type(err).__name__)  # fmt: skip
+            work = Work(partition, dead_letter=DeadLetter("processing_error", f"{type(err).__name__}"))
+        self.positions[partition] = message.offset + 1
+        self.metrics.events.labels(result=_result_of(work)).inc()
+        return work
+
     async def publish(self, work: Work, message: Any) -> None:
-        """Send what a record caused; returns once the broker holds every trigger."""
+        """Send what a record caused; returns once the broker holds every trigger and dead letter."""
+        letters: list[tuple[bytes | None, bytes, list[tuple[str, bytes]], str]] = []
+        source = f"{message.topic}/{message.partition}/{message.offset}".encode()
         if work.dead_letter is not None:
-            headers = [
-                ("momentstream.reason", work.dead_letter.reason.encode()),
-                ("momentstream.error", work.dead_letter.error.encode()),
-                ("momentstream.source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
-            ]
-            await self.dead_letter.send(key=message.key, value=message.value, headers=headers, force=True)
-            self.metrics.dead_letters.labels(reason=work.dead_letter.reason).inc()
+            value, size, digest = kept_raw(message.value or b"")
+            headers = _letter_headers(work.dead_letter, source, size, digest)
+            letters.append((message.key, value, headers, work.dead_letter.reason))
+        for failure in work.failures:  # other customers whose timers raised: reverted, reported by their key
+            letter = DeadLetter("processing_error", failure.error)
+            letters.append((failure.customer_id.encode(), b"", _letter_headers(letter, source), letter.reason))
+        if letters:
+            sent = [await self.dead_letter.send(key=k, value=v, headers=h, force=True) for k, v, h, _ in letters]
+            try:
+                await asyncio.wait_for(asyncio.gather(*sent), self.settings.delivery_timeout)
+            except Exception as err:  # timed out, or refused by the broker: never commit past it
+                self._stop_uncommitted(message, f"dead letter not taken by the broker ({type(err).__name__})")
+            for *_, reason in letters:
+                self.metrics.dead_letters.labels(reason=reason).inc()
         deliveries: list[Awaitable[Any]] = []
         for output in work.outputs:
             deliveries.append(await self._send_output(output))
@@ -208,6 +249,13 @@ class Worker:
                                 self.settings.delivery_timeout, DELIVERY_TIMEOUT_EXIT)  # fmt: skip
                 logging.shutdown()
                 os._exit(DELIVERY_TIMEOUT_EXIT)
+
+    def _stop_uncommitted(self, message: Any, why: str) -> NoReturn:
+        """Exit at once, like a SIGKILL: the record's offset is not committed, so it is retried, not lost."""
+        logger.critical("record %s/%d@%d: %s; exiting with code %d without committing", message.topic,
+                        message.partition, message.offset, why, RECORD_FAILED_EXIT)  # fmt: skip
+        logging.shutdown()
+        os._exit(RECORD_FAILED_EXIT)
 
     async def _send_output(self, output: Output) -> Awaitable[Any]:
         if isinstance(output, Trigger | TriggerRevoked):
@@ -235,14 +283,25 @@ class Worker:
             await self.ticks.send(partition=partition, value=value)
 
     async def publish_models(self) -> None:
-        """Write this worker's model snapshot to the compacted models topic (a restart loads the newest)."""
-        if self.engine.scorer is not None:
-            await self.models.send(key=b"snapshot", value=self.engine.scorer.snapshot())
+        """Write this worker's model snapshot to the compacted models topic (a restart loads the newest).
+
+        A model with non-finite weights is never published: the newest good snapshot stays.
+        """
+        if self.engine.scorer is None:
+            return
+        try:
+            snapshot = self.engine.scorer.snapshot()
+        except PoisonedModelError as err:
+            self.metrics.snapshots_refused.inc()
+            logger.error("%s", err)
+            return
+        await self.models.send(key=b"snapshot", value=snapshot)
 
     async def update_gauges(self) -> None:
         """Refresh the gauges SREs alert on (cheap: counts kept by the processor)."""
         if self.engine.scorer is not None:
             for name, model in self.engine.scorer.models.items():
+                self.metrics.count_model_skips(name, model.skipped + model.reverted)
                 self.metrics.model_labels.labels(objective=name).set(model.learned)
                 self.metrics.model_drifting.labels(objective=name).set(1 if model.drifting else 0)
                 self.metrics.model_auc.labels(objective=name).set(model.quality()[0])
@@ -265,11 +324,17 @@ class Worker:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
     def is_ready(self) -> bool:
-        """Partitions assigned, state recovered, not in a rebalance."""
-        if self.app._consumer is None or self.app.rebalancing:
+        """Partitions assigned, state recovered, not in a rebalance, the agent not failing.
+
+        Never raises: while Faust is still starting, parts it reads may not exist yet (then: not ready).
+        """
+        try:
+            if self.failing or self.app._consumer is None or self.app.rebalancing:
+                return False
+            recovery = getattr(self.app.tables, "recovery", None)
+            return bool(self._owned()) and recovery is not None and recovery.completed.is_set()
+        except Exception:
             return False
-        recovery = getattr(self.app.tables, "recovery", None)
-        return bool(self._owned()) and recovery is not None and recovery.completed.is_set()
 
 
 def _dump_tasks() -> None:
@@ -284,6 +349,19 @@ def _dump_tasks() -> None:
                 buffer.write(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
             awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
     logger.warning("asyncio tasks on SIGUSR1:\n%s", buffer.getvalue())
+
+
+def _letter_headers(
+    letter: DeadLetter, source: bytes, size: int | None = None, digest: str | None = None
+) -> list[tuple[str, bytes]]:
+    """Dead-letter headers: the reason and error, where the record was, and for a truncated original its
+    full size and SHA-256 (so it can be matched with the producer's copy)."""
+    headers = [("momentstream.reason", letter.reason.encode()), ("momentstream.error", letter.error.encode()),
+               ("momentstream.source", source)]  # fmt: skip
+    if size is not None and digest is not None:
+        headers += [("momentstream.truncated", b"true"), ("momentstream.original_size", str(size).encode()),
+                    ("momentstream.original_sha256", digest.encode())]  # fmt: skip
+    return headers
 
 
 def _result_of(work: Work) -> str:

@@ -17,7 +17,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from momentstream.ops.settings import WorkerSettings
 
-__all__ = ["TopicMismatchError", "TopicPlan", "changelog_topic", "ensure_topics", "plan_topics"]
+__all__ = ["TopicMismatchError", "TopicPlan", "changelog_config", "changelog_topic", "ensure_topics", "plan_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +43,32 @@ def changelog_topic(settings: WorkerSettings) -> str:
     return f"{settings.app_id}-customer_state-changelog"
 
 
+def changelog_config(erasure_within_ms: int) -> dict[str, str]:
+    """Compaction settings that make an erasure physically gone within ``erasure_within_ms``.
+
+    A tombstone removes a customer's older values only when the log cleaner compacts the segments
+    that hold them, and it never compacts the active segment. Rolling segments every half of the
+    bound (``segment.ms``) and forcing compaction of anything older than that
+    (``max.compaction.lag.ms``) leaves the other half for the cleaner to run. The tombstone itself
+    (the key only) is dropped ``delete.retention.ms`` after that.
+
+    Examples
+    --------
+    >>> changelog_config(86_400_000)["max.compaction.lag.ms"]
+    '43200000'
+    """
+    half = str(max(erasure_within_ms // 2, 1))
+    return {"cleanup.policy": "compact", "segment.ms": half, "max.compaction.lag.ms": half,
+            "delete.retention.ms": half, "min.cleanable.dirty.ratio": "0.1"}  # fmt: skip
+
+
 def plan_topics(settings: WorkerSettings) -> list[TopicPlan]:
     """Every topic the worker reads or writes, with partitions and retention set right."""
     p = settings.partitions
     return [
         TopicPlan(settings.touchpoints_topic, p, {"retention.ms": str(7 * _DAY_MS)}, True),
         TopicPlan(settings.ticks_topic, p, {"retention.ms": str(_DAY_MS), "cleanup.policy": "delete"}, True),
-        TopicPlan(changelog_topic(settings), p, {"cleanup.policy": "compact"}, True),
+        TopicPlan(changelog_topic(settings), p, changelog_config(settings.erasure_within_ms), True),
         TopicPlan(settings.actions_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
         TopicPlan(settings.audit_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
         # Uplift is measured over weeks: keep the control group's triggers longer.

@@ -17,22 +17,23 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pydantic import ValidationError
-
-from momentstream.clock import WakeupIndex
+from momentstream.clock import WakeupIndex, to_ms
 from momentstream.engine import Engine
-from momentstream.runtime.sources import describe_error
-from momentstream.runtime.stored import decode_entry, encode_entry
-from momentstream.schema import Output, TouchpointEvent
-from momentstream.state import CustomerState, StateFormatError
+from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SkewGuard, error_text, output_customer
+from momentstream.runtime.sources import Refusal, parse_event
+from momentstream.runtime.stored import MAX_STORED_BYTES, decode_entry, encode_entry
+from momentstream.schema import EARLIEST_TS, LATEST_TS, Output, TouchpointEvent
+from momentstream.state import NEVER, CustomerState, StateFormatError
 
-__all__ = ["DeadLetter", "DictTable", "StateTable", "StreamProcessor", "Tick", "Work", "encode_tick"]
+__all__ = ["DeadLetter", "DictTable", "Failure", "StateTable", "StreamProcessor", "Tick", "Work", "encode_tick"]
 
 logger = logging.getLogger(__name__)
+
+EARLIEST_MS, LATEST_MS = to_ms(EARLIEST_TS), to_ms(LATEST_TS)
 
 
 class StateTable(Protocol):
@@ -67,6 +68,15 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """A customer whose due timers raised: reverted to its stored state and taken off the clock until its
+    next event (so one bad customer cannot fail every record of its partition)."""
+
+    customer_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """A clock record: event time ``now_ms`` has been reached on this partition."""
 
@@ -97,6 +107,10 @@ class Work:
     """Customers of ``erased`` that were idle, not asked to be erased (counted for the metric)."""
     dead_letter: DeadLetter | None = None
     event: TouchpointEvent | None = None
+    failures: list[Failure] = field(default_factory=list)
+    """Other customers whose timers raised while this record ran (dead-lettered by customer key)."""
+    encoded: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    """The stored value of each changed customer and its timer count, made before anything is sent."""
 
 
 @dataclass(slots=True)
@@ -129,32 +143,53 @@ class StreamProcessor:
     'invalid_json'
     """
 
-    def __init__(self, engine: Engine, table: StateTable, cache_size: int = 50_000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: StateTable,
+        cache_size: int = 50_000,
+        max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS,
+        wall_clock: Callable[[], int] | None = None,
+    ) -> None:
         self.engine = engine
         self.table = table
         self.cache_size = cache_size
+        self.skew = SkewGuard(max_skew_ms, wall_clock)
         self._partitions: dict[int, _PartitionClock] = {}
         self._cache: OrderedDict[str, CustomerState] = OrderedDict()
 
     # -- records ---------------------------------------------------------------------------
     def on_event(self, partition: int, key: bytes | None, value: bytes) -> Work:
-        """One touchpoint record; a bad one comes back as a :class:`DeadLetter`, nothing else."""
+        """One touchpoint record; a bad one comes back as a :class:`DeadLetter`, nothing else.
+
+        A record either completes or is refused with its reason. If the engine raises on it,
+        the customer is reverted to its stored state (so the record leaves no trace) and the
+        record is dead-lettered with the error: it never escapes to stop the worker.
+        """
         work = Work(partition)
-        try:
-            event = TouchpointEvent.model_validate_json(value)
-        except ValidationError as err:
-            json_broken = any(e["type"] == "json_invalid" for e in err.errors(include_url=False))
-            work.dead_letter = DeadLetter("invalid_json" if json_broken else "invalid_event", describe_error(err))
+        event = parse_event(value)
+        if isinstance(event, Refusal):
+            work.dead_letter = DeadLetter(event.reason, event.error)
             return work
         if key != event.customer_id.encode():
             # Partitioning by customer is what keeps a customer's events on one worker, in order.
             reason = "missing_key" if key is None else "key_mismatch"
             work.dead_letter = DeadLetter(reason, "record key must be the event's customer_id")
             return work
-        work.event = event
         clock = self._clock(partition)
-        state = self._load(partition, event.customer_id)
-        step = self.engine.on_event(state, event)
+        too_far = self.skew.refusal(to_ms(event.ts), clock.now)
+        if too_far is not None:
+            work.dead_letter = DeadLetter("clock_skew", too_far)
+            return work
+        work.event = event
+        try:
+            state = self._load(partition, event.customer_id)
+            step = self.engine.on_event(state, event)
+        except Exception as err:  # a bug or an unforeseen input: this record only, never the worker
+            self._revert(clock, event.customer_id, work)
+            work.dead_letter = DeadLetter("processing_error", error_text(err, event.customer_id))
+            logger.error("processing error on partition %d: %s (record dead-lettered)", partition, type(err).__name__)
+            return work
         work.outputs.extend(step.outputs)
         if step.erase:
             self._forget(clock, event.customer_id, work)
@@ -164,7 +199,7 @@ class StreamProcessor:
             clock.now = state.max_seen
         clock.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
         self._fire_due(partition, clock, clock.now, False, work)
-        return work
+        return self._seal(work)
 
     def on_tick(self, partition: int, tick: Tick) -> Work:
         """The clock reached ``tick.now_ms`` on this partition: fire what is due."""
@@ -173,14 +208,16 @@ class StreamProcessor:
         now = tick.now_ms if clock.now is None else max(clock.now, tick.now_ms)
         clock.now = now
         self._fire_due(partition, clock, now, tick.final, work)
-        return work
+        return self._seal(work)
 
     def on_tick_bytes(self, partition: int, value: bytes) -> Work:
         """A tick record as it comes off the ticks topic."""
         try:
             doc = json.loads(value)
             tick = Tick(int(doc["now_ms"]), bool(doc.get("final", False)))
-        except (ValueError, TypeError, KeyError):
+            if not EARLIEST_MS <= tick.now_ms < LATEST_MS:
+                raise ValueError("tick time out of range")
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
             return Work(partition, dead_letter=DeadLetter("invalid_tick", 'expected {"now_ms": int, "final": bool}'))
         return self.on_tick(partition, tick)
 
@@ -191,13 +228,13 @@ class StreamProcessor:
             if key in self.table:
                 del self.table[key]
         clock = self._partitions.get(work.partition)
-        for customer_id, state in work.changed.items():
-            wakeup = self.engine.next_wakeup(state)
-            self.table[customer_id.encode()] = encode_entry(work.partition, wakeup, state)
+        for customer_id, (value, timers) in work.encoded.items():
+            self.table[customer_id.encode()] = value
             if clock is not None:
-                clock.timers[customer_id] = len(state.timers)
-                if not clock.timers[customer_id]:
-                    del clock.timers[customer_id]
+                if timers:
+                    clock.timers[customer_id] = timers
+                else:
+                    clock.timers.pop(customer_id, None)
 
     # -- rebalancing -----------------------------------------------------------------------
     def reset(self) -> None:
@@ -242,6 +279,8 @@ class StreamProcessor:
             customer_id = key.decode()
             clock.customers += 1
             clock.wakeups.update(customer_id, entry.wakeup)
+            if entry.max_seen is not None and entry.max_seen > (clock.now if clock.now is not None else NEVER):
+                clock.now = entry.max_seen  # the skew bound holds across restarts too
             if entry.timers:
                 clock.timers[customer_id] = entry.timers
         logger.info("partition %d: %d customers, %d with wake-ups", partition, clock.customers, len(clock.wakeups))
@@ -275,6 +314,45 @@ class StreamProcessor:
         work.erased.add(customer_id)
         clock.customers = max(clock.customers - 1, 0)  # _load counted it, stored or new
 
+    def _revert(self, clock: _PartitionClock, customer_id: str, work: Work) -> None:
+        """Undo what this record did to a customer: the stored value is its state before the record.
+
+        The customer also leaves the clock until its next event, so a timer that raises cannot
+        fail every later record of the partition.
+        """
+        self._cache.pop(customer_id, None)
+        work.changed.pop(customer_id, None)
+        work.erased.discard(customer_id)
+        work.outputs = [o for o in work.outputs if output_customer(o) != customer_id]
+        clock.wakeups.update(customer_id, None)
+
+    def _fail(self, clock: _PartitionClock, customer_id: str, err: Exception, work: Work) -> None:
+        self._revert(clock, customer_id, work)
+        if work.event is not None and work.event.customer_id == customer_id:
+            work.dead_letter = DeadLetter("processing_error", error_text(err, customer_id))
+            work.event = None
+        else:
+            work.failures.append(Failure(customer_id, error_text(err, customer_id)))
+        logger.error("processing error in due timers on partition %d: %s (customer reverted)", work.partition,
+                     type(err).__name__)  # fmt: skip
+
+    def _seal(self, work: Work) -> Work:
+        """Encode the changed states now, before anything is sent: a state that cannot be stored (over
+        :data:`MAX_STORED_BYTES`, or not encodable) fails its customer here instead of the worker later."""
+        clock = self._partitions.get(work.partition)
+        for customer_id, state in list(work.changed.items()):
+            try:
+                value = encode_entry(work.partition, self.engine.next_wakeup(state), state)
+                if len(value) > MAX_STORED_BYTES:
+                    raise OverflowError(f"customer state of {len(value):,} bytes is over the "
+                                        f"{MAX_STORED_BYTES:,}-byte limit")  # fmt: skip
+            except Exception as err:
+                if clock is not None:
+                    self._fail(clock, customer_id, err, work)
+                continue
+            work.encoded[customer_id] = (value, len(state.timers))
+        return work
+
     def _fire_due(self, partition: int, clock: _PartitionClock, now: int, final: bool, work: Work) -> None:
         engine = self.engine
         horizon = now + engine.config.allowed_lateness_ms + 1 if final else now
@@ -283,8 +361,12 @@ class StreamProcessor:
             if not due:
                 return
             for customer_id in due:
-                state = work.changed.get(customer_id) or self._load(partition, customer_id)
-                step = engine.on_tick(state, now, final)
+                try:
+                    state = work.changed.get(customer_id) or self._load(partition, customer_id)
+                    step = engine.on_tick(state, now, final)
+                except Exception as err:  # isolate the customer; the partition's clock goes on
+                    self._fail(clock, customer_id, err, work)
+                    continue
                 work.outputs.extend(step.outputs)
                 if step.evict:
                     self._forget(clock, customer_id, work)

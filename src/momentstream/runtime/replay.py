@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from momentstream.clock import WakeupIndex
+from momentstream.clock import WakeupIndex, to_ms
 from momentstream.engine import Engine
+from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SkewGuard, error_text
 from momentstream.runtime.progress import Progress
-from momentstream.runtime.sources import Reject, open_text, read_events
+from momentstream.runtime.sources import Refusal, Reject, open_binary, read_events
 from momentstream.schema import (
     DuplicateEvent,
     LateEvent,
@@ -32,12 +33,20 @@ from momentstream.schema import (
 )
 from momentstream.state import CustomerState
 
-__all__ = ["DRAIN", "ReplayRunner", "ReplaySummary", "replay_file"]
+__all__ = ["DRAIN", "EventRefusedError", "ReplayRunner", "ReplaySummary", "replay_file"]
 
 logger = logging.getLogger(__name__)
 
 DRAIN = 2**62
 """A clock time past every timer: ``finish(DRAIN)`` fires everything still pending."""
+
+
+class EventRefusedError(ValueError):
+    """The runner did not take an event (too far ahead of the clock, or the engine failed on it)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(f"{refusal.reason}: {refusal.error}")
+        self.refusal = refusal
 
 
 @dataclass(slots=True)
@@ -94,20 +103,38 @@ class ReplayRunner:
     [('a', '2026-01-07')]
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS) -> None:
         self.engine = engine
+        self.skew = SkewGuard(max_skew_ms)
         self.states: dict[str, CustomerState] = {}
         self.wakeups = WakeupIndex()
         self.clock: int | None = None
         self.evicted = 0
         """Customers forgotten after ``idle_ttl_ms`` of silence with nothing pending."""
+        self.failures: list[tuple[str, str]] = []
+        """Customers whose due timers raised, with the error: they were reset (see :meth:`tick`)."""
+        self.refused: list[tuple[TouchpointEvent, Refusal]] = []
+        """Events :meth:`run` did not take (``feed`` raises :class:`EventRefusedError` for them instead)."""
 
     def feed(self, event: TouchpointEvent) -> list[Output]:
-        """Process one event in arrival order; returns everything it (and the clock) caused."""
+        """Process one event in arrival order; returns everything it (and the clock) caused.
+
+        Raises :class:`EventRefusedError`, having changed nothing, for an event more than the skew
+        bound ahead of the clock. If the engine raises on the event, the customer is reset (the
+        replay runner keeps no stored copy to revert to; the worker reverts to its stored state)
+        and the event is refused with the error.
+        """
+        too_far = self.skew.refusal(to_ms(event.ts), self.clock)
+        if too_far is not None:
+            raise EventRefusedError(Refusal("clock_skew", too_far))
         state = self.states.get(event.customer_id)
         if state is None:
             state = self.states[event.customer_id] = self.engine.new_state(event.customer_id)
-        step = self.engine.on_event(state, event)
+        try:
+            step = self.engine.on_event(state, event)
+        except Exception as err:
+            self._reset(event.customer_id)
+            raise EventRefusedError(Refusal("processing_error", error_text(err, event.customer_id))) from None
         outputs = step.outputs
         if step.erase:
             del self.states[event.customer_id]
@@ -121,6 +148,8 @@ class ReplayRunner:
 
     def tick(self, now: int, final: bool = False) -> list[Output]:
         """Advance the clock to ``now`` for every customer with due work."""
+        if self.clock is None or now > self.clock:
+            self.clock = now
         outputs: list[Output] = []
         horizon = now + self.engine.config.allowed_lateness_ms + 1 if final else now
         while True:
@@ -129,13 +158,24 @@ class ReplayRunner:
                 return outputs
             for customer_id in due:
                 state = self.states[customer_id]
-                step = self.engine.on_tick(state, now, final)
+                try:
+                    step = self.engine.on_tick(state, now, final)
+                except Exception as err:  # isolate the customer; everyone else's timers go on
+                    self._reset(customer_id)
+                    self.failures.append((customer_id, error_text(err, customer_id)))
+                    logger.error("processing error in a customer's due timers: %s (customer reset)",
+                                 type(err).__name__)  # fmt: skip
+                    continue
                 outputs.extend(step.outputs)
                 if step.evict:
                     del self.states[customer_id]
                     self.evicted += 1
                     continue
                 self.wakeups.update(customer_id, self.engine.next_wakeup(state))
+
+    def _reset(self, customer_id: str) -> None:
+        self.states.pop(customer_id, None)
+        self.wakeups.update(customer_id, None)
 
     def finish(self, until: int | None = None) -> list[Output]:
         """End of input: release held events and fire timers up to ``until`` (default: the clock)."""
@@ -146,9 +186,13 @@ class ReplayRunner:
         return self.tick(until, final=True)
 
     def run(self, events: Iterable[TouchpointEvent], until: int | None = None) -> Iterator[Output]:
-        """Feed every event, then :meth:`finish`; yields outputs as they happen."""
+        """Feed every event, then :meth:`finish`; yields outputs as they happen (refusals go to ``refused``)."""
         for event in events:
-            yield from self.feed(event)
+            try:
+                yield from self.feed(event)
+            except EventRefusedError as refused:
+                logger.warning("event refused: %s", refused.refusal.reason)
+                self.refused.append((event, refused.refusal))
         yield from self.finish(until)
 
 
@@ -163,6 +207,7 @@ def replay_file(
     order: Literal["time", "file"] = "time",
     until: int | None = None,
     progress: bool = True,
+    max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS,
 ) -> ReplaySummary:
     """Replay a JSON-lines file: triggers to ``triggers_out``; late, duplicate and cancelled
     records to ``audit_out``; malformed lines (with line number and reason) to ``rejects_out``;
@@ -174,12 +219,12 @@ def replay_file(
     """
     started = time.perf_counter()
     summary = ReplaySummary()
-    runner = ReplayRunner(engine)
+    runner = ReplayRunner(engine, max_skew_ms)
 
     def reject(item: Reject) -> None:
         summary.rejected += 1
         if rejects_out is not None:
-            rejects_out.write(json.dumps({"line": item.line, "error": item.error, "raw": item.raw}) + "\n")
+            rejects_out.write(json.dumps(item.to_json()) + "\n")
 
     def emit(outputs: list[Output]) -> None:
         for output in outputs:
@@ -190,26 +235,39 @@ def replay_file(
             elif audit_out is not None:
                 audit_out.write(output.model_dump_json() + "\n")
 
-    def valid_events(stream: Iterable[str]) -> Iterator[TouchpointEvent]:
+    def valid_events(stream: Iterable[bytes]) -> Iterator[tuple[TouchpointEvent, int]]:
         for number, item in read_events(stream):
             summary.lines = number
             if isinstance(item, Reject):
                 reject(item)
             else:
-                yield item
+                yield item, number
 
-    with open_text(source) as stream:
-        events: Iterable[TouchpointEvent] = valid_events(stream)
+    def report_failures(number: int) -> None:
+        # Customers whose timers raised were reset: each is kept as a reject, never dropped silently.
+        for customer_id, error in runner.failures:
+            reject(Reject(number, error, json.dumps({"customer_id": customer_id}), "processing_error"))
+        runner.failures.clear()
+
+    with open_binary(source) as stream:
+        events: Iterable[tuple[TouchpointEvent, int]] = valid_events(stream)
         if order == "time":
-            events = sorted(events, key=lambda e: e.ts)
+            events = sorted(events, key=lambda pair: pair[0].ts)
         total = len(events) if isinstance(events, list) else None
         meter = Progress("replay", total, enabled=progress)
-        for event in events:
-            emit(runner.feed(event))
-            summary.events += 1
+        for event, number in events:
+            try:
+                emit(runner.feed(event))
+                summary.events += 1
+            except EventRefusedError as refused:
+                reject(Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
+                              refused.refusal.reason))  # fmt: skip
+            if runner.failures:
+                report_failures(number)
             if summary.events % 4096 == 0:
                 meter.update(summary.events)
         emit(runner.finish(until))
+        report_failures(summary.lines)
         meter.finish(summary.events)
     summary.customers = len(runner.states)
     summary.evicted = runner.evicted

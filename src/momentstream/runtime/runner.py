@@ -7,6 +7,7 @@ import logging
 import faust
 
 from momentstream.engine import Engine
+from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.faust_app import Worker
 from momentstream.runtime.kafka_admin import ensure_topics
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     """Run until SIGINT/SIGTERM; topics are created (or checked) first so a mismatch fails early."""
+    install_log_redaction()  # Faust and aiokafka quote the broker address in their own log lines
     created = ensure_topics(settings)
     made = [name for name, what in created.items() if what == "created"]
     if made:
@@ -40,7 +42,13 @@ def restore_models(settings: WorkerSettings, engine: Engine) -> bool:
     if newest is None:
         logger.warning("no model snapshot in %s: models start fresh", settings.models_topic)
         return False
-    engine.scorer.restore(newest)
+    try:
+        refused = engine.scorer.restore(newest)
+    except ValueError as err:
+        logger.error("model snapshot in %s unreadable (%s): models start fresh", settings.models_topic, err)
+        return False
+    if refused:
+        logger.error("models with non-finite weights not restored, starting fresh: %s", ", ".join(refused))
     versions = ", ".join(m.version for m in engine.scorer.models.values())
     logger.warning("models restored from %s: %s", settings.models_topic, versions)
     return True

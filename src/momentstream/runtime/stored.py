@@ -14,10 +14,13 @@ import msgpack
 
 from momentstream.state import CustomerState, StateFormatError
 
-__all__ = ["ENTRY_FORMAT", "StoredEntry", "decode_entry", "encode_entry"]
+__all__ = ["ENTRY_FORMAT", "MAX_STORED_BYTES", "StoredEntry", "decode_entry", "encode_entry"]
 
-ENTRY_FORMAT = 1
-"""Bumped when the header layout changes; the state bytes carry their own format number."""
+ENTRY_FORMAT = 2
+"""Bumped when the header layout changes; the state bytes carry their own format number.
+Format 1 (without the newest event time) is still read."""
+MAX_STORED_BYTES = 786_432
+"""The largest stored value: a changelog record must fit the producer's 1 MB request limit with room to spare."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,8 @@ class StoredEntry:
     wakeup: int | None
     timers: int
     state_bytes: bytes
+    max_seen: int | None = None
+    """The customer's newest event time: after a restart the partition clock resumes from the newest of these."""
 
     def state(self) -> CustomerState:
         """The full customer state."""
@@ -39,11 +44,12 @@ def encode_entry(partition: int, wakeup: int | None, state: CustomerState) -> by
 
     Examples
     --------
-    >>> entry = decode_entry(encode_entry(3, 1_000, CustomerState("c1")))
-    >>> entry.partition, entry.wakeup, entry.timers, entry.state().customer_id
-    (3, 1000, 0, 'c1')
+    >>> entry = decode_entry(encode_entry(3, 1_000, CustomerState("c1", max_seen=5)))
+    >>> entry.partition, entry.wakeup, entry.timers, entry.state().customer_id, entry.max_seen
+    (3, 1000, 0, 'c1', 5)
     """
-    return msgpack.packb([ENTRY_FORMAT, partition, wakeup, len(state.timers), state.to_bytes()], use_bin_type=True)
+    doc = [ENTRY_FORMAT, partition, wakeup, len(state.timers), state.to_bytes(), state.max_seen]
+    return msgpack.packb(doc, use_bin_type=True)
 
 
 def decode_entry(data: bytes) -> StoredEntry:
@@ -52,7 +58,7 @@ def decode_entry(data: bytes) -> StoredEntry:
         doc = msgpack.unpackb(data, raw=False)
     except (ValueError, msgpack.UnpackException) as err:
         raise StateFormatError(f"not a stored momentstream entry: {err}") from None
-    if not isinstance(doc, list) or len(doc) != 5 or doc[0] != ENTRY_FORMAT:
+    if not isinstance(doc, list) or (doc[:1], len(doc)) not in (([1], 5), ([ENTRY_FORMAT], 6)):
         raise StateFormatError("stored entry has an unknown format")
-    _, partition, wakeup, timers, state_bytes = doc
-    return StoredEntry(partition, wakeup, timers, state_bytes)
+    _, partition, wakeup, timers, state_bytes, *newest = doc
+    return StoredEntry(partition, wakeup, timers, state_bytes, newest[0] if newest else None)

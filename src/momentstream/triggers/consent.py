@@ -31,7 +31,9 @@ False
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -46,6 +48,7 @@ __all__ = [
     "allowed_channels",
     "apply_consent",
     "contactable",
+    "read_customer_list",
     "suppression_events",
 ]
 
@@ -117,3 +120,27 @@ def suppression_events(
             event_id = f"{list_name}:{hashlib.sha256(key.encode()).hexdigest()[:20]}"
             yield TouchpointEvent(event_id=event_id, customer_id=customer, type=kind, channel=channel, ts=at,
                                   properties={"source": list_name})  # fmt: skip
+
+
+def read_customer_list(data: bytes) -> list[str]:
+    """Customer ids of a suppression list: CSV (first column) or one id per line.
+
+    The csv module reads it, so quoted ids keep their commas and CRLF endings work. A byte-order
+    mark is dropped, ``#`` lines are comments, and a first row whose first cell is
+    ``customer_id`` (any case) is a header. Ids are kept as written inside quotes, in file order.
+
+    Examples
+    --------
+    >>> read_customer_list(b'\\xef\\xbb\\xbfcustomer_id,name\\r\\n"acme, inc",Acme\\r\\n# gone\\r\\nc-2\\r\\n')
+    ['acme, inc', 'c-2']
+    """
+    text = data.decode("utf-8-sig")
+    ids: list[str] = []
+    for row in csv.reader(io.StringIO(text, newline="")):
+        cell = row[0].strip() if row else ""
+        if not cell or cell.startswith("#"):
+            continue
+        if not ids and cell.lower() == "customer_id":
+            continue
+        ids.append(cell)
+    return ids

@@ -28,7 +28,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
-from momentstream.schema import SCHEMA_VERSION, Trigger, TriggerKind, TriggerRevoked, write_json_schema
+from pydantic import ValidationError
+
+from momentstream.schema import (
+    SCHEMA_VERSION,
+    Trigger,
+    TriggerKind,
+    TriggerRevoked,
+    describe_error,
+    write_json_schema,
+)
 
 __all__ = [
     "CONTENT_TYPE",
@@ -96,8 +105,9 @@ def _envelope(
 def to_cloudevent(trigger: Trigger, source: str) -> dict[str, Any]:
     """The envelope: CloudEvents attributes, routing extensions, and the trigger as ``data``."""
     score = trigger.score
+    owner = trigger.owner or (score.owner if score is not None else "unassigned")
     return _envelope(trigger, source, id=trigger.trigger_id, type=EVENT_TYPE, schema=DATA_SCHEMA,
-                     time=trigger.emitted_at, owner=score.owner if score is not None else "unassigned",
+                     time=trigger.emitted_at, owner=owner,
                      tier=(score.tier if score is not None else None) or "none")  # fmt: skip
 
 
@@ -188,14 +198,29 @@ def revocation_schema() -> dict[str, Any]:
 
 def read_triggers(lines: Iterable[str]) -> Iterator[Trigger]:
     """Triggers from JSON lines that are either bare triggers (replay output) or CloudEvents
-    (a capture of the actions or holdout topic); blank lines and revocations are skipped."""
-    for line in lines:
+    (a capture of the actions or holdout topic); blank lines and revocations are skipped.
+
+    Raises ValueError naming the line for anything else (an audit file, events, broken JSON).
+    """
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        doc = json.loads(line)
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            raise ValueError(f"line {number}: not JSON") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"line {number}: not a trigger (a JSON object per line)")
         if is_revocation(doc) or doc.get("output") == "trigger_revoked":
             continue
-        yield from_cloudevent(doc) if "specversion" in doc else Trigger.model_validate(doc)
+        if "output" in doc:
+            raise ValueError(f"line {number}: an audit record ({str(doc['output'])[:40]!r}), not a trigger: "
+                             "pass the triggers file (and --holdout file), not the audit file")  # fmt: skip
+        try:
+            yield from_cloudevent(doc) if "specversion" in doc else Trigger.model_validate(doc)
+        except (ValidationError, KeyError, TypeError) as err:
+            detail = describe_error(err) if isinstance(err, ValidationError) else type(err).__name__
+            raise ValueError(f"line {number}: not a trigger ({detail[:300]})") from None
 
 
 def contract_schema() -> dict[str, Any]:
@@ -227,7 +252,10 @@ def contract_schema() -> dict[str, Any]:
             "partitionkey": {**text, "description": "the customer id: per-customer order is kept"},
             "moment": text,
             "triggerkind": {"enum": list(get_args(TriggerKind))},
-            "owner": {**text, "description": "team that acts: the objective's owner, or 'unassigned'"},
+            "owner": {
+                **text,
+                "description": "team that acts: the moment's owner, else the objective's owner, else 'unassigned'",
+            },
             "tier": {**text, "description": "response authority band from the score, or 'none'"},
             "data": {"$ref": "#/$defs/Trigger"},
         },

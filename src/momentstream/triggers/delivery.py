@@ -151,6 +151,8 @@ class Delivery:
                 "the silence it needed was broken" if kind == "match" else "a cancel_if event came before it opened"
             )
             holdout = is_held_out(m, state.customer_id)
+            if kind == "window_open":  # the CRM is told to cancel it: its expiry must not follow
+                state.muted_windows.append((name, until + 1))
             revoked.append(TriggerRevoked(trigger_id=trigger_id, customer_id=state.customer_id, moment=name,
                                           kind=kind, reason=reason, late_event_id=event.event_id,
                                           late_event_ts=event.ts, holdout=holdout))  # fmt: skip

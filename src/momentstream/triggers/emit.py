@@ -68,6 +68,7 @@ def _trigger(
         story=_story(state),
         description=m.spec.description,
         holdout=is_held_out(m, state.customer_id),
+        owner=m.spec.owner,
     )
 
 

@@ -1,0 +1,48 @@
+"""Credentials never reach a terminal or a log: ``user:password@`` in broker addresses is masked.
+
+Kafka clients quote the bootstrap list in their own errors and log lines, so masking our own
+messages is not enough: :func:`install_log_redaction` masks every log record of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+__all__ = ["install_log_redaction", "redact_credentials"]
+
+_CREDENTIALS = re.compile(r"(?<![\w.-])[^\s@,;/'\"\[]+@(?=[\w.-]+:\d+)")
+_installed = False
+
+
+def redact_credentials(text: str) -> str:
+    """Hide ``user:password@`` in any broker address a message quotes.
+
+    >>> redact_credentials("NoBrokersAvailable: kafka://alice:s3cret@broker:9092, bob@b2:9092")
+    'NoBrokersAvailable: kafka://***@broker:9092, ***@b2:9092'
+    >>> redact_credentials("Unable to bootstrap from ['alice:pw@10.0.0.1:9092']")
+    "Unable to bootstrap from ['***@10.0.0.1:9092']"
+    """
+    return _CREDENTIALS.sub("***@", text)
+
+
+def install_log_redaction() -> None:
+    """Mask credentials in every log record created from now on, whichever library logs it (idempotent)."""
+    global _installed  # noqa: PLW0603 - one record factory per process
+    if _installed:
+        return
+    make = logging.getLogRecordFactory()
+
+    def redacting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging's own error report
+            return record
+        if "@" in message:
+            record.msg, record.args = redact_credentials(message), None
+        return record
+
+    logging.setLogRecordFactory(redacting)
+    _installed = True

@@ -1,0 +1,72 @@
+"""The objectives file is checked when loaded: every key and value, with file, objective and field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from momentstream.cli import main
+from momentstream.demo import default_engine
+from momentstream.models.objectives import ObjectivesError, load_objectives
+from momentstream.resources import bundled_moments_path, bundled_objectives_path
+
+BUNDLED = yaml.safe_load(bundled_objectives_path().read_text())
+
+
+def with_change(path: Path, change: dict[str, object] | None = None, binding: dict[str, object] | None = None,
+                model: dict[str, object] | None = None) -> Path:  # fmt: skip
+    doc = yaml.safe_load(bundled_objectives_path().read_text())
+    doc["objectives"][0].update(change or {})
+    if model is not None:
+        doc["objectives"][0].setdefault("model", {}).update(model)
+    if binding is not None:
+        doc["moments"] = {"silent_churn": {"objective": "churn", **binding}}
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "binding", "model", "field"),
+    [
+        (None, {"min_score": "high"}, None, "moments.silent_churn.min_score"),  # crashed at the first trigger
+        (None, {"min_score": 1.5}, None, "moments.silent_churn.min_score"),
+        (None, {"min_scor": 0.5}, None, "moments.silent_churn"),  # a typo was ignored
+        (None, {"rise": 0.2, "within": "7 days"}, None, "moments.silent_churn.within"),  # a raw ValueError
+        (None, {"within": "7d"}, None, "moments.silent_churn.within"),
+        ({"horizon": "0s"}, None, None, "objectives[0].horizon"),
+        ({"horizn": "30d"}, None, None, "objectives[0]"),
+        ({"max_pending": 0}, None, None, "objectives[0].max_pending"),
+        ({"outcome": {"typ": "purchase"}}, None, None, "objectives[0].outcome.typ"),
+        (None, None, {"learning_rate": -1}, "objectives[0].model.learning_rate"),
+        (None, None, {"learnig_rate": 0.1}, "objectives[0].model"),
+        (None, None, {"l2": float("nan")}, "objectives[0].model.l2"),
+    ],
+)
+def test_a_bad_objectives_file_is_refused_naming_the_field(
+    tmp_path: Path, change: dict[str, object] | None, binding: dict[str, object] | None,
+    model: dict[str, object] | None, field: str,
+) -> None:  # fmt: skip
+    path = with_change(tmp_path / "objectives.yaml", change, binding, model)
+    with pytest.raises(ObjectivesError) as caught:
+        load_objectives(path)
+    assert caught.value.field == field, caught.value
+    assert str(caught.value).startswith(str(path))
+
+
+def test_a_binding_for_a_moment_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "objectives.yaml"
+    doc = dict(BUNDLED, moments={"no_such_moment": {"objective": "churn"}})
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ObjectivesError, match="no_such_moment"):
+        default_engine(None, objectives=path)
+
+
+def test_a_moments_file_passed_as_objectives_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ObjectivesError, match="looks like a moments file"):
+        load_objectives(bundled_moments_path())
+    code = main(["replay", "-", "--objectives", str(bundled_moments_path()), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("momentstream: invalid objectives: ")

@@ -1,0 +1,103 @@
+"""One objective's model under hostile numbers: it clips, skips and counts, and is never poisoned."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import msgpack
+import pytest
+
+from momentstream.models.objectives import load_objectives
+from momentstream.models.online import FEATURE_LIMIT, ObjectiveModel, bounded
+from momentstream.models.scorer import PoisonedModelError, Scorer
+from momentstream.resources import bundled_objectives_path
+
+
+def trained(estimator: str = "logistic_regression") -> ObjectiveModel:
+    model = ObjectiveModel("churn", estimator=estimator)
+    for i in range(400):
+        model.learn({"days_since_last_purchase": 40.0 + i % 5, "events_30d": 0.5}, 1)
+        model.learn({"days_since_last_purchase": 2.0 + i % 3, "events_30d": 9.0}, 0)
+    return model
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "hoeffding_tree", "random_forest", "naive_bayes"])
+@pytest.mark.parametrize("extreme", [1e308, -1e308, 1e291, 1e200, FEATURE_LIMIT * 10])
+def test_extreme_features_move_the_model_but_never_make_it_nan(estimator: str, extreme: float) -> None:
+    model = trained(estimator)
+    for label in (0, 1, 1, 0):
+        model.learn({"days_since_last_purchase": extreme, "events_30d": extreme}, label)
+    assert model.is_finite()
+    assert 0.0 <= model.score({"days_since_last_purchase": 50.0, "events_30d": 0.2}) <= 1.0
+    assert all(math.isfinite(r.contribution) for r in model.reasons({"days_since_last_purchase": extreme}))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_vector_is_skipped_and_counted(bad: float) -> None:
+    model = trained()
+    learned = model.learned
+    model.learn({"days_since_last_purchase": bad, "events_30d": 1.0}, 1)
+    assert model.learned == learned
+    assert model.skipped == 1
+    assert math.isnan(model.score({"days_since_last_purchase": bad}))
+    assert model.skipped == 2
+    assert model.reasons({"days_since_last_purchase": bad}) == []
+    assert model.is_finite()
+
+
+def test_bounded_clips_without_copying_clean_vectors() -> None:
+    clean = {"a": 1.0}
+    assert bounded(clean) is clean
+    assert bounded({"a": -1e300}) == {"a": -FEATURE_LIMIT}
+
+
+def poisoned(model: ObjectiveModel) -> ObjectiveModel:
+    """What a NaN label did before features were bounded: NaN weights."""
+    model.pipeline.steps["LogisticRegression"]._weights["events_30d"] = math.nan
+    return model
+
+
+def test_a_model_that_went_nan_after_a_label_rolls_back_to_its_checkpoint() -> None:
+    model = trained()
+    before = model.score({"days_since_last_purchase": 50.0, "events_30d": 0.2})
+    model._checkpoint = pickle.dumps(model.pipeline)
+    real = model.pipeline.learn_one
+
+    def poisoning(x: dict[str, float], y: bool) -> None:
+        real(x, y)
+        poisoned(model)
+
+    model.pipeline.learn_one = poisoning  # type: ignore[method-assign]
+    model.learned = 1  # not a checkpoint step: the checkpoint taken above stays
+    model.learn({"days_since_last_purchase": 3.0, "events_30d": 1.0}, 0)
+    assert model.reverted == 1
+    assert model.is_finite()
+    assert model.score({"days_since_last_purchase": 50.0, "events_30d": 0.2}) == before
+
+
+def scorer() -> Scorer:
+    return Scorer(load_objectives(bundled_objectives_path()))
+
+
+def test_a_poisoned_model_is_neither_published_nor_loaded() -> None:
+    good = scorer()
+    snapshot = good.snapshot()
+    bad = scorer()
+    poisoned(bad.models["churn"])
+    assert not bad.models["churn"].is_finite()
+    with pytest.raises(PoisonedModelError, match="churn"):
+        bad.snapshot()
+    body = {name: pickle.dumps(model) for name, model in bad.models.items()}
+
+    poisoned_snapshot = msgpack.packb([1, sorted(body), body], use_bin_type=True)
+    fresh = scorer()
+    assert fresh.restore(poisoned_snapshot) == ["churn"]
+    assert fresh.models["churn"].is_finite()
+    assert scorer().restore(snapshot) == []
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00\x01garbage", b"\x93\x01\x90\xa1x"])
+def test_a_corrupt_snapshot_is_refused_with_a_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError, match="snapshot"):
+        scorer().restore(data)
