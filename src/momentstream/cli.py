@@ -145,9 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--lateness", type=_duration, default=None,
                         help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
     replay.add_argument("--max-skew", type=_skew, default=DEFAULT_MAX_SKEW_MS,
-                        help="refuse events this far ahead of the clock (newest event time so far),\n"
-                             "e.g. 30d, or off (default 7d): one far-future event would otherwise\n"
-                             "fire everybody's timers; refused events go to --rejects")  # fmt: skip
+                        help="an event this far ahead of the clock (newest event time so far) does not\n"
+                             "move it unless another customer's event confirms the jump, e.g. 30d, or\n"
+                             "off (default 7d): one wrong device clock would otherwise fire everybody's\n"
+                             "timers early")  # fmt: skip
     replay.add_argument("--strict", action="store_true",
                         help="exit with code 1 when any line was rejected (for pipelines)")  # fmt: skip
     replay.add_argument("--idle-ttl", type=_positive_duration, default=None,
@@ -334,6 +335,8 @@ def _replay(args: argparse.Namespace) -> int:
                                                              " (use --rejects FILE to keep them)"),
         f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
         f"lateness {format_duration(engine.config.allowed_lateness_ms)}",
+        *([f"{summary.held:,} events more than --max-skew ahead of the clock were held: processed for their "
+           "customer, without moving anybody else's time"] if summary.held else []),
         f"{summary.trigger_total:,} triggers"
         + (f", of which {summary.holdout:,} for holdout customers" if summary.holdout else ""),
     ]  # fmt: skip

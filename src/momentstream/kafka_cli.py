@@ -42,7 +42,11 @@ def add_kafka_commands(sub: Any) -> None:
     worker.add_argument("--clock", choices=["stream", "wall"], help="stream (default) or wall; see README")
     worker.add_argument("--lateness", help="allowed lateness, e.g. 60s (default 1m)")
     worker.add_argument("--idle-ttl", help="forget customers silent this long with nothing pending, e.g. 400d")
-    worker.add_argument("--max-skew", help="refuse events this far ahead of the partition clock (default 7d)")
+    worker.add_argument(
+        "--max-skew",
+        help="events this far ahead of the partition clock do not move it, unless\n"
+        "another customer's event confirms the jump (default 7d)",
+    )
     worker.add_argument("--print-settings", action="store_true", help="print the effective settings and exit")
 
     topics = _subcommand(sub, "topics", "create and check the worker's topics")

@@ -347,13 +347,18 @@ def test_two_workers_split_partitions_and_agree(
 
 
 # -- durable timers on a compressed wall clock ----------------------------------------------------
+SPARSE = {"MOMENTSTREAM_MAX_SKEW": "365d"}
+"""A single customer on a fresh partition: its own 18-day gap is the partition clock's too, which the
+default 7-day skew bound refuses (tests/test_runtime/test_guard.py); these tests are about timers."""
+
+
 def seed_scenario(start: Any) -> list[TouchpointEvent]:
     """Support on Monday, a second purchase on Wednesday, then nothing at all."""
 
     def ev(i: int, kind: str, at: timedelta, **extra: Any) -> TouchpointEvent:
         return TouchpointEvent(event_id=f"seed-{i}", customer_id="c-seed", type=kind, ts=start + at, **extra)
 
-    return [
+    return [  # alone on its partition, 18 days between two events: more than the default max_skew (SPARSE)
         ev(1, "purchase", timedelta(days=-20), properties={"order_number": 1}),
         ev(2, "support_ticket", timedelta(days=-2)),
         ev(3, "purchase", timedelta(0), properties={"order_number": 2}),
@@ -368,7 +373,7 @@ def test_window_opens_and_closes_in_silence_and_survives_a_crash(kafka_broker: B
     deployment = Deployment(kafka_broker.bootstrap, extra_env={
         "MOMENTSTREAM_CLOCK": "wall", "MOMENTSTREAM_CLOCK_SPEED": str(speed),
         "MOMENTSTREAM_CLOCK_ORIGIN": purchase.isoformat(), "MOMENTSTREAM_CLOCK_ORIGIN_WALL": str(wall_start),
-        "MOMENTSTREAM_TICK_INTERVAL": "100ms"})  # fmt: skip
+        "MOMENTSTREAM_TICK_INTERVAL": "100ms", **SPARSE})  # fmt: skip
     deployment.create_topics()
     deployment.produce(lines_of(events))
     first = WorkerProcess(deployment, tmp_path, "first")
@@ -417,7 +422,8 @@ def test_models_survive_a_worker_restart(kafka_broker: Broker, journeys: list[To
         return {k: v for k, v in worker.metrics().items() if k.startswith("momentstream_model_labels_learned{")}
 
     before = learned(first)
-    first.kill(signal.SIGTERM)  # a clean stop publishes a final snapshot
+    time.sleep(3)  # one more snapshot interval after the last label
+    first.kill(signal.SIGTERM)
     assert before["momentstream_model_labels_learned{objective=churn}"] > 100
 
     second = WorkerProcess(deployment, tmp_path, "second")
@@ -436,7 +442,7 @@ def test_erasure_leaves_nothing_of_the_customer(kafka_broker: Broker, tmp_path: 
     events = seed_scenario(purchase)  # c-seed: a window is due to open 19 h after the purchase
     request = TouchpointEvent(event_id="erase-1", customer_id="c-seed", type=ERASURE_EVENT_TYPE,
                               ts=purchase + timedelta(hours=1))  # fmt: skip
-    deployment = Deployment(kafka_broker.bootstrap)
+    deployment = Deployment(kafka_broker.bootstrap, extra_env=SPARSE)
     deployment.create_topics()
     settings = deployment.settings()
     worker = WorkerProcess(deployment, tmp_path, "erase")
@@ -471,7 +477,7 @@ def test_idle_customers_are_evicted_with_a_tombstone(kafka_broker: Broker, tmp_p
     """MOMENTSTREAM_IDLE_TTL: once the window has closed and the TTL passed, the worker forgets the customer."""
     purchase = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
     events = seed_scenario(purchase)
-    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_IDLE_TTL": "30d"})
+    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_IDLE_TTL": "30d", **SPARSE})
     deployment.create_topics()
     settings = deployment.settings()
     worker = WorkerProcess(deployment, tmp_path, "idle")

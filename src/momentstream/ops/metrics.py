@@ -39,6 +39,8 @@ class WorkerMetrics:
                                   ["moment", "reason"], registry=r)  # fmt: skip
         self.deferred = Counter("momentstream_triggers_deferred", "Triggers held over the customer's quiet hours",
                                 ["moment"], registry=r)  # fmt: skip
+        self.held = Counter("momentstream_events_held", "Events further than max_skew ahead of their partition's "
+                            "clock: processed for their customer, but time did not move", registry=r)  # fmt: skip
         self.ticks = Counter("momentstream_ticks", "Tick records consumed", registry=r)
         self.evicted = Counter("momentstream_customers_evicted", "Customers forgotten after idle_ttl of silence "
                                "with nothing pending", registry=r)  # fmt: skip

@@ -41,7 +41,9 @@ def install_log_redaction() -> None:
         except Exception:  # a broken format string: leave it to logging's own error report
             return record
         if "@" in message:
-            record.msg, record.args = redact_credentials(message), None
+            redacted = redact_credentials(message)
+            if redacted != message:  # rewrite only what needs it: other libraries' records stay as they are
+                record.msg, record.args = redacted, None
         return record
 
     logging.setLogRecordFactory(redacting)

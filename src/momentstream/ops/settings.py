@@ -43,8 +43,9 @@ class WorkerSettings(BaseSettings):
     web_host: str = Field("0.0.0.0", description="address of /metrics, /healthz and /readyz")
     web_port: int = Field(6066, ge=1, le=65_535, description="port of /metrics, /healthz and /readyz")
     lateness: str = Field("1m", description="allowed lateness of events per customer")
-    max_skew: str | None = Field("7d", description="refuse (dead-letter) events this far ahead of their partition's "
-                                 "clock, or of the wall clock with clock=wall; null turns the bound off")  # fmt: skip
+    max_skew: str | None = Field("7d", description="an event this far ahead of its partition's clock (or of the wall "
+                                 "clock with clock=wall) does not move it unless another customer's event confirms "
+                                 "the jump; null turns the bound off")  # fmt: skip
     erasure_within: str = Field("24h", description="an erased customer's old state values are compacted out of the "
                                 "changelog within this time (sets segment.ms and max.compaction.lag.ms)")  # fmt: skip
     idle_ttl: str | None = Field(None, description="forget customers silent this long with nothing pending, "

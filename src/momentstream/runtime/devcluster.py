@@ -87,6 +87,8 @@ class WorkerProcess:
         env = {**os.environ, **deployment.env(), "MOMENTSTREAM_WEB_PORT": str(self.port),
                "MOMENTSTREAM_WEB_HOST": "127.0.0.1",
                "MOMENTSTREAM_DATA_DIR": str(log_dir / f"{deployment.name}-{label}-data")}  # fmt: skip
+        self.readyz_statuses: set[int] = set()
+        """Every /readyz status seen (0: not answering yet): a worker must never answer 500."""
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "momentstream", "worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
@@ -109,6 +111,7 @@ class WorkerProcess:
     def readiness(self) -> dict[str, Any]:
         """The /readyz document (empty while the server is not up)."""
         status, body = self.get("/readyz")
+        self.readyz_statuses.add(status)
         return json.loads(body) if status in (200, 503) else {}
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:

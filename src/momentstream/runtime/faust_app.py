@@ -130,14 +130,20 @@ class Worker:
     def _wire(self) -> None:
         app = self.app
 
-        async def on_agent_error(agent: Any, exc: BaseException) -> None:
-            self.failing = True
-            logger.error("agent failed (%s); Faust restarts it; /readyz answers 503", type(exc).__name__)
-
-        @app.agent(self.source, name="momentstream.process", on_error=on_agent_error)
+        @app.agent(self.source, name="momentstream.process")
         async def process(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
                 await self.handle(event.message)
+
+        faust_on_error = getattr(process, "_on_error", None)  # the app's handler (it tells the consumer); keep it
+
+        async def on_agent_error(agent: Any, exc: BaseException) -> None:
+            self.failing = True
+            logger.error("agent failed (%s); Faust restarts it; /readyz answers 503", type(exc).__name__)
+            if faust_on_error is not None:
+                await faust_on_error(agent, exc)
+
+        setattr(process, "_on_error", on_agent_error)  # noqa: B010 - Faust offers no public hook per agent
 
         async def on_rebalance(*_: Any, **__: Any) -> None:
             self.processor.reset()
@@ -212,6 +218,8 @@ class Worker:
             work = Work(partition, dead_letter=DeadLetter("processing_error", f"{type(err).__name__}"))
         self.positions[partition] = message.offset + 1
         self.metrics.events.labels(result=_result_of(work)).inc()
+        if work.held:
+            self.metrics.held.inc()
         return work
 
     async def publish(self, work: Work, message: Any) -> None:

@@ -1,54 +1,93 @@
-"""What both runtimes use to keep one bad record from harming the rest: the clock-skew bound and
-safe error texts for dead letters and rejects.
+"""What both runtimes use to keep one bad record from harming the rest: the shared clock's skew bound
+and safe error texts for dead letters and rejects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import pairwise
 
-from momentstream.clock import format_duration
 from momentstream.schema import LateEvent, Output
 
-__all__ = ["DEFAULT_MAX_SKEW_MS", "SkewGuard", "error_text", "output_customer"]
+__all__ = ["DEFAULT_MAX_SKEW_MS", "SharedClock", "confirmed_newest", "error_text", "output_customer"]
 
 DEFAULT_MAX_SKEW_MS = 7 * 86_400_000
-"""Events more than this ahead of their partition's clock are refused (``max_skew``)."""
+"""An event further than this ahead of the shared clock moves it only when another customer confirms."""
 
 
-class SkewGuard:
-    """Refuses events too far ahead of shared time, so one wrong device clock cannot fire everyone's timers.
+@dataclass(slots=True)
+class SharedClock:
+    """A partition's event-time clock (the replay runner's global one), hardened against wrong clocks.
 
-    The partition clock (the replay runner's global clock) is the newest event time seen; with a
-    wall clock, now is a second reference. An event more than ``max_skew_ms`` ahead of either is
-    refused: accepting it would move the shared clock, fire other customers' timers early and make
-    their later events late.
+    The clock is the newest event time seen. An event more than ``max_skew_ms`` ahead of it is
+    still processed for its own customer (nothing is lost), but it is *held*: it does not move
+    the shared clock, so it cannot fire other customers' timers or make their events late. It
+    moves the clock only when an event of another customer confirms the jump (comes within
+    ``max_skew_ms`` of it): then time really moved on, as after a gap in the stream or at the
+    start of a backfill. With a wall clock, an event more than ``max_skew_ms`` ahead of now never
+    moves it.
 
     Examples
     --------
-    >>> guard = SkewGuard(86_400_000)
-    >>> guard.refusal(1_000, None) is None, guard.refusal(86_400_000, 0) is None
-    (True, True)
-    >>> guard.refusal(3 * 86_400_000, 0)
-    'ts is 3d ahead of the partition clock (max_skew 1d)'
+    >>> day = 86_400_000
+    >>> clock = SharedClock(max_skew_ms=day)
+    >>> clock.observe(10 * day, "a"), clock.now              # the first event sets it
+    (False, 864000000)
+    >>> clock.observe(400 * day, "wrong-device"), clock.now   # held: too far ahead, unconfirmed
+    (True, 864000000)
+    >>> clock.observe(400 * day + 5, "wrong-device"), clock.now  # the same customer confirms nothing
+    (True, 864000000)
+    >>> clock.observe(400 * day + 9, "b"), clock.now          # another customer: time did move
+    (False, 34560000009)
     """
 
-    def __init__(self, max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS, wall_clock: Callable[[], int] | None = None):
-        self.max_skew_ms = max_skew_ms
-        self.wall_clock = wall_clock
+    max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS
+    wall_clock: Callable[[], int] | None = None
+    now: int | None = None
+    candidate: tuple[int, str] | None = None
+    """The newest held jump: (event time, customer), waiting for another customer to confirm it."""
 
-    def refusal(self, ts: int, clock_now: int | None) -> str | None:
-        """Why an event at ``ts`` is refused against the clock at ``clock_now`` (None: it is accepted)."""
+    def observe(self, ts: int, customer: str) -> bool:
+        """Take an event's time; True if it was held (too far ahead: the clock did not move)."""
         skew = self.max_skew_ms
-        if skew is None:
-            return None
-        bound = f"max_skew {format_duration(skew)}"
-        if clock_now is not None and ts - clock_now > skew:
-            return f"ts is {format_duration(ts - clock_now)} ahead of the partition clock ({bound})"
-        if self.wall_clock is not None:
-            now = self.wall_clock()
-            if ts - now > skew:
-                return f"ts is {format_duration(ts - now)} ahead of the wall clock ({bound})"
+        if skew is not None and self.wall_clock is not None and ts - self.wall_clock() > skew:
+            return True
+        now = self.now
+        if now is None or skew is None or ts - now <= skew:
+            if now is None or ts > now:
+                self.now = ts
+            return False
+        held = self.candidate
+        if held is not None and held[1] != customer and abs(ts - held[0]) <= skew:
+            self.now, self.candidate = max(ts, held[0]), None
+            return False
+        self.candidate = (ts, customer)
+        return True
+
+    def tick(self, now_ms: int) -> int:
+        """A tick record: time reached ``now_ms`` (ticks are trusted; returns the clock)."""
+        if self.now is None or now_ms > self.now:
+            self.now = now_ms
+        return self.now
+
+
+def confirmed_newest(times: Iterable[int], max_skew_ms: int | None) -> int | None:
+    """The newest of stored customers' newest event times that another customer's confirms (within the
+    skew): where a restarted partition clock resumes, so one customer's far-future state cannot set it.
+
+    >>> confirmed_newest([5, 9, 400, 8], 3), confirmed_newest([7], 3), confirmed_newest([], 3)
+    (9, 7, None)
+    """
+    ordered = sorted(times, reverse=True)
+    if not ordered:
         return None
+    if max_skew_ms is None or len(ordered) == 1:
+        return ordered[0]
+    for newer, older in pairwise(ordered):
+        if newer - older <= max_skew_ms:
+            return newer
+    return ordered[-1]
 
 
 def error_text(err: BaseException, customer_id: str) -> str:

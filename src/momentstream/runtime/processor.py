@@ -23,7 +23,7 @@ from typing import Protocol
 
 from momentstream.clock import WakeupIndex, to_ms
 from momentstream.engine import Engine
-from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SkewGuard, error_text, output_customer
+from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, confirmed_newest, error_text, output_customer
 from momentstream.runtime.sources import Refusal, parse_event
 from momentstream.runtime.stored import MAX_STORED_BYTES, decode_entry, encode_entry
 from momentstream.schema import EARLIEST_TS, LATEST_TS, Output, TouchpointEvent
@@ -111,14 +111,21 @@ class Work:
     """Other customers whose timers raised while this record ran (dead-lettered by customer key)."""
     encoded: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     """The stored value of each changed customer and its timer count, made before anything is sent."""
+    held: bool = False
+    """The event was further than max_skew ahead of the partition clock: processed, but time did not move."""
 
 
 @dataclass(slots=True)
 class _PartitionClock:
-    now: int | None = None
+    shared: SharedClock
     wakeups: WakeupIndex = field(default_factory=WakeupIndex)
     customers: int = 0
     timers: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def now(self) -> int | None:
+        """The partition's event time (see :class:`SharedClock`)."""
+        return self.shared.now
 
 
 class StreamProcessor:
@@ -154,7 +161,8 @@ class StreamProcessor:
         self.engine = engine
         self.table = table
         self.cache_size = cache_size
-        self.skew = SkewGuard(max_skew_ms, wall_clock)
+        self.max_skew_ms = max_skew_ms
+        self.wall_clock = wall_clock
         self._partitions: dict[int, _PartitionClock] = {}
         self._cache: OrderedDict[str, CustomerState] = OrderedDict()
 
@@ -177,10 +185,6 @@ class StreamProcessor:
             work.dead_letter = DeadLetter(reason, "record key must be the event's customer_id")
             return work
         clock = self._clock(partition)
-        too_far = self.skew.refusal(to_ms(event.ts), clock.now)
-        if too_far is not None:
-            work.dead_letter = DeadLetter("clock_skew", too_far)
-            return work
         work.event = event
         try:
             state = self._load(partition, event.customer_id)
@@ -195,18 +199,17 @@ class StreamProcessor:
             self._forget(clock, event.customer_id, work)
             return work
         work.changed[event.customer_id] = state
-        if clock.now is None or state.max_seen > clock.now:
-            clock.now = state.max_seen
+        work.held = clock.shared.observe(to_ms(event.ts), event.customer_id)
         clock.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
-        self._fire_due(partition, clock, clock.now, False, work)
+        if clock.now is not None:
+            self._fire_due(partition, clock, clock.now, False, work)
         return self._seal(work)
 
     def on_tick(self, partition: int, tick: Tick) -> Work:
         """The clock reached ``tick.now_ms`` on this partition: fire what is due."""
         work = Work(partition)
         clock = self._clock(partition)
-        now = tick.now_ms if clock.now is None else max(clock.now, tick.now_ms)
-        clock.now = now
+        now = clock.shared.tick(tick.now_ms)
         self._fire_due(partition, clock, now, tick.final, work)
         return self._seal(work)
 
@@ -267,7 +270,8 @@ class StreamProcessor:
 
     def _index(self, partition: int) -> _PartitionClock:
         """Rebuild a partition's wake-ups and counts from the stored headers."""
-        clock = _PartitionClock()
+        clock = _PartitionClock(SharedClock(self.max_skew_ms, self.wall_clock))
+        newest: list[int] = []
         for key, value in self._entries():
             try:
                 entry = decode_entry(value)
@@ -279,10 +283,12 @@ class StreamProcessor:
             customer_id = key.decode()
             clock.customers += 1
             clock.wakeups.update(customer_id, entry.wakeup)
-            if entry.max_seen is not None and entry.max_seen > (clock.now if clock.now is not None else NEVER):
-                clock.now = entry.max_seen  # the skew bound holds across restarts too
+            if entry.max_seen is not None and entry.max_seen > NEVER:
+                newest.append(entry.max_seen)
             if entry.timers:
                 clock.timers[customer_id] = entry.timers
+        # The skew bound holds across restarts: one customer's far-future state does not set the clock.
+        clock.shared.now = confirmed_newest(newest, self.max_skew_ms)
         logger.info("partition %d: %d customers, %d with wake-ups", partition, clock.customers, len(clock.wakeups))
         return clock
 

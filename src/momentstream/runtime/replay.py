@@ -19,7 +19,7 @@ from typing import IO, Literal
 
 from momentstream.clock import WakeupIndex, to_ms
 from momentstream.engine import Engine
-from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SkewGuard, error_text
+from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, error_text
 from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Refusal, Reject, open_binary, read_events
 from momentstream.schema import (
@@ -61,6 +61,8 @@ class ReplaySummary:
     cancelled: int = 0
     triggers: Counter[tuple[str, str]] = field(default_factory=Counter)
     holdout: int = 0
+    held: int = 0
+    """Events too far ahead of the clock to move it (processed for their own customer)."""
     customers: int = 0
     """Customers with state at the end (those evicted for idleness are counted in ``evicted``)."""
     evicted: int = 0
@@ -105,10 +107,11 @@ class ReplayRunner:
 
     def __init__(self, engine: Engine, max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS) -> None:
         self.engine = engine
-        self.skew = SkewGuard(max_skew_ms)
+        self.shared = SharedClock(max_skew_ms)
         self.states: dict[str, CustomerState] = {}
         self.wakeups = WakeupIndex()
-        self.clock: int | None = None
+        self.held = 0
+        """Events further than the skew bound ahead of the clock: processed, but time did not move."""
         self.evicted = 0
         """Customers forgotten after ``idle_ttl_ms`` of silence with nothing pending."""
         self.failures: list[tuple[str, str]] = []
@@ -119,14 +122,11 @@ class ReplayRunner:
     def feed(self, event: TouchpointEvent) -> list[Output]:
         """Process one event in arrival order; returns everything it (and the clock) caused.
 
-        Raises :class:`EventRefusedError`, having changed nothing, for an event more than the skew
-        bound ahead of the clock. If the engine raises on the event, the customer is reset (the
-        replay runner keeps no stored copy to revert to; the worker reverts to its stored state)
-        and the event is refused with the error.
+        An event more than the skew bound ahead of the clock is held (see :class:`SharedClock`).
+        If the engine raises on the event, the customer is reset (the replay runner keeps no stored
+        copy to revert to; the worker reverts to its stored state) and :class:`EventRefusedError`
+        is raised with the error.
         """
-        too_far = self.skew.refusal(to_ms(event.ts), self.clock)
-        if too_far is not None:
-            raise EventRefusedError(Refusal("clock_skew", too_far))
         state = self.states.get(event.customer_id)
         if state is None:
             state = self.states[event.customer_id] = self.engine.new_state(event.customer_id)
@@ -141,15 +141,19 @@ class ReplayRunner:
             self.wakeups.update(event.customer_id, None)
             return outputs
         self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
-        if self.clock is None or state.max_seen > self.clock:
-            self.clock = state.max_seen
-        outputs.extend(self.tick(self.clock))
+        self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
+        if self.clock is not None:
+            outputs.extend(self.tick(self.clock))
         return outputs
+
+    @property
+    def clock(self) -> int | None:
+        """The replay's event time: the newest event time seen, or tick (see :class:`SharedClock`)."""
+        return self.shared.now
 
     def tick(self, now: int, final: bool = False) -> list[Output]:
         """Advance the clock to ``now`` for every customer with due work."""
-        if self.clock is None or now > self.clock:
-            self.clock = now
+        self.shared.tick(now)
         outputs: list[Output] = []
         horizon = now + self.engine.config.allowed_lateness_ms + 1 if final else now
         while True:
@@ -270,6 +274,7 @@ def replay_file(
         report_failures(summary.lines)
         meter.finish(summary.events)
     summary.customers = len(runner.states)
+    summary.held = runner.held
     summary.evicted = runner.evicted
     summary.seconds = time.perf_counter() - started
     return summary
