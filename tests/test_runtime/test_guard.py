@@ -4,18 +4,18 @@ fires anybody else's timers, or stops the run (replay runner and Kafka processor
 from __future__ import annotations
 
 import zlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
-from momentstream.engine import Engine, Step
+from momentstream.engine import Engine, EngineConfig, Step
 from momentstream.runtime.guard import SharedClock, error_text
 from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
 from momentstream.runtime.replay import EventRefusedError, ReplayRunner
-from momentstream.runtime.stored import decode_entry
+from momentstream.runtime.stored import MAX_STORED_BYTES, decode_entry
 from momentstream.schema import Output, TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
 
@@ -204,3 +204,23 @@ def test_the_replay_runner_isolates_a_failing_customer(journeys: list[Touchpoint
 
 def test_error_texts_mask_the_customer_id() -> None:
     assert error_text(KeyError("c-42"), "c-42") == "KeyError: '<customer>'"
+
+
+def test_a_state_too_large_to_store_fails_its_customer_before_anything_is_sent() -> None:
+    """The last line of defence, behind the bounded events and held-event budget: never a crashed worker."""
+    base = default_engine(None, scoring=False)
+    roomy = Engine(base.moments, EngineConfig(allowed_lateness_ms=3_600_000, max_buffered_bytes=10**9))
+    table = DictTable()
+    processor = StreamProcessor(roomy, table)
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    reasons = []
+    for i in range(30):  # ~60 KB each, all held within the hour of lateness: over MAX_STORED_BYTES by the 14th
+        e = TouchpointEvent(event_id=f"e{i}", customer_id="big", type="page_view", ts=t0 + timedelta(minutes=i),
+                            text="x" * 20_000, properties={f"p{k}": "y" * 2_000 for k in range(20)})  # fmt: skip
+        work = processor.on_event(0, b"big", e.model_dump_json().encode())
+        reasons.append(work.dead_letter.reason if work.dead_letter else "ok")
+        assert not work.outputs or work.dead_letter is None
+        processor.save(work)
+        assert all(len(v) <= MAX_STORED_BYTES for v in table.values())
+    assert "ok" in reasons
+    assert "processing_error" in reasons
