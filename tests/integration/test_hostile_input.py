@@ -94,14 +94,13 @@ def test_hostile_records_are_dead_lettered_and_change_no_trigger(kafka_broker: B
     expected = expected_rejects(lines)
     assert len(expected) == len(bad) - 1  # every hostile record is refused by replay too, but the held one
 
-    deployment = Deployment(kafka_broker.bootstrap, extra_env={"MOMENTSTREAM_MODEL_SNAPSHOT_INTERVAL": "2s"})
+    deployment = Deployment(kafka_broker.bootstrap)
     deployment.create_topics()
     worker = WorkerProcess(deployment, tmp_path, "hostile")
     try:
         worker.wait_ready()
         deployment.produce(lines)
         finish_input(deployment, events, [worker])
-        time.sleep(3)  # a model snapshot after the last label
         dead = deployment.read("dead-letter")
         metrics = worker.metrics()
         ready = worker.readiness()

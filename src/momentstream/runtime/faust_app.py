@@ -155,8 +155,15 @@ class Worker:
             """SIGUSR1 logs every asyncio task's stack: how to see where a stuck worker waits."""
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
 
+        async def final_snapshot(*_: Any, **__: Any) -> None:
+            """A clean stop publishes the models once more (after the consumer stopped, before the
+            producer's last flush), so a restart loses no learning; a crash loses one interval at most."""
+            await self.publish_models()
+
         app.on_partitions_revoked.connect(on_rebalance)
         app.on_partitions_assigned.connect(on_rebalance)
+        if self.engine.scorer is not None:
+            app.on_before_shutdown.connect(final_snapshot)
 
         if self.settings.clock == "wall":
             app.timer(interval=self.settings.tick_interval_s, name="momentstream.ticker")(self.tick)
