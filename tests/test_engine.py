@@ -128,7 +128,7 @@ def test_held_events_are_bounded_in_bytes_so_the_state_fits_a_kafka_record() -> 
         outputs, sizes = [], []
         for e in big:
             outputs += engine.on_event(state, e).outputs
-            assert state.buffered_bytes == sum(event_weight(x) for _, _, x in state.buffer)
+            assert state.buffered_bytes == sum(event_weight(x) for _, _, x, _ in state.buffer)
             assert state.buffered_bytes <= budget
             sizes.append(len(encode_entry(0, engine.next_wakeup(state), state)))
         restored = CustomerState.from_bytes(state.to_bytes())

@@ -153,7 +153,8 @@ class CustomerState:
     story_size: int = 16
     recent_ids: deque[str] = field(default_factory=deque)
     story: deque[tuple[str, str, str, int]] = field(default_factory=deque)
-    buffer: list[tuple[int, int, TouchpointEvent]] = field(default_factory=list)
+    buffer: list[tuple[int, int, TouchpointEvent, int]] = field(default_factory=list)
+    """Held events as a heap of (event time, arrival, event, its :func:`event_weight`)."""
     timers: TimerHeap = field(default_factory=TimerHeap)
     moments: dict[str, MomentState] = field(default_factory=dict)
     scoring: Any = None
@@ -195,14 +196,15 @@ class CustomerState:
 
     def buffer_event(self, ts: int, event: TouchpointEvent) -> None:
         """Hold an event until the watermark passes it, ordered by (time, arrival)."""
-        heapq.heappush(self.buffer, (ts, self.arrivals, event))
+        weight = event_weight(event)
+        heapq.heappush(self.buffer, (ts, self.arrivals, event, weight))  # (ts, arrival) is unique: never compared on
         self.arrivals += 1
-        self.buffered_bytes += event_weight(event)
+        self.buffered_bytes += weight
 
     def pop_buffered(self) -> tuple[int, TouchpointEvent]:
         """The oldest held event, taken out of the buffer."""
-        ts, _, event = heapq.heappop(self.buffer)
-        self.buffered_bytes -= event_weight(event)
+        ts, _, event, weight = heapq.heappop(self.buffer)
+        self.buffered_bytes -= weight
         return ts, event
 
     def moment(self, name: str, version: int) -> MomentState:
@@ -229,7 +231,7 @@ class CustomerState:
             self.story_size,
             list(self.recent_ids),
             [list(s) for s in self.story],
-            [[ts, arrival, e.model_dump(mode="json", exclude_defaults=True)] for ts, arrival, e in self.buffer],
+            [[ts, arrival, e.model_dump(mode="json", exclude_defaults=True)] for ts, arrival, e, _ in self.buffer],
             self.timers.to_list(),
             self.timers.next_seq,
             {name: _moment_to_list(ms) for name, ms in self.moments.items()},
@@ -270,7 +272,7 @@ class CustomerState:
             story_size=story_size,
             recent_ids=deque(recent),
             story=deque((s[0], s[1], s[2], s[3]) for s in story),
-            buffer=[(b[0], b[1], TouchpointEvent.model_validate(b[2])) for b in buffer],
+            buffer=[(b[0], b[1], e, event_weight(e)) for b in buffer for e in [TouchpointEvent.model_validate(b[2])]],
             timers=TimerHeap.from_list(timers, timer_seq),
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},
             scoring=rest[0] if rest else None,
@@ -288,7 +290,7 @@ class CustomerState:
                 state.deferred[d[0]] = DeferredTrigger(d[1], d[2], d[3], _unrows(d[4]), window, d[6])
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)
-        state.buffered_bytes = sum(event_weight(b[2]) for b in state.buffer)
+        state.buffered_bytes = sum(b[3] for b in state.buffer)
         return state
 
 

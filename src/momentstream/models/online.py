@@ -40,6 +40,16 @@ def bounded(x: dict[str, float]) -> dict[str, float] | None:
     >>> bounded({"a": 1e300, "b": -2.0}), bounded({"a": float("nan")})
     ({'a': 1000000000000.0, 'b': -2.0}, None)
     """
+    values = x.values()
+    try:
+        if (
+            values
+            and math.isfinite(math.fsum(values))
+            and -FEATURE_LIMIT <= min(values) <= max(values) <= FEATURE_LIMIT
+        ):
+            return x  # the common case, checked in C
+    except (OverflowError, ValueError):
+        pass
     clipped = x
     for name, value in x.items():
         if not -FEATURE_LIMIT <= value <= FEATURE_LIMIT:
@@ -118,7 +128,13 @@ class ObjectiveModel:
     def score(self, x: dict[str, float]) -> float:
         """Probability that the objective happens within its horizon (NaN, counted, if it cannot be had)."""
         clean = bounded(x)
-        p = math.nan if clean is None else float(self.pipeline.predict_proba_one(clean).get(True, 0.0))
+        if clean is None:
+            self.skipped += 1
+            return math.nan
+        return self._score(clean)
+
+    def _score(self, clean: dict[str, float]) -> float:
+        p = float(self.pipeline.predict_proba_one(clean).get(True, 0.0))
         if not 0.0 <= p <= 1.0:
             self.skipped += 1
             return math.nan
@@ -131,7 +147,7 @@ class ObjectiveModel:
         by every customer, and one such label would make every later score NaN.
         """
         clean = bounded(x)
-        p = math.nan if clean is None else self.score(clean)
+        p = math.nan if clean is None else self._score(clean)
         if clean is None or math.isnan(p):
             self.skipped += 1 if clean is None else 0
             return
@@ -147,7 +163,7 @@ class ObjectiveModel:
         if self._checkpoint is None or self.learned % CHECKPOINT_EVERY == 0:
             self._checkpoint = pickle.dumps(self.pipeline)
         self.pipeline.learn_one(x, bool(label))
-        if not 0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0:
+        if not self._still_finite(x):
             # Unreachable with bounded features, and kept so: a shared model must never go NaN.
             self.pipeline = pickle.loads(self._checkpoint)
             self.reverted += 1
@@ -166,6 +182,17 @@ class ObjectiveModel:
         contributions = [r for r in contributions if math.isfinite(r.contribution) and r.contribution != 0.0]
         contributions.sort(key=lambda r: abs(r.contribution), reverse=True)
         return contributions[:top]
+
+    def _still_finite(self, x: dict[str, float]) -> bool:
+        """After learning ``x``: for a linear model only what ``x`` touched can have gone non-finite (the
+        scaler's statistics and weights of its features, the intercept); other estimators are probed."""
+        if self.estimator not in LINEAR:
+            return 0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0
+        scaler, model = self.pipeline.steps.values()
+        weights = model._weights
+        return math.isfinite(model.intercept) and all(
+            math.isfinite(scaler.means[k]) and math.isfinite(scaler.vars[k]) and math.isfinite(weights[k]) for k in x
+        )
 
     def is_finite(self) -> bool:
         """True when the scaler's statistics, the linear weights and two probe scores are all finite.
