@@ -171,6 +171,7 @@ def test_an_engine_error_on_an_event_dead_letters_it_and_reverts_the_customer(jo
     assert [letter.reason for letter in letters] == ["processing_error"] * len(victims_events)
     assert all("<customer>" in letter.error and victim not in letter.error for letter in letters)  # no PII
     assert victim.encode() not in table  # nothing of the failed records was stored
+    assert processor.customers_tracked() == len({e.customer_id for e in journeys}) - 1
     assert not any(getattr(o, "customer_id", None) == victim for o in outputs)
     others = [e for e in journeys if e.customer_id != victim]
     clean, _ = feed_all(StreamProcessor(default_engine(None, scoring=False), DictTable()), others)

@@ -329,6 +329,8 @@ class StreamProcessor:
         self._cache.pop(customer_id, None)
         work.changed.pop(customer_id, None)
         work.erased.discard(customer_id)
+        if customer_id.encode() not in self.table:  # a new customer: _load counted it, nothing was stored
+            clock.customers = max(clock.customers - 1, 0)
         work.outputs = [o for o in work.outputs if output_customer(o) != customer_id]
         clock.wakeups.update(customer_id, None)
 
