@@ -42,7 +42,7 @@ DRAIN = 2**62
 
 
 class EventRefusedError(ValueError):
-    """The runner did not take an event (too far ahead of the clock, or the engine failed on it)."""
+    """The engine failed on an event: the runner reset its customer and did not take it."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(f"{refusal.reason}: {refusal.error}")

@@ -23,6 +23,7 @@ __all__ = [
     "Refusal",
     "Reject",
     "describe_error",
+    "kept_raw",
     "open_binary",
     "open_text",
     "parse_event",
