@@ -16,6 +16,7 @@ from typing import IO
 
 from momentstream.clock import format_duration, parse_duration, parse_instant
 from momentstream.demo import DemoOptions, default_engine, run_demo
+from momentstream.discover_cli import add_discover_command, run_discover
 from momentstream.engine import Engine
 from momentstream.kafka_cli import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.models.objectives import ObjectivesError
@@ -57,6 +58,8 @@ examples:
   momentstream demo                                  simulate 3,000 customers and show what fires
   momentstream simulate -o events.jsonl --customers 10000
   momentstream replay events.jsonl -c moments.yaml -o triggers.jsonl --rejects rejects.jsonl
+  momentstream discover events.jsonl --outcome purchase --within 30d --intervention outreach \
+      --split 2026-04-01 -o discovered.yaml   find moments and windows in a history, backtest them
   momentstream check moments.yaml                    validate a moments file
   momentstream schema -o schemas/                    JSON Schema of events and triggers
   momentstream suppress opt_outs.csv --channel email  consent events from a suppression list
@@ -196,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--events", required=True, help="events file holding the outcomes (JSON lines)")
     up.add_argument("--outcome", default="purchase", help="event type that counts as the outcome (default purchase)")
     up.add_argument("--within", type=_duration, default="7d", help="time after the first trigger (default 7d)")
+    add_discover_command(sub)
     add_kafka_commands(sub)
     _verbose_everywhere(parser)
     return parser
@@ -464,7 +468,15 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discover(args: argparse.Namespace) -> int:
+    try:
+        return run_discover(args)
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from None
+
+
 _COMMANDS = {
+    "discover": _discover,
     "demo": _demo,
     "replay": _replay,
     "simulate": _simulate,

@@ -100,8 +100,21 @@ class _Customer:
             moments.append(self.daytime(t))
 
 
-def simulate(customers: int = 3000, days: int = 120, seed: int = 7, start: datetime = _DEFAULT_START) -> Simulation:
+def simulate(
+    customers: int = 3000,
+    days: int = 120,
+    seed: int = 7,
+    start: datetime = _DEFAULT_START,
+    *,
+    joining_days: float | None = None,
+    first_id: int = 0,
+) -> Simulation:
     """Simulate ``customers`` journeys over ``days`` days; same seed, same events.
+
+    Customers join during the first ``joining_days`` (default: the first 30 days, or a third of
+    the history if shorter); a longer spread keeps new journeys, and new seed scenarios, coming
+    throughout, as a discovery backtest over a later period needs. ``first_id`` numbers the
+    customers from there (to write large histories in chunks).
 
     Examples
     --------
@@ -112,12 +125,13 @@ def simulate(customers: int = 3000, days: int = 120, seed: int = 7, start: datet
     rng = random.Random(seed)
     end = start + timedelta(days=days)
     sim = Simulation()
+    spread = min(30, days / 3) if joining_days is None else min(joining_days, days)
     names = list(ARCHETYPES)
     weights = list(ARCHETYPES.values())
     for i in range(customers):
-        customer = _Customer(f"cust-{i:05d}", random.Random(rng.getrandbits(64)), end)
+        customer = _Customer(f"cust-{first_id + i:05d}", random.Random(rng.getrandbits(64)), end)
         archetype = rng.choices(names, weights)[0]
-        joined = start + timedelta(days=rng.uniform(0, min(30, days / 3)))
+        joined = start + timedelta(days=rng.uniform(0, spread))
         sim.truth[customer.customer_id] = _JOURNEYS[archetype](customer, joined)
         sim.events.extend(customer.events)
     sim.events.sort(key=lambda e: (e.ts, e.customer_id, e.event_id))

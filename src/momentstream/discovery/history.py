@@ -1,0 +1,165 @@
+"""A customer history on disk, split by customer so each part fits in memory.
+
+Discovery looks at one customer's whole story at a time, but the input is ordered by time
+(or not at all) and may hold millions of events. :func:`load_history` streams the file
+once, validates every line with the same schema the engine uses (refused lines go to the
+rejects file with their reason, nothing is dropped silently) and spills each event into one
+of N bucket files chosen by a hash of its customer id. A bucket is then read back whole,
+grouped by customer and sorted by time: memory is bounded by the bucket size, not the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import msgpack
+
+from momentstream.clock import to_ms
+from momentstream.runtime.progress import Progress
+from momentstream.runtime.sources import Reject, open_binary, read_events
+from momentstream.schema import TouchpointEvent
+
+__all__ = ["BUCKET_BYTES", "CustomerHistory", "History", "load_history", "read_bucket"]
+
+BUCKET_BYTES = 24 * 1024 * 1024
+"""Input bytes per bucket (about 100,000 events): one bucket is what discovery holds in memory."""
+_MAX_BUCKETS = 512
+
+
+@dataclass(slots=True)
+class CustomerHistory:
+    """One customer's valid events in time order (duplicates by event id removed)."""
+
+    customer_id: str
+    events: list[TouchpointEvent]
+
+    def times(self) -> list[int]:
+        """Event times in epoch milliseconds, in order."""
+        return [to_ms(e.ts) for e in self.events]
+
+
+@dataclass(slots=True)
+class History:
+    """Where the bucket files are, and what the input held."""
+
+    buckets: list[Path]
+    events: int = 0
+    rejected: int = 0
+    customers: int = 0
+    start_ms: int = 0
+    end_ms: int = 0
+    types: Counter[str] = field(default_factory=Counter)
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+
+    def customers_in(self) -> Iterator[CustomerHistory]:
+        """Every customer, bucket by bucket (deterministic order)."""
+        for bucket in self.buckets:
+            yield from read_bucket(bucket)
+
+
+def _bucket_count(path: str | Path) -> int:
+    if str(path) == "-":
+        return 64
+    size = Path(path).stat().st_size
+    return max(2, min(_MAX_BUCKETS, -(-size // BUCKET_BYTES)))
+
+
+def _bucket_of(customer_id: str, n: int) -> int:
+    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n
+
+
+def _row(event: TouchpointEvent) -> list[Any]:
+    offset = event.ts.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    return [event.customer_id, event.event_id, event.type, event.channel, to_ms(event.ts), seconds,
+            event.value, event.properties, event.text]  # fmt: skip
+
+
+_ZONES: dict[int, timezone] = {}
+
+
+def _event(row: list[Any]) -> TouchpointEvent:
+    customer_id, event_id, kind, channel, ts_ms, offset, value, properties, text = row
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES[offset] = timezone(timedelta(seconds=offset)) if offset else UTC
+    ts = datetime.fromtimestamp(ts_ms / 1000, tz=zone)
+    # Validated when it was read: construct without validating again.
+    return TouchpointEvent.model_construct(event_id=event_id, customer_id=customer_id, type=kind, channel=channel,
+                                           ts=ts, value=value, properties=properties, text=text)  # fmt: skip
+
+
+def load_history(
+    path: str | Path,
+    workdir: Path,
+    *,
+    rejects: IO[str] | None = None,
+    progress: bool = False,
+    buckets: int | None = None,
+) -> History:
+    """Validate ``path`` (JSON lines, ``-`` for stdin) into customer buckets under ``workdir``."""
+    n = buckets or _bucket_count(path)
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = [workdir / f"bucket-{i:03d}.msgpack" for i in range(n)]
+    history = History(paths, start_ms=2**62, end_ms=-(2**62))
+    customers: set[str] = set()
+    files = [p.open("wb") for p in paths]
+    packer = msgpack.Packer(use_bin_type=True)
+    meter = Progress("reading events", enabled=progress)
+    try:
+        with open_binary(path) as source:
+            for number, item in read_events(source):
+                if isinstance(item, Reject):
+                    _reject(history, item, rejects)
+                    continue
+                ts = to_ms(item.ts)
+                history.events += 1
+                history.types[item.type] += 1
+                history.start_ms = min(history.start_ms, ts)
+                history.end_ms = max(history.end_ms, ts)
+                customers.add(item.customer_id)
+                files[_bucket_of(item.customer_id, n)].write(packer.pack(_row(item)))
+                if number % 4096 == 0:
+                    meter.update(number)
+        meter.finish(history.events + history.rejected)
+    finally:
+        for f in files:
+            f.close()
+    history.customers = len(customers)
+    if not history.events:
+        history.start_ms = history.end_ms = 0
+    return history
+
+
+def _reject(history: History, item: Reject, rejects: IO[str] | None) -> None:
+    history.rejected += 1
+    history.reject_reasons[item.reason] += 1
+    if rejects is not None:
+        rejects.write(json.dumps(item.to_json()) + "\n")
+
+
+def read_bucket(path: Path) -> Iterator[CustomerHistory]:
+    """The customers of one bucket, sorted by id, each with events in time (then arrival) order."""
+    grouped: dict[str, list[list[Any]]] = {}
+    with path.open("rb") as f:
+        for row in msgpack.Unpacker(f, raw=False, strict_map_key=False):
+            grouped.setdefault(row[0], []).append(row)
+    for customer_id in sorted(grouped):
+        rows = grouped.pop(customer_id)
+        rows.sort(key=lambda r: r[4])  # stable: equal times keep their arrival order
+        seen: set[str] = set()
+        events = []
+        for row in rows:
+            if row[1] in seen:
+                continue
+            seen.add(row[1])
+            events.append(_event(row))
+        yield CustomerHistory(customer_id, events)

@@ -1,0 +1,107 @@
+"""What counts as the outcome, and whether a customer reached it within the horizon after a time.
+
+The outcome is a ``where:`` expression as in moments (``purchase``, or
+``{type: purchase, value: {gte: 100}}``), checked by the engine's own predicate compiler.
+A label at time t looks at (t, t + horizon]; when that interval runs past the end of the
+history the label is unknown (censored) and the customer is left out, never counted as a no.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from momentstream.clock import format_duration, to_ms
+from momentstream.patterns.errors import PatternError
+from momentstream.patterns.predicates import Predicate, compile_predicate
+from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
+from momentstream.triggers.consent import CONSENT_TYPES
+
+__all__ = ["SYSTEM_TYPES", "Outcome", "parse_where", "reference_time"]
+
+SYSTEM_TYPES = frozenset(CONSENT_TYPES | {ERASURE_EVENT_TYPE})
+"""Event types that are bookkeeping, not behaviour: never a step, never silence-breaking."""
+
+
+def parse_where(text: str | Mapping[str, Any], option: str) -> tuple[dict[str, Any], Predicate]:
+    """``purchase``, ``purchase,refund`` or a YAML/JSON mapping, compiled with the moments' predicates.
+
+    >>> parse_where("{type: purchase, value: {gte: 100}}", "--outcome")[0]
+    {'type': 'purchase', 'value': {'gte': 100}}
+    >>> parse_where("purchase", "--outcome")[0]
+    {'type': 'purchase'}
+    """
+    where: Any
+    if isinstance(text, Mapping):
+        where = dict(text)
+    else:
+        stripped = text.strip()
+        if stripped.startswith("{"):
+            try:
+                where = yaml.safe_load(stripped)
+            except yaml.YAMLError as err:
+                raise PatternError(f"{option}: not a valid YAML mapping: {err}") from None
+        else:
+            names = [n.strip() for n in stripped.split(",") if n.strip()]
+            if not names:
+                raise PatternError(f"{option}: expected an event type or a mapping such as '{{type: purchase}}'")
+            where = {"type": names[0] if len(names) == 1 else names}
+    if not isinstance(where, dict) or not where:
+        raise PatternError(f"{option}: expected an event type or a mapping such as '{{type: purchase}}'")
+    try:
+        return where, compile_predicate(where)
+    except PatternError as err:
+        raise PatternError(f"{option}: {err}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The outcome to predict: matching events within ``within_ms`` after a time (or none, if ``absent``)."""
+
+    where: dict[str, Any]
+    predicate: Predicate
+    within_ms: int
+    absent: bool = False
+
+    def times(self, events: Sequence[TouchpointEvent]) -> list[int]:
+        """The times of a customer's outcome events, in order."""
+        return [to_ms(e.ts) for e in events if self.predicate(e)]
+
+    def label(self, times: Sequence[int], at: int, end_ms: int) -> bool | None:
+        """Outcome within (at, at + within]? None when the history ends before the horizon does."""
+        if at + self.within_ms > end_ms:
+            return None
+        i = bisect.bisect_right(times, at)
+        happened = i < len(times) and times[i] <= at + self.within_ms
+        return not happened if self.absent else happened
+
+    def describe(self) -> str:
+        """For report headers: ``no purchase within 30d`` or ``purchase within 30d``."""
+        what = _describe_where(self.where)
+        return f"{'no ' if self.absent else ''}{what} within {format_duration(self.within_ms)}"
+
+
+def _describe_where(where: Mapping[str, Any]) -> str:
+    if set(where) == {"type"}:
+        kind = where["type"]
+        return kind if isinstance(kind, str) else " or ".join(kind)
+    return yaml.safe_dump(dict(where), default_flow_style=True, width=10_000).strip()
+
+
+def reference_time(customer_id: str, times: Sequence[int], within_ms: int, end_ms: int) -> int | None:
+    """The time a customer that did not fire is compared at: one of its own event times.
+
+    Chosen by a hash of the id among the events whose horizon fits in the history, so the
+    choice is random with respect to behaviour yet the same on every run.
+    """
+    last_allowed = end_ms - within_ms
+    usable = bisect.bisect_right(times, last_allowed)
+    if usable == 0:
+        return None
+    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return times[int.from_bytes(digest, "big") % usable]

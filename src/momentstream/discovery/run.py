@@ -1,0 +1,263 @@
+"""``discover``: history in; moments, timing window and backtest out. The stages in one place.
+
+1. Read and validate the history into customer buckets (:mod:`.history`).
+2. Stage one on a sample of customers: beam search for sequences (:mod:`.mining`).
+3. Stage two on every customer: the best candidates compiled and counted by the engine, exact
+   tests, Benjamini-Hochberg over everything tried (:mod:`.verify`, :mod:`.scan`).
+4. The timing window after the best moment, or after ``--anchor`` (:mod:`.timing`).
+5. With a split date: the written moments and the baselines over the later period (:mod:`.backtest`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+from momentstream.clock import to_ms
+from momentstream.discovery.backtest import BacktestRow, backtest_rows, winback_spec
+from momentstream.discovery.history import History, load_history
+from momentstream.discovery.mining import CustomerSample, Mined, MiningOptions, diverse, mine, sample_customer
+from momentstream.discovery.outcome import Outcome
+from momentstream.discovery.scan import Period, ScanResult, TimingRow, scan, without_windows
+from momentstream.discovery.timing import TimingWindow, find_window, window_at
+from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for
+from momentstream.patterns.predicates import Predicate
+from momentstream.patterns.spec import EventStep, MomentSpec, WindowSpec
+from momentstream.runtime.progress import Progress
+from momentstream.schema import ms_to_datetime
+
+__all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
+
+_D = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A moment to find the timing window after, and the step the delay is measured from."""
+
+    spec: MomentSpec
+    step: str | None
+
+    @classmethod
+    def of(cls, spec: MomentSpec) -> Anchor:
+        """The window's anchor if the moment has one, else its last event step."""
+        if spec.window is not None and spec.window.anchor is not None:
+            return cls(spec, spec.window.anchor)
+        events = [s.name for s in spec.steps if isinstance(s, EventStep)]
+        return cls(spec, events[-1] if events else None)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverOptions:
+    """Everything ``momentstream discover`` can be told; defaults suit a first look."""
+
+    outcome: Outcome
+    intervention: tuple[dict[str, Any], Predicate] | None = None
+    anchor: Anchor | None = None
+    split_ms: int | None = None
+    mining: MiningOptions = field(default_factory=MiningOptions)
+    sample_customers: int = 20_000
+    verify: int = 30
+    """Candidates from stage one counted by the engine."""
+    top: int = 5
+    """Moments written to the moments file."""
+    q: float = 0.05
+    max_delay_ms: int = 3 * _D
+    window_min_support: int = 20
+    progress: bool = False
+    workers: int | None = None
+    workdir: Path | None = None
+
+
+@dataclass(slots=True)
+class Discovery:
+    """What discovery found, with every figure the report and the moments file show."""
+
+    history: History
+    train: Period
+    test: Period | None
+    mined: Mined
+    findings: list[Finding]
+    written: list[MomentSpec]
+    anchor: Anchor | None = None
+    window: TimingWindow | None = None
+    window_backtest: tuple[tuple[int, int], tuple[int, int]] | None = None
+    backtest: list[BacktestRow] = field(default_factory=list)
+    base_rate: float = 0.0
+    failures: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Clock:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def stage(self, name: str, started: float) -> float:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - started, 2)
+        return now
+
+
+def discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None = None) -> Discovery:
+    """Run every stage over the events file (JSON lines, ``-`` for stdin)."""
+    with _workdir(options.workdir) as workdir:
+        return _discover(events, options, rejects, workdir)
+
+
+@contextmanager
+def _workdir(given: Path | None) -> Iterator[Path]:
+    if given is not None:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="momentstream-discover-") as tmp:
+        yield Path(tmp)
+
+
+def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None, workdir: Path) -> Discovery:
+    clock = _Clock()
+    started = time.perf_counter()
+    history = load_history(events, workdir, rejects=rejects, progress=options.progress)
+    started = clock.stage("read", started)
+    end = history.end_ms + 1
+    split = options.split_ms
+    if split is not None and not history.start_ms < split < end:
+        raise ValueError("--split must fall inside the history "
+                         f"({_day(history.start_ms)} to {_day(history.end_ms)})")  # fmt: skip
+    train = Period(history.start_ms, split if split is not None else end)
+    test = Period(split, end) if split is not None else None
+    outcome = options.outcome
+    intervention_where = options.intervention[0] if options.intervention else None
+    intervention = options.intervention[1] if options.intervention else None
+
+    samples = _sample(history, train, options, intervention)
+    mined = mine(samples, outcome, train.end_ms, options.mining)
+    started = clock.stage("mine", started)
+
+    chosen = diverse(mined.candidates, options.verify)
+    specs = [
+        candidate_spec(c, name, intervention_where) for c, name in zip(chosen, names_for(chosen, "c"), strict=True)
+    ]
+    counted = scan(history, specs, outcome, train, intervention=intervention_where, progress=options.progress,
+                   workers=options.workers, label="counting candidates with the engine")  # fmt: skip
+    found = findings(mined.tried, chosen, specs, counted, options.q)
+    started = clock.stage("verify", started)
+
+    positive = [f for f in found if f.significant and f.lift > 1]
+    discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
+                          failures=counted.failures)  # fmt: skip
+    if intervention_where is not None:
+        anchors = [options.anchor] if options.anchor else [Anchor.of(f.spec) for f in positive]
+        _timing(discovery, history, anchors, options, intervention_where)
+        started = clock.stage("timing", started)
+    elif options.anchor is not None:
+        discovery.anchor = options.anchor
+    best = positive[: options.top]
+    if options.anchor is None and discovery.anchor is not None and discovery.window is not None:
+        timed = next(f for f in positive if f.spec is discovery.anchor.spec)  # the moment with the window goes first
+        best = [timed, *(f for f in positive if f is not timed)][: options.top]
+    discovery.written = _written(best, discovery.window, options.anchor, intervention_where)
+    if options.anchor is None and discovery.written and discovery.window is not None:
+        discovery.anchor = Anchor(discovery.written[0], discovery.anchor.step if discovery.anchor else None)
+
+    if test is not None:
+        _backtest(discovery, history, test, options, mined, intervention_where)
+        started = clock.stage("backtest", started)
+    discovery.seconds = clock.seconds
+    return discovery
+
+
+def _timing(discovery: Discovery, history: History, anchors: list[Anchor], options: DiscoverOptions,
+            intervention: dict[str, Any]) -> None:  # fmt: skip
+    """Delay curves after each anchor; keeps the anchor whose window has the highest lower bound."""
+    if not anchors:
+        return
+    specs = [replace(without_windows([a.spec])[0], name=f"timing_{i}") for i, a in enumerate(anchors)]
+    result = scan(history, specs, options.outcome, discovery.train, intervention=intervention,
+                  anchors={s.name: a.step for s, a in zip(specs, anchors, strict=True)}, progress=options.progress,
+                  workers=options.workers, label="timing the intervention")  # fmt: skip
+    best: tuple[float, Anchor, TimingWindow] | None = None
+    for spec, anchor in zip(specs, anchors, strict=True):
+        window = find_window(result.rows[spec.name], options.max_delay_ms, min_support=options.window_min_support,
+                             lower_is_better=options.outcome.absent)  # fmt: skip
+        if window is not None and (best is None or window.strength > best[0]):
+            best = (window.strength, anchor, window)
+    discovery.anchor = anchors[0] if best is None else best[1]
+    discovery.window = None if best is None else best[2]
+
+
+def _sample(history: History, train: Period, options: DiscoverOptions,
+            intervention: Predicate | None) -> list[CustomerSample]:  # fmt: skip
+    """Stage one's customers: whole buckets (random by hash) until the sample size is reached."""
+    samples: list[CustomerSample] = []
+    meter = Progress("sampling customers", options.sample_customers, enabled=options.progress)
+    for customer in history.customers_in():
+        customer.events = [e for e in customer.events if train.start_ms <= _ms(e) < train.end_ms]
+        if not customer.events:
+            continue
+        samples.append(sample_customer(customer, options.outcome, intervention, train.end_ms))
+        meter.update(len(samples))
+        if len(samples) >= options.sample_customers:
+            break
+    meter.finish(len(samples))
+    return samples
+
+
+def _written(best: list[Finding], window: TimingWindow | None, given: Anchor | None,
+             intervention: dict[str, Any] | None) -> list[MomentSpec]:  # fmt: skip
+    """The moments file: best first, renamed by rank, the window on the first when it was found for it."""
+    out = []
+    names = names_for([f.candidate for f in best])
+    for rank, (finding, name) in enumerate(zip(best, names, strict=True)):
+        spec = replace(finding.spec, name=name, description=_evidence(finding))
+        if rank == 0 and given is None and window is not None and window.significant and intervention:
+            anchor = Anchor.of(finding.spec).step
+            spec = replace(spec, window=WindowSpec(window.opens_after_ms, window.closes_after_ms, anchor,
+                                                   cancel_if=intervention, used_if=intervention))  # fmt: skip
+        out.append(spec)
+    return out
+
+
+def _evidence(f: Finding) -> str:
+    low, high = f.interval
+    return (f"{describe(f.candidate)}. Fired for {f.counts.fired:,} customers with a known outcome; "
+            f"outcome rate {100 * f.rate:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}%) vs {100 * f.rest_rate:.1f}% "
+            f"for the others, lift {f.lift:.2f}x, p={f.p_value:.2g}, BH q={f.q_value:.2g}.")  # fmt: skip
+
+
+def _backtest(discovery: Discovery, history: History, test: Period, options: DiscoverOptions, mined: Mined,
+              intervention: dict[str, Any] | None) -> None:  # fmt: skip
+    timing_name = "timing_anchor"
+    entries: list[tuple[MomentSpec, str, str]] = [(s, "discovered", s.description.split(". ")[0])
+                                                   for s in discovery.written]  # fmt: skip
+    for days in (30, 60):
+        spec = winback_spec(days, intervention)
+        entries.append((spec, "baseline", spec.description))
+    if mined.compass is not None:
+        spec = candidate_spec(mined.compass, "baseline_best_frequency", intervention)
+        entries.append((spec, "baseline", f"best frequency rule: {describe(mined.compass)}"))
+    specs = [e[0] for e in entries]
+    anchors: dict[str, str | None] = {}
+    anchor = discovery.anchor
+    if anchor is not None and intervention is not None and discovery.window is not None:
+        specs.append(replace(without_windows([anchor.spec])[0], name=timing_name))
+        anchors[timing_name] = anchor.step
+    result: ScanResult = scan(history, specs, options.outcome, test, intervention=intervention, anchors=anchors,
+                              progress=options.progress, workers=options.workers, label="backtest")  # fmt: skip
+    discovery.backtest = backtest_rows(result, entries)
+    if anchors and discovery.window is not None:
+        rows: list[TimingRow] = result.rows[timing_name]
+        w = discovery.window
+        discovery.window_backtest = window_at(rows, w.opens_after_ms, w.closes_after_ms)
+
+
+def _ms(event: Any) -> int:
+    return to_ms(event.ts)
+
+
+def _day(ms: int) -> str:
+    return ms_to_datetime(ms).date().isoformat()

@@ -1,0 +1,245 @@
+"""Run compiled moments over every customer of a history with the engine itself, in parallel.
+
+Each bucket of the history is one job: its customers are fed, one at a time and in time
+order, through an :class:`~momentstream.engine.Engine` built from the moments' specs (the
+same code path as replay and the worker), then a final tick at the period's end fires what
+is due. The first trigger per customer and moment is labelled with the outcome; customers a
+moment does not fire for are labelled at their reference time. Buckets run in worker
+processes, so a two-core machine uses both cores.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from momentstream.clock import to_ms
+from momentstream.discovery.history import History, read_bucket
+from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
+from momentstream.engine import Engine
+from momentstream.patterns.nfa import compile_moment
+from momentstream.patterns.spec import MomentSpec
+from momentstream.runtime.progress import Progress
+from momentstream.schema import Trigger
+
+__all__ = ["MomentCounts", "Period", "ScanResult", "TimingRow", "scan"]
+
+logger = logging.getLogger(__name__)
+_SKETCH_SHARE = 8
+"""One customer in this many is remembered per moment, to tell near-duplicate moments apart."""
+_BEFORE_MS = 30 * 24 * 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Events with ``start_ms <= ts < end_ms``; outcome horizons must end by ``end_ms``."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(slots=True)
+class MomentCounts:
+    """Customers a moment fired for (``fired``, with a known outcome), those of them with the
+    outcome, the other customers with a known outcome at rest, and how many of them had it."""
+
+    fired: int = 0
+    positive: int = 0
+    rest: int = 0
+    rest_positive: int = 0
+    triggers: int = 0
+
+    def add(self, other: MomentCounts) -> None:
+        """Merge another bucket's counts."""
+        self.fired += other.fired
+        self.positive += other.positive
+        self.rest += other.rest
+        self.rest_positive += other.rest_positive
+        self.triggers += other.triggers
+
+
+@dataclass(frozen=True, slots=True)
+class TimingRow:
+    """One customer a moment fired for: delay from the anchor to the first intervention (None:
+    not reached within the horizon), the outcome, and behaviour before the anchor."""
+
+    delay_ms: int | None
+    label: bool
+    before: tuple[float, float, float]
+    """Events in the 30 days before the anchor, days since the customer's first event, outcome events before."""
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything a scan counted, merged over buckets."""
+
+    counts: dict[str, MomentCounts] = field(default_factory=dict)
+    rows: dict[str, list[TimingRow]] = field(default_factory=dict)
+    sketches: dict[str, set[str]] = field(default_factory=dict)
+    customers: int = 0
+    labelled: int = 0
+    positive: int = 0
+    failures: int = 0
+
+    def merge(self, other: ScanResult) -> None:
+        """Add another bucket's result."""
+        for name, counts in other.counts.items():
+            self.counts.setdefault(name, MomentCounts()).add(counts)
+        for name, rows in other.rows.items():
+            self.rows.setdefault(name, []).extend(rows)
+        for name, sketch in other.sketches.items():
+            self.sketches.setdefault(name, set()).update(sketch)
+        self.customers += other.customers
+        self.labelled += other.labelled
+        self.positive += other.positive
+        self.failures += other.failures
+
+    @property
+    def base_rate(self) -> float:
+        """Outcome rate of all customers at their reference times."""
+        return self.positive / self.labelled if self.labelled else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    bucket: Path
+    specs: tuple[MomentSpec, ...]
+    outcome: tuple[dict[str, Any], int, bool]
+    intervention: dict[str, Any] | None
+    period: Period
+    anchors: tuple[tuple[str, str | None], ...]
+
+
+def scan(
+    history: History,
+    specs: Sequence[MomentSpec],
+    outcome: Outcome,
+    period: Period,
+    *,
+    intervention: dict[str, Any] | None = None,
+    anchors: dict[str, str | None] | None = None,
+    label: str = "counting with the engine",
+    progress: bool = False,
+    workers: int | None = None,
+) -> ScanResult:
+    """Run ``specs`` over every customer's events in ``period``; timing rows for ``anchors``
+    (moment name -> anchor step, None for the completion)."""
+    jobs = [_Job(b, tuple(specs), (outcome.where, outcome.within_ms, outcome.absent), intervention, period,
+                 tuple((anchors or {}).items())) for b in history.buckets]  # fmt: skip
+    total = ScanResult()
+    meter = Progress(f"{label} (buckets)", len(jobs), enabled=progress)
+    processes = workers if workers is not None else min(2, os.cpu_count() or 1, len(jobs))
+    if processes <= 1:
+        for done, job in enumerate(jobs, start=1):
+            total.merge(_scan_bucket(job))
+            meter.update(done)
+    else:
+        with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
+            for done, result in enumerate(pool.map(_scan_bucket, jobs), start=1):
+                total.merge(result)
+                meter.update(done)
+    meter.finish(len(jobs))
+    return total
+
+
+def _first_triggers(engine: Engine, events: Sequence[Any], customer_id: str, until: int) -> dict[str, Trigger]:
+    state = engine.new_state(customer_id)
+    first: dict[str, Trigger] = {}
+    outputs = []
+    for event in events:
+        outputs.extend(engine.on_event(state, event).outputs)
+    outputs.extend(engine.on_tick(state, until, final=True).outputs)
+    for output in outputs:
+        if isinstance(output, Trigger) and output.kind != "window_expired" and output.moment not in first:
+            first[output.moment] = output
+    return first
+
+
+def _scan_bucket(job: _Job) -> ScanResult:
+    where, within, absent = job.outcome
+    outcome = Outcome(where, parse_where(where, "outcome")[1], within, absent)
+    reached: Callable[[Any], bool] | None = None
+    if job.intervention is not None:
+        reached = parse_where(job.intervention, "intervention")[1]
+    engine = Engine([compile_moment(s) for s in job.specs])
+    names = [s.name for s in job.specs]
+    anchors = dict(job.anchors)
+    start, end = job.period.start_ms, job.period.end_ms
+    result = ScanResult(counts={n: MomentCounts() for n in names}, rows={n: [] for n in anchors},
+                        sketches={n: set() for n in names})  # fmt: skip
+    for customer in read_bucket(job.bucket):
+        events = [e for e in customer.events if start <= to_ms(e.ts) < end]
+        if not events:
+            continue
+        result.customers += 1
+        times = [to_ms(e.ts) for e in events if e.type not in SYSTEM_TYPES]
+        outcomes = outcome.times(events)
+        reference = reference_time(customer.customer_id, times, within, end)
+        rest = None if reference is None else outcome.label(outcomes, reference, end)
+        if rest is not None:
+            result.labelled += 1
+            result.positive += rest
+        try:
+            first = _first_triggers(engine, events, customer.customer_id, end - 1)
+        except Exception as err:  # one customer's failure must not end the discovery
+            result.failures += 1
+            logger.warning("engine failed on a customer during discovery: %s", type(err).__name__)
+            continue
+        sketched = _sketched(customer.customer_id)
+        for name in names:
+            counts = result.counts[name]
+            trigger = first.get(name)
+            if trigger is None:
+                if rest is not None:
+                    counts.rest += 1
+                    counts.rest_positive += rest
+                continue
+            counts.triggers += 1
+            at = to_ms(trigger.emitted_at)
+            fired = outcome.label(outcomes, at, end)
+            if fired is None:
+                continue
+            counts.fired += 1
+            counts.positive += fired
+            if sketched:
+                result.sketches[name].add(customer.customer_id)
+            if name in anchors:
+                result.rows[name].append(_timing_row(trigger, anchors[name], events, reached, outcomes, fired))
+    return result
+
+
+def _sketched(customer_id: str) -> bool:
+    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % _SKETCH_SHARE == 0
+
+
+def _timing_row(trigger: Trigger, anchor_step: str | None, events: Sequence[Any],
+                reached: Callable[[Any], bool] | None, outcomes: list[int], label: bool) -> TimingRow:  # fmt: skip
+    completed = to_ms(trigger.emitted_at)
+    steps = [to_ms(e.ts) for e in trigger.evidence if e.step == anchor_step]
+    anchor = max(steps) if steps else completed
+    delay = None
+    if reached is not None:
+        for event in events:
+            ts = to_ms(event.ts)
+            if ts > anchor and reached(event):
+                delay = ts - anchor
+                break
+    times = [to_ms(e.ts) for e in events if e.type not in SYSTEM_TYPES]
+    recent = bisect.bisect_left(times, anchor) - bisect.bisect_left(times, anchor - _BEFORE_MS)
+    tenure_days = (anchor - times[0]) / 86_400_000 if times else 0.0
+    outcomes_before = bisect.bisect_left(outcomes, anchor)
+    return TimingRow(delay, label, (float(recent), tenure_days, float(outcomes_before)))
+
+
+def without_windows(specs: Sequence[MomentSpec]) -> list[MomentSpec]:
+    """The same patterns firing at completion: timing must see customers whose window was cancelled too."""
+    return [replace(s, window=None) for s in specs]

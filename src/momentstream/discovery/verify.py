@@ -1,0 +1,142 @@
+"""Stage two: turn stage one's best candidates into moments, count them with the engine, test them.
+
+The counts that reach the report come from :func:`momentstream.discovery.scan.scan`, i.e.
+from the engine's compiled matcher, never from stage one's approximation. Every candidate
+stage one scored enters the Benjamini-Hochberg procedure: those not counted here enter with
+p = 1, so the false discovery rate holds over everything tried. Near-duplicates (a sequence
+with and without its silence, firing for nearly the same customers) are folded into the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from momentstream.clock import format_duration
+from momentstream.discovery.mining import Candidate
+from momentstream.discovery.outcome import SYSTEM_TYPES
+from momentstream.discovery.scan import MomentCounts, ScanResult
+from momentstream.discovery.stats import benjamini_hochberg, fisher_p, wilson
+from momentstream.discovery.tokens import slug, token_name, token_where
+from momentstream.patterns.spec import AbsentStep, EventStep, MomentSpec, Step
+
+__all__ = ["Finding", "candidate_spec", "findings", "quiet_where"]
+
+_NEAR_DUPLICATE = 0.8
+"""Jaccard overlap of fired customers above which the weaker of two moments is folded."""
+
+
+def quiet_where(intervention: dict[str, Any] | None) -> dict[str, Any]:
+    """What breaks a silence: any event except bookkeeping and the intervention itself."""
+    system: dict[str, Any] = {"type": sorted(SYSTEM_TYPES)}
+    return {"not": {"any_of": [system, intervention]}} if intervention else {"not": system}
+
+
+def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any] | None) -> MomentSpec:
+    """The moment a candidate stands for; a frequency rule (no gaps) is one step repeated k times."""
+    tokens = candidate.tokens
+    if not candidate.gaps_ms:
+        step = EventStep("repeated", token_where(tokens[0]), min_times=len(tokens), max_times=len(tokens))
+        return MomentSpec(name, (step,), within_ms=30 * 86_400_000, skip="skip_past_last_event")
+    steps: list[Step] = []
+    for i, token in enumerate(tokens):
+        within = candidate.gaps_ms[i - 1] if i else None
+        steps.append(EventStep(f"s{i + 1}_{slug(token_name(token), 24)}", token_where(token), within_ms=within))
+    if candidate.silence_ms:
+        steps.append(AbsentStep("silence", quiet_where(intervention), for_ms=candidate.silence_ms))
+    return MomentSpec(name, tuple(steps), skip="skip_past_last_event")
+
+
+def describe(candidate: Candidate) -> str:
+    """``support_ticket -> purchase[order_number=2] (within 4d) -> nothing for 18h``."""
+    if not candidate.gaps_ms:
+        return f"{token_name(candidate.tokens[0])} x{len(candidate.tokens)} within 30d"
+    parts = [token_name(candidate.tokens[0])]
+    for token, gap in zip(candidate.tokens[1:], candidate.gaps_ms, strict=True):
+        parts.append(f"{token_name(token)} (within {format_duration(gap)})")
+    if candidate.silence_ms:
+        parts.append(f"nothing for {format_duration(candidate.silence_ms)}")
+    return " -> ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A candidate counted by the engine, with its statistics."""
+
+    candidate: Candidate
+    spec: MomentSpec
+    counts: MomentCounts
+    p_value: float
+    q_value: float
+    significant: bool
+
+    @property
+    def rate(self) -> float:
+        """Outcome rate after the moment fired."""
+        return self.counts.positive / self.counts.fired if self.counts.fired else 0.0
+
+    @property
+    def rest_rate(self) -> float:
+        """Outcome rate of the customers it did not fire for."""
+        return self.counts.rest_positive / self.counts.rest if self.counts.rest else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% interval of :attr:`rate`."""
+        return wilson(self.counts.positive, self.counts.fired)
+
+    @property
+    def lift(self) -> float:
+        """How many times likelier the outcome is after the moment (inf when the rest never had it)."""
+        return self.rate / self.rest_rate if self.rest_rate else float("inf") if self.rate else 1.0
+
+    @property
+    def description(self) -> str:
+        """The sequence in words."""
+        return describe(self.candidate)
+
+
+def names_for(candidates: Sequence[Candidate], prefix: str = "d") -> list[str]:
+    """Unique moment names by rank: ``d01_support_ticket_purchase_silence`` and so on."""
+    names = []
+    for rank, c in enumerate(candidates, start=1):
+        words = "_".join(slug(token_name(t), 24) for t in c.tokens[:4]) if c.gaps_ms else slug(token_name(c.tokens[0]))
+        words += "_silence" if c.silence_ms else "" if c.gaps_ms else f"_x{len(c.tokens)}"
+        names.append(f"{prefix}{rank:02d}_{words}"[:80].rstrip("_"))
+    return names
+
+
+def findings(
+    tried: int, verified: Sequence[Candidate], specs: Sequence[MomentSpec], result: ScanResult, q: float
+) -> list[Finding]:
+    """Exact tests on the engine's counts, BH over all ``tried``; significant and distinct ones first."""
+    p_values = []
+    for spec in specs:
+        c = result.counts[spec.name]
+        p_values.append(fisher_p(c.positive, c.fired, c.rest_positive, c.rest))
+    everything = p_values + [1.0] * max(0, tried - len(p_values))
+    rejected, adjusted = benjamini_hochberg(everything, q) if everything else ([], [])
+    out = [Finding(cand, spec, result.counts[spec.name], p, adjusted[i], rejected[i])
+           for i, (cand, spec, p) in enumerate(zip(verified, specs, p_values, strict=True))]  # fmt: skip
+    out.sort(key=lambda f: (not f.significant, f.p_value, -f.counts.fired, f.spec.name))
+    return _fold_near_duplicates(out, result.sketches)
+
+
+def _fold_near_duplicates(ranked: list[Finding], sketches: dict[str, set[str]]) -> list[Finding]:
+    kept: list[Finding] = []
+    for finding in ranked:
+        mine = sketches.get(finding.spec.name, set())
+        duplicate = False
+        for better in kept:
+            if better.candidate.tokens == finding.candidate.tokens:  # the same sequence with another silence
+                duplicate = True
+                break
+            theirs = sketches.get(better.spec.name, set())
+            union = len(mine | theirs)
+            if union and len(mine & theirs) / union >= _NEAR_DUPLICATE:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(finding)
+    return kept
