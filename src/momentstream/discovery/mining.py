@@ -98,9 +98,9 @@ class Candidate:
     """The sampled customers it fired for, one bit each (to tell near-duplicates apart)."""
 
     @property
-    def key(self) -> tuple[tuple[Token, ...], int | None]:
-        """Identity regardless of gaps and counts."""
-        return (self.tokens, self.silence_ms)
+    def key(self) -> tuple[tuple[Token, ...], tuple[int, ...], int | None]:
+        """Identity regardless of counts."""
+        return (self.tokens, self.gaps_ms, self.silence_ms)
 
 
 @dataclass(slots=True)
@@ -196,62 +196,93 @@ def _frequent_tokens(samples: Sequence[CustomerSample], options: MiningOptions) 
     return keep[: options.max_tokens]
 
 
-def _extend(samples: Sequence[CustomerSample], chains: dict[int, tuple[int, tuple[int, ...]]], token: Token,
-            max_gap_ms: int) -> dict[int, tuple[int, tuple[int, ...]]]:  # fmt: skip
-    """Customers whose chain continues with ``token`` within the gap: new end time and gaps."""
-    out = {}
-    for index, (end, gaps) in chains.items():
+Chains = dict[int, list[tuple[int, tuple[int, ...]]]]
+"""Per sampled customer: one greedy chain (end time, gaps) per occurrence of the first token, in order."""
+_MAX_STARTS = 64
+
+
+def _extend(samples: Sequence[CustomerSample], chains: Chains, token: Token, max_gap_ms: int) -> Chains:
+    """Chains that continue with ``token`` within the gap (the earliest such event: any later one
+    could only make a later, never an earlier, completion)."""
+    out: Chains = {}
+    for index, ends in chains.items():
         times = samples[index].by_token.get(token)
         if not times:
             continue
-        i = bisect.bisect_right(times, end)
-        if i < len(times) and times[i] - end <= max_gap_ms:
-            out[index] = (times[i], (*gaps, times[i] - end))
+        longer = []
+        for end, gaps in ends:
+            i = bisect.bisect_right(times, end)
+            if i < len(times) and times[i] - end <= max_gap_ms:
+                longer.append((times[i], (*gaps, times[i] - end)))
+        if longer:
+            out[index] = longer
     return out
 
 
-def _starts(samples: Sequence[CustomerSample], token: Token) -> dict[int, tuple[int, tuple[int, ...]]]:
-    return {i: (s.by_token[token][0], ()) for i, s in enumerate(samples) if token in s.by_token}
+def _starts(samples: Sequence[CustomerSample], token: Token) -> Chains:
+    return {i: [(t, ()) for t in s.by_token[token][:_MAX_STARTS]] for i, s in enumerate(samples) if token in s.by_token}
 
 
-def _learned_gaps(chains: dict[int, tuple[int, tuple[int, ...]]], steps: int, max_gap_ms: int) -> tuple[int, ...]:
-    """Per transition: the 95th percentile of the observed gaps, rounded up to a human unit."""
+def _completions(chains: Chains) -> dict[int, tuple[int, tuple[int, ...]]]:
+    """Each customer's earliest completion (greedy chains from later starts end no earlier)."""
+    return {i: min(ends) for i, ends in chains.items()}
+
+
+def _tightened(chains: Chains, limits: tuple[int, ...]) -> Chains:
+    """The chains whose every gap is within ``limits``: exactly the greedy chains under those limits."""
+    out: Chains = {}
+    for index, ends in chains.items():
+        kept = [(e, g) for e, g in ends if all(x <= y for x, y in zip(g, limits, strict=True))]
+        if kept:
+            out[index] = kept
+    return out
+
+
+def _learned_gaps(firsts: dict[int, tuple[int, tuple[int, ...]]], steps: int, max_gap_ms: int) -> tuple[int, ...]:
+    """Per transition: the 95th percentile of the given chains' gaps, rounded up to a human unit."""
     learned = []
     for k in range(steps - 1):
-        gaps = sorted(g[k] for _, g in chains.values())
+        gaps = sorted(g[k] for _, g in firsts.values())
         q95 = gaps[min(len(gaps) - 1, int(0.95 * len(gaps)))] if gaps else max_gap_ms
         learned.append(min(max_gap_ms, round_up_duration(max(q95, 1))))
     return tuple(learned)
 
 
-def _silenced(samples: Sequence[CustomerSample], chains: dict[int, tuple[int, tuple[int, ...]]], silence_ms: int,
-              end_ms: int) -> dict[int, int]:  # fmt: skip
-    """Customers with no activity for ``silence_ms`` after the chain: completion times."""
+def _silenced(samples: Sequence[CustomerSample], chains: Chains, silence_ms: int, end_ms: int) -> dict[int, int]:
+    """Customers with no activity for ``silence_ms`` after one of their chains: earliest completion."""
     out = {}
-    for index, (end, _) in chains.items():
-        done = end + silence_ms
-        if done > end_ms:
-            continue
+    for index, ends in chains.items():
         activity = samples[index].activity
-        i = bisect.bisect_right(activity, end)
-        if i == len(activity) or activity[i] > done:
-            out[index] = done
+        for end, _ in ends:
+            done = end + silence_ms
+            if done > end_ms:
+                break
+            i = bisect.bisect_right(activity, end)
+            if i == len(activity) or activity[i] > done:
+                out[index] = done
+                break
     return out
 
 
 def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, options: MiningOptions) -> Mined:
-    """Beam search for sequences of 2..max_steps tokens (and silences) that shift the outcome rate."""
+    """Beam search for sequences of 2..max_steps tokens (and silences) that shift the outcome rate.
+
+    Each sequence is tried with the longest gap allowed and with the gaps its customers who
+    reached the outcome actually showed (rounded up to human units), each with and without
+    every trailing silence; all of these count as tried.
+    """
     scorer = _Scorer(samples, outcome, end_ms)
     tokens = _frequent_tokens(samples, options)
-    scored: dict[tuple[tuple[Token, ...], int | None], Candidate] = {}
+    scored: dict[tuple[object, ...], Candidate] = {}
+    loose = options.max_gap_ms
 
-    def consider(seq: tuple[Token, ...], chains: dict[int, tuple[int, tuple[int, ...]]]) -> Candidate | None:
-        counts, p, members = scorer.score({i: end for i, (end, _) in chains.items()})
+    def variants(seq: tuple[Token, ...], chains: Chains, gaps: tuple[int, ...]) -> Candidate | None:
+        firsts = _completions(chains)
+        counts, p, members = scorer.score({i: end for i, (end, _) in firsts.items()})
         if counts[0] < options.min_support:
             return None
-        gaps = _learned_gaps(chains, len(seq), options.max_gap_ms)
         best = Candidate(seq, gaps, None, counts, p, members)
-        scored[best.key] = best
+        scored[(seq, gaps, None)] = best
         if options.silences:
             for silence in SILENCES_MS:
                 if silence > options.max_gap_ms:
@@ -259,25 +290,38 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
                 s_counts, s_p, s_members = scorer.score(_silenced(samples, chains, silence, end_ms))
                 if s_counts[0] >= options.min_support:
                     variant = Candidate(seq, gaps, silence, s_counts, s_p, s_members)
-                    scored[variant.key] = variant
+                    scored[(seq, gaps, silence)] = variant
                     best = min(best, variant, key=lambda c: c.p_value)
         return best
 
+    def consider(seq: tuple[Token, ...], chains: Chains) -> Candidate | None:
+        best = variants(seq, chains, (loose,) * (len(seq) - 1))
+        if best is None:
+            return None
+        firsts = _completions(chains)
+        reached = {i: f for i, f in firsts.items() if outcome.label(samples[i].outcomes, f[0], end_ms)}
+        learned = _learned_gaps(reached, len(seq), loose)
+        if reached and learned != best.gaps_ms:
+            tight = variants(seq, _tightened(chains, learned), learned)
+            if tight is not None and tight.p_value < best.p_value:
+                best = tight
+        return best
+
     starts = {t: _starts(samples, t) for t in tokens}
-    frontier: list[tuple[Candidate, dict[int, tuple[int, tuple[int, ...]]]]] = []
+    frontier: list[tuple[Candidate, Chains]] = []
     for first in tokens:
         for second in tokens:
-            chains = _extend(samples, starts[first], second, options.max_gap_ms)
+            chains = _extend(samples, starts[first], second, loose)
             if len(chains) >= options.min_support:
                 best = consider((first, second), chains)
                 if best is not None:
                     frontier.append((best, chains))
     for _ in range(3, options.max_steps + 1):
         frontier.sort(key=lambda item: item[0].p_value)
-        grown: list[tuple[Candidate, dict[int, tuple[int, tuple[int, ...]]]]] = []
+        grown: list[tuple[Candidate, Chains]] = []
         for best, chains in frontier[: options.beam]:
             for token in tokens:
-                longer = _extend(samples, chains, token, options.max_gap_ms)
+                longer = _extend(samples, chains, token, loose)
                 if len(longer) >= options.min_support:
                     found = consider((*best.tokens, token), longer)
                     if found is not None:

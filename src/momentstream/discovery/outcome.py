@@ -9,7 +9,9 @@ history the label is unknown (censored) and the customer is left out, never coun
 from __future__ import annotations
 
 import bisect
+import difflib
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +24,24 @@ from momentstream.patterns.predicates import Predicate, compile_predicate
 from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.triggers.consent import CONSENT_TYPES
 
-__all__ = ["SYSTEM_TYPES", "Outcome", "parse_where", "reference_time"]
+__all__ = ["SYSTEM_TYPES", "Outcome", "check_occurs", "parse_where", "reference_time"]
 
+_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 SYSTEM_TYPES = frozenset(CONSENT_TYPES | {ERASURE_EVENT_TYPE})
 """Event types that are bookkeeping, not behaviour: never a step, never silence-breaking."""
+
+
+def check_occurs(predicate: Predicate, types: Mapping[str, int], option: str) -> None:
+    """Refuse an outcome or intervention whose event types never occur: a typo, or another
+    company's names, would otherwise give an empty search that looks like "nothing found"."""
+    if predicate.types is None or predicate.types & set(types):
+        return
+    wanted = sorted(predicate.types)
+    close = sorted({m for t in wanted for m in difflib.get_close_matches(t, list(types), n=2, cutoff=0.6)})
+    common = ", ".join(t for t, _ in sorted(types.items(), key=lambda kv: -kv[1])[:8])
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise PatternError(f"{option}: no event of type {' or '.join(wanted)} in the history{hint} "
+                       f"(most common types: {common or 'none'})")  # fmt: skip
 
 
 def parse_where(text: str | Mapping[str, Any], option: str) -> tuple[dict[str, Any], Predicate]:
@@ -48,8 +64,9 @@ def parse_where(text: str | Mapping[str, Any], option: str) -> tuple[dict[str, A
                 raise PatternError(f"{option}: not a valid YAML mapping: {err}") from None
         else:
             names = [n.strip() for n in stripped.split(",") if n.strip()]
-            if not names:
-                raise PatternError(f"{option}: expected an event type or a mapping such as '{{type: purchase}}'")
+            if not names or not all(_TYPE.match(n) for n in names):
+                raise PatternError(f"{option}: expected event types (lower case, e.g. purchase or purchase,upgrade) "
+                                   "or a mapping such as '{type: purchase}'")  # fmt: skip
             where = {"type": names[0] if len(names) == 1 else names}
     if not isinstance(where, dict) or not where:
         raise PatternError(f"{option}: expected an event type or a mapping such as '{{type: purchase}}'")

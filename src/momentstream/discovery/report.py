@@ -50,7 +50,7 @@ def _window(w: TimingWindow, d: Discovery) -> dict[str, Any]:
         "outside": {"customers": w.outside[0], "outcomes": w.outside[1]},
         "not_reached": {"customers": w.unreached[0], "outcomes": w.unreached[1]},
         "difference": _num(w.difference), "difference_ci95": [_num(w.interval[0]), _num(w.interval[1])],
-        "significant": w.significant,
+        "significant": w.significant, "p_value": w.p_value, "moments_timed": d.timed,
         "curve": [{"from_ms": b.start_ms, "to_ms": b.end_ms, "customers": b.customers, "outcomes": b.positive,
                    "rate": _num(b.rate), "rate_ci95": [_num(x) for x in b.interval]} for b in w.curve],
         "balance_before_anchor": [{"feature": name, "inside_mean": _num(a), "outside_mean": _num(b),
@@ -137,6 +137,8 @@ def _window_text(d: Discovery) -> str:
             f"  reached inside: {x_in}/{n_in} = {100 * x_in / max(n_in, 1):.0f}%; outside: {x_out}/{n_out} = "
             f"{100 * x_out / max(n_out, 1):.0f}%; difference {100 * w.difference:+.0f} points "
             f"(95% CI {100 * low:+.0f} to {100 * high:+.0f}); {w.unreached[0]} not reached.",
+            f"  Permutation test of the search: p = {w.p_value:.3g} "
+            f"({'significant' if w.significant else 'NOT significant'} after timing {d.timed} moment(s)).",
             "  Observational: who was reached when was not random. Behaviour before the anchor, inside vs outside "
             "(standardised difference; |d| > 0.1 means the groups differed to begin with):"]  # fmt: skip
     for name, a, b, smd in w.balance:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,9 +23,9 @@ from momentstream.clock import to_ms
 from momentstream.discovery.backtest import BacktestRow, backtest_rows, winback_spec
 from momentstream.discovery.history import History, load_history
 from momentstream.discovery.mining import CustomerSample, Mined, MiningOptions, diverse, mine, sample_customer
-from momentstream.discovery.outcome import Outcome
+from momentstream.discovery.outcome import Outcome, check_occurs
 from momentstream.discovery.scan import Period, ScanResult, TimingRow, scan, without_windows
-from momentstream.discovery.timing import TimingWindow, find_window, window_at
+from momentstream.discovery.timing import PERMUTATIONS, TimingWindow, find_window, window_at
 from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for
 from momentstream.patterns.predicates import Predicate
 from momentstream.patterns.spec import EventStep, MomentSpec, WindowSpec
@@ -34,6 +35,7 @@ from momentstream.schema import ms_to_datetime
 __all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
 
 _D = 86_400_000
+MAX_PERMUTATIONS = 1_999
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ class Discovery:
     backtest: list[BacktestRow] = field(default_factory=list)
     base_rate: float = 0.0
     failures: int = 0
+    timed: int = 0
+    """Moments whose delay curve was searched for a window."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -123,6 +127,10 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     started = time.perf_counter()
     history = load_history(events, workdir, rejects=rejects, progress=options.progress)
     started = clock.stage("read", started)
+    if history.events:
+        check_occurs(options.outcome.predicate, history.types, "--outcome")
+        if options.intervention is not None:
+            check_occurs(options.intervention[1], history.types, "--intervention")
     end = history.end_ms + 1
     split = options.split_ms
     if split is not None and not history.start_ms < split < end:
@@ -173,19 +181,28 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
 
 def _timing(discovery: Discovery, history: History, anchors: list[Anchor], options: DiscoverOptions,
             intervention: dict[str, Any]) -> None:  # fmt: skip
-    """Delay curves after each anchor; keeps the anchor whose window has the highest lower bound."""
+    """Delay curves after each anchor; keeps the anchor with the strongest window.
+
+    Choosing the best of several moments is itself a search: a window is significant only
+    below the level divided by the number of moments timed (Bonferroni), with enough
+    permutations for that to be reachable.
+    """
     if not anchors:
         return
+    alpha = options.q / len(anchors)
+    permutations = min(MAX_PERMUTATIONS, max(PERMUTATIONS, math.ceil(20 / alpha) - 1))
     specs = [replace(without_windows([a.spec])[0], name=f"timing_{i}") for i, a in enumerate(anchors)]
     result = scan(history, specs, options.outcome, discovery.train, intervention=intervention,
                   anchors={s.name: a.step for s, a in zip(specs, anchors, strict=True)}, progress=options.progress,
                   workers=options.workers, label="timing the intervention")  # fmt: skip
-    best: tuple[float, Anchor, TimingWindow] | None = None
+    best: tuple[tuple[float, float], Anchor, TimingWindow] | None = None
     for spec, anchor in zip(specs, anchors, strict=True):
         window = find_window(result.rows[spec.name], options.max_delay_ms, min_support=options.window_min_support,
-                             lower_is_better=options.outcome.absent)  # fmt: skip
-        if window is not None and (best is None or window.strength > best[0]):
-            best = (window.strength, anchor, window)
+                             lower_is_better=options.outcome.absent, permutations=permutations,
+                             alpha=alpha)  # fmt: skip
+        if window is not None and (best is None or (window.p_value, -window.strength) < best[0]):
+            best = ((window.p_value, -window.strength), anchor, window)
+    discovery.timed = len(anchors)
     discovery.anchor = anchors[0] if best is None else best[1]
     discovery.window = None if best is None else best[2]
 

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 _SKETCH_SHARE = 8
 """One customer in this many is remembered per moment, to tell near-duplicate moments apart."""
 _BEFORE_MS = 30 * 24 * 3_600_000
+_MAX_FINAL_TICKS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,14 @@ def _first_triggers(engine: Engine, events: Sequence[Any], customer_id: str, unt
     outputs = []
     for event in events:
         outputs.extend(engine.on_event(state, event).outputs)
-    outputs.extend(engine.on_tick(state, until, final=True).outputs)
+    # As the replay runner's final tick: again while the customer has due work (a timer that fired
+    # may defer a trigger past quiet hours, which is due again later in the same period).
+    horizon = until + engine.config.allowed_lateness_ms + 1
+    for _ in range(_MAX_FINAL_TICKS):
+        outputs.extend(engine.on_tick(state, until, final=True).outputs)
+        wakeup = engine.next_wakeup(state)
+        if wakeup is None or wakeup > horizon:
+            break
     for output in outputs:
         if isinstance(output, Trigger) and output.kind != "window_expired" and output.moment not in first:
             first[output.moment] = output

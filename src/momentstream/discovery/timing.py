@@ -7,7 +7,9 @@ against those reached outside it. The window is the maximum-likelihood one under
 model (one rate inside, another outside: Kulldorff's Bernoulli scan statistic), which
 converges on the true edges as data grows, where maximising the raw difference chases
 lucky bins and maximising an interval bound widens the window; each side holds at least
-``min_support`` customers. Its difference gets a Newcombe interval.
+``min_support`` customers. Whether the window is real is judged by a permutation test of the
+whole search (a flat curve always has a best-looking window); its difference gets a Newcombe
+interval, which describes the window found but does not account for the search.
 
 This is observational: who was reached when was not random. The balance of behaviour
 before the anchor (inside vs outside) is reported beside the window so a reader can see
@@ -20,12 +22,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from scipy.special import xlogy
+
 from momentstream.clock import format_duration
 from momentstream.discovery.scan import TimingRow
 from momentstream.discovery.stats import newcombe_difference, wilson
 
-__all__ = ["BALANCE_FEATURES", "Bin", "TimingWindow", "bin_width_for", "find_window"]
+__all__ = ["BALANCE_FEATURES", "PERMUTATIONS", "Bin", "TimingWindow", "bin_width_for", "find_window", "window_at"]
 
+PERMUTATIONS = 199
+"""Shuffles for a window's p-value: the smallest possible is 1/200."""
 _H = 3_600_000
 _WIDTHS_MS = (15 * 60_000, 30 * 60_000, _H, 2 * _H, 3 * _H, 6 * _H, 12 * _H, 24 * _H)
 BALANCE_FEATURES = ("events in the 30 days before", "days since first event", "outcome events before")
@@ -67,16 +74,15 @@ class TimingWindow:
     curve: tuple[Bin, ...]
     balance: tuple[tuple[str, float, float, float], ...]
     """Per feature: mean inside, mean outside, standardised mean difference."""
+    p_value: float
+    """Monte Carlo p-value of the search: how often shuffled outcomes give as strong a window."""
+    significant: bool
+    """``p_value`` below the level asked for."""
 
     @property
     def label(self) -> str:
         """``19h-37h``."""
         return f"{format_duration(self.opens_after_ms)}-{format_duration(self.closes_after_ms)}"
-
-    @property
-    def significant(self) -> bool:
-        """The interval of the difference excludes zero."""
-        return self.interval[0] > 0 or self.interval[1] < 0
 
     @property
     def strength(self) -> float:
@@ -92,12 +98,24 @@ def bin_width_for(max_delay_ms: int, bins: int = 48) -> int:
     return _WIDTHS_MS[-1]
 
 
-def _log_likelihood(x: int, n: int) -> float:
-    """Bernoulli log-likelihood of x successes in n at the maximum-likelihood rate."""
-    if x in (0, n):
-        return 0.0
-    p = x / n
-    return x * math.log(p) + (n - x) * math.log(1 - p)
+def _fit(cn: np.ndarray, cx: np.ndarray, min_support: int, lower_is_better: bool) -> np.ndarray:
+    """Log-likelihood of the step model for every window [i, j) of bins, from cumulative counts.
+
+    ``cn`` has shape (bins + 1,) and ``cx`` shape (..., bins + 1): a leading axis holds permutations.
+    Windows that break the support floor or point the wrong way get -inf.
+    """
+    total_n, total_x = cn[-1], cx[..., -1:, None]
+    n_in = (cn[None, :] - cn[:, None]).astype(float)  # [i, j] = customers in bins i..j-1
+    x_in = (cx[..., None, :] - cx[..., :, None]).astype(float)
+    n_out = total_n - n_in
+    x_out = total_x - x_in
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_in, rate_out = x_in / n_in, x_out / n_out
+        fit = (xlogy(x_in, rate_in) + xlogy(n_in - x_in, 1 - rate_in)
+               + xlogy(x_out, rate_out) + xlogy(n_out - x_out, 1 - rate_out))  # fmt: skip
+    direction = rate_in < rate_out if lower_is_better else rate_in > rate_out
+    allowed = (n_in >= min_support) & (n_out >= min_support) & np.triu(np.ones_like(n_in, dtype=bool), 1)
+    return np.where(allowed & direction, fit, -np.inf)
 
 
 def find_window(
@@ -107,57 +125,58 @@ def find_window(
     min_support: int = 20,
     width_ms: int | None = None,
     lower_is_better: bool = False,
+    permutations: int = PERMUTATIONS,
+    alpha: float = 0.05,
 ) -> TimingWindow | None:
     """The best contiguous window over the delay curve, or None with too few reached customers.
 
     ``lower_is_better`` for outcomes to avoid (churn): the window is where the rate is lowest.
+    The window's p-value comes from ``permutations`` shuffles of the outcomes over the reached
+    customers, each searched the same way (Kulldorff's Monte Carlo test): searching many
+    windows finds a "difference" in pure noise, and only this p-value accounts for the search.
     """
     width = width_ms or bin_width_for(max_delay_ms)
     n_bins = max(1, -(-max_delay_ms // width))
-    customers = [0] * n_bins
-    positive = [0] * n_bins
-    late_n = late_x = none_n = none_x = 0
-    for row in rows:
-        if row.delay_ms is None:
-            none_n += 1
-            none_x += row.label
-        elif row.delay_ms >= n_bins * width:
-            late_n += 1
-            late_x += row.label
-        else:
-            b = row.delay_ms // width
-            customers[b] += 1
-            positive[b] += row.label
-    reached_n = sum(customers) + late_n
-    reached_x = sum(positive) + late_x
-    if reached_n < 2 * min_support:
+    reached = [r for r in rows if r.delay_ms is not None]
+    if len(reached) < 2 * min_support:
         return None
-    best: tuple[float, int, int] | None = None
-    for i in range(n_bins):
-        n_in = x_in = 0
-        for j in range(i, n_bins):
-            n_in += customers[j]
-            x_in += positive[j]
-            n_out, x_out = reached_n - n_in, reached_x - x_in
-            if n_in < min_support or n_out < min_support:
-                continue
-            better = x_in / n_in < x_out / n_out if lower_is_better else x_in / n_in > x_out / n_out
-            if not better:
-                continue
-            fit = _log_likelihood(x_in, n_in) + _log_likelihood(x_out, n_out)
-            if best is None or fit > best[0] + 1e-9:
-                best = (fit, i, j + 1)
-    if best is None:
+    bins = np.array([min(r.delay_ms // width, n_bins) for r in reached if r.delay_ms is not None], dtype=np.int64)
+    labels = np.array([r.label for r in reached], dtype=np.int32)
+    order = np.argsort(bins, kind="stable")
+    bins, labels = bins[order], labels[order]
+    customers = np.bincount(bins, minlength=n_bins + 1)  # the last bin: reached after the curve's range
+    cn = np.concatenate(([0], np.cumsum(customers[:n_bins]))).astype(np.int64)
+    cn_all = np.append(cn, cn[-1] + customers[n_bins])  # total includes the late ones, on the outside
+
+    def cumulative_x(label_rows: np.ndarray) -> np.ndarray:
+        cum = np.concatenate((np.zeros((*label_rows.shape[:-1], 1), np.int64), np.cumsum(label_rows, axis=-1)), -1)
+        return np.concatenate((cum[..., cn], cum[..., -1:]), -1)
+
+    observed = _fit(cn_all, cumulative_x(labels), min_support, lower_is_better)[:-1, :-1]
+    if not np.isfinite(observed).any():
         return None
-    _, i, j = best
-    n_in, x_in = sum(customers[i:j]), sum(positive[i:j])
-    interval = newcombe_difference(x_in, n_in, reached_x - x_in, reached_n - n_in)
-    curve = tuple(Bin(k * width, (k + 1) * width, customers[k], positive[k]) for k in range(n_bins))
-    inside_rows = [r for r in rows if r.delay_ms is not None and i * width <= r.delay_ms < j * width]
-    outside_rows = [r for r in rows if r.delay_ms is not None and not i * width <= r.delay_ms < j * width]
+    i, j = (int(k) for k in np.unravel_index(int(np.argmax(observed)), observed.shape))
+    best = observed[i, j]
+    rng = np.random.default_rng(0)
+    beaten = 0
+    for start in range(0, permutations, 16):
+        chunk = min(16, permutations - start)
+        shuffled = np.stack([rng.permutation(labels) for _ in range(chunk)])
+        fits = _fit(cn_all, cumulative_x(shuffled), min_support, lower_is_better)[..., :-1, :-1]
+        beaten += int((fits.reshape(chunk, -1).max(axis=1) >= best - 1e-9).sum())
+    p_value = (1 + beaten) / (permutations + 1)
+    positive = np.bincount(bins, weights=labels, minlength=n_bins + 1).astype(int)
+    n_in, x_in = int(customers[i:j].sum()), int(positive[i:j].sum())
+    reached_n, reached_x = len(reached), int(labels.sum())
+    none = [r.label for r in rows if r.delay_ms is None]
+    curve = tuple(Bin(k * width, (k + 1) * width, int(customers[k]), int(positive[k])) for k in range(n_bins))
+    inside_rows = [r for r in reached if r.delay_ms is not None and i * width <= r.delay_ms < j * width]
+    outside_rows = [r for r in reached if r.delay_ms is not None and not i * width <= r.delay_ms < j * width]
     return TimingWindow(
-        i * width, j * width, (n_in, x_in), (reached_n - n_in, reached_x - x_in), (none_n, none_x),
-        x_in / n_in - (reached_x - x_in) / (reached_n - n_in), interval, curve, _balance(inside_rows, outside_rows),
+        i * width, j * width, (n_in, x_in), (reached_n - n_in, reached_x - x_in), (len(none), sum(none)),
+        x_in / n_in - (reached_x - x_in) / (reached_n - n_in),
+        newcombe_difference(x_in, n_in, reached_x - x_in, reached_n - n_in), curve,
+        _balance(inside_rows, outside_rows), p_value, p_value < alpha,
     )  # fmt: skip
 
 

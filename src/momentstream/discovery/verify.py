@@ -42,7 +42,7 @@ def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any]
     steps: list[Step] = []
     for i, token in enumerate(tokens):
         within = candidate.gaps_ms[i - 1] if i else None
-        steps.append(EventStep(f"s{i + 1}_{slug(token_name(token), 24)}", token_where(token), within_ms=within))
+        steps.append(EventStep(f"s{i + 1}_{slug(token_name(token), 32)}", token_where(token), within_ms=within))
     if candidate.silence_ms:
         steps.append(AbsentStep("silence", quiet_where(intervention), for_ms=candidate.silence_ms))
     return MomentSpec(name, tuple(steps), skip="skip_past_last_event")
@@ -101,7 +101,7 @@ def names_for(candidates: Sequence[Candidate], prefix: str = "d") -> list[str]:
     """Unique moment names by rank: ``d01_support_ticket_purchase_silence`` and so on."""
     names = []
     for rank, c in enumerate(candidates, start=1):
-        words = "_".join(slug(token_name(t), 24) for t in c.tokens[:4]) if c.gaps_ms else slug(token_name(c.tokens[0]))
+        words = "_".join(slug(token_name(t), 32) for t in c.tokens[:4]) if c.gaps_ms else slug(token_name(c.tokens[0]))
         words += "_silence" if c.silence_ms else "" if c.gaps_ms else f"_x{len(c.tokens)}"
         names.append(f"{prefix}{rank:02d}_{words}"[:80].rstrip("_"))
     return names

@@ -1,0 +1,48 @@
+"""Reading a history into customer buckets: nothing lost, nothing invented."""
+
+import io
+import json
+from pathlib import Path
+
+from momentstream.discovery.history import load_history
+
+
+def _line(event_id: str, customer: str, kind: str, ts: str, **extra: object) -> str:
+    return json.dumps({"event_id": event_id, "customer_id": customer, "type": kind, "ts": ts, **extra})
+
+
+def test_every_valid_event_lands_once_in_time_order_and_every_bad_line_is_rejected_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        _line("e2", "a", "purchase", "2026-01-02T00:00:00Z", value=5),
+        _line("e1", "a", "visit", "2026-01-01T00:00:00+02:00", properties={"page": "x"}),
+        _line("e1", "a", "visit", "2026-01-01T00:00:00+02:00"),  # a duplicate id
+        _line("e3", "b", "visit", "2026-01-03T00:00:00Z"),
+        '{"event_id": "e4", "customer_id": "b", "type": "visit", "ts": "2026-01-03T00:00:00Z", "value": 1e999}',
+        "not json at all",
+        "",
+        _line("e5", "c" * 200, "visit", "2199-01-01T00:00:00Z"),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rejects = io.StringIO()
+    history = load_history(path, tmp_path / "work", rejects=rejects, buckets=3)
+    assert (history.events, history.rejected, history.customers) == (5, 2, 3)
+    reasons = [json.loads(r) for r in rejects.getvalue().splitlines()]
+    assert [(r["line"], r["reason"]) for r in reasons] == [(5, "invalid_event"), (6, "invalid_json")]
+    customers = {c.customer_id: c for c in history.customers_in()}
+    assert [e.event_id for e in customers["a"].events] == ["e1", "e2"]
+    assert customers["a"].events[0].ts.utcoffset().total_seconds() == 7200  # type: ignore[union-attr]
+    assert customers["a"].events[0].properties == {"page": "x"}
+    assert customers["a"].events[1].value == 5
+    assert len(history.buckets) == 3
+    assert sum(len(c.events) for c in customers.values()) == 4  # 5 valid, one a duplicate id
+
+
+def test_an_empty_history_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n\n")
+    history = load_history(path, tmp_path / "work")
+    assert (history.events, history.customers, history.start_ms, history.end_ms) == (0, 0, 0, 0)
+    assert list(history.customers_in()) == []

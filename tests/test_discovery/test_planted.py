@@ -1,0 +1,102 @@
+"""Discovery finds what was planted, at random, and finds nothing where nothing was planted.
+
+The seed is drawn anew on every run (set ``PLANTED_SEED`` to replay one); it is in every
+failure message. The planted vocabulary, sequence and window come from that seed, so the
+code under test cannot know them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from momentstream.cli import main
+from momentstream.clock import parse_duration
+from momentstream.discovery.outcome import Outcome, parse_where
+from momentstream.discovery.run import DiscoverOptions, Discovery, discover
+from momentstream.patterns.dsl import load_moments
+from tests.test_discovery.planted import Planted, plant
+
+
+def _seed() -> int:
+    return int(os.environ.get("PLANTED_SEED") or random.SystemRandom().randrange(1, 10**9))
+
+
+def _window_recovered(d: Discovery, planted: Planted) -> bool:
+    assert d.window is not None
+    low, high = planted.window_h
+    tolerance = 0.2 * (high - low)
+    return (abs(d.window.opens_after_ms / 3_600_000 - low) <= tolerance
+            and abs(d.window.closes_after_ms / 3_600_000 - high) <= tolerance)  # fmt: skip
+
+
+def _top3(d: Discovery) -> list[tuple[str, ...]]:
+    return [tuple(t[0] for t in f.candidate.tokens) for f in d.findings if f.significant][:3]
+
+
+def test_the_planted_sequence_and_window_are_recovered(tmp_path: Path) -> None:
+    seed = _seed()
+    planted = plant(tmp_path / "events.jsonl", seed, steps=2)
+    where, predicate = parse_where(planted.outcome, "--outcome")
+    options = DiscoverOptions(Outcome(where, predicate, parse_duration("14d")),
+                              intervention=parse_where(planted.intervention, "--intervention"))  # fmt: skip
+    d = discover(tmp_path / "events.jsonl", options)
+    assert planted.sequence in _top3(d), f"seed {seed}: planted {planted.sequence}, top 3 {_top3(d)}"
+    assert d.window is not None, f"seed {seed}: no window found"
+    assert d.anchor is not None
+    assert d.anchor.spec.name == d.written[0].name
+    assert _window_recovered(d, planted), f"seed {seed}: planted {planted.window_h} h, found {d.window.label}"
+    assert d.window.significant
+    assert d.window.inside[1] / d.window.inside[0] > d.window.outside[1] / d.window.outside[0]
+
+
+def test_a_history_without_an_effect_yields_no_significant_candidate(tmp_path: Path) -> None:
+    seed = _seed()
+    planted = plant(tmp_path / "events.jsonl", seed, customers=2000, effect=False)
+    where, predicate = parse_where(planted.outcome, "--outcome")
+    d = discover(tmp_path / "events.jsonl", DiscoverOptions(Outcome(where, predicate, parse_duration("14d"))))
+    significant = [f.description for f in d.findings if f.significant]
+    assert d.mined.tried > 100, f"seed {seed}: the search tried only {d.mined.tried} sequences"
+    assert significant == [], f"seed {seed}: found {significant}"
+    assert d.written == []
+
+
+def test_the_command_discovers_writes_a_valid_moments_file_and_backtests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = _seed()
+    events = tmp_path / "events.jsonl"
+    planted = plant(events, seed, steps=3)
+    with events.open("a") as f:  # hostile lines: reported, never fatal
+        f.write('{"event_id": "x", "customer_id": "c", "type": "Bad Type", "ts": "2025-03-04T00:00:00Z"}\n')
+        f.write("\xff\xfe not json\n")
+    out = tmp_path / "discovered.yaml"
+    code = main(["discover", str(events), "--outcome", planted.outcome, "--within", "14d", "--intervention",
+                 planted.intervention, "--split", "2025-05-25", "-o", str(out), "--report", str(tmp_path / "r.json"),
+                 "--plot", str(tmp_path / "r.html"), "--rejects", str(tmp_path / "rejects.jsonl"), "-q"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    moments = load_moments(out)
+    assert moments, f"seed {seed}: nothing written\n{printed}"
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["history"]["rejected"] == 2
+    assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == 2
+    top = [tuple(m["sequence"].split(" -> ")) for m in report["moments"][:3]]
+    assert any(all(word in " ".join(seq) for word in planted.sequence) for seq in top), f"seed {seed}: {top}"
+    assert report["search"]["tried"] >= len(report["moments"])
+    first = report["moments"][0]
+    assert first["rate_ci95"][0] <= first["rate"] <= first["rate_ci95"][1]
+    kinds = {row["moment"]: row["kind"] for row in report["backtest"]}
+    assert {"baseline_winback_30d", "baseline_winback_60d"} <= set(kinds)
+    assert [m.name for m in moments] == [k for k, v in kinds.items() if v == "discovered"]
+    assert report["window"] is not None, f"seed {seed}: no window"
+    assert moments[0].window is not None
+    assert report["window"]["backtest"]["inside"]["customers"] > 0
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<svg") == 2
+    assert "<script" not in page
+    assert "Backtest on 2025-05-25" in printed
