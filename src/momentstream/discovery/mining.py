@@ -15,7 +15,7 @@ import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from momentstream.clock import to_ms
 from momentstream.discovery.history import CustomerHistory
@@ -70,6 +70,8 @@ class MiningOptions:
     max_values: int = 12
     """A property with more distinct values than this (per event type) is not used as a refinement."""
     silences: bool = True
+    timing_max_delay_ms: int | None = None
+    """With an intervention: rank sequences also by how much the timing of it mattered after them."""
 
 
 @dataclass(slots=True)
@@ -82,6 +84,7 @@ class CustomerSample:
     outcomes: list[int]
     reference: int | None
     reference_label: bool | None
+    interventions: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,8 @@ class Candidate:
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
     """(fired, outcome after firing, not fired, outcome at rest) in the sample."""
     p_value: float = 1.0
+    timing: float = 0.0
+    """Log-likelihood ratio of the best intervention window after it in the sample (0: none)."""
     members: int = field(default=0, compare=False, repr=False)
     """The sampled customers it fired for, one bit each (to tell near-duplicates apart)."""
 
@@ -122,12 +127,14 @@ def sample_customer(
     by_token: dict[Token, list[int]] = defaultdict(list)
     activity: list[int] = []
     all_times: list[int] = []
+    interventions: list[int] = []
     for event in customer.events:
         if event.type in SYSTEM_TYPES:
             continue
         ts = to_ms(event.ts)
         all_times.append(ts)
         if intervention is not None and intervention(event):
+            interventions.append(ts)
             continue
         activity.append(ts)
         for token in event_tokens(event):
@@ -135,7 +142,7 @@ def sample_customer(
     outcomes = outcome.times(customer.events)
     reference = reference_time(customer.customer_id, all_times, outcome.within_ms, end_ms)
     label = None if reference is None else outcome.label(outcomes, reference, end_ms)
-    return CustomerSample(customer.customer_id, dict(by_token), activity, outcomes, reference, label)
+    return CustomerSample(customer.customer_id, dict(by_token), activity, outcomes, reference, label, interventions)
 
 
 def two_proportion_p(x1: int, n1: int, x0: int, n0: int) -> float:
@@ -281,7 +288,7 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
         counts, p, members = scorer.score({i: end for i, (end, _) in firsts.items()})
         if counts[0] < options.min_support:
             return None
-        best = Candidate(seq, gaps, None, counts, p, members)
+        best = Candidate(seq, gaps, None, counts, p, members=members)
         scored[(seq, gaps, None)] = best
         if options.silences:
             for silence in SILENCES_MS:
@@ -289,7 +296,7 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
                     break
                 s_counts, s_p, s_members = scorer.score(_silenced(samples, chains, silence, end_ms))
                 if s_counts[0] >= options.min_support:
-                    variant = Candidate(seq, gaps, silence, s_counts, s_p, s_members)
+                    variant = Candidate(seq, gaps, silence, s_counts, s_p, members=s_members)
                     scored[(seq, gaps, silence)] = variant
                     best = min(best, variant, key=lambda c: c.p_value)
         return best
@@ -301,10 +308,16 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
         firsts = _completions(chains)
         reached = {i: f for i, f in firsts.items() if outcome.label(samples[i].outcomes, f[0], end_ms)}
         learned = _learned_gaps(reached, len(seq), loose)
+        used = chains
         if reached and learned != best.gaps_ms:
-            tight = variants(seq, _tightened(chains, learned), learned)
+            tight_chains = _tightened(chains, learned)
+            tight = variants(seq, tight_chains, learned)
             if tight is not None and tight.p_value < best.p_value:
-                best = tight
+                best, used = tight, tight_chains
+        if options.timing_max_delay_ms is not None:
+            best = replace(best, timing=_timing_statistic(samples, outcome, end_ms, best, used,
+                                                          options.timing_max_delay_ms))  # fmt: skip
+            scored[best.key] = best
         return best
 
     starts = {t: _starts(samples, t) for t in tokens}
@@ -329,6 +342,29 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
         frontier = grown
     ranked = sorted(scored.values(), key=lambda c: (c.p_value, -c.counts[0], str(c.key)))
     return Mined(ranked, len(scored), len(tokens), _compass(samples, scorer, tokens, options), len(samples))
+
+
+def _timing_statistic(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, candidate: Candidate,
+                      chains: Chains, max_delay_ms: int) -> float:  # fmt: skip
+    """How strongly the outcome after ``candidate`` depends on when the intervention came (sample only)."""
+    from momentstream.discovery.scan import TimingRow  # noqa: PLC0415  (scan imports the engine; mining stays light)
+    from momentstream.discovery.timing import find_window  # noqa: PLC0415
+
+    silence = candidate.silence_ms or 0
+    fired = (_silenced(samples, chains, silence, end_ms) if silence
+             else {i: end for i, (end, _) in _completions(chains).items()})  # fmt: skip
+    rows = []
+    for index, done in fired.items():
+        sample = samples[index]
+        label = outcome.label(sample.outcomes, done, end_ms)
+        if label is None:
+            continue
+        anchor = done - silence
+        i = bisect.bisect_right(sample.interventions, anchor)
+        delay = sample.interventions[i] - anchor if i < len(sample.interventions) else None
+        rows.append(TimingRow(delay, label, (0.0, 0.0, 0.0)))
+    window = find_window(rows, max_delay_ms, permutations=0, lower_is_better=outcome.absent)
+    return 0.0 if window is None else window.statistic
 
 
 def diverse(ranked: Sequence[Candidate], limit: int, max_overlap: float = 0.5) -> list[Candidate]:

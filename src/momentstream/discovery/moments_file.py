@@ -20,6 +20,13 @@ from momentstream.patterns.spec import AbsentStep, EventStep, KOfNStep, MomentSp
 __all__ = ["moments_yaml", "spec_mapping", "write_moments"]
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """No ``&id001`` anchors and aliases: a person reads and edits this file."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _step_mapping(step: Step) -> dict[str, Any]:
     if isinstance(step, AbsentStep):
         out: dict[str, Any] = {"name": step.name, "absent": step.where}
@@ -63,8 +70,8 @@ def spec_mapping(spec: MomentSpec) -> dict[str, Any]:
 def moments_yaml(specs: Sequence[MomentSpec], header: str) -> str:
     """The text of a moments file holding ``specs``, with ``header`` as a comment on top."""
     comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    body = yaml.safe_dump({"version": 1, "timezone": "UTC", "moments": [spec_mapping(s) for s in specs]},
-                          sort_keys=False, width=110, allow_unicode=True)  # fmt: skip
+    body = yaml.dump({"version": 1, "timezone": "UTC", "moments": [spec_mapping(s) for s in specs]},
+                     Dumper=_PlainDumper, sort_keys=False, width=110, allow_unicode=True)  # fmt: skip
     text = comment + body
     parse_moments(text, source="discovered moments")  # never write what the engine would refuse
     return text

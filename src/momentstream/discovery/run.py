@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import time
@@ -34,8 +35,11 @@ from momentstream.schema import ms_to_datetime
 
 __all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
 
+logger = logging.getLogger(__name__)
 _D = 86_400_000
 MAX_PERMUTATIONS = 1_999
+TIMING_CANDIDATES = 10
+"""Candidates counted by the engine for the strength of their timing effect (beside the best by p-value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +147,17 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     intervention = options.intervention[1] if options.intervention else None
 
     samples = _sample(history, train, options, intervention)
-    mined = mine(samples, outcome, train.end_ms, options.mining)
+    mining = options.mining
+    if intervention is not None:
+        mining = replace(mining, timing_max_delay_ms=options.max_delay_ms)
+    mined = mine(samples, outcome, train.end_ms, mining)
     started = clock.stage("mine", started)
 
     chosen = diverse(mined.candidates, options.verify)
+    if intervention is not None:  # and the sequences after which the intervention's timing mattered most
+        by_timing = sorted((c for c in mined.candidates if c.timing > 0), key=lambda c: -c.timing)
+        keys = {c.key for c in chosen}
+        chosen += [c for c in diverse(by_timing, TIMING_CANDIDATES) if c.key not in keys]
     specs = [
         candidate_spec(c, name, intervention_where) for c, name in zip(chosen, names_for(chosen, "c"), strict=True)
     ]
@@ -165,7 +176,7 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     elif options.anchor is not None:
         discovery.anchor = options.anchor
     best = positive[: options.top]
-    if options.anchor is None and discovery.anchor is not None and discovery.window is not None:
+    if options.anchor is None and discovery.anchor is not None and discovery.window and discovery.window.significant:
         timed = next(f for f in positive if f.spec is discovery.anchor.spec)  # the moment with the window goes first
         best = [timed, *(f for f in positive if f is not timed)][: options.top]
     discovery.written = _written(best, discovery.window, options.anchor, intervention_where)
@@ -200,8 +211,11 @@ def _timing(discovery: Discovery, history: History, anchors: list[Anchor], optio
         window = find_window(result.rows[spec.name], options.max_delay_ms, min_support=options.window_min_support,
                              lower_is_better=options.outcome.absent, permutations=permutations,
                              alpha=alpha)  # fmt: skip
-        if window is not None and (best is None or (window.p_value, -window.strength) < best[0]):
-            best = ((window.p_value, -window.strength), anchor, window)
+        if window is not None:
+            logger.info("window after %s: %s, inside %s outside %s, p=%.4g", anchor.spec.name, window.label,
+                        window.inside, window.outside, window.p_value)  # fmt: skip
+        if window is not None and (best is None or (window.p_value, -window.statistic) < best[0]):
+            best = ((window.p_value, -window.statistic), anchor, window)
     discovery.timed = len(anchors)
     discovery.anchor = anchors[0] if best is None else best[1]
     discovery.window = None if best is None else best[2]
@@ -234,7 +248,8 @@ def _written(best: list[Finding], window: TimingWindow | None, given: Anchor | N
         if rank == 0 and given is None and window is not None and window.significant and intervention:
             anchor = Anchor.of(finding.spec).step
             spec = replace(spec, window=WindowSpec(window.opens_after_ms, window.closes_after_ms, anchor,
-                                                   cancel_if=intervention, used_if=intervention))  # fmt: skip
+                                                   cancel_if=intervention, used_if=intervention),
+                           description=f"{spec.description} {_window_evidence(window, anchor)}")  # fmt: skip
         out.append(spec)
     return out
 
@@ -244,6 +259,24 @@ def _evidence(f: Finding) -> str:
     return (f"{describe(f.candidate)}. Fired for {f.counts.fired:,} customers with a known outcome; "
             f"outcome rate {100 * f.rate:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}%) vs {100 * f.rest_rate:.1f}% "
             f"for the others, lift {f.lift:.2f}x, p={f.p_value:.2g}, BH q={f.q_value:.2g}.")  # fmt: skip
+
+
+def _window_evidence(w: TimingWindow, anchor: str | None) -> str:
+    (n_in, x_in), (n_out, x_out) = w.inside, w.outside
+    return (f"Reached {w.label} after {anchor or 'the match'}: {x_in}/{n_in} ({100 * x_in / n_in:.0f}%) had the "
+            f"outcome vs {x_out}/{n_out} ({100 * x_out / n_out:.0f}%) reached at other times (observational; "
+            f"permutation p={w.p_value:.2g}).")  # fmt: skip
+
+
+def _with_backtest(spec: MomentSpec, row: BacktestRow) -> MomentSpec:
+    low, high = row.interval
+    if not row.counts.fired:
+        return replace(spec, description=f"{spec.description} Backtest: {row.counts.triggers:,} triggers, none with "
+                                         "a known outcome.")  # fmt: skip
+    figures = (f"Backtest: {row.counts.triggers:,} triggers; outcome rate {100 * row.rate:.1f}% (95% CI "
+               f"{100 * low:.1f}-{100 * high:.1f}%) over {row.counts.fired:,} customers, {row.lift:.2f}x the base "
+               "rate.")  # fmt: skip
+    return replace(spec, description=f"{spec.description} {figures}")
 
 
 def _backtest(discovery: Discovery, history: History, test: Period, options: DiscoverOptions, mined: Mined,
@@ -266,6 +299,8 @@ def _backtest(discovery: Discovery, history: History, test: Period, options: Dis
     result: ScanResult = scan(history, specs, options.outcome, test, intervention=intervention, anchors=anchors,
                               progress=options.progress, workers=options.workers, label="backtest")  # fmt: skip
     discovery.backtest = backtest_rows(result, entries)
+    rows_by_name = {r.name: r for r in discovery.backtest}
+    discovery.written = [_with_backtest(s, rows_by_name[s.name]) for s in discovery.written]
     if anchors and discovery.window is not None:
         rows: list[TimingRow] = result.rows[timing_name]
         w = discovery.window

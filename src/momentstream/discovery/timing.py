@@ -74,6 +74,8 @@ class TimingWindow:
     curve: tuple[Bin, ...]
     balance: tuple[tuple[str, float, float, float], ...]
     """Per feature: mean inside, mean outside, standardised mean difference."""
+    statistic: float
+    """Log-likelihood ratio of the window against one rate for all reached customers."""
     p_value: float
     """Monte Carlo p-value of the search: how often shuffled outcomes give as strong a window."""
     significant: bool
@@ -116,6 +118,12 @@ def _fit(cn: np.ndarray, cx: np.ndarray, min_support: int, lower_is_better: bool
     direction = rate_in < rate_out if lower_is_better else rate_in > rate_out
     allowed = (n_in >= min_support) & (n_out >= min_support) & np.triu(np.ones_like(n_in, dtype=bool), 1)
     return np.where(allowed & direction, fit, -np.inf)
+
+
+def _null_fit(labels: np.ndarray) -> float:
+    n, x = len(labels), float(labels.sum())
+    rate = x / n if n else 0.0
+    return float(xlogy(x, rate) + xlogy(n - x, 1 - rate))
 
 
 def find_window(
@@ -164,7 +172,7 @@ def find_window(
         shuffled = np.stack([rng.permutation(labels) for _ in range(chunk)])
         fits = _fit(cn_all, cumulative_x(shuffled), min_support, lower_is_better)[..., :-1, :-1]
         beaten += int((fits.reshape(chunk, -1).max(axis=1) >= best - 1e-9).sum())
-    p_value = (1 + beaten) / (permutations + 1)
+    p_value = (1 + beaten) / (permutations + 1) if permutations else math.nan
     positive = np.bincount(bins, weights=labels, minlength=n_bins + 1).astype(int)
     n_in, x_in = int(customers[i:j].sum()), int(positive[i:j].sum())
     reached_n, reached_x = len(reached), int(labels.sum())
@@ -176,7 +184,7 @@ def find_window(
         i * width, j * width, (n_in, x_in), (reached_n - n_in, reached_x - x_in), (len(none), sum(none)),
         x_in / n_in - (reached_x - x_in) / (reached_n - n_in),
         newcombe_difference(x_in, n_in, reached_x - x_in, reached_n - n_in), curve,
-        _balance(inside_rows, outside_rows), p_value, p_value < alpha,
+        _balance(inside_rows, outside_rows), float(best - _null_fit(labels)), p_value, p_value < alpha,
     )  # fmt: skip
 
 
