@@ -21,6 +21,10 @@ from momentstream.resources import bundled_moments_path, bundled_objectives_path
 def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--customers", "400", "--days", "90", "--out", str(tmp_path), "-q"]) == 0
     out = capsys.readouterr().out
+    assert "1. Discover, from the history before" in out
+    assert "What the simulator planted (discovery never saw this)" in out
+    assert (tmp_path / "discovery.json").exists()
+    assert (tmp_path / "discovery.html").exists()
     assert "What fired" in out
     assert "post_purchase_window" in out
     assert "seed customers; the moment found" in out

@@ -55,7 +55,7 @@ Moments are patterns over each customer's touchpoints (see the bundled example w
 
 _EPILOG = """\
 examples:
-  momentstream demo                                  simulate 3,000 customers and show what fires
+  momentstream demo                                  simulate 5,000 customers, discover their moments, run them
   momentstream simulate -o events.jsonl --customers 10000
   momentstream replay events.jsonl -c moments.yaml -o triggers.jsonl --rejects rejects.jsonl
   momentstream discover events.jsonl --outcome purchase --within 30d --intervention outreach \
@@ -64,6 +64,9 @@ examples:
   momentstream schema -o schemas/                    JSON Schema of events and triggers
   momentstream suppress opt_outs.csv --channel email  consent events from a suppression list
 """
+
+
+_DEMO = DemoOptions()
 
 
 def _duration(text: str) -> int:
@@ -118,10 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulate journeys, replay them, explain what fired",
                           formatter_class=argparse.RawTextHelpFormatter,
                           description="Simulate customer journeys (including the seed scenario: support on Monday,\n"
-                                      "a second purchase on Wednesday, then silence), replay them through the\n"
-                                      "moments and print what fired and why.")  # fmt: skip
-    demo.add_argument("--customers", type=_positive_int, default=3000, help="customers to simulate (default 3000)")
-    demo.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
+                                      "a second purchase on Wednesday, then silence); discover from the first 60%\n"
+                                      "of the days which sequences precede a third order and when reaching\n"
+                                      "out after them worked; run the discovered moments, then the bundled ones\n"
+                                      "with contact policy and scoring, over the rest; print what fired and\n"
+                                      "why.")  # fmt: skip
+    demo.add_argument("--customers", type=_positive_int, default=_DEMO.customers,
+                      help=f"customers to simulate (default {_DEMO.customers})")  # fmt: skip
+    demo.add_argument("--days", type=_positive_int, default=_DEMO.days,
+                      help=f"days of history (default {_DEMO.days}); discovery uses the first 60%%")  # fmt: skip
     demo.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where to write files (default out/demo)")
     _moments_option(demo)

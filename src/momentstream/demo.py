@@ -1,8 +1,13 @@
-"""``momentstream demo``: simulate journeys, replay them through the bundled moments, explain.
+"""``momentstream demo``: simulate journeys, discover the moments in them, run them, explain.
 
-Writes the events, triggers and audit records to files so the same run can be replayed
-by hand, and prints what fired, how well the post-purchase window found the seed scenario,
-and a few triggers with their evidence.
+1. discover, from the first part of the history, the sequences that precede becoming a repeat
+   buyer and when reaching out after them worked (:mod:`momentstream.demo_discovery`);
+2. run the discovered moments over the rest of the history;
+3. run the bundled example moments over the same period, with the contact policy, holdouts and
+   online scoring, and show what fired, how the post-purchase window found the seed scenario,
+   and a few triggers with their evidence.
+
+Every input and output is written to files so the same run can be replayed by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from momentstream.clock import to_ms
+from momentstream.demo_discovery import discovery_act, seeds_from
 from momentstream.engine import Engine, EngineConfig
 from momentstream.models.objectives import load_objectives
 from momentstream.models.scorer import Scorer
@@ -30,13 +37,19 @@ __all__ = ["DemoOptions", "run_demo"]
 
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
-    """What to simulate and where to write it."""
+    """What to simulate and where to write it.
 
-    customers: int = 3000
-    days: int = 120
+    Customers keep joining for the first four fifths of the history, so new stories happen in
+    both periods: discovery learns from the first ``discover_share`` of the days, and the
+    moments (discovered and bundled) run over the rest.
+    """
+
+    customers: int = 5000
+    days: int = 150
     seed: int = 7
     out: Path = Path("out/demo")
     progress: bool = True
+    discover_share: float = 0.6
 
 
 def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySummary:
@@ -44,15 +57,22 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     stream.write(f"momentstream demo: {options.customers:,} simulated customers over {options.days} days "
-                 f"(seed {options.seed})\n")  # fmt: skip
-    sim = simulate(options.customers, options.days, options.seed)
+                 f"(seed {options.seed}), joining during the first {int(options.days * 0.8)} days\n")  # fmt: skip
+    sim = simulate(options.customers, options.days, options.seed, joining_days=options.days * 0.8)
     events_path = out / "events.jsonl"
     with events_path.open("w") as f:
         write_events(sim.events, f)
+    stream.write(f"  wrote {events_path} ({len(sim.events):,} events)\n\n")
+    split_ms = to_ms(sim.events[0].ts) + int(options.days * options.discover_share) * 86_400_000
+    split_ms -= split_ms % 86_400_000  # midnight UTC
+    act = discovery_act(sim, split_ms, out, options.progress, stream)
+    later = seeds_from(sim, split_ms)
+    stream.write("3. The bundled example moments (told, not discovered) with the contact policy, holdouts and online\n"
+                 f"   scoring, over the same later period: momentstream replay {act.later_path}\n\n")  # fmt: skip
     triggers_path, audit_path = out / "triggers.jsonl", out / "audit.jsonl"
     holdout_path = out / "holdout.jsonl"
     with triggers_path.open("w") as t_out, audit_path.open("w") as a_out, holdout_path.open("w") as h_out:
-        summary = replay_file(events_path, engine, t_out, audit_out=a_out, holdout_out=h_out,
+        summary = replay_file(act.later_path, engine, t_out, audit_out=a_out, holdout_out=h_out,
                               progress=options.progress)  # fmt: skip
     treated = list(read_triggers(triggers_path.read_text().splitlines()))  # revocations are skipped
     held_out = list(read_triggers(holdout_path.read_text().splitlines()))
@@ -62,18 +82,18 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     cancelled = Counter(r["moment"] for r in cancel_records)
     cancelled_seed_windows = {r["customer_id"] for r in cancel_records if r["moment"] == "post_purchase_window"}
     stream.write(
-        f"  wrote {events_path} ({len(sim.events):,} events), {triggers_path}, {holdout_path}, {audit_path}\n"
+        f"  wrote {triggers_path}, {holdout_path}, {audit_path}\n"
         f"  replayed {summary.events:,} events in {summary.seconds:.1f} s "
         f"({summary.events / max(summary.seconds, 1e-9):,.0f} events/s), {summary.customers:,} customers, "
         f"{summary.rejected} rejected, {summary.late} late, {summary.duplicates} duplicates\n\n"
     )
     stream.write(_fired(engine, triggers, cancelled) + "\n\n")
     stream.write(_policy(engine, treated, held_out, audit) + "\n\n")
-    stream.write(_seed_story(sim, triggers, cancelled_seed_windows) + "\n\n")
+    stream.write(_seed_story(sim, later, triggers, cancelled_seed_windows) + "\n\n")
     stream.write(_examples(engine, triggers) + "\n")
     if engine.scorer is not None:
         stream.write("\n" + _scoring(engine, triggers) + "\n")
-    stream.write(f"\nReplay it yourself: momentstream replay {events_path} -o {out / 'replayed.jsonl'}\n")
+    stream.write(f"\nReplay it yourself: momentstream replay {act.later_path} -o {out / 'replayed.jsonl'}\n")
     return summary
 
 
@@ -127,8 +147,7 @@ def _fired(engine: Engine, triggers: list[Trigger], cancelled: Counter[str | Non
     return "What fired\n" + table
 
 
-def _seed_story(sim: Simulation, triggers: list[Trigger], cancelled: set[str]) -> str:
-    seed = {c for c, t in sim.truth.items() if t.archetype == "seed"}
+def _seed_story(sim: Simulation, seed: set[str], triggers: list[Trigger], cancelled: set[str]) -> str:
     opened = {t.customer_id for t in triggers if t.moment == "post_purchase_window" and t.kind == "window_open"}
     if not seed:
         return "No seed-scenario customers in this simulation."

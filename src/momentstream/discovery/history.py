@@ -26,11 +26,16 @@ from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Reject, open_binary, read_events
 from momentstream.schema import TouchpointEvent
 
-__all__ = ["BUCKET_BYTES", "CustomerHistory", "History", "load_history", "read_bucket"]
+__all__ = ["BUCKET_BYTES", "STRAY_GAP_DAYS", "STRAY_SHARE", "CustomerHistory", "History", "load_history", "read_bucket"]
 
 BUCKET_BYTES = 24 * 1024 * 1024
 """Input bytes per bucket (about 100,000 events): one bucket is what discovery holds in memory."""
 _MAX_BUCKETS = 512
+_DAY_MS = 86_400_000
+STRAY_GAP_DAYS = 60
+"""A silence this long (in days) separates the bulk of a history from stray far-dated events."""
+STRAY_SHARE = 0.001
+"""Events beyond such a silence are stray if they are at most this share of all events."""
 
 
 @dataclass(slots=True)
@@ -57,6 +62,10 @@ class History:
     end_ms: int = 0
     types: Counter[str] = field(default_factory=Counter)
     reject_reasons: Counter[str] = field(default_factory=Counter)
+    days: Counter[int] = field(default_factory=Counter)
+    """Events per UTC day (days since the epoch): small, and enough to see stray far dates."""
+    stray: int = 0
+    """Valid events far before or after the bulk of the history, left out of discovery (see :func:`_bulk`)."""
 
     def customers_in(self) -> Iterator[CustomerHistory]:
         """Every customer, bucket by bucket (deterministic order)."""
@@ -109,7 +118,7 @@ def load_history(
     n = buckets or _bucket_count(path)
     workdir.mkdir(parents=True, exist_ok=True)
     paths = [workdir / f"bucket-{i:03d}.msgpack" for i in range(n)]
-    history = History(paths, start_ms=2**62, end_ms=-(2**62))
+    history = History(paths)
     customers: set[str] = set()
     files = [p.open("wb") for p in paths]
     packer = msgpack.Packer(use_bin_type=True)
@@ -123,8 +132,7 @@ def load_history(
                 ts = to_ms(item.ts)
                 history.events += 1
                 history.types[item.type] += 1
-                history.start_ms = min(history.start_ms, ts)
-                history.end_ms = max(history.end_ms, ts)
+                history.days[ts // _DAY_MS] += 1
                 customers.add(item.customer_id)
                 files[_bucket_of(item.customer_id, n)].write(packer.pack(_row(item)))
                 if number % 4096 == 0:
@@ -134,9 +142,33 @@ def load_history(
         for f in files:
             f.close()
     history.customers = len(customers)
-    if not history.events:
-        history.start_ms = history.end_ms = 0
+    history.start_ms, history.end_ms, history.stray = _bulk(history.days)
     return history
+
+
+def _bulk(days: Counter[int]) -> tuple[int, int, int]:
+    """First and last event time (ms) of the bulk of the history, and how many events lie outside it.
+
+    A handful of events dated far from the rest (a 2199 typo, a 1970 default) would stretch the
+    history: every outcome horizon would seem observed, and customers would count as "no
+    outcome" for years nobody saw. Clusters of days separated from the rest by more than
+    :data:`STRAY_GAP_DAYS` and holding under :data:`STRAY_SHARE` of the events are left out.
+    """
+    if not days:
+        return 0, 0, 0
+    ordered = sorted(days)
+    total = sum(days.values())
+    limit = max(1, int(total * STRAY_SHARE))
+    first, last = 0, len(ordered) - 1
+    clusters = [i for i in range(1, len(ordered)) if ordered[i] - ordered[i - 1] > STRAY_GAP_DAYS]
+    for cut in clusters:  # leading clusters
+        if sum(days[d] for d in ordered[:cut]) <= limit:
+            first = cut
+    for cut in reversed(clusters):  # trailing clusters
+        if cut > first and sum(days[d] for d in ordered[cut:]) <= limit:
+            last = cut - 1
+    kept = sum(days[d] for d in ordered[first : last + 1])
+    return ordered[first] * _DAY_MS, (ordered[last] + 1) * _DAY_MS - 1, total - kept
 
 
 def _reject(history: History, item: Reject, rejects: IO[str] | None) -> None:

@@ -80,7 +80,7 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
         "outcome": {"where": options.outcome.where, "within": format_duration(options.outcome.within_ms),
                     "absent": options.outcome.absent, "description": options.outcome.describe()},
         "intervention": options.intervention[0] if options.intervention else None,
-        "history": {"events": h.events, "customers": h.customers, "rejected": h.rejected,
+        "history": {"events": h.events, "customers": h.customers, "rejected": h.rejected, "stray_dates": h.stray,
                     "rejected_by_reason": dict(h.reject_reasons), "first_event": _day(h.start_ms) if h.events else None,
                     "last_event": _day(h.end_ms) if h.events else None, "event_types": dict(h.types.most_common())},
         "periods": {"discovery": [_day(d.train.start_ms), _day(d.train.end_ms)],
@@ -100,7 +100,9 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
     """The terminal summary: what was read, the best sequences, the window, the backtest."""
     h = d.history
     lines = [f"Read {h.events:,} events of {h.customers:,} customers ({h.rejected:,} rejected); "
-             f"outcome: {options.outcome.describe()}; base rate {100 * d.base_rate:.1f}%.",
+             f"outcome: {options.outcome.describe()}; base rate {100 * d.base_rate:.1f}%."
+             + (f"\n{h.stray:,} events dated far from the rest ({_day(h.start_ms)[:10]} to {_day(h.end_ms)[:10]}) "
+                "were left out." if h.stray else ""),
              f"Tried {d.mined.tried:,} sequences on {d.mined.sampled:,} sampled customers; the engine counted "
              f"{len(d.findings)} distinct ones on all; false discovery rate {options.q:g} over all "
              f"{d.mined.tried:,}.", ""]  # fmt: skip
@@ -143,7 +145,7 @@ def _window_text(d: Discovery) -> str:
             "(standardised difference; |d| > 0.1 means the groups differed to begin with):"]  # fmt: skip
     for name, a, b, smd in w.balance:
         text.append(f"    {name}: {a:.1f} vs {b:.1f} (d = {smd:+.2f})")
-    if d.window_backtest is not None:
+    if d.window_backtest is not None and d.window_backtest[0][0] + d.window_backtest[1][0]:
         (n_in, x_in), (n_out, x_out) = d.window_backtest
         li, hi = wilson(x_in, n_in)
         text.append(

@@ -180,7 +180,7 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
         timed = next(f for f in positive if f.spec is discovery.anchor.spec)  # the moment with the window goes first
         best = [timed, *(f for f in positive if f is not timed)][: options.top]
     discovery.written = _written(best, discovery.window, options.anchor, intervention_where)
-    if options.anchor is None and discovery.written and discovery.window is not None:
+    if options.anchor is None and discovery.written and discovery.window and discovery.window.significant:
         discovery.anchor = Anchor(discovery.written[0], discovery.anchor.step if discovery.anchor else None)
 
     if test is not None:
