@@ -67,10 +67,10 @@ class History:
     stray: int = 0
     """Valid events far before or after the bulk of the history, left out of discovery (see :func:`_bulk`)."""
 
-    def customers_in(self) -> Iterator[CustomerHistory]:
-        """Every customer, bucket by bucket (deterministic order)."""
+    def customers_in(self, start_ms: int = -(2**62), end_ms: int = 2**62) -> Iterator[CustomerHistory]:
+        """Every customer with events in the period, bucket by bucket (deterministic order)."""
         for bucket in self.buckets:
-            yield from read_bucket(bucket)
+            yield from read_bucket(bucket, start_ms, end_ms)
 
 
 def _bucket_count(path: str | Path) -> int:
@@ -178,12 +178,14 @@ def _reject(history: History, item: Reject, rejects: IO[str] | None) -> None:
         rejects.write(json.dumps(item.to_json()) + "\n")
 
 
-def read_bucket(path: Path) -> Iterator[CustomerHistory]:
-    """The customers of one bucket, sorted by id, each with events in time (then arrival) order."""
+def read_bucket(path: Path, start_ms: int = -(2**62), end_ms: int = 2**62) -> Iterator[CustomerHistory]:
+    """The customers of one bucket with events in ``start_ms <= ts < end_ms``, sorted by id, each
+    with events in time (then arrival) order."""
     grouped: dict[str, list[list[Any]]] = {}
     with path.open("rb") as f:
         for row in msgpack.Unpacker(f, raw=False, strict_map_key=False):
-            grouped.setdefault(row[0], []).append(row)
+            if start_ms <= row[4] < end_ms:
+                grouped.setdefault(row[0], []).append(row)
     for customer_id in sorted(grouped):
         rows = grouped.pop(customer_id)
         rows.sort(key=lambda r: r[4])  # stable: equal times keep their arrival order

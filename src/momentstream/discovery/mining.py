@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from momentstream.clock import to_ms
 from momentstream.discovery.history import CustomerHistory
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, reference_time
+from momentstream.discovery.timing import empty_curve, find_window
 from momentstream.discovery.tokens import Token, event_tokens
 from momentstream.patterns.predicates import Predicate
 
@@ -347,13 +348,10 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
 def _timing_statistic(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, candidate: Candidate,
                       chains: Chains, max_delay_ms: int) -> float:  # fmt: skip
     """How strongly the outcome after ``candidate`` depends on when the intervention came (sample only)."""
-    from momentstream.discovery.scan import TimingRow  # noqa: PLC0415  (scan imports the engine; mining stays light)
-    from momentstream.discovery.timing import find_window  # noqa: PLC0415
-
     silence = candidate.silence_ms or 0
     fired = (_silenced(samples, chains, silence, end_ms) if silence
              else {i: end for i, (end, _) in _completions(chains).items()})  # fmt: skip
-    rows = []
+    curve = empty_curve(max_delay_ms)
     for index, done in fired.items():
         sample = samples[index]
         label = outcome.label(sample.outcomes, done, end_ms)
@@ -362,8 +360,8 @@ def _timing_statistic(samples: Sequence[CustomerSample], outcome: Outcome, end_m
         anchor = done - silence
         i = bisect.bisect_right(sample.interventions, anchor)
         delay = sample.interventions[i] - anchor if i < len(sample.interventions) else None
-        rows.append(TimingRow(delay, label, (0.0, 0.0, 0.0)))
-    window = find_window(rows, max_delay_ms, permutations=0, lower_is_better=outcome.absent)
+        curve.add(delay, label, ())
+    window = find_window(curve, permutations=0, lower_is_better=outcome.absent)
     return 0.0 if window is None else window.statistic
 
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from momentstream.clock import to_ms
 from momentstream.discovery.backtest import BacktestRow, backtest_rows, winback_spec
+from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, load_history
 from momentstream.discovery.mining import CustomerSample, Mined, MiningOptions, diverse, mine, sample_customer
 from momentstream.discovery.outcome import Outcome, check_occurs
-from momentstream.discovery.scan import Period, ScanResult, TimingRow, scan, without_windows
+from momentstream.discovery.scan import Period, ScanResult, scan, without_windows
 from momentstream.discovery.timing import PERMUTATIONS, TimingWindow, find_window, window_at
 from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for
 from momentstream.patterns.predicates import Predicate
@@ -38,6 +38,7 @@ __all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
 logger = logging.getLogger(__name__)
 _D = 86_400_000
 MAX_PERMUTATIONS = 1_999
+_GIVEN_ANCHOR = "given_anchor"
 TIMING_CANDIDATES = 10
 """Candidates counted by the engine for the strength of their timing effect (beside the best by p-value)."""
 
@@ -161,8 +162,16 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     specs = [
         candidate_spec(c, name, intervention_where) for c, name in zip(chosen, names_for(chosen, "c"), strict=True)
     ]
-    counted = scan(history, specs, outcome, train, intervention=intervention_where, progress=options.progress,
-                   workers=options.workers, label="counting candidates with the engine")  # fmt: skip
+    anchors: dict[str, str | None] = {}
+    scanned = list(specs)
+    if intervention_where is not None:  # delay curves ride along with the counts: no second pass
+        anchors = {s.name: Anchor.of(s).step for s in specs}
+        if options.anchor is not None:
+            scanned.append(replace(without_windows([options.anchor.spec])[0], name=_GIVEN_ANCHOR))
+            anchors[_GIVEN_ANCHOR] = options.anchor.step
+    counted = scan(history, scanned, outcome, train, intervention=intervention_where, anchors=anchors,
+                   max_delay_ms=options.max_delay_ms, progress=options.progress, workers=options.workers,
+                   label="counting candidates with the engine")  # fmt: skip
     found = findings(mined.tried, chosen, specs, counted, options.q)
     started = clock.stage("verify", started)
 
@@ -170,8 +179,9 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
                           failures=counted.failures)  # fmt: skip
     if intervention_where is not None:
-        anchors = [options.anchor] if options.anchor else [Anchor.of(f.spec) for f in positive]
-        _timing(discovery, history, anchors, options, intervention_where)
+        curves = ([(options.anchor, counted.curves[_GIVEN_ANCHOR])] if options.anchor
+                  else [(Anchor.of(f.spec), counted.curves[f.spec.name]) for f in positive])  # fmt: skip
+        _timing(discovery, curves, options)
         started = clock.stage("timing", started)
     elif options.anchor is not None:
         discovery.anchor = options.anchor
@@ -190,34 +200,29 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     return discovery
 
 
-def _timing(discovery: Discovery, history: History, anchors: list[Anchor], options: DiscoverOptions,
-            intervention: dict[str, Any]) -> None:  # fmt: skip
-    """Delay curves after each anchor; keeps the anchor with the strongest window.
+def _timing(discovery: Discovery, timed: list[tuple[Anchor, DelayCurve]], options: DiscoverOptions) -> None:
+    """The window of each anchor's delay curve; keeps the anchor with the strongest.
 
     Choosing the best of several moments is itself a search: a window is significant only
     below the level divided by the number of moments timed (Bonferroni), with enough
     permutations for that to be reachable.
     """
-    if not anchors:
+    if not timed:
         return
-    alpha = options.q / len(anchors)
+    alpha = options.q / len(timed)
     permutations = min(MAX_PERMUTATIONS, max(PERMUTATIONS, math.ceil(20 / alpha) - 1))
-    specs = [replace(without_windows([a.spec])[0], name=f"timing_{i}") for i, a in enumerate(anchors)]
-    result = scan(history, specs, options.outcome, discovery.train, intervention=intervention,
-                  anchors={s.name: a.step for s, a in zip(specs, anchors, strict=True)}, progress=options.progress,
-                  workers=options.workers, label="timing the intervention")  # fmt: skip
     best: tuple[tuple[float, float], Anchor, TimingWindow] | None = None
-    for spec, anchor in zip(specs, anchors, strict=True):
-        window = find_window(result.rows[spec.name], options.max_delay_ms, min_support=options.window_min_support,
-                             lower_is_better=options.outcome.absent, permutations=permutations,
-                             alpha=alpha)  # fmt: skip
-        if window is not None:
-            logger.info("window after %s: %s, inside %s outside %s, p=%.4g", anchor.spec.name, window.label,
-                        window.inside, window.outside, window.p_value)  # fmt: skip
-        if window is not None and (best is None or (window.p_value, -window.statistic) < best[0]):
+    for anchor, curve in timed:
+        window = find_window(curve, min_support=options.window_min_support, lower_is_better=options.outcome.absent,
+                             permutations=permutations, alpha=alpha)  # fmt: skip
+        if window is None:
+            continue
+        logger.info("window after %s: %s, inside %s outside %s, p=%.4g", anchor.spec.name, window.label,
+                    window.inside, window.outside, window.p_value)  # fmt: skip
+        if best is None or (window.p_value, -window.statistic) < best[0]:
             best = ((window.p_value, -window.statistic), anchor, window)
-    discovery.timed = len(anchors)
-    discovery.anchor = anchors[0] if best is None else best[1]
+    discovery.timed = len(timed)
+    discovery.anchor = timed[0][0] if best is None else best[1]
     discovery.window = None if best is None else best[2]
 
 
@@ -226,10 +231,7 @@ def _sample(history: History, train: Period, options: DiscoverOptions,
     """Stage one's customers: whole buckets (random by hash) until the sample size is reached."""
     samples: list[CustomerSample] = []
     meter = Progress("sampling customers", options.sample_customers, enabled=options.progress)
-    for customer in history.customers_in():
-        customer.events = [e for e in customer.events if train.start_ms <= _ms(e) < train.end_ms]
-        if not customer.events:
-            continue
+    for customer in history.customers_in(train.start_ms, train.end_ms):
         samples.append(sample_customer(customer, options.outcome, intervention, train.end_ms))
         meter.update(len(samples))
         if len(samples) >= options.sample_customers:
@@ -297,18 +299,14 @@ def _backtest(discovery: Discovery, history: History, test: Period, options: Dis
         specs.append(replace(without_windows([anchor.spec])[0], name=timing_name))
         anchors[timing_name] = anchor.step
     result: ScanResult = scan(history, specs, options.outcome, test, intervention=intervention, anchors=anchors,
-                              progress=options.progress, workers=options.workers, label="backtest")  # fmt: skip
+                              max_delay_ms=options.max_delay_ms, progress=options.progress, workers=options.workers,
+                              label="backtest")  # fmt: skip
     discovery.backtest = backtest_rows(result, entries)
     rows_by_name = {r.name: r for r in discovery.backtest}
     discovery.written = [_with_backtest(s, rows_by_name[s.name]) for s in discovery.written]
     if anchors and discovery.window is not None:
-        rows: list[TimingRow] = result.rows[timing_name]
         w = discovery.window
-        discovery.window_backtest = window_at(rows, w.opens_after_ms, w.closes_after_ms)
-
-
-def _ms(event: Any) -> int:
-    return to_ms(event.ts)
+        discovery.window_backtest = window_at(result.curves[timing_name], w.opens_after_ms, w.closes_after_ms)
 
 
 def _day(ms: int) -> str:

@@ -14,7 +14,7 @@ import bisect
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
@@ -22,21 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from momentstream.clock import to_ms
+from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, read_bucket
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
+from momentstream.discovery.timing import empty_curve
 from momentstream.engine import Engine
 from momentstream.patterns.nfa import compile_moment
-from momentstream.patterns.spec import MomentSpec
+from momentstream.patterns.spec import EventStep, MomentSpec
 from momentstream.runtime.progress import Progress
 from momentstream.schema import Trigger
 
-__all__ = ["MomentCounts", "Period", "ScanResult", "TimingRow", "scan"]
+__all__ = ["MomentCounts", "Period", "ScanResult", "scan", "without_windows"]
 
 logger = logging.getLogger(__name__)
 _SKETCH_SHARE = 8
 """One customer in this many is remembered per moment, to tell near-duplicate moments apart."""
 _BEFORE_MS = 30 * 24 * 3_600_000
 _MAX_FINAL_TICKS = 1_000
+_MAX_ENGINES = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,23 +70,12 @@ class MomentCounts:
         self.triggers += other.triggers
 
 
-@dataclass(frozen=True, slots=True)
-class TimingRow:
-    """One customer a moment fired for: delay from the anchor to the first intervention (None:
-    not reached within the horizon), the outcome, and behaviour before the anchor."""
-
-    delay_ms: int | None
-    label: bool
-    before: tuple[float, float, float]
-    """Events in the 30 days before the anchor, days since the customer's first event, outcome events before."""
-
-
 @dataclass(slots=True)
 class ScanResult:
     """Everything a scan counted, merged over buckets."""
 
     counts: dict[str, MomentCounts] = field(default_factory=dict)
-    rows: dict[str, list[TimingRow]] = field(default_factory=dict)
+    curves: dict[str, DelayCurve] = field(default_factory=dict)
     sketches: dict[str, set[str]] = field(default_factory=dict)
     customers: int = 0
     labelled: int = 0
@@ -94,8 +86,11 @@ class ScanResult:
         """Add another bucket's result."""
         for name, counts in other.counts.items():
             self.counts.setdefault(name, MomentCounts()).add(counts)
-        for name, rows in other.rows.items():
-            self.rows.setdefault(name, []).extend(rows)
+        for name, curve in other.curves.items():
+            if name in self.curves:
+                self.curves[name].merge(curve)
+            else:
+                self.curves[name] = curve
         for name, sketch in other.sketches.items():
             self.sketches.setdefault(name, set()).update(sketch)
         self.customers += other.customers
@@ -117,6 +112,7 @@ class _Job:
     intervention: dict[str, Any] | None
     period: Period
     anchors: tuple[tuple[str, str | None], ...]
+    max_delay_ms: int
 
 
 def scan(
@@ -127,14 +123,15 @@ def scan(
     *,
     intervention: dict[str, Any] | None = None,
     anchors: dict[str, str | None] | None = None,
+    max_delay_ms: int = 3 * 86_400_000,
     label: str = "counting with the engine",
     progress: bool = False,
     workers: int | None = None,
 ) -> ScanResult:
-    """Run ``specs`` over every customer's events in ``period``; timing rows for ``anchors``
-    (moment name -> anchor step, None for the completion)."""
+    """Run ``specs`` over every customer's events in ``period``; a delay curve (up to
+    ``max_delay_ms``) for each of ``anchors`` (moment name -> anchor step, None for the completion)."""
     jobs = [_Job(b, tuple(specs), (outcome.where, outcome.within_ms, outcome.absent), intervention, period,
-                 tuple((anchors or {}).items())) for b in history.buckets]  # fmt: skip
+                 tuple((anchors or {}).items()), max_delay_ms) for b in history.buckets]  # fmt: skip
     total = ScanResult()
     meter = Progress(f"{label} (buckets)", len(jobs), enabled=progress)
     processes = workers if workers is not None else min(2, os.cpu_count() or 1, len(jobs))
@@ -177,16 +174,15 @@ def _scan_bucket(job: _Job) -> ScanResult:
     reached: Callable[[Any], bool] | None = None
     if job.intervention is not None:
         reached = parse_where(job.intervention, "intervention")[1]
-    engine = Engine([compile_moment(s) for s in job.specs])
+    engines = _Engines(job.specs)
     names = [s.name for s in job.specs]
     anchors = dict(job.anchors)
     start, end = job.period.start_ms, job.period.end_ms
-    result = ScanResult(counts={n: MomentCounts() for n in names}, rows={n: [] for n in anchors},
+    result = ScanResult(counts={n: MomentCounts() for n in names},
+                        curves={n: empty_curve(job.max_delay_ms) for n in anchors},
                         sketches={n: set() for n in names})  # fmt: skip
-    for customer in read_bucket(job.bucket):
-        events = [e for e in customer.events if start <= to_ms(e.ts) < end]
-        if not events:
-            continue
+    for customer in read_bucket(job.bucket, start, end):
+        events = customer.events
         result.customers += 1
         times = [to_ms(e.ts) for e in events if e.type not in SYSTEM_TYPES]
         outcomes = outcome.times(events)
@@ -196,7 +192,8 @@ def _scan_bucket(job: _Job) -> ScanResult:
             result.labelled += 1
             result.positive += rest
         try:
-            first = _first_triggers(engine, events, customer.customer_id, end - 1)
+            first = _first_triggers(engines.for_types({e.type for e in events}), events, customer.customer_id,
+                                    end - 1)  # fmt: skip
         except Exception as err:  # one customer's failure must not end the discovery
             result.failures += 1
             logger.warning("engine failed on a customer during discovery: %s", type(err).__name__)
@@ -220,7 +217,8 @@ def _scan_bucket(job: _Job) -> ScanResult:
             if sketched:
                 result.sketches[name].add(customer.customer_id)
             if name in anchors:
-                result.rows[name].append(_timing_row(trigger, anchors[name], events, reached, outcomes, fired))
+                delay, before = _timing(trigger, anchors[name], events, reached, outcomes)
+                result.curves[name].add(delay, fired, before)
     return result
 
 
@@ -229,8 +227,9 @@ def _sketched(customer_id: str) -> bool:
     return int.from_bytes(digest, "big") % _SKETCH_SHARE == 0
 
 
-def _timing_row(trigger: Trigger, anchor_step: str | None, events: Sequence[Any],
-                reached: Callable[[Any], bool] | None, outcomes: list[int], label: bool) -> TimingRow:  # fmt: skip
+def _timing(trigger: Trigger, anchor_step: str | None, events: Sequence[Any], reached: Callable[[Any], bool] | None,
+            outcomes: list[int]) -> tuple[int | None, tuple[float, float, float]]:  # fmt: skip
+    """Delay from the anchor to the first intervention (None: none), and behaviour before the anchor."""
     completed = to_ms(trigger.emitted_at)
     steps = [to_ms(e.ts) for e in trigger.evidence if e.step == anchor_step]
     anchor = max(steps) if steps else completed
@@ -245,7 +244,48 @@ def _timing_row(trigger: Trigger, anchor_step: str | None, events: Sequence[Any]
     recent = bisect.bisect_left(times, anchor) - bisect.bisect_left(times, anchor - _BEFORE_MS)
     tenure_days = (anchor - times[0]) / 86_400_000 if times else 0.0
     outcomes_before = bisect.bisect_left(outcomes, anchor)
-    return TimingRow(delay, label, (float(recent), tenure_days, float(outcomes_before)))
+    return delay, (float(recent), tenure_days, float(outcomes_before))
+
+
+class _Engines:
+    """Engines over the subsets of moments a customer's event types can fire, built once each.
+
+    A moment whose step needs an event type the customer never had cannot fire for them, so it
+    need not see their events: most customers then run a handful of the candidates, not all.
+    Moments that share a contact cap compete, so with a cap all moments always run together.
+    """
+
+    def __init__(self, specs: Sequence[MomentSpec]) -> None:
+        self.moments = [compile_moment(s) for s in specs]
+        self.needs = [_needed_types(s) for s in specs]
+        self.together = any(s.contact_cap is not None for s in specs)
+        self.cache: dict[tuple[int, ...], Engine] = {}
+
+    def for_types(self, types: set[str]) -> Engine:
+        """The engine for a customer who had events of ``types``."""
+        if self.together:
+            key = tuple(range(len(self.moments)))
+        else:
+            key = tuple(i for i, needs in enumerate(self.needs) if all(n & types for n in needs))
+        engine = self.cache.get(key)
+        if engine is None:
+            if len(self.cache) >= _MAX_ENGINES:
+                self.cache.clear()
+            engine = self.cache[key] = Engine([self.moments[i] for i in key])
+        return engine
+
+
+def _needed_types(spec: MomentSpec) -> list[frozenset[str]]:
+    """For each event step that names its types: one of these must occur for the moment to fire."""
+    needs = []
+    for step in spec.steps:
+        if isinstance(step, EventStep) and step.min_times > 0 and isinstance(step.where, Mapping):
+            kind = step.where.get("type")
+            if isinstance(kind, str):
+                needs.append(frozenset({kind}))
+            elif isinstance(kind, list) and all(isinstance(k, str) for k in kind):
+                needs.append(frozenset(kind))
+    return needs
 
 
 def without_windows(specs: Sequence[MomentSpec]) -> list[MomentSpec]:

@@ -19,17 +19,25 @@ whether the customers reached inside were different to begin with.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import xlogy
 
 from momentstream.clock import format_duration
-from momentstream.discovery.scan import TimingRow
+from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.stats import newcombe_difference, wilson
 
-__all__ = ["BALANCE_FEATURES", "PERMUTATIONS", "Bin", "TimingWindow", "bin_width_for", "find_window", "window_at"]
+__all__ = [
+    "BALANCE_FEATURES",
+    "PERMUTATIONS",
+    "Bin",
+    "TimingWindow",
+    "bin_width_for",
+    "empty_curve",
+    "find_window",
+    "window_at",
+]
 
 PERMUTATIONS = 199
 """Shuffles for a window's p-value: the smallest possible is 1/200."""
@@ -92,12 +100,18 @@ class TimingWindow:
         return max(self.interval[0], -self.interval[1])
 
 
-def bin_width_for(max_delay_ms: int, bins: int = 48) -> int:
+def bin_width_for(max_delay_ms: int, bins: int = 80) -> int:
     """A human bin width giving at most about ``bins`` bins over the range."""
     for width in _WIDTHS_MS:
         if max_delay_ms / width <= bins:
             return width
     return _WIDTHS_MS[-1]
+
+
+def empty_curve(max_delay_ms: int) -> DelayCurve:
+    """A curve over 0..``max_delay_ms`` in human-width bins."""
+    width = bin_width_for(max_delay_ms)
+    return DelayCurve.empty(width, max(1, -(-max_delay_ms // width)))
 
 
 def _fit(cn: np.ndarray, cx: np.ndarray, min_support: int, lower_is_better: bool) -> np.ndarray:
@@ -120,101 +134,89 @@ def _fit(cn: np.ndarray, cx: np.ndarray, min_support: int, lower_is_better: bool
     return np.where(allowed & direction, fit, -np.inf)
 
 
-def _null_fit(labels: np.ndarray) -> float:
-    n, x = len(labels), float(labels.sum())
+def _null_fit(n: float, x: float) -> float:
     rate = x / n if n else 0.0
     return float(xlogy(x, rate) + xlogy(n - x, 1 - rate))
 
 
 def find_window(
-    rows: Sequence[TimingRow],
-    max_delay_ms: int,
+    curve: DelayCurve,
     *,
     min_support: int = 20,
-    width_ms: int | None = None,
     lower_is_better: bool = False,
     permutations: int = PERMUTATIONS,
     alpha: float = 0.05,
+    seed: int = 0,
 ) -> TimingWindow | None:
     """The best contiguous window over the delay curve, or None with too few reached customers.
 
     ``lower_is_better`` for outcomes to avoid (churn): the window is where the rate is lowest.
     The window's p-value comes from ``permutations`` shuffles of the outcomes over the reached
-    customers, each searched the same way (Kulldorff's Monte Carlo test): searching many
-    windows finds a "difference" in pure noise, and only this p-value accounts for the search.
+    customers (drawn per bin from the multivariate hypergeometric distribution, which is what a
+    shuffle does to bin counts), each searched the same way (Kulldorff's Monte Carlo test):
+    searching many windows finds a "difference" in pure noise, and only this p-value accounts
+    for the search.
     """
-    width = width_ms or bin_width_for(max_delay_ms)
-    n_bins = max(1, -(-max_delay_ms // width))
-    reached = [r for r in rows if r.delay_ms is not None]
-    if len(reached) < 2 * min_support:
+    width, n_bins = curve.width_ms, curve.bins
+    customers = np.array([int(r[0]) for r in curve.rows[: n_bins + 1]], dtype=np.int64)  # last: reached later
+    positive = np.array([int(r[1]) for r in curve.rows[: n_bins + 1]], dtype=np.int64)
+    reached_n, reached_x = int(customers.sum()), int(positive.sum())
+    if reached_n < 2 * min_support:
         return None
-    bins = np.array([min(r.delay_ms // width, n_bins) for r in reached if r.delay_ms is not None], dtype=np.int64)
-    labels = np.array([r.label for r in reached], dtype=np.int32)
-    order = np.argsort(bins, kind="stable")
-    bins, labels = bins[order], labels[order]
-    customers = np.bincount(bins, minlength=n_bins + 1)  # the last bin: reached after the curve's range
-    cn = np.concatenate(([0], np.cumsum(customers[:n_bins]))).astype(np.int64)
-    cn_all = np.append(cn, cn[-1] + customers[n_bins])  # total includes the late ones, on the outside
+    cn = np.concatenate(([0], np.cumsum(customers)))  # includes the later ones as a last bin, never inside
 
-    def cumulative_x(label_rows: np.ndarray) -> np.ndarray:
-        cum = np.concatenate((np.zeros((*label_rows.shape[:-1], 1), np.int64), np.cumsum(label_rows, axis=-1)), -1)
-        return np.concatenate((cum[..., cn], cum[..., -1:]), -1)
+    def cumulative(x: np.ndarray) -> np.ndarray:
+        return np.concatenate((np.zeros((*x.shape[:-1], 1), np.int64), np.cumsum(x, axis=-1)), axis=-1)
 
-    observed = _fit(cn_all, cumulative_x(labels), min_support, lower_is_better)[:-1, :-1]
+    observed = _fit(cn, cumulative(positive), min_support, lower_is_better)[:-1, :-1]
     if not np.isfinite(observed).any():
         return None
     i, j = (int(k) for k in np.unravel_index(int(np.argmax(observed)), observed.shape))
-    best = observed[i, j]
-    rng = np.random.default_rng(0)
+    best = float(observed[i, j])
     beaten = 0
-    for start in range(0, permutations, 16):
-        chunk = min(16, permutations - start)
-        shuffled = np.stack([rng.permutation(labels) for _ in range(chunk)])
-        fits = _fit(cn_all, cumulative_x(shuffled), min_support, lower_is_better)[..., :-1, :-1]
-        beaten += int((fits.reshape(chunk, -1).max(axis=1) >= best - 1e-9).sum())
+    if permutations:
+        rng = np.random.default_rng(seed)
+        for start in range(0, permutations, 64):
+            chunk = min(64, permutations - start)
+            drawn = rng.multivariate_hypergeometric(customers, reached_x, size=chunk)
+            fits = _fit(cn, cumulative(drawn), min_support, lower_is_better)[..., :-1, :-1]
+            beaten += int((fits.reshape(chunk, -1).max(axis=1) >= best - 1e-9).sum())
     p_value = (1 + beaten) / (permutations + 1) if permutations else math.nan
-    positive = np.bincount(bins, weights=labels, minlength=n_bins + 1).astype(int)
     n_in, x_in = int(customers[i:j].sum()), int(positive[i:j].sum())
-    reached_n, reached_x = len(reached), int(labels.sum())
-    none = [r.label for r in rows if r.delay_ms is None]
-    curve = tuple(Bin(k * width, (k + 1) * width, int(customers[k]), int(positive[k])) for k in range(n_bins))
-    inside_rows = [r for r in reached if r.delay_ms is not None and i * width <= r.delay_ms < j * width]
-    outside_rows = [r for r in reached if r.delay_ms is not None and not i * width <= r.delay_ms < j * width]
+    bins = tuple(Bin(k * width, (k + 1) * width, int(customers[k]), int(positive[k])) for k in range(n_bins))
+    unreached = curve.customers(n_bins + 1, n_bins + 2)
+    outside_rows = [k for k in range(n_bins + 1) if not i <= k < j]
     return TimingWindow(
-        i * width, j * width, (n_in, x_in), (reached_n - n_in, reached_x - x_in), (len(none), sum(none)),
+        i * width, j * width, (n_in, x_in), (reached_n - n_in, reached_x - x_in), unreached,
         x_in / n_in - (reached_x - x_in) / (reached_n - n_in),
-        newcombe_difference(x_in, n_in, reached_x - x_in, reached_n - n_in), curve,
-        _balance(inside_rows, outside_rows), float(best - _null_fit(labels)), p_value, p_value < alpha,
+        newcombe_difference(x_in, n_in, reached_x - x_in, reached_n - n_in), bins,
+        _balance(curve, list(range(i, j)), outside_rows), best - _null_fit(reached_n, reached_x), p_value,
+        p_value < alpha,
     )  # fmt: skip
 
 
-def _balance(inside: Sequence[TimingRow], outside: Sequence[TimingRow]) -> tuple[tuple[str, float, float, float], ...]:
+def _balance(curve: DelayCurve, inside: list[int], outside: list[int]) -> tuple[tuple[str, float, float, float], ...]:
     out = []
-    for k, name in enumerate(BALANCE_FEATURES):
-        a = [r.before[k] for r in inside]
-        b = [r.before[k] for r in outside]
-        mean_a, mean_b = _mean(a), _mean(b)
-        pooled = math.sqrt((_variance(a) + _variance(b)) / 2)
-        smd = (mean_a - mean_b) / pooled if pooled > 0 else 0.0
-        out.append((name, mean_a, mean_b, smd))
+    for name, a, b in zip(BALANCE_FEATURES, curve.features(inside), curve.features(outside), strict=True):
+        mean_a, var_a = _moments(*a)
+        mean_b, var_b = _moments(*b)
+        pooled = math.sqrt((var_a + var_b) / 2)
+        out.append((name, mean_a, mean_b, (mean_a - mean_b) / pooled if pooled > 0 else 0.0))
     return tuple(out)
 
 
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
+def _moments(n: float, total: float, squares: float) -> tuple[float, float]:
+    """Mean and sample variance from a count, a sum and a sum of squares."""
+    if n <= 0:
+        return 0.0, 0.0
+    mean = total / n
+    variance = max(0.0, (squares - n * mean * mean) / (n - 1)) if n > 1 else 0.0
+    return mean, variance
 
 
-def _variance(xs: Sequence[float]) -> float:
-    if len(xs) < 2:
-        return 0.0
-    m = _mean(xs)
-    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
-
-
-def window_at(
-    rows: Sequence[TimingRow], opens_after_ms: int, closes_after_ms: int
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(customers, with outcome) reached inside a given window and outside it: the backtest's figures."""
-    inside = [r.label for r in rows if r.delay_ms is not None and opens_after_ms <= r.delay_ms < closes_after_ms]
-    outside = [r.label for r in rows if r.delay_ms is not None and not opens_after_ms <= r.delay_ms < closes_after_ms]
-    return (len(inside), sum(inside)), (len(outside), sum(outside))
+def window_at(curve: DelayCurve, opens_after_ms: int, closes_after_ms: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(customers, with outcome) reached inside a window of the curve's bins and outside it: the backtest."""
+    first, last = opens_after_ms // curve.width_ms, closes_after_ms // curve.width_ms
+    n_in, x_in = curve.customers(first, last)
+    n_all, x_all = curve.customers(0, curve.bins + 1)
+    return (n_in, x_in), (n_all - n_in, x_all - x_in)

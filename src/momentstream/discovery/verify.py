@@ -28,8 +28,17 @@ _NEAR_DUPLICATE = 0.8
 
 
 def quiet_where(intervention: dict[str, Any] | None) -> dict[str, Any]:
-    """What breaks a silence: any event except bookkeeping and the intervention itself."""
-    system: dict[str, Any] = {"type": sorted(SYSTEM_TYPES)}
+    """What breaks a silence: any event except bookkeeping and the intervention itself.
+
+    >>> quiet_where({"type": "outreach"})
+    {'not': {'type': ['consent_granted', 'consent_withdrawn', 'erasure_request', 'outreach']}}
+    """
+    excluded = set(SYSTEM_TYPES)
+    if intervention is not None and set(intervention) == {"type"}:  # one cheap type test instead of two
+        kinds = intervention["type"]
+        excluded |= {kinds} if isinstance(kinds, str) else set(kinds)
+        intervention = None
+    system: dict[str, Any] = {"type": sorted(excluded)}
     return {"not": {"any_of": [system, intervention]}} if intervention else {"not": system}
 
 
