@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from momentstream.clock import format_duration, parse_duration, parse_instant
+from momentstream.argtypes import duration, positive_duration, positive_int
+from momentstream.clock import format_duration, parse_instant
 from momentstream.demo import DemoOptions, default_engine, run_demo
 from momentstream.discover_cli import add_discover_command, run_discover
 from momentstream.engine import Engine
@@ -69,23 +70,9 @@ examples:
 _DEMO = DemoOptions()
 
 
-def _duration(text: str) -> int:
-    try:
-        return parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _positive_duration(text: str) -> int:
-    ms = _duration(text)
-    if ms <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than 0s, not {text!r}")
-    return ms
-
-
 def _skew(text: str) -> int | None:
     """``--max-skew 7d``, or ``off``."""
-    return None if text == "off" else _positive_duration(text)
+    return None if text == "off" else positive_duration(text)
 
 
 def _version() -> str:
@@ -126,9 +113,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "out after them worked; run the discovered moments, then the bundled ones\n"
                                       "with contact policy and scoring, over the rest; print what fired and\n"
                                       "why.")  # fmt: skip
-    demo.add_argument("--customers", type=_positive_int, default=_DEMO.customers,
+    demo.add_argument("--customers", type=positive_int, default=_DEMO.customers,
                       help=f"customers to simulate (default {_DEMO.customers})")  # fmt: skip
-    demo.add_argument("--days", type=_positive_int, default=_DEMO.days,
+    demo.add_argument("--days", type=positive_int, default=_DEMO.days,
                       help=f"days of history (default {_DEMO.days}); discovery uses the first 60%%")  # fmt: skip
     demo.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where to write files (default out/demo)")
@@ -153,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", type=_until, default="end",
                         help="after the input, fire timers up to: end (the last event time, default),\n"
                              "drain (every pending timer), or an ISO time")  # fmt: skip
-    replay.add_argument("--lateness", type=_duration, default=None,
+    replay.add_argument("--lateness", type=duration, default=None,
                         help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
     replay.add_argument("--max-skew", type=_skew, default=DEFAULT_MAX_SKEW_MS,
                         help="an event this far ahead of the clock (newest event time so far) does not\n"
@@ -162,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
                              "timers early")  # fmt: skip
     replay.add_argument("--strict", action="store_true",
                         help="exit with code 1 when any line was rejected (for pipelines)")  # fmt: skip
-    replay.add_argument("--idle-ttl", type=_positive_duration, default=None,
+    replay.add_argument("--idle-ttl", type=positive_duration, default=None,
                         help="forget customers silent this long with nothing pending, e.g. 400d\n"
                              "(default: keep every customer)")  # fmt: skip
     replay.add_argument("--models-in", type=Path, help="start from this model snapshot (from --models-out)")
@@ -174,8 +161,8 @@ def _parser() -> argparse.ArgumentParser:
                                           "included) as touchpoint events, one JSON object per line.",
                               formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
     simulate.add_argument("-o", "--output", default="-", help="events file (default: standard output)")
-    simulate.add_argument("--customers", type=_positive_int, default=3000, help="customers to simulate (default 3000)")
-    simulate.add_argument("--days", type=_positive_int, default=120, help="days of history (default 120)")
+    simulate.add_argument("--customers", type=positive_int, default=3000, help="customers to simulate (default 3000)")
+    simulate.add_argument("--days", type=positive_int, default=120, help="days of history (default 120)")
     simulate.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
 
     check = sub.add_parser("check", help="validate a moments file and list its moments")
@@ -206,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
                          "`momentstream tail actions` / `tail holdout` captures (CloudEvents)")  # fmt: skip
     up.add_argument("--events", required=True, help="events file holding the outcomes (JSON lines)")
     up.add_argument("--outcome", default="purchase", help="event type that counts as the outcome (default purchase)")
-    up.add_argument("--within", type=_duration, default="7d", help="time after the first trigger (default 7d)")
+    up.add_argument("--within", type=duration, default="7d", help="time after the first trigger (default 7d)")
     add_discover_command(sub)
     add_kafka_commands(sub)
     _verbose_everywhere(parser)
@@ -220,16 +207,6 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
             child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                                help="log debug details to standard error")  # fmt: skip
             _verbose_everywhere(child)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 SUPPRESS_HELP = """\

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from momentstream.clock import parse_duration, parse_instant, to_ms
+from momentstream.argtypes import positive_duration, positive_int
+from momentstream.clock import parse_instant, to_ms
 from momentstream.discovery.mining import MiningOptions
 from momentstream.discovery.moments_file import write_moments
 from momentstream.discovery.outcome import Outcome, parse_where
@@ -52,16 +53,6 @@ report says so), 2 bad options or input. Invalid lines go to --rejects.
 """
 
 
-def _duration(text: str) -> int:
-    try:
-        ms = parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    if ms <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than 0s, not {text!r}")
-    return ms
-
-
 def _split(text: str) -> int:
     """A date (midnight UTC) or an ISO time with a timezone."""
     try:
@@ -73,16 +64,6 @@ def _split(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date (2026-04-01) or an ISO time with a timezone, "
                                          f"not {text!r}") from None  # fmt: skip
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _share(text: str) -> float:
@@ -103,12 +84,15 @@ def add_discover_command(sub: Any) -> None:
     p.add_argument("--outcome", required=True, metavar="WHERE",
                    help="what to predict: an event type (purchase), types (purchase,upgrade) or a\n"
                         "where: mapping as in moments files, e.g. '{type: purchase, value: {gte: 100}}'")  # fmt: skip
-    p.add_argument("--within", required=True, type=_duration, metavar="DURATION",
+    p.add_argument("--within", required=True, type=positive_duration, metavar="DURATION",
                    help="horizon after a moment in which the outcome counts (e.g. 30d)")  # fmt: skip
     p.add_argument("--outcome-absent", action="store_true",
                    help="the outcome is that no such event happens within the horizon (churn)")  # fmt: skip
     p.add_argument("--intervention", metavar="WHERE",
                    help="your own contacts (e.g. outreach): never a step; find when they worked best")  # fmt: skip
+    p.add_argument("--randomised", metavar="WHERE",
+                   help="interventions whose timing was drawn at random (e.g. '{type: outreach,\n"
+                        "properties: {timing: random}}'): the window is learned from them alone")  # fmt: skip
     p.add_argument("--anchor", metavar="MOMENT",
                    help="find the window after this moment of -c (default: after the discovered ones)")  # fmt: skip
     p.add_argument("-c", "--moments", type=Path, help="moments file for --anchor (default: the bundled example)")
@@ -119,17 +103,17 @@ def add_discover_command(sub: Any) -> None:
     p.add_argument("--report", type=Path, help="every figure as JSON")
     p.add_argument("--plot", type=Path, help="pictures and summary as one self-contained HTML file")
     p.add_argument("--rejects", type=Path, help="invalid lines with line number and reason (JSON lines)")
-    p.add_argument("--top", type=_count, default=5, help="moments to write at most (default 5)")
+    p.add_argument("--top", type=positive_int, default=5, help="moments to write at most (default 5)")
     p.add_argument("--max-steps", type=int, choices=[2, 3, 4], default=4, help="longest sequence (default 4)")
-    p.add_argument("--max-gap", type=_duration, default="7d", help="longest gap between steps (default 7d)")
-    p.add_argument("--min-support", type=_count, default=30,
+    p.add_argument("--max-gap", type=positive_duration, default="7d", help="longest gap between steps (default 7d)")
+    p.add_argument("--min-support", type=positive_int, default=30,
                    help="customers a sequence must fire for to be tested (default 30)")  # fmt: skip
-    p.add_argument("--max-delay", type=_duration, default="3d",
+    p.add_argument("--max-delay", type=positive_duration, default="3d",
                    help="longest delay to the intervention the timing curve covers (default 3d)")  # fmt: skip
     p.add_argument("--fdr", type=_share, default=0.05, help="false discovery rate (default 0.05)")
-    p.add_argument("--sample", type=_count, default=20_000,
+    p.add_argument("--sample", type=positive_int, default=20_000,
                    help="customers the search runs on before the engine counts on all (default 20000)")  # fmt: skip
-    p.add_argument("--workers", type=_count, help="processes for the engine counts (default: up to 2)")
+    p.add_argument("--workers", type=positive_int, help="processes for the engine counts (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
@@ -148,10 +132,14 @@ def options_from(args: argparse.Namespace) -> DiscoverOptions:
     intervention = parse_where(args.intervention, "--intervention") if args.intervention else None
     if args.anchor and intervention is None:
         raise PatternError("--anchor needs --intervention: the window is the delay from the anchor to it")
+    randomised = parse_where(args.randomised, "--randomised") if args.randomised else None
+    if randomised is not None and intervention is None:
+        raise PatternError("--randomised needs --intervention: it marks which of those sends were timed at random")
     mining = MiningOptions(max_steps=args.max_steps, max_gap_ms=args.max_gap, min_support=args.min_support)
-    return DiscoverOptions(outcome, intervention, _anchor(args.anchor, args.moments) if args.anchor else None,
-                           args.split, mining, sample_customers=args.sample, top=args.top, q=args.fdr,
-                           max_delay_ms=args.max_delay, progress=not args.quiet, workers=args.workers)  # fmt: skip
+    anchor = _anchor(args.anchor, args.moments) if args.anchor else None
+    return DiscoverOptions(outcome, intervention, randomised, anchor, args.split, mining, sample_customers=args.sample,
+                           top=args.top, q=args.fdr, max_delay_ms=args.max_delay, progress=not args.quiet,
+                           workers=args.workers)  # fmt: skip
 
 
 def run_discover(args: argparse.Namespace) -> int:

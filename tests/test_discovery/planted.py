@@ -5,8 +5,10 @@ own planted sequence among them, and its own intervention window in hours. Plant
 go through the sequence; an ``intervention`` follows at a uniformly random delay; reached
 inside the window they reach the outcome with probability ``inside``, otherwise ``outside``.
 Everyone also produces noise events of every word, the planted ones included, and ordinary
-outcomes at random times. Without ``effect`` nothing follows the sequence: the outcome is
-independent of behaviour, and nothing should be found.
+outcomes at random times. With ``confounded``, most sends are scheduled instead (early to
+customers who will reach the outcome anyway, late to the others: a spurious early window);
+only the sends marked ``timing: random`` follow the planted window. Without ``effect`` nothing
+follows the sequence: the outcome is independent of behaviour, and nothing should be found.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def plant(
     outside: float = 0.15,
     effect: bool = True,
     steps: int | None = None,
+    confounded: bool = False,
 ) -> Planted:
     """Write a history to ``path`` (JSON lines, shuffled) and return what was planted."""
     rng = random.Random(seed)
@@ -63,11 +66,11 @@ def plant(
         cid = f"u{seed}-{c:05d}"
         n = 0
 
-        def emit(kind: str, ts: datetime, _cid: str = cid) -> None:
+        def emit(kind: str, ts: datetime, _cid: str = cid, **properties: str) -> None:
             nonlocal n
             n += 1
             lines.append(json.dumps({"event_id": f"{_cid}-{n}", "customer_id": _cid, "type": kind,
-                                     "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ")}))  # fmt: skip
+                                     "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "properties": properties}))  # fmt: skip
 
         joined = START + timedelta(days=rng.uniform(0, days - 45))
         t = joined
@@ -86,8 +89,15 @@ def plant(
         for kind in sequence:
             t += timedelta(hours=rng.uniform(1, 20))
             emit(kind, t)
+        if confounded and rng.random() < 0.6:  # a scheduled send: early to those who buy anyway, late to the rest
+            buys = rng.random() < 0.5
+            delay = rng.uniform(0, 6) if buys else rng.uniform(50, 72)
+            emit(intervention, t + timedelta(hours=delay), timing="scheduled")
+            if buys:
+                emit(outcome, t + timedelta(days=rng.uniform(4, 12)))
+            continue
         delay = rng.uniform(0, 72)
-        emit(intervention, t + timedelta(hours=delay))
+        emit(intervention, t + timedelta(hours=delay), timing="random")
         hit = window[0] <= delay < window[1]
         if effect and rng.random() < (inside if hit else outside):
             emit(outcome, t + timedelta(days=rng.uniform(4, 12)))

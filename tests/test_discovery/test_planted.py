@@ -19,6 +19,8 @@ from momentstream.clock import parse_duration
 from momentstream.discovery.outcome import Outcome, parse_where
 from momentstream.discovery.run import DiscoverOptions, Discovery, discover
 from momentstream.patterns.dsl import load_moments
+from momentstream.runtime.sources import write_events
+from momentstream.sim.journeys import simulate
 from tests.test_discovery.planted import Planted, plant
 
 
@@ -100,3 +102,39 @@ def test_the_command_discovers_writes_a_valid_moments_file_and_backtests(
     assert page.count("<svg") == 2
     assert "<script" not in page
     assert "Backtest on 2025-05-25" in printed
+
+
+def test_randomised_sends_recover_the_window_that_scheduled_sends_hide(tmp_path: Path) -> None:
+    seed = _seed()
+    events = tmp_path / "events.jsonl"
+    planted = plant(events, seed, customers=3500, share=0.6, steps=2, confounded=True)
+    where, predicate = parse_where(planted.outcome, "--outcome")
+    outcome = Outcome(where, predicate, parse_duration("14d"))
+    intervention = parse_where(planted.intervention, "--intervention")
+    random_sends = parse_where(f"{{type: {planted.intervention}, properties: {{timing: random}}}}", "--randomised")
+    naive = discover(events, DiscoverOptions(outcome, intervention=intervention))
+    assert naive.window is not None
+    assert naive.window.opens_after_ms < 6 * 3_600_000, f"seed {seed}: {naive.window.label}"  # the spurious window
+    d = discover(events, DiscoverOptions(outcome, intervention=intervention, randomised=random_sends))
+    assert d.window is not None, f"seed {seed}: no window"
+    assert _window_recovered(d, planted), f"seed {seed}: planted {planted.window_h} h, found {d.window.label}"
+
+
+def test_the_window_after_a_moment_you_already_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--anchor``: the bundled post-purchase moment (its own policy and quiet hours included) on the
+    simulator's history, whose legacy CRM reached seed customers at random delays (19-37 h worked)."""
+    events = tmp_path / "events.jsonl"
+    with events.open("w") as f:
+        write_events(simulate(4000, 150, seed=3, joining_days=120).events, f)
+    report = tmp_path / "r.json"
+    code = main(["discover", str(events), "--outcome", "{type: purchase, properties: {order_number: {gte: 3}}}",
+                 "--within", "30d", "--intervention", "outreach", "--anchor", "post_purchase_window",
+                 "-o", str(tmp_path / "d.yaml"), "--report", str(report), "-q"])  # fmt: skip
+    assert code == 0
+    window = json.loads(report.read_text())["window"]
+    assert window["moment"] == "post_purchase_window"
+    assert window["anchor_step"] == "second_purchase"
+    assert window["significant"]
+    assert abs(window["opens_after_ms"] / 3_600_000 - 19) <= 3.6
+    assert abs(window["closes_after_ms"] / 3_600_000 - 37) <= 3.6
+    assert "Intervention window after post_purchase_window" in capsys.readouterr().out

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from momentstream.discovery.scan import MomentCounts, ScanResult
-from momentstream.discovery.stats import wilson
 from momentstream.discovery.verify import quiet_where
 from momentstream.patterns.spec import AbsentStep, EventStep, MomentSpec
 
@@ -42,12 +41,12 @@ class BacktestRow:
     @property
     def rate(self) -> float:
         """Outcome rate after the moment fired."""
-        return self.counts.positive / self.counts.fired if self.counts.fired else 0.0
+        return self.counts.rate
 
     @property
     def interval(self) -> tuple[float, float]:
         """Wilson 95% interval of the rate."""
-        return wilson(self.counts.positive, self.counts.fired)
+        return self.counts.interval
 
     @property
     def lift(self) -> float:

@@ -40,7 +40,7 @@ def _finding(f: Finding) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _window(w: TimingWindow, d: Discovery) -> dict[str, Any]:
+def _window(w: TimingWindow, d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
     anchor = d.anchor
     doc: dict[str, Any] = {
         "moment": anchor.spec.name if anchor else None, "anchor_step": anchor.step if anchor else None,
@@ -55,7 +55,7 @@ def _window(w: TimingWindow, d: Discovery) -> dict[str, Any]:
                    "rate": _num(b.rate), "rate_ci95": [_num(x) for x in b.interval]} for b in w.curve],
         "balance_before_anchor": [{"feature": name, "inside_mean": _num(a), "outside_mean": _num(b),
                                    "standardised_difference": _num(smd)} for name, a, b, smd in w.balance],
-        "observational": True,
+        "observational": options.randomised is None,
     }  # fmt: skip
     if d.window_backtest is not None:
         (n_in, x_in), (n_out, x_out) = d.window_backtest
@@ -90,7 +90,8 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
                    "engine_failures": d.failures},
         "moments": [_finding(f) for f in d.findings],
         "written": [s.name for s in d.written],
-        "window": _window(d.window, d) if d.window else None,
+        "window": _window(d.window, d, options) if d.window else None,
+        "randomised": options.randomised[0] if options.randomised else None,
         "backtest": [_backtest_row(r) for r in d.backtest],
         "seconds": d.seconds,
     }  # fmt: skip
@@ -118,7 +119,7 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
         lines.append("Sequences that move the outcome (engine counts, 95% Wilson interval, BH q):")
         lines.append(format_table(["sequence", "fired", "rate", "others", "lift", "q"], rows))
     if d.window is not None and d.anchor is not None:
-        lines += ["", _window_text(d)]
+        lines += ["", _window_text(d, options.randomised is not None)]
     elif options.intervention is not None and significant:
         lines += ["", "No intervention window: too few customers reached after any moment (or no difference)."]
     if d.backtest:
@@ -128,7 +129,7 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
     return "\n".join(lines)
 
 
-def _window_text(d: Discovery) -> str:
+def _window_text(d: Discovery, randomised: bool) -> str:
     w = d.window
     assert w is not None
     assert d.anchor is not None
@@ -141,8 +142,10 @@ def _window_text(d: Discovery) -> str:
             f"(95% CI {100 * low:+.0f} to {100 * high:+.0f}); {w.unreached[0]} not reached.",
             f"  Permutation test of the search: p = {w.p_value:.3g} "
             f"({'significant' if w.significant else 'NOT significant'} after timing {d.timed} moment(s)).",
-            "  Observational: who was reached when was not random. Behaviour before the anchor, inside vs outside "
-            "(standardised difference; |d| > 0.1 means the groups differed to begin with):"]  # fmt: skip
+            ("  From randomly timed sends only: the difference is caused by the timing, within those sends. "
+             if randomised else "  Observational: who was reached when was not random. ")
+            + "Behaviour before the anchor, inside vs outside (standardised difference; |d| > 0.1 means the groups "
+              "differed to begin with):"]  # fmt: skip
     for name, a, b, smd in w.balance:
         text.append(f"    {name}: {a:.1f} vs {b:.1f} (d = {smd:+.2f})")
     if d.window_backtest is not None and d.window_backtest[0][0] + d.window_backtest[1][0]:

@@ -65,6 +65,8 @@ class DiscoverOptions:
 
     outcome: Outcome
     intervention: tuple[dict[str, Any], Predicate] | None = None
+    randomised: tuple[dict[str, Any], Predicate] | None = None
+    """Interventions whose timing was drawn at random: the window is then learned from them alone."""
     anchor: Anchor | None = None
     split_ms: int | None = None
     mining: MiningOptions = field(default_factory=MiningOptions)
@@ -170,7 +172,8 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
             scanned.append(replace(without_windows([options.anchor.spec])[0], name=_GIVEN_ANCHOR))
             anchors[_GIVEN_ANCHOR] = options.anchor.step
     counted = scan(history, scanned, outcome, train, intervention=intervention_where, anchors=anchors,
-                   max_delay_ms=options.max_delay_ms, progress=options.progress, workers=options.workers,
+                   max_delay_ms=options.max_delay_ms, randomised=_where(options.randomised),
+                   progress=options.progress, workers=options.workers,
                    label="counting candidates with the engine")  # fmt: skip
     found = findings(mined.tried, chosen, specs, counted, options.q)
     started = clock.stage("verify", started)
@@ -299,14 +302,18 @@ def _backtest(discovery: Discovery, history: History, test: Period, options: Dis
         specs.append(replace(without_windows([anchor.spec])[0], name=timing_name))
         anchors[timing_name] = anchor.step
     result: ScanResult = scan(history, specs, options.outcome, test, intervention=intervention, anchors=anchors,
-                              max_delay_ms=options.max_delay_ms, progress=options.progress, workers=options.workers,
-                              label="backtest")  # fmt: skip
+                              max_delay_ms=options.max_delay_ms, randomised=_where(options.randomised),
+                              progress=options.progress, workers=options.workers, label="backtest")  # fmt: skip
     discovery.backtest = backtest_rows(result, entries)
     rows_by_name = {r.name: r for r in discovery.backtest}
     discovery.written = [_with_backtest(s, rows_by_name[s.name]) for s in discovery.written]
     if anchors and discovery.window is not None:
         w = discovery.window
         discovery.window_backtest = window_at(result.curves[timing_name], w.opens_after_ms, w.closes_after_ms)
+
+
+def _where(given: tuple[dict[str, Any], Predicate] | None) -> dict[str, Any] | None:
+    return None if given is None else given[0]
 
 
 def _day(ms: int) -> str:

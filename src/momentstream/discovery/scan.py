@@ -25,6 +25,7 @@ from momentstream.clock import to_ms
 from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, read_bucket
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
+from momentstream.discovery.stats import wilson
 from momentstream.discovery.timing import empty_curve
 from momentstream.engine import Engine
 from momentstream.patterns.nfa import compile_moment
@@ -60,6 +61,21 @@ class MomentCounts:
     rest: int = 0
     rest_positive: int = 0
     triggers: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Outcome rate after the moment fired."""
+        return self.positive / self.fired if self.fired else 0.0
+
+    @property
+    def rest_rate(self) -> float:
+        """Outcome rate of the customers it did not fire for."""
+        return self.rest_positive / self.rest if self.rest else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% interval of :attr:`rate`."""
+        return wilson(self.positive, self.fired)
 
     def add(self, other: MomentCounts) -> None:
         """Merge another bucket's counts."""
@@ -113,6 +129,7 @@ class _Job:
     period: Period
     anchors: tuple[tuple[str, str | None], ...]
     max_delay_ms: int
+    randomised: dict[str, Any] | None
 
 
 def scan(
@@ -124,14 +141,19 @@ def scan(
     intervention: dict[str, Any] | None = None,
     anchors: dict[str, str | None] | None = None,
     max_delay_ms: int = 3 * 86_400_000,
+    randomised: dict[str, Any] | None = None,
     label: str = "counting with the engine",
     progress: bool = False,
     workers: int | None = None,
 ) -> ScanResult:
     """Run ``specs`` over every customer's events in ``period``; a delay curve (up to
-    ``max_delay_ms``) for each of ``anchors`` (moment name -> anchor step, None for the completion)."""
+    ``max_delay_ms``) for each of ``anchors`` (moment name -> anchor step, None for the completion).
+
+    With ``randomised``, the curves keep only customers whose first intervention after the anchor
+    matches it (sends whose timing was drawn at random), and those never reached.
+    """
     jobs = [_Job(b, tuple(specs), (outcome.where, outcome.within_ms, outcome.absent), intervention, period,
-                 tuple((anchors or {}).items()), max_delay_ms) for b in history.buckets]  # fmt: skip
+                 tuple((anchors or {}).items()), max_delay_ms, randomised) for b in history.buckets]  # fmt: skip
     total = ScanResult()
     meter = Progress(f"{label} (buckets)", len(jobs), enabled=progress)
     processes = workers if workers is not None else min(2, os.cpu_count() or 1, len(jobs))
@@ -174,6 +196,7 @@ def _scan_bucket(job: _Job) -> ScanResult:
     reached: Callable[[Any], bool] | None = None
     if job.intervention is not None:
         reached = parse_where(job.intervention, "intervention")[1]
+    randomised = parse_where(job.randomised, "randomised")[1] if job.randomised is not None else None
     engines = _Engines(job.specs)
     names = [s.name for s in job.specs]
     anchors = dict(job.anchors)
@@ -217,8 +240,9 @@ def _scan_bucket(job: _Job) -> ScanResult:
             if sketched:
                 result.sketches[name].add(customer.customer_id)
             if name in anchors:
-                delay, before = _timing(trigger, anchors[name], events, reached, outcomes)
-                result.curves[name].add(delay, fired, before)
+                delay, first_send, before = _timing(trigger, anchors[name], events, reached, outcomes)
+                if randomised is None or first_send is None or randomised(first_send):
+                    result.curves[name].add(delay, fired, before)
     return result
 
 
@@ -228,23 +252,23 @@ def _sketched(customer_id: str) -> bool:
 
 
 def _timing(trigger: Trigger, anchor_step: str | None, events: Sequence[Any], reached: Callable[[Any], bool] | None,
-            outcomes: list[int]) -> tuple[int | None, tuple[float, float, float]]:  # fmt: skip
-    """Delay from the anchor to the first intervention (None: none), and behaviour before the anchor."""
+            outcomes: list[int]) -> tuple[int | None, Any, tuple[float, float, float]]:  # fmt: skip
+    """Delay from the anchor to the first intervention (None: none), that event, and behaviour before the anchor."""
     completed = to_ms(trigger.emitted_at)
     steps = [to_ms(e.ts) for e in trigger.evidence if e.step == anchor_step]
     anchor = max(steps) if steps else completed
-    delay = None
+    delay = first = None
     if reached is not None:
         for event in events:
             ts = to_ms(event.ts)
             if ts > anchor and reached(event):
-                delay = ts - anchor
+                delay, first = ts - anchor, event
                 break
     times = [to_ms(e.ts) for e in events if e.type not in SYSTEM_TYPES]
     recent = bisect.bisect_left(times, anchor) - bisect.bisect_left(times, anchor - _BEFORE_MS)
     tenure_days = (anchor - times[0]) / 86_400_000 if times else 0.0
     outcomes_before = bisect.bisect_left(outcomes, anchor)
-    return delay, (float(recent), tenure_days, float(outcomes_before))
+    return delay, first, (float(recent), tenure_days, float(outcomes_before))
 
 
 class _Engines:

@@ -17,7 +17,7 @@ from momentstream.clock import format_duration
 from momentstream.discovery.mining import Candidate
 from momentstream.discovery.outcome import SYSTEM_TYPES
 from momentstream.discovery.scan import MomentCounts, ScanResult
-from momentstream.discovery.stats import benjamini_hochberg, fisher_p, wilson
+from momentstream.discovery.stats import benjamini_hochberg, fisher_p
 from momentstream.discovery.tokens import slug, token_name, token_where
 from momentstream.patterns.spec import AbsentStep, EventStep, MomentSpec, Step
 
@@ -83,17 +83,17 @@ class Finding:
     @property
     def rate(self) -> float:
         """Outcome rate after the moment fired."""
-        return self.counts.positive / self.counts.fired if self.counts.fired else 0.0
+        return self.counts.rate
 
     @property
     def rest_rate(self) -> float:
         """Outcome rate of the customers it did not fire for."""
-        return self.counts.rest_positive / self.counts.rest if self.counts.rest else 0.0
+        return self.counts.rest_rate
 
     @property
     def interval(self) -> tuple[float, float]:
         """Wilson 95% interval of :attr:`rate`."""
-        return wilson(self.counts.positive, self.counts.fired)
+        return self.counts.interval
 
     @property
     def lift(self) -> float:

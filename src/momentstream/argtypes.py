@@ -1,0 +1,40 @@
+"""Argument types shared by the command lines: a bad value is a one-line argparse error, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+
+from momentstream.clock import parse_duration
+
+__all__ = ["duration", "positive_duration", "positive_int"]
+
+
+def duration(text: str) -> int:
+    """``19h``, ``1d12h``, ``0s`` in milliseconds.
+
+    >>> duration("1d12h")
+    129600000
+    """
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def positive_duration(text: str) -> int:
+    """A duration longer than zero."""
+    ms = duration(text)
+    if ms <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than 0s, not {text!r}")
+    return ms
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
