@@ -16,6 +16,7 @@ import pytest
 
 from momentstream.cli import main
 from momentstream.clock import parse_duration
+from momentstream.discovery.mining import MiningOptions
 from momentstream.discovery.outcome import Outcome, parse_where
 from momentstream.discovery.run import DiscoverOptions, Discovery, discover
 from momentstream.patterns.dsl import load_moments
@@ -112,10 +113,12 @@ def test_randomised_sends_recover_the_window_that_scheduled_sends_hide(tmp_path:
     outcome = Outcome(where, predicate, parse_duration("14d"))
     intervention = parse_where(planted.intervention, "--intervention")
     random_sends = parse_where(f"{{type: {planted.intervention}, properties: {{timing: random}}}}", "--randomised")
-    naive = discover(events, DiscoverOptions(outcome, intervention=intervention))
+    two_steps = MiningOptions(max_steps=2)  # the planted sequence has two; keeps the two runs short
+    naive = discover(events, DiscoverOptions(outcome, intervention=intervention, mining=two_steps))
     assert naive.window is not None
     assert naive.window.opens_after_ms < 6 * 3_600_000, f"seed {seed}: {naive.window.label}"  # the spurious window
-    d = discover(events, DiscoverOptions(outcome, intervention=intervention, randomised=random_sends))
+    d = discover(events, DiscoverOptions(outcome, intervention=intervention, randomised=random_sends,
+                                         mining=two_steps))  # fmt: skip
     assert d.window is not None, f"seed {seed}: no window"
     assert _window_recovered(d, planted), f"seed {seed}: planted {planted.window_h} h, found {d.window.label}"
 

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 _D = 86_400_000
 MAX_PERMUTATIONS = 1_999
 _GIVEN_ANCHOR = "given_anchor"
+TIMED_MOMENTS = 12
+"""Significant moments whose delay curves are searched for a window: those where the timing of the
+intervention mattered most in the sample (fewer tries keep the Bonferroni correction mild)."""
 TIMING_CANDIDATES = 10
 """Candidates counted by the engine for the strength of their timing effect (beside the best by p-value)."""
 
@@ -182,8 +185,9 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
                           failures=counted.failures)  # fmt: skip
     if intervention_where is not None:
+        promising = sorted(positive, key=lambda f: -f.candidate.timing)[:TIMED_MOMENTS]
         curves = ([(options.anchor, counted.curves[_GIVEN_ANCHOR])] if options.anchor
-                  else [(Anchor.of(f.spec), counted.curves[f.spec.name]) for f in positive])  # fmt: skip
+                  else [(Anchor.of(f.spec), counted.curves[f.spec.name]) for f in promising])  # fmt: skip
         _timing(discovery, curves, options)
         started = clock.stage("timing", started)
     elif options.anchor is not None:
