@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from momentstream.clock import format_duration, parse_duration, to_ms
+from momentstream.clock import parse_duration, to_ms
 from momentstream.discovery.moments_file import write_moments
 from momentstream.discovery.outcome import Outcome, parse_where
 from momentstream.discovery.plot import report_html
@@ -34,6 +34,7 @@ DEMO_OUTCOME = "{type: purchase, properties: {order_number: {gte: 3}}}"
 """Becoming a repeat buyer: a third order within the horizon."""
 _WITHIN = "30d"
 _INTERVENTION = "outreach"
+_HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +88,9 @@ def _truth(found: Discovery) -> str:
     ]
     w = found.window
     if w is not None and w.significant and found.anchor is not None:
-        lines.append(f"Discovered: {found.anchor.spec.name}, reach out {format_duration(w.opens_after_ms)} to "
-                     f"{format_duration(w.closes_after_ms)} after {found.anchor.step} "
-                     f"(planted: {low:.0f}h to {high:.0f}h).")  # fmt: skip
+        lines.append(f"Discovered: {found.anchor.spec.name}, reach out {w.opens_after_ms / _HOUR_MS:g} h to "
+                     f"{w.closes_after_ms / _HOUR_MS:g} h after {found.anchor.step} "
+                     f"(planted: {low:.0f} h to {high:.0f} h).")  # fmt: skip
     else:
         lines.append("Discovered no significant window in this history (try more customers: --customers).")
     return "\n".join(lines)
