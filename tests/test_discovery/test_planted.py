@@ -96,6 +96,7 @@ def test_the_command_discovers_writes_a_valid_moments_file_and_backtests(
     kinds = {row["moment"]: row["kind"] for row in report["backtest"]}
     assert {"baseline_winback_30d", "baseline_winback_60d"} <= set(kinds)
     assert [m.name for m in moments] == [k for k, v in kinds.items() if v == "discovered"]
+    assert {m["moment"] for m in report["moments"] if m["moment"]} == {m.name for m in moments}
     assert report["window"] is not None, f"seed {seed}: no window"
     assert moments[0].window is not None
     assert report["window"]["backtest"]["inside"]["customers"] > 0

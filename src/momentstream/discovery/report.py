@@ -29,10 +29,11 @@ def _day(ms: int) -> str:
     return ms_to_datetime(ms).isoformat().replace("+00:00", "Z")
 
 
-def _finding(f: Finding) -> dict[str, Any]:
+def _finding(f: Finding, written_as: dict[str, str]) -> dict[str, Any]:
     low, high = f.interval
     return {
-        "moment": f.spec.name, "sequence": f.description, "significant": f.significant,
+        "candidate": f.spec.name, "moment": written_as.get(f.spec.name), "sequence": f.description,
+        "significant": f.significant,
         "fired": f.counts.fired, "triggers": f.counts.triggers, "outcomes": f.counts.positive,
         "rate": _num(f.rate), "rate_ci95": [_num(low), _num(high)], "rest": f.counts.rest,
         "rest_outcomes": f.counts.rest_positive, "rest_rate": _num(f.rest_rate), "lift": _num(f.lift),
@@ -88,7 +89,7 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
         "search": {"sampled_customers": d.mined.sampled, "tokens": d.mined.tokens, "tried": d.mined.tried,
                    "counted_by_engine": len(d.findings), "fdr_q": options.q, "base_rate": _num(d.base_rate),
                    "engine_failures": d.failures},
-        "moments": [_finding(f) for f in d.findings],
+        "moments": [_finding(f, d.written_as) for f in d.findings],
         "written": [s.name for s in d.written],
         "window": _window(d.window, d, options) if d.window else None,
         "randomised": options.randomised[0] if options.randomised else None,

@@ -104,6 +104,8 @@ class Discovery:
     failures: int = 0
     timed: int = 0
     """Moments whose delay curve was searched for a window."""
+    written_as: dict[str, str] = field(default_factory=dict)
+    """Candidate name (as counted) -> name in the moments file, for the moments written."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -197,6 +199,7 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
         timed = next(f for f in positive if f.spec is discovery.anchor.spec)  # the moment with the window goes first
         best = [timed, *(f for f in positive if f is not timed)][: options.top]
     discovery.written = _written(best, discovery.window, options.anchor, intervention_where)
+    discovery.written_as = {f.spec.name: s.name for f, s in zip(best, discovery.written, strict=True)}
     if options.anchor is None and discovery.written and discovery.window and discovery.window.significant:
         discovery.anchor = Anchor(discovery.written[0], discovery.anchor.step if discovery.anchor else None)
 
