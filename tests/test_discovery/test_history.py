@@ -46,3 +46,15 @@ def test_an_empty_history_is_empty(tmp_path: Path) -> None:
     history = load_history(path, tmp_path / "work")
     assert (history.events, history.customers, history.start_ms, history.end_ms) == (0, 0, 0, 0)
     assert list(history.customers_in()) == []
+
+
+def test_a_customer_with_too_many_events_is_capped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    bot = [_line(f"b{i}", "bot", "visit", f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z") for i in range(120)]
+    path.write_text("\n".join([*bot, _line("h1", "human", "visit", "2026-01-02T00:00:00Z")]) + "\n")
+    history = load_history(path, tmp_path / "work", max_per_customer=100)
+    assert (history.events, history.customers, history.over_cap_customers, history.over_cap_events) == (121, 2, 1, 20)
+    customers = {c.customer_id: c for c in history.customers_in()}
+    assert len(customers["bot"].events) == 100
+    assert [e.event_id for e in customers["bot"].events][:2] == ["b0", "b1"]
+    assert len(customers["human"].events) == 1

@@ -26,12 +26,23 @@ from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Reject, open_binary, read_events
 from momentstream.schema import TouchpointEvent
 
-__all__ = ["BUCKET_BYTES", "STRAY_GAP_DAYS", "STRAY_SHARE", "CustomerHistory", "History", "load_history", "read_bucket"]
+__all__ = [
+    "BUCKET_BYTES",
+    "MAX_EVENTS_PER_CUSTOMER",
+    "STRAY_GAP_DAYS",
+    "STRAY_SHARE",
+    "CustomerHistory",
+    "History",
+    "load_history",
+    "read_bucket",
+]
 
 BUCKET_BYTES = 24 * 1024 * 1024
 """Input bytes per bucket (about 100,000 events): one bucket is what discovery holds in memory."""
 _MAX_BUCKETS = 512
 _DAY_MS = 86_400_000
+MAX_EVENTS_PER_CUSTOMER = 50_000
+"""Events kept per customer: more is a bot or a shared test id, not a customer's story."""
 STRAY_GAP_DAYS = 60
 """A silence this long (in days) separates the bulk of a history from stray far-dated events."""
 STRAY_SHARE = 0.001
@@ -64,6 +75,10 @@ class History:
     reject_reasons: Counter[str] = field(default_factory=Counter)
     days: Counter[int] = field(default_factory=Counter)
     """Events per UTC day (days since the epoch): small, and enough to see stray far dates."""
+    over_cap_customers: int = 0
+    """Customers with more than :data:`MAX_EVENTS_PER_CUSTOMER` events (bots, shared test ids)."""
+    over_cap_events: int = 0
+    """Their events beyond the cap, left out of discovery."""
     stray: int = 0
     """Valid events far before or after the bulk of the history, left out of discovery (see :func:`_bulk`)."""
 
@@ -113,13 +128,18 @@ def load_history(
     rejects: IO[str] | None = None,
     progress: bool = False,
     buckets: int | None = None,
+    max_per_customer: int = MAX_EVENTS_PER_CUSTOMER,
 ) -> History:
-    """Validate ``path`` (JSON lines, ``-`` for stdin) into customer buckets under ``workdir``."""
+    """Validate ``path`` (JSON lines, ``-`` for stdin) into customer buckets under ``workdir``.
+
+    A customer's events beyond ``max_per_customer`` (in file order) are counted, not kept: one
+    bot with millions of events must not hold a bucket's worth of memory on its own.
+    """
     n = buckets or _bucket_count(path)
     workdir.mkdir(parents=True, exist_ok=True)
     paths = [workdir / f"bucket-{i:03d}.msgpack" for i in range(n)]
     history = History(paths)
-    customers: set[str] = set()
+    per_customer: Counter[str] = Counter()
     files = [p.open("wb") for p in paths]
     packer = msgpack.Packer(use_bin_type=True)
     meter = Progress("reading events", enabled=progress)
@@ -133,7 +153,10 @@ def load_history(
                 history.events += 1
                 history.types[item.type] += 1
                 history.days[ts // _DAY_MS] += 1
-                customers.add(item.customer_id)
+                per_customer[item.customer_id] += 1
+                if per_customer[item.customer_id] > max_per_customer:
+                    history.over_cap_events += 1  # a bot or a shared test id: counted, not held
+                    continue
                 files[_bucket_of(item.customer_id, n)].write(packer.pack(_row(item)))
                 if number % 4096 == 0:
                     meter.update(number)
@@ -141,7 +164,8 @@ def load_history(
     finally:
         for f in files:
             f.close()
-    history.customers = len(customers)
+    history.customers = len(per_customer)
+    history.over_cap_customers = sum(1 for count in per_customer.values() if count > max_per_customer)
     history.start_ms, history.end_ms, history.stray = _bulk(history.days)
     return history
 

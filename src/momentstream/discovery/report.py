@@ -7,6 +7,7 @@ from typing import Any
 
 from momentstream.clock import format_duration
 from momentstream.discovery.backtest import BacktestRow
+from momentstream.discovery.history import MAX_EVENTS_PER_CUSTOMER
 from momentstream.discovery.run import DiscoverOptions, Discovery
 from momentstream.discovery.stats import newcombe_difference, wilson
 from momentstream.discovery.timing import TimingWindow
@@ -82,6 +83,7 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
                     "absent": options.outcome.absent, "description": options.outcome.describe()},
         "intervention": options.intervention[0] if options.intervention else None,
         "history": {"events": h.events, "customers": h.customers, "rejected": h.rejected, "stray_dates": h.stray,
+                    "over_cap_customers": h.over_cap_customers, "over_cap_events": h.over_cap_events,
                     "rejected_by_reason": dict(h.reject_reasons), "first_event": _day(h.start_ms) if h.events else None,
                     "last_event": _day(h.end_ms) if h.events else None, "event_types": dict(h.types.most_common())},
         "periods": {"discovery": [_day(d.train.start_ms), _day(d.train.end_ms)],
@@ -104,7 +106,9 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
     lines = [f"Read {h.events:,} events of {h.customers:,} customers ({h.rejected:,} rejected); "
              f"outcome: {options.outcome.describe()}; base rate {100 * d.base_rate:.1f}%."
              + (f"\n{h.stray:,} events dated far from the rest ({_day(h.start_ms)[:10]} to {_day(h.end_ms)[:10]}) "
-                "were left out." if h.stray else ""),
+                "were left out." if h.stray else "")
+             + (f"\n{h.over_cap_customers:,} customers with more than {MAX_EVENTS_PER_CUSTOMER:,} events (bots?): "
+                f"their {h.over_cap_events:,} further events were left out." if h.over_cap_customers else ""),
              f"Tried {d.mined.tried:,} sequences on {d.mined.sampled:,} sampled customers; the engine counted "
              f"{len(d.findings)} distinct ones on all; false discovery rate {options.q:g} over all "
              f"{d.mined.tried:,}.", ""]  # fmt: skip
