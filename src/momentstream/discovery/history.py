@@ -33,6 +33,7 @@ __all__ = [
     "STRAY_SHARE",
     "CustomerHistory",
     "History",
+    "customer_hash",
     "load_history",
     "read_bucket",
 ]
@@ -95,9 +96,15 @@ def _bucket_count(path: str | Path) -> int:
     return max(2, min(_MAX_BUCKETS, -(-size // BUCKET_BYTES)))
 
 
+def customer_hash(customer_id: str, digest_size: int = 8) -> int:
+    """A stable hash of a customer id: the same on every run and machine (unlike ``hash``), so
+    buckets, reference times and sketches are reproducible."""
+    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=digest_size).digest()
+    return int.from_bytes(digest, "big")
+
+
 def _bucket_of(customer_id: str, n: int) -> int:
-    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % n
+    return customer_hash(customer_id) % n
 
 
 def _row(event: TouchpointEvent) -> list[Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from momentstream.clock import format_duration, to_ms
+from momentstream.discovery.history import customer_hash
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
@@ -120,5 +120,4 @@ def reference_time(customer_id: str, times: Sequence[int], within_ms: int, end_m
     usable = bisect.bisect_right(times, last_allowed)
     if usable == 0:
         return None
-    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=8).digest()
-    return times[int.from_bytes(digest, "big") % usable]
+    return times[customer_hash(customer_id) % usable]

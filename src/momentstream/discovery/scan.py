@@ -11,7 +11,6 @@ processes, so a two-core machine uses both cores.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +22,7 @@ from typing import Any
 
 from momentstream.clock import to_ms
 from momentstream.discovery.curve import DelayCurve
-from momentstream.discovery.history import History, read_bucket
+from momentstream.discovery.history import History, customer_hash, read_bucket
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
 from momentstream.discovery.stats import wilson
 from momentstream.discovery.timing import empty_curve
@@ -222,6 +221,7 @@ def _scan_bucket(job: _Job) -> ScanResult:
             logger.warning("engine failed on a customer during discovery: %s", type(err).__name__)
             continue
         sketched = _sketched(customer.customer_id)
+        sends = _sends(events, reached) if anchors and reached is not None else ([], [])
         for name in names:
             counts = result.counts[name]
             trigger = first.get(name)
@@ -240,31 +240,34 @@ def _scan_bucket(job: _Job) -> ScanResult:
             if sketched:
                 result.sketches[name].add(customer.customer_id)
             if name in anchors:
-                delay, first_send, before = _timing(trigger, anchors[name], events, reached, outcomes)
+                delay, first_send, before = _timing(trigger, anchors[name], times, sends, outcomes)
                 if randomised is None or first_send is None or randomised(first_send):
                     result.curves[name].add(delay, fired, before)
     return result
 
 
 def _sketched(customer_id: str) -> bool:
-    digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogateescape"), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % _SKETCH_SHARE == 0
+    return customer_hash(customer_id, digest_size=4) % _SKETCH_SHARE == 0
 
 
-def _timing(trigger: Trigger, anchor_step: str | None, events: Sequence[Any], reached: Callable[[Any], bool] | None,
+def _sends(events: Sequence[Any], reached: Callable[[Any], bool]) -> tuple[list[int], list[Any]]:
+    """A customer's interventions: their times (sorted, as the events are) and the events."""
+    chosen = [e for e in events if reached(e)]
+    return [to_ms(e.ts) for e in chosen], chosen
+
+
+def _timing(trigger: Trigger, anchor_step: str | None, times: list[int], sends: tuple[list[int], list[Any]],
             outcomes: list[int]) -> tuple[int | None, Any, tuple[float, float, float]]:  # fmt: skip
-    """Delay from the anchor to the first intervention (None: none), that event, and behaviour before the anchor."""
+    """Delay from the anchor to the first intervention (None: none), that event, and behaviour before the anchor.
+
+    ``times`` are the customer's behaviour times (bookkeeping types left out), ``sends`` its interventions.
+    """
     completed = to_ms(trigger.emitted_at)
     steps = [to_ms(e.ts) for e in trigger.evidence if e.step == anchor_step]
     anchor = max(steps) if steps else completed
-    delay = first = None
-    if reached is not None:
-        for event in events:
-            ts = to_ms(event.ts)
-            if ts > anchor and reached(event):
-                delay, first = ts - anchor, event
-                break
-    times = [to_ms(e.ts) for e in events if e.type not in SYSTEM_TYPES]
+    send_times, send_events = sends
+    i = bisect.bisect_right(send_times, anchor)
+    delay, first = (send_times[i] - anchor, send_events[i]) if i < len(send_times) else (None, None)
     recent = bisect.bisect_left(times, anchor) - bisect.bisect_left(times, anchor - _BEFORE_MS)
     tenure_days = (anchor - times[0]) / 86_400_000 if times else 0.0
     outcomes_before = bisect.bisect_left(outcomes, anchor)
