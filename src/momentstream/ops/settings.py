@@ -59,6 +59,12 @@ class WorkerSettings(BaseSettings):
     clock_speed: float = Field(1.0, gt=0, description="event-time seconds per wall second (tests compress time)")
     clock_origin: str | None = Field(None, description="event time (ISO) at clock_origin_wall; default: real time")
     clock_origin_wall: float | None = Field(None, description="unix time at which the clock reads clock_origin")
+    runtime: Literal["batch", "faust"] = Field(
+        "batch",
+        description="batch: the batched confluent-kafka worker (default); faust: one record at a time on Faust",
+    )
+    batch_max_records: int = Field(2000, ge=1, le=100_000, description="most records in one batch (batch runtime)")
+    batch_max_wait: str = Field("20ms", description="longest wait to fill a batch; bounds the added latency")
     standby_replicas: int = Field(0, ge=0, le=5, description="warm standby copies of the table on other workers")
     session_timeout: float = Field(
         30.0, ge=6, le=300, description="seconds before the group gives a dead worker's partitions to others"
@@ -69,7 +75,15 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
 
-    @field_validator("lateness", "tick_interval", "model_snapshot_interval", "idle_ttl", "max_skew", "erasure_within")
+    @field_validator(
+        "lateness",
+        "tick_interval",
+        "model_snapshot_interval",
+        "idle_ttl",
+        "max_skew",
+        "erasure_within",
+        "batch_max_wait",
+    )
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:

@@ -27,25 +27,15 @@ import faust
 from faust.types import TP
 
 from momentstream.clock import parse_instant
-from momentstream.engine import POLICY_REASONS, Engine
+from momentstream.engine import Engine
 from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
-from momentstream.runtime.sources import kept_raw
+from momentstream.runtime.routing import Outgoing, dead_letters, result_of, route_output
 from momentstream.runtime.wallclock import WallClock
-from momentstream.schema import (
-    DuplicateEvent,
-    LateEvent,
-    Output,
-    Trigger,
-    TriggerDeferred,
-    TriggerRevoked,
-    TriggerSuppressed,
-)
-from momentstream.triggers.contract import encode, kafka_headers
 
 __all__ = ["TABLE_NAME", "Worker"]
 
@@ -83,6 +73,7 @@ class Worker:
         self.audit = self.app.topic(settings.audit_topic, **raw)
         self.dead_letter = self.app.topic(settings.dead_letter_topic, **raw)
         self.models = self.app.topic(settings.models_topic, **raw)
+        self._topics = {t.get_topic_name(): t for t in (self.actions, self.holdout, self.audit, self.dead_letter)}
         self.table = self.app.Table(
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
@@ -224,34 +215,26 @@ class Worker:
                          type(err).__name__)  # fmt: skip
             work = Work(partition, dead_letter=DeadLetter("processing_error", f"{type(err).__name__}"))
         self.positions[partition] = message.offset + 1
-        self.metrics.events.labels(result=_result_of(work)).inc()
+        self.metrics.events.labels(result=result_of(work)).inc()
         if work.held:
             self.metrics.held.inc()
         return work
 
     async def publish(self, work: Work, message: Any) -> None:
         """Send what a record caused; returns once the broker holds every trigger and dead letter."""
-        letters: list[tuple[bytes | None, bytes, list[tuple[str, bytes]], str]] = []
         source = f"{message.topic}/{message.partition}/{message.offset}".encode()
-        if work.dead_letter is not None:
-            value, size, digest = kept_raw(message.value or b"")
-            headers = _letter_headers(work.dead_letter, source, size, digest)
-            letters.append((message.key, value, headers, work.dead_letter.reason))
-        for failure in work.failures:  # other customers whose timers raised: reverted, reported by their key
-            letter = DeadLetter("processing_error", failure.error)
-            letters.append((failure.customer_id.encode(), b"", _letter_headers(letter, source), letter.reason))
+        letters = dead_letters(work, message.key, message.value or b"", source, self.settings.dead_letter_topic)
         if letters:
-            sent = [await self.dead_letter.send(key=k, value=v, headers=h, force=True) for k, v, h, _ in letters]
+            sent = [await self._send(letter) for letter in letters]
             try:
                 await asyncio.wait_for(asyncio.gather(*sent), self.settings.delivery_timeout)
             except Exception as err:  # timed out, or refused by the broker: never commit past it
                 self._stop_uncommitted(message, f"dead letter not taken by the broker ({type(err).__name__})")
-            for *_, reason in letters:
-                self.metrics.dead_letters.labels(reason=reason).inc()
-        deliveries: list[Awaitable[Any]] = []
-        for output in work.outputs:
-            deliveries.append(await self._send_output(output))
-        triggers = [d for d, o in zip(deliveries, work.outputs, strict=True) if isinstance(o, Trigger | TriggerRevoked)]
+            for letter in letters:
+                self.metrics.dead_letters.labels(reason=dict(letter.headers)["momentstream.reason"].decode()).inc()
+        outgoing = [route_output(o, self.settings, self.metrics, self.source_name) for o in work.outputs]
+        deliveries = [await self._send(record) for record in outgoing]
+        triggers = [d for d, record in zip(deliveries, outgoing, strict=True) if record.must_arrive]
         if triggers:
             try:
                 await asyncio.wait_for(asyncio.gather(*triggers), self.settings.delivery_timeout)
@@ -272,23 +255,9 @@ class Worker:
         logging.shutdown()
         os._exit(RECORD_FAILED_EXIT)
 
-    async def _send_output(self, output: Output) -> Awaitable[Any]:
-        if isinstance(output, Trigger | TriggerRevoked):
-            # The CRM's stream: triggers (holdout ones to their own topic) and revocations of sent ones.
-            kind = "revoked" if isinstance(output, TriggerRevoked) else output.kind
-            self.metrics.triggers.labels(moment=output.moment, kind=kind).inc()
-            topic = self.holdout if output.holdout else self.actions
-            return await topic.send(key=output.customer_id.encode(), value=encode(output, self.source_name),
-                                    headers=kafka_headers(output), force=True)  # fmt: skip
-        if isinstance(output, TriggerSuppressed):
-            reason = output.reason if output.reason in POLICY_REASONS else "score_condition"
-            self.metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
-        elif isinstance(output, TriggerDeferred):
-            self.metrics.deferred.labels(moment=output.moment).inc()
-        customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
-        value = output.model_dump_json().encode()
-        return await self.audit.send(key=customer.encode(), value=value, headers=[("output", output.output.encode())],
-                                     force=True)  # fmt: skip
+    async def _send(self, record: Outgoing) -> Awaitable[Any]:
+        topic = self._topics[record.topic]
+        return await topic.send(key=record.key, value=record.value, headers=record.headers, force=True)
 
     # -- clock and gauges ------------------------------------------------------------------
     async def tick(self) -> None:
@@ -364,28 +333,3 @@ def _dump_tasks() -> None:
                 buffer.write(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
             awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
     logger.warning("asyncio tasks on SIGUSR1:\n%s", buffer.getvalue())
-
-
-def _letter_headers(
-    letter: DeadLetter, source: bytes, size: int | None = None, digest: str | None = None
-) -> list[tuple[str, bytes]]:
-    """Dead-letter headers: the reason and error, where the record was, and for a truncated original its
-    full size and SHA-256 (so it can be matched with the producer's copy)."""
-    headers = [("momentstream.reason", letter.reason.encode()), ("momentstream.error", letter.error.encode()),
-               ("momentstream.source", source)]  # fmt: skip
-    if size is not None and digest is not None:
-        headers += [("momentstream.truncated", b"true"), ("momentstream.original_size", str(size).encode()),
-                    ("momentstream.original_sha256", digest.encode())]  # fmt: skip
-    return headers
-
-
-def _result_of(work: Work) -> str:
-    """How a touchpoint record ended: processed, dead_lettered, duplicate or late."""
-    if work.dead_letter is not None:
-        return "dead_lettered"
-    for output in work.outputs:
-        if isinstance(output, DuplicateEvent):
-            return "duplicate"
-        if isinstance(output, LateEvent):
-            return "late"
-    return "processed"

@@ -114,6 +114,25 @@ class Work:
     held: bool = False
     """The event was further than max_skew ahead of the partition clock: processed, but time did not move."""
 
+    @property
+    def reverted(self) -> bool:
+        """A customer was reverted to its stored state while this work ran (see :meth:`StreamProcessor.seal`)."""
+        return bool(self.failures) or (self.dead_letter is not None and self.dead_letter.reason == "processing_error")
+
+    def absorb(self, later: Work) -> None:
+        """Fold the unsealed work of a later record of the same partition into this one (a batch).
+
+        The newest state of a customer wins; one erased in between is deleted before it is written again.
+        """
+        self.outputs.extend(later.outputs)
+        for customer_id in later.erased:
+            self.changed.pop(customer_id, None)
+            self.erased.add(customer_id)
+        self.changed.update(later.changed)
+        self.evicted += later.evicted
+        self.failures.extend(later.failures)
+        self.held = self.held or later.held
+
 
 @dataclass(slots=True)
 class _PartitionClock:
@@ -165,10 +184,16 @@ class StreamProcessor:
         self.wall_clock = wall_clock
         self._partitions: dict[int, _PartitionClock] = {}
         self._cache: OrderedDict[str, CustomerState] = OrderedDict()
+        self._unsaved: dict[str, CustomerState | None] = {}
+        """States changed (None: erased) by work not yet saved: in a batch the table is behind, and the
+        cache may have let them go."""
 
     # -- records ---------------------------------------------------------------------------
-    def on_event(self, partition: int, key: bytes | None, value: bytes) -> Work:
+    def on_event(self, partition: int, key: bytes | None, value: bytes, seal: bool = True) -> Work:
         """One touchpoint record; a bad one comes back as a :class:`DeadLetter`, nothing else.
+
+        With ``seal=False`` the changed states are not encoded yet: a batch folds the work of many
+        records with :meth:`Work.absorb` and calls :meth:`seal` once, so a customer is encoded once.
 
         A record either completes or is refused with its reason. If the engine raises on it,
         the customer is reverted to its stored state (so the record leaves no trace) and the
@@ -198,22 +223,22 @@ class StreamProcessor:
         if step.erase:
             self._forget(clock, event.customer_id, work)
             return work
-        work.changed[event.customer_id] = state
+        self._changed(work, event.customer_id, state)
         work.held = clock.shared.observe(to_ms(event.ts), event.customer_id)
         clock.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
         if clock.now is not None:
             self._fire_due(partition, clock, clock.now, False, work)
-        return self._seal(work)
+        return self.seal(work) if seal else work
 
-    def on_tick(self, partition: int, tick: Tick) -> Work:
+    def on_tick(self, partition: int, tick: Tick, seal: bool = True) -> Work:
         """The clock reached ``tick.now_ms`` on this partition: fire what is due."""
         work = Work(partition)
         clock = self._clock(partition)
         now = clock.shared.tick(tick.now_ms)
         self._fire_due(partition, clock, now, tick.final, work)
-        return self._seal(work)
+        return self.seal(work) if seal else work
 
-    def on_tick_bytes(self, partition: int, value: bytes) -> Work:
+    def on_tick_bytes(self, partition: int, value: bytes, seal: bool = True) -> Work:
         """A tick record as it comes off the ticks topic."""
         try:
             doc = json.loads(value)
@@ -222,16 +247,18 @@ class StreamProcessor:
                 raise ValueError("tick time out of range")
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
             return Work(partition, dead_letter=DeadLetter("invalid_tick", 'expected {"now_ms": int, "final": bool}'))
-        return self.on_tick(partition, tick)
+        return self.on_tick(partition, tick, seal)
 
     def save(self, work: Work) -> None:
         """Write the states a record changed and delete the erased ones (after its outputs were sent)."""
         for customer_id in work.erased:
+            self._unsaved.pop(customer_id, None)
             key = customer_id.encode()
             if key in self.table:
                 del self.table[key]
         clock = self._partitions.get(work.partition)
         for customer_id, (value, timers) in work.encoded.items():
+            self._unsaved.pop(customer_id, None)
             self.table[customer_id.encode()] = value
             if clock is not None:
                 if timers:
@@ -247,6 +274,15 @@ class StreamProcessor:
         """
         self._partitions.clear()
         self._cache.clear()
+        self._unsaved.clear()
+
+    def discard(self, work: Work) -> None:
+        """Forget the unsaved effects of ``work`` on its partition: the customers it changed and the
+        partition's clock come back from the table on the next record (a batch redone record by record)."""
+        for customer_id in (*work.changed, *work.erased, *(f.customer_id for f in work.failures)):
+            self._cache.pop(customer_id, None)
+            self._unsaved.pop(customer_id, None)
+        self._partitions.pop(work.partition, None)
 
     # -- gauges ----------------------------------------------------------------------------
     def customers_tracked(self) -> int:
@@ -300,8 +336,11 @@ class StreamProcessor:
         if state is not None:
             self._cache.move_to_end(customer_id)
             return state
-        raw = self.table.get(customer_id.encode())
-        if raw is None:
+        unsaved = self._unsaved.get(customer_id, False)
+        raw = None if unsaved is not False else self.table.get(customer_id.encode())
+        if isinstance(unsaved, CustomerState):
+            state = unsaved
+        elif raw is None:
             state = self.engine.new_state(customer_id)
             self._partitions[partition].customers += 1
         else:
@@ -314,6 +353,7 @@ class StreamProcessor:
     def _forget(self, clock: _PartitionClock, customer_id: str, work: Work) -> None:
         """Drop every in-memory trace of an erased (or evicted) customer; :meth:`save` deletes the stored one."""
         self._cache.pop(customer_id, None)
+        self._unsaved[customer_id] = None
         clock.wakeups.update(customer_id, None)
         clock.timers.pop(customer_id, None)
         work.changed.pop(customer_id, None)
@@ -327,6 +367,7 @@ class StreamProcessor:
         fail every later record of the partition.
         """
         self._cache.pop(customer_id, None)
+        self._unsaved.pop(customer_id, None)
         work.changed.pop(customer_id, None)
         work.erased.discard(customer_id)
         if customer_id.encode() not in self.table:  # a new customer: _load counted it, nothing was stored
@@ -344,7 +385,7 @@ class StreamProcessor:
         logger.error("processing error in due timers on partition %d: %s (customer reverted)", work.partition,
                      type(err).__name__)  # fmt: skip
 
-    def _seal(self, work: Work) -> Work:
+    def seal(self, work: Work) -> Work:
         """Encode the changed states now, before anything is sent: a state that cannot be stored (over
         :data:`MAX_STORED_BYTES`, or not encodable) fails its customer here instead of the worker later."""
         clock = self._partitions.get(work.partition)
@@ -360,6 +401,10 @@ class StreamProcessor:
                 continue
             work.encoded[customer_id] = (value, len(state.timers))
         return work
+
+    def _changed(self, work: Work, customer_id: str, state: CustomerState) -> None:
+        work.changed[customer_id] = state
+        self._unsaved[customer_id] = state
 
     def _fire_due(self, partition: int, clock: _PartitionClock, now: int, final: bool, work: Work) -> None:
         engine = self.engine
@@ -380,5 +425,5 @@ class StreamProcessor:
                     self._forget(clock, customer_id, work)
                     work.evicted += 1
                     continue
-                work.changed[customer_id] = state
+                self._changed(work, customer_id, state)
                 clock.wakeups.update(customer_id, engine.next_wakeup(state))

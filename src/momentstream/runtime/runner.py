@@ -1,4 +1,4 @@
-"""Starting a worker process: check the topics, then hand the app to Faust's worker loop."""
+"""Starting a worker process: check the topics, restore the models, then run the chosen runtime."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import faust
 from momentstream.engine import Engine
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.batch_worker import BatchWorker
 from momentstream.runtime.faust_app import Worker
 from momentstream.runtime.kafka_admin import ensure_topics
 from momentstream.runtime.kafka_io import read_topic
@@ -27,6 +28,10 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
         logger.warning("created topics: %s", ", ".join(made))
     if engine.scorer is not None:
         restore_models(settings, engine)
+    if settings.runtime == "batch":
+        logging.basicConfig(level=settings.log_level.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] "
+                            "%(name)s: %(message)s")  # fmt: skip
+        return BatchWorker(settings, engine).run()
     worker = Worker(settings, engine)
     faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), redirect_stdouts=False)
     faust_worker.execute_from_commandline()

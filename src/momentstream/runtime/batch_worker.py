@@ -1,0 +1,492 @@
+"""The batched worker on confluent-kafka (librdkafka): the default Kafka runtime.
+
+One loop, one thread. Each turn takes up to ``batch_max_records`` records of the touchpoints and
+ticks topics (waiting at most ``batch_max_wait`` for them), then:
+
+1. runs the :class:`StreamProcessor` over them, partition by partition, encoding each changed
+   customer once for the whole batch;
+2. produces the batch's triggers, dead letters and audit records and waits for the broker to take
+   them (one flush);
+3. produces one changelog record per changed customer (a tombstone per erased one) and waits (one flush);
+4. commits the input offsets (one synchronous commit).
+
+So a crash at any point loses no trigger and no state: the uncommitted records come again and
+recompute the same states and trigger ids. If a record raises inside the engine, the partition's
+batch is thrown away and redone record by record, so the error reverts that record only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from momentstream.clock import parse_duration, parse_instant
+from momentstream.engine import Engine
+from momentstream.models.scorer import PoisonedModelError
+from momentstream.ops.metrics import WorkerMetrics
+from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.changelog_table import ChangelogTable
+from momentstream.runtime.kafka_admin import changelog_topic
+from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
+from momentstream.runtime.routing import Outgoing, dead_letters, result_of, route_output
+from momentstream.runtime.wallclock import WallClock
+from momentstream.runtime.web import WebServer
+
+if TYPE_CHECKING:
+    from momentstream.runtime.local_store import LocalStore
+
+__all__ = ["BatchWorker"]
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_EXIT = 75
+"""Exit code when the broker does not take a batch's records in time (EX_TEMPFAIL: restart the worker)."""
+RECORD_FAILED_EXIT = 70
+"""Exit code when the broker refused a record for good (EX_SOFTWARE); nothing was committed."""
+GAUGE_INTERVAL_S = 1.0
+_Records = list[tuple[bytes, bytes | None]]
+SLOW_BATCH_S = 5.0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one batch sends, counts and commits."""
+
+    records: list[Outgoing] = field(default_factory=list)
+    results: Counter[str] = field(default_factory=Counter)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    ticks: int = 0
+    held: int = 0
+    evicted: int = 0
+    changed_partitions: set[int] = field(default_factory=set)
+
+
+class BatchWorker:
+    """Touchpoints in, triggers out, in batches; state in a :class:`ChangelogTable`."""
+
+    def __init__(self, settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics or WorkerMetrics()
+        self.source_name = f"momentstream/{settings.app_id}"
+        self.changelog = changelog_topic(settings)
+        self.table = ChangelogTable()
+        self.local = _local_store(settings)
+        origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
+        self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
+        wall = self.clock.now_ms if settings.clock == "wall" else None
+        self.processor = StreamProcessor(engine, self.table, max_skew_ms=settings.max_skew_ms, wall_clock=wall)
+        self.owned: set[int] = set()
+        self.positions: dict[int, int] = {}
+        self.ready = False
+        self.stopping = False
+        self._delivery_errors: list[str] = []
+        self._next = {"gauges": 0.0, "tick": 0.0, "models": time.monotonic() + settings.model_snapshot_interval_s}
+        servers = ",".join(settings.bootstrap_servers)
+        self.consumer = Consumer(_consumer_config(settings, servers))
+        self.producer = Producer(_producer_config(settings, servers))
+        self.web = WebServer(settings.web_host, settings.web_port, self._render_metrics, self._readiness)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Process until SIGTERM or SIGINT; then publish the models once more and leave the group."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        self.web.start()
+        topics = [self.settings.touchpoints_topic, self.settings.ticks_topic]
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        wait_s = parse_duration(self.settings.batch_max_wait) / 1000
+        logger.warning("batched worker started: up to %d records per batch, %.0f ms wait",
+                       self.settings.batch_max_records, wait_s * 1000)  # fmt: skip
+        try:
+            while not self.stopping:
+                records = self.consumer.consume(self.settings.batch_max_records, wait_s)
+                if records:
+                    self.run_batch(records)
+                self._housekeeping()
+        finally:
+            self.ready = False
+            if self.engine.scorer is not None:
+                self.publish_models()
+            self.producer.flush(self.settings.delivery_timeout)
+            self.consumer.close()
+            self.web.stop()
+            if self.local is not None:
+                self.local.close()
+        return 0
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        logger.warning("signal %d: stopping after the current batch", signum)
+        self.stopping = True
+
+    def run_batch(self, records: list[Message]) -> None:
+        """Process, send, save and commit one batch (see the module's docstring)."""
+        started = time.perf_counter()
+        batch = _Batch()
+        by_partition: dict[int, list[Message]] = {}
+        for record in records:
+            error = record.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    logger.error("consumer error: %s", error.str())
+                continue
+            by_partition.setdefault(record.partition(), []).append(record)
+            batch.offsets[(record.topic(), record.partition())] = record.offset() + 1
+        for partition, messages in by_partition.items():
+            self._process_partition(partition, messages, batch)
+        self._send(batch.records)
+        self._write_changelog(batch.changed_partitions)
+        self._commit(batch.offsets)
+        self._count(batch)
+        self.metrics.customers.set(len(self.table))
+        elapsed = time.perf_counter() - started
+        self.metrics.processing.observe(elapsed)
+        if elapsed > SLOW_BATCH_S:
+            logger.warning("slow batch: %.1f s for %d records, %d outgoing", elapsed, len(records), len(batch.records))
+
+    # -- processing ------------------------------------------------------------------------------
+    def _process_partition(self, partition: int, messages: list[Message], batch: _Batch) -> None:
+        """All of a partition's records as one unit of work; record by record if one raised."""
+        merged = Work(partition)
+        letters: list[Outgoing] = []
+        results: Counter[str] = Counter()
+        ticks = held = 0
+        for message in messages:
+            work = self._work(partition, message, seal=False)
+            if work is None or work.reverted:
+                if work is not None:
+                    merged.absorb(work)
+                self.processor.discard(merged)
+                self._process_one_by_one(partition, messages, batch)
+                return
+            letters += self._letters(work, message)
+            if message.topic() == self.settings.ticks_topic:
+                ticks += 1
+            else:
+                results[result_of(work)] += 1
+                held += work.held
+            merged.absorb(work)
+        self.processor.seal(merged)
+        if merged.reverted:  # a state too large to store: redo record by record, so only its record fails
+            self.processor.discard(merged)
+            self._process_one_by_one(partition, messages, batch)
+            return
+        self.processor.save(merged)
+        batch.records += letters
+        batch.records += [route_output(o, self.settings, self.metrics, self.source_name) for o in merged.outputs]
+        batch.results.update(results)
+        batch.ticks += ticks
+        batch.held += held
+        batch.evicted += merged.evicted
+        batch.changed_partitions.add(partition)
+
+    def _process_one_by_one(self, partition: int, messages: list[Message], batch: _Batch) -> None:
+        """The slow path, as the per-record runtime does it: each record saved before the next runs."""
+        logger.warning("partition %d: a record failed inside a batch; redoing its %d records one by one",
+                       partition, len(messages))  # fmt: skip
+        for message in messages:
+            work = self._work(partition, message, seal=True)
+            if work is None:  # the processor itself raised: its caches may be half-updated
+                self.processor.reset()
+                work = Work(partition)
+                work.dead_letter = DeadLetter("processing_error", "the processor raised")
+            else:
+                self.processor.save(work)
+            batch.records += self._letters(work, message)
+            if message.topic() == self.settings.ticks_topic:
+                batch.ticks += 1
+            else:
+                batch.results[result_of(work)] += 1
+                batch.held += work.held
+            batch.records += [route_output(o, self.settings, self.metrics, self.source_name) for o in work.outputs]
+            batch.evicted += work.evicted
+        batch.changed_partitions.add(partition)
+
+    def _work(self, partition: int, message: Message, seal: bool) -> Work | None:
+        """The processor's work for one record, or None if the processor raised (it should not)."""
+        value = message.value() or b""
+        try:
+            if message.topic() == self.settings.ticks_topic:
+                return self.processor.on_tick_bytes(partition, value, seal)
+            return self.processor.on_event(partition, message.key(), value, seal)
+        except Exception as err:
+            logger.error("record %s/%d@%d raised %s in the processor", message.topic(), partition, message.offset(),
+                         type(err).__name__)  # fmt: skip
+            return None
+
+    def _letters(self, work: Work, message: Message) -> list[Outgoing]:
+        if work.dead_letter is None and not work.failures:
+            return []
+        source = f"{message.topic()}/{message.partition()}/{message.offset()}".encode()
+        return dead_letters(work, message.key(), message.value() or b"", source, self.settings.dead_letter_topic)
+
+    # -- sending, saving, committing -------------------------------------------------------------
+    def _send(self, records: list[Outgoing]) -> None:
+        """Produce and wait until the broker holds every record: nothing is saved or committed before."""
+        for record in records:
+            self._produce(record.topic, record.key, record.value, record.headers)
+        self._flush("triggers and dead letters")
+
+    def _write_changelog(self, partitions: set[int]) -> None:
+        """One changelog record per customer changed in the batch; waits until the broker has them."""
+        ends: dict[int, int] = {}
+
+        def written(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                ends[msg.partition()] = max(ends.get(msg.partition(), 0), msg.offset() + 1)
+            else:
+                self._delivery_errors.append(err.str())
+
+        wrote = False
+        drained = {p: self.table.drain(p) for p in sorted(partitions)}
+        for partition, writes in drained.items():
+            for key, value in writes.items():
+                self._produce(self.changelog, key, value, None, partition, written)
+                wrote = True
+        if wrote:
+            self._flush("state changelog")
+        for partition, end in ends.items():
+            self.table.written(partition, end)
+            if self.local is not None:
+                self.local.save(partition, drained[partition], end)
+
+    def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        if not offsets:
+            return
+        positions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
+        try:
+            self.consumer.commit(offsets=positions, asynchronous=False)
+        except KafkaException as err:  # a rebalance took the partitions: the next owner redoes these records
+            logger.warning("offsets not committed (%s); the records will be processed again", err.args[0].str())
+            return
+        for (topic, partition), offset in offsets.items():
+            if topic == self.settings.touchpoints_topic:
+                self.positions[partition] = offset
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None,
+                 partition: int = -1, on_delivery: Any = None) -> None:  # fmt: skip
+        callback = on_delivery or self._delivered
+        while True:
+            try:
+                self.producer.produce(topic, value, key, partition, headers=headers, on_delivery=callback)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain it
+                self.producer.poll(0.1)
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self._delivery_errors.append(err.str())
+
+    def _flush(self, what: str) -> None:
+        left = self.producer.flush(self.settings.delivery_timeout)
+        if left:
+            self._exit_uncommitted(DELIVERY_TIMEOUT_EXIT, f"{left} {what} records not acknowledged within "
+                                   f"{self.settings.delivery_timeout:.0f} s")  # fmt: skip
+        if self._delivery_errors:
+            self._exit_uncommitted(RECORD_FAILED_EXIT, f"the broker refused {what}: {self._delivery_errors[0]}")
+
+    @staticmethod
+    def _exit_uncommitted(code: int, why: str) -> NoReturn:
+        """Exit at once, like a SIGKILL: nothing of this batch is committed, so a restart redoes it."""
+        logger.critical("%s; exiting with code %d without committing", why, code)
+        logging.shutdown()
+        os._exit(code)
+
+    def _count(self, batch: _Batch) -> None:
+        for result, count in batch.results.items():
+            self.metrics.events.labels(result=result).inc(count)
+        for record in batch.records:
+            if record.topic == self.settings.dead_letter_topic:
+                self.metrics.dead_letters.labels(reason=dict(record.headers)["momentstream.reason"].decode()).inc()
+        if batch.ticks:
+            self.metrics.ticks.inc(batch.ticks)
+        if batch.held:
+            self.metrics.held.inc(batch.held)
+        if batch.evicted:
+            self.metrics.evicted.inc(batch.evicted)
+
+    # -- rebalancing -----------------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Recover the state of newly owned partitions from the changelog before their first record."""
+        owned = {tp.partition for tp in partitions if tp.topic == self.settings.touchpoints_topic}
+        self.ready = False
+        self.processor.reset()
+        for partition in self.table.partitions() - owned:
+            self.table.drop(partition)
+        stale = {p for p in owned if self.table.end_offsets.get(p) != self._changelog_end(p)}
+        for partition in stale:
+            self.table.drop(partition)
+        if stale:
+            self._recover(stale)
+        self.owned = owned
+        self.ready = bool(owned)
+        logger.warning("assigned partitions %s (%d recovered from the changelog, %d customers held)",
+                       sorted(owned), len(stale), len(self.table))  # fmt: skip
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Nothing is in flight here (batches end before the next poll); the state stays until the next
+        assignment shows whether someone else wrote to it."""
+        self.ready = False
+        self.owned = set()
+        self.processor.reset()
+        self.metrics.ready.set(0)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The group gave our partitions away (we were too slow): another worker may be writing them now."""
+        logger.error("partitions lost to the group: dropping their state")
+        for partition in {tp.partition for tp in partitions}:
+            self.table.drop(partition)
+        self._on_revoke(consumer, partitions)
+
+    def _changelog_end(self, partition: int) -> int:
+        _, high = self.consumer.get_watermark_offsets(TopicPartition(self.changelog, partition), timeout=10.0)
+        return int(high)
+
+    def _recover(self, partitions: set[int]) -> None:
+        """Load each partition: the local copy (store: rocksdb) if any, then the changelog on to its end."""
+        started = time.perf_counter()
+        starts: dict[int, int] = {}
+        for partition in partitions:
+            resumed = self.local.resume(partition) if self.local is not None else None
+            if resumed is None:
+                starts[partition] = 0
+                continue
+            entries, offset = resumed
+            self.table.load(partition, list(entries), offset)
+            starts[partition] = offset
+        tails = self._read_changelog(starts)
+        for partition, (records, end) in tails.items():
+            self.table.load(partition, records, end)
+            if self.local is not None and records:
+                self.local.save(partition, dict(records), end)
+        logger.warning("recovered %d partitions in %.1f s (%d changelog records read)", len(partitions),
+                       time.perf_counter() - started, sum(len(r) for r, _ in tails.values()))  # fmt: skip
+
+    def _read_changelog(self, starts: dict[int, int]) -> dict[int, tuple[_Records, int]]:
+        """Each partition's changelog records from its start offset to the current end, in order."""
+        ends = {p: self._changelog_end(p) for p in starts}
+        done: dict[int, tuple[_Records, int]] = {p: ([], end) for p, end in ends.items() if starts[p] >= end}
+        pending = {p for p in starts if p not in done}
+        if not pending:
+            return done
+        servers = ",".join(self.settings.bootstrap_servers)
+        reader = Consumer({"bootstrap.servers": servers, "group.id": f"{self.settings.app_id}-restore",
+                           "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
+        reader.assign([TopicPartition(self.changelog, p, starts[p] or OFFSET_BEGINNING) for p in pending])
+        loaded: dict[int, _Records] = {p: [] for p in pending}
+        try:
+            while pending:
+                for message in reader.consume(10_000, 1.0):
+                    p = message.partition()
+                    if p not in pending:
+                        continue
+                    error = message.error()
+                    if error is None:
+                        loaded[p].append((message.key() or b"", message.value()))
+                    elif error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(error)
+                    if error is not None or message.offset() + 1 >= ends[p]:
+                        done[p] = (loaded.pop(p), ends[p])
+                        pending.discard(p)
+        finally:
+            reader.close()
+        return done
+
+    # -- clock, models, gauges -------------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if self.settings.clock == "wall" and now >= self._next["tick"] and self.owned:
+            self._next["tick"] = now + self.settings.tick_interval_s
+            value = encode_tick(self.clock.now_ms())
+            for partition in sorted(self.owned):
+                self._produce(self.settings.ticks_topic, None, value, None, partition)
+            self.producer.poll(0)
+        if self.engine.scorer is not None and now >= self._next["models"]:
+            self._next["models"] = now + self.settings.model_snapshot_interval_s
+            self.publish_models()
+        if now >= self._next["gauges"]:
+            self._next["gauges"] = now + GAUGE_INTERVAL_S
+            self.update_gauges()
+
+    def publish_models(self) -> None:
+        """Write the model snapshot to the compacted models topic (never one with non-finite weights)."""
+        if self.engine.scorer is None:
+            return
+        try:
+            snapshot = self.engine.scorer.snapshot()
+        except PoisonedModelError as err:
+            self.metrics.snapshots_refused.inc()
+            logger.error("%s", err)
+            return
+        self._produce(self.settings.models_topic, b"snapshot", snapshot, None)
+        self.producer.poll(0)
+
+    def update_gauges(self) -> None:
+        """Refresh the gauges SREs alert on, from this thread (the web thread only renders them)."""
+        if self.engine.scorer is not None:
+            for name, model in self.engine.scorer.models.items():
+                self.metrics.count_model_skips(name, model.skipped + model.reverted)
+                self.metrics.model_labels.labels(objective=name).set(model.learned)
+                self.metrics.model_drifting.labels(objective=name).set(1 if model.drifting else 0)
+                self.metrics.model_auc.labels(objective=name).set(model.quality()[0])
+        self.metrics.customers.set(len(self.table))
+        self.metrics.timers_pending.set(self.processor.timers_pending())
+        self.metrics.ready.set(1 if self.ready else 0)
+        for partition in self.owned:
+            tp = TopicPartition(self.settings.touchpoints_topic, partition)
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                lag = max(high - self.positions.get(partition, 0), 0)
+                self.metrics.lag.labels(partition=str(partition)).set(lag)
+
+    def _render_metrics(self) -> bytes:
+        return self.metrics.render()
+
+    def _readiness(self) -> tuple[bool, list[int]]:
+        return self.ready, sorted(self.owned)
+
+
+def _local_store(settings: WorkerSettings) -> LocalStore | None:
+    """The RocksDB copy for ``store: rocksdb`` (rocksdict is an optional dependency, imported only then)."""
+    if settings.store != "rocksdb":
+        return None
+    from momentstream.runtime.local_store import LocalStore  # noqa: PLC0415
+
+    # A tombstone may leave the changelog delete.retention.ms (half of erasure_within) after compaction.
+    return LocalStore(settings.data_dir, settings.erasure_within_ms // 2)
+
+
+def _consumer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
+    """Range assignment keeps partition p of touchpoints and ticks on the same worker (co-partitioning)."""
+    return {
+        "bootstrap.servers": servers,
+        "group.id": settings.app_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "range",
+        "session.timeout.ms": int(settings.session_timeout * 1000),
+        "heartbeat.interval.ms": int(max(settings.session_timeout / 10, 1.0) * 1000),
+        "max.poll.interval.ms": 300_000,
+        "fetch.wait.max.ms": 10,
+    }
+
+
+def _producer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": servers,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": settings.producer_linger_ms,
+        "message.max.bytes": 1_000_000,
+    }

@@ -1,0 +1,93 @@
+"""Where each output and refused record goes, with which key and headers: one answer for every runtime.
+
+The Faust worker and the batched worker send the same bytes to the same topics, so a CRM or an
+SRE cannot tell which runtime produced them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from momentstream.engine import POLICY_REASONS
+from momentstream.ops.metrics import WorkerMetrics
+from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.processor import DeadLetter, Work
+from momentstream.runtime.sources import kept_raw
+from momentstream.schema import (
+    DuplicateEvent,
+    LateEvent,
+    Output,
+    Trigger,
+    TriggerDeferred,
+    TriggerRevoked,
+    TriggerSuppressed,
+)
+from momentstream.triggers.contract import encode, kafka_headers
+
+__all__ = ["Outgoing", "dead_letters", "letter_headers", "result_of", "route_output"]
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to produce; ``must_arrive`` ones (triggers, dead letters) are waited for before state is saved."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    must_arrive: bool
+
+
+def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetrics, source_name: str) -> Outgoing:
+    """The record for one engine output, counting it in the metrics on the way."""
+    if isinstance(output, Trigger | TriggerRevoked):
+        # The CRM's stream: triggers (holdout ones to their own topic) and revocations of sent ones.
+        kind = "revoked" if isinstance(output, TriggerRevoked) else output.kind
+        metrics.triggers.labels(moment=output.moment, kind=kind).inc()
+        topic = settings.holdout_topic if output.holdout else settings.actions_topic
+        return Outgoing(topic, output.customer_id.encode(), encode(output, source_name), kafka_headers(output), True)
+    if isinstance(output, TriggerSuppressed):
+        reason = output.reason if output.reason in POLICY_REASONS else "score_condition"
+        metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
+    elif isinstance(output, TriggerDeferred):
+        metrics.deferred.labels(moment=output.moment).inc()
+    customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
+    headers = [("output", output.output.encode())]
+    return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)
+
+
+def dead_letters(work: Work, key: bytes | None, value: bytes, source: bytes, topic: str) -> list[Outgoing]:
+    """The refused record itself (original bytes, reason in headers) and other customers whose timers raised."""
+    letters = []
+    if work.dead_letter is not None:
+        kept, size, digest = kept_raw(value)
+        letters.append(Outgoing(topic, key, kept, letter_headers(work.dead_letter, source, size, digest), True))
+    for failure in work.failures:  # other customers whose timers raised: reverted, reported by their key
+        letter = DeadLetter("processing_error", failure.error)
+        letters.append(Outgoing(topic, failure.customer_id.encode(), b"", letter_headers(letter, source), True))
+    return letters
+
+
+def letter_headers(letter: DeadLetter, source: bytes, size: int | None = None, digest: str | None = None) -> Headers:
+    """Dead-letter headers: the reason and error, where the record was, and for a truncated original its
+    full size and SHA-256 (so it can be matched with the producer's copy)."""
+    headers = [("momentstream.reason", letter.reason.encode()), ("momentstream.error", letter.error.encode()),
+               ("momentstream.source", source)]  # fmt: skip
+    if size is not None and digest is not None:
+        headers += [("momentstream.truncated", b"true"), ("momentstream.original_size", str(size).encode()),
+                    ("momentstream.original_sha256", digest.encode())]  # fmt: skip
+    return headers
+
+
+def result_of(work: Work) -> str:
+    """How a touchpoint record ended: processed, dead_lettered, duplicate or late."""
+    if work.dead_letter is not None:
+        return "dead_lettered"
+    for output in work.outputs:
+        if isinstance(output, DuplicateEvent):
+            return "duplicate"
+        if isinstance(output, LateEvent):
+            return "late"
+    return "processed"
