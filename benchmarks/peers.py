@@ -1,0 +1,210 @@
+"""momentstream's worker against Quix Streams: one rule, one topic, one broker, one run.
+
+The rule: a support ticket, then a purchase with order_number >= 2 within 4 days; a window opens
+19 h after that purchase and closes at 37 h, cancelled by an outreach before it opens. It is written
+once as a moments file for momentstream and once as a stateful Quix Streams function (RocksDB state
+with its changelog, at-least-once). Both read the same backlog of simulated journeys from the same
+8-partition topic, each in its own process, and are timed from their first record to their group's
+committed offsets reaching the end of every partition. Both must report the same window openings
+(customer, opening time); the script fails otherwise.
+
+Every customer's last record is an ``end_of_input`` event 3 days after the newest event, so the
+windows due by then open in both systems (Quix has no timers: a window opens at the customer's next
+record; momentstream opens it when the partition's clock passes it).
+
+    python benchmarks/peers.py                  # 3,000 customers, 120 days (~130,000 events)
+    python benchmarks/peers.py --quick          # 500 customers, for a smoke check
+
+The last line is ``ratio momentstream/quix: X.XX`` (events/s over events/s, no scoring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from momentstream.ops.settings import load_settings
+from momentstream.runtime.devbroker import dev_broker
+from momentstream.runtime.devcluster import Deployment, WorkerProcess
+from momentstream.runtime.kafka_admin import consumer_lag
+from momentstream.runtime.kafka_io import read_topic
+from momentstream.schema import TouchpointEvent
+from momentstream.sim.journeys import simulate
+from momentstream.textable import format_table
+
+RULE = """
+version: 1
+timezone: UTC
+moments:
+  - name: peer_rule
+    version: 1
+    pattern:
+      - name: support
+        where: {type: support_ticket}
+      - name: second_purchase
+        where: {type: purchase, properties: {order_number: {gte: 2}}}
+        within: 4d
+    window:
+      anchor: second_purchase
+      opens_after: 19h
+      closes_after: 37h
+      cancel_if: {type: outreach}
+"""
+OPENS_MS, CLOSES_MS, WITHIN_MS = 19 * 3_600_000, 37 * 3_600_000, 4 * 86_400_000
+
+
+def journeys(customers: int, days: int) -> list[bytes]:
+    """Simulated journeys in event-time order, then one end_of_input record per customer."""
+    events = simulate(customers, days, seed=5).events
+    end = max(e.ts for e in events) + timedelta(days=3)
+    ids = sorted({e.customer_id for e in events})
+    closing = [TouchpointEvent(event_id=f"end-{c}", customer_id=c, type="end_of_input", ts=end) for c in ids]
+    return [e.model_dump_json(exclude_defaults=True).encode() for e in [*events, *closing]]
+
+
+# -- Quix Streams ------------------------------------------------------------------------------------
+def quix_rule(value: dict, state: object) -> list[dict]:  # type: ignore[type-arg]
+    """The rule as a Quix stateful function: the newest unused support ticket and the pending windows."""
+    ts = _ms(value["ts"])
+    kind = value.get("type")
+    support = state.get("support", None)  # type: ignore[attr-defined]
+    windows: list[list[int]] = state.get("windows", [])  # type: ignore[attr-defined]
+    opened = []
+    pending = []
+    for anchor, cancelled in windows:
+        if ts >= anchor + OPENS_MS:
+            if not cancelled:
+                opened.append({"customer_id": value["customer_id"], "opens_at": anchor + OPENS_MS})
+            continue
+        pending.append([anchor, cancelled or kind == "outreach"])
+    if kind == "support_ticket":
+        support = ts  # the newest ticket since the last match is the one most likely within 4 days
+    elif kind == "purchase" and support is not None and ts - support <= WITHIN_MS:
+        if (value.get("properties") or {}).get("order_number", 0) >= 2:
+            pending.append([ts, False])
+            support = None  # skip past the match: tickets before it start nothing more
+    state.set("support", support)  # type: ignore[attr-defined]
+    state.set("windows", pending)  # type: ignore[attr-defined]
+    return opened
+
+
+def _ms(text: str) -> int:
+    from datetime import datetime  # noqa: PLC0415
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def run_quix(bootstrap: str, topic: str, out: str, group: str, state_dir: str) -> None:
+    """The Quix Streams application (run in its own process by :func:`time_quix`)."""
+    from quixstreams import Application  # noqa: PLC0415
+
+    app = Application(broker_address=bootstrap, consumer_group=group, auto_offset_reset="earliest",
+                      state_dir=state_dir, commit_interval=1.0, loglevel="WARNING")  # fmt: skip
+    source = app.topic(topic, key_deserializer="str", value_deserializer="json")
+    sink = app.topic(out, value_serializer="json")
+    frame = app.dataframe(source).apply(quix_rule, stateful=True, expand=True)
+    frame.to_topic(sink)
+    app.run()
+
+
+def time_quix(bootstrap: str, deployment: Deployment, records: int, work: Path) -> tuple[float, set[tuple[str, int]]]:
+    """(events/s, window openings) of the Quix process."""
+    s = deployment.settings()
+    group, out = f"{deployment.name}-quix", f"{deployment.name}.quix-out"
+    proc = subprocess.Popen([sys.executable, __file__, "--quix-worker", bootstrap, s.touchpoints_topic, out, group,
+                             str(work / "quix-state")])  # fmt: skip
+    lag_settings = load_settings(None, broker=bootstrap, app_id=group, touchpoints_topic=s.touchpoints_topic,
+                                 partitions=deployment.partitions)  # fmt: skip
+    try:
+        started = _wait_started(lambda: consumer_lag(lag_settings), records)
+        while any(consumer_lag(lag_settings).values()):
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    openings = {(r.json()["customer_id"], r.json()["opens_at"]) for r in read_topic(s.bootstrap_servers, out,
+                                                                                    idle_timeout_s=3.0)}  # fmt: skip
+    return records / seconds, openings
+
+
+# -- momentstream ------------------------------------------------------------------------------------
+def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple[float, set[tuple[str, int]]]:
+    """(events/s, window openings) of one momentstream worker process (no scoring)."""
+    worker = WorkerProcess(deployment, work, "peers")
+    s = deployment.settings()
+    try:
+        started = _wait_started(lambda: consumer_lag(s), records)
+        while any(consumer_lag(s).values()):
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    finally:
+        worker.kill()
+    openings = set()
+    for record in read_topic(s.bootstrap_servers, s.actions_topic, idle_timeout_s=3.0):
+        trigger = record.json()["data"]
+        if trigger["kind"] == "window_open":
+            openings.add((trigger["customer_id"], _ms(trigger["window"]["opens_at"])))
+    return records / seconds, openings
+
+
+def _wait_started(lag: object, records: int) -> float:
+    """The moment the group first committed anything (process start-up and recovery not counted)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if sum(lag().values()) < records:  # type: ignore[operator]
+                return time.perf_counter()
+        except Exception:  # the group's coordinator is not there until the group first joins
+            pass
+        time.sleep(0.05)
+    raise SystemExit("the consumer never committed: is it running?")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="500 customers instead of 3,000")
+    parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--quix-worker", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quix_worker:
+        run_quix(*args.quix_worker)
+        return 0
+    customers = 500 if args.quick else args.customers
+    with dev_broker() as broker, tempfile.TemporaryDirectory(prefix="momentstream-peers-") as tmp:
+        work = Path(tmp)
+        (work / "rule.yaml").write_text(RULE)
+        env = {"MOMENTSTREAM_MOMENTS": str(work / "rule.yaml"), "MOMENTSTREAM_SCORING": "false"}
+        deployment = Deployment(broker.bootstrap, partitions=args.partitions, extra_env=env)
+        deployment.create_topics()
+        lines = journeys(customers, args.days)
+        deployment.produce(lines)
+        print(f"broker {broker.bootstrap} ({broker.source}); {len(lines):,} events on {args.partitions} partitions",
+              file=sys.stderr)  # fmt: skip
+        ours, our_openings = time_momentstream(deployment, len(lines), work)
+        print(f"momentstream: {ours:,.0f} events/s, {len(our_openings)} window openings", file=sys.stderr)
+        quix, quix_openings = time_quix(broker.bootstrap, deployment, len(lines), work)
+        print(f"quix streams: {quix:,.0f} events/s, {len(quix_openings)} window openings", file=sys.stderr)
+    same = our_openings == quix_openings
+    print(format_table(["system", "events", "events/s", "window openings"],
+                       [["momentstream worker (batch, no scoring)", len(lines), f"{ours:,.0f}", len(our_openings)],
+                        ["Quix Streams (RocksDB + changelog)", len(lines), f"{quix:,.0f}", len(quix_openings)]]))  # fmt: skip
+    if not same:
+        only_ours, only_quix = sorted(our_openings - quix_openings)[:5], sorted(quix_openings - our_openings)[:5]
+        print(json.dumps({"only_momentstream": only_ours, "only_quix": only_quix}), file=sys.stderr)
+        print("the two systems disagree on the window openings", file=sys.stderr)
+        return 1
+    print(f"ratio momentstream/quix: {ours / quix:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
