@@ -189,10 +189,9 @@ class ObjectiveModel:
         if self.estimator not in LINEAR:
             return 0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0
         scaler, model = self.pipeline.steps.values()
-        weights = model._weights
-        return math.isfinite(model.intercept) and all(
-            math.isfinite(scaler.means[k]) and math.isfinite(scaler.vars[k]) and math.isfinite(weights[k]) for k in x
-        )
+        # A sum is finite only if every term is (inf and NaN propagate): one C-level pass per statistic.
+        total = model.intercept + sum(map(model._weights.__getitem__, x))
+        return math.isfinite(total + sum(map(scaler.means.__getitem__, x)) + sum(map(scaler.vars.__getitem__, x)))
 
     def is_finite(self) -> bool:
         """True when the scaler's statistics, the linear weights and two probe scores are all finite.

@@ -3,8 +3,10 @@
 Per customer it keeps (inside :class:`CustomerState`, so it is durable with it) the running
 features, a short score history per objective, and a few *pending predictions*: the features
 and time of a score, waiting for its outcome. An outcome event within the horizon labels
-them at that event's time; otherwise the customer's label timer labels them when the horizon
-passes. A model therefore only ever learns a label at or after the moment it became known.
+them at that event's time; once the horizon has passed without one, the customer's next event
+or rescore timer labels them as silence, in a batch (no timer per prediction: timers cost a heap
+entry each, and with one per kept prediction the cost of labels grew with the history). A model
+therefore only ever learns a label at or after the moment it became known.
 The models themselves are shared by all customers of a runtime.
 """
 
@@ -145,6 +147,7 @@ class Scorer:
         """Label, update features and score for one event; returns label timers to schedule."""
         scoring = self.scoring(state)
         timers: list[tuple[int, str, str, int]] = []
+        self._resolve_silence(state.customer_id, scoring, ts - 1, ts)
         for objective in self.config.objectives:
             if objective.outcome(event):
                 self._resolve(state.customer_id, scoring, objective, ts, objective.label_for_outcome())
@@ -163,6 +166,7 @@ class Scorer:
         """
         scoring = self.scoring(state)
         scoring.rescore_at = None
+        self._resolve_silence(state.customer_id, scoring, fire_at, fire_at)
         last = scoring.features.last_ms
         if last is None:
             return []
@@ -185,27 +189,44 @@ class Scorer:
 
     def _predict(self, scoring: ScoringState, now: int) -> list[tuple[int, str, str, int]]:
         """Score every objective at ``now``; keep a prediction per slice of each horizon."""
-        timers = []
-        every = scoring.features.vector(now)
+        timers: list[tuple[int, str, str, int]] = []
+        every: dict[str, float] | None = None  # built only if an objective needs it now (most events: none)
         for objective in self.config.objectives:
+            kept = scoring.pending.setdefault(objective.name, [])
+            slot_taken = bool(kept) and now - kept[-1].at_ms < objective.horizon_ms // objective.max_pending
+            rises = objective.name in self._rise_objectives
+            if slot_taken and not rises:
+                continue  # one kept prediction per slice of the horizon is enough to learn from
+            every = scoring.features.vector(now) if every is None else every
             x = self._features_of(objective.name, every)
-            if objective.name in self._rise_objectives:  # a `rise` condition compares with earlier scores
+            if rises:  # a `rise` condition compares with earlier scores
                 history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
                 p = self.models[objective.name].score(x)
                 if not math.isnan(p):
                     history.append((now, p))
-            kept = scoring.pending.setdefault(objective.name, [])
-            if kept and now - kept[-1].at_ms < objective.horizon_ms // objective.max_pending:
-                continue  # one kept prediction per slice of the horizon is enough to learn from
+            if slot_taken:
+                continue
             scoring.next_ref += 1
             kept.append(Pending(scoring.next_ref, now, now + objective.horizon_ms, x))
-            timers.append((now + objective.horizon_ms, LABEL_TIMER, f"~{objective.name}", scoring.next_ref))
             if len(kept) > objective.max_pending:
                 kept.pop(0)
         return timers
 
+    def _resolve_silence(self, customer_id: str, scoring: ScoringState, now: int, learned_at: int) -> None:
+        """Kept predictions whose horizon ended by ``now`` with no outcome learn the silence label, oldest first."""
+        for name, kept in scoring.pending.items():
+            if not kept or kept[0].deadline_ms > now:
+                continue
+            objective = self._by_name.get(name)
+            due = [p for p in kept if p.deadline_ms <= now]
+            kept[:] = [p for p in kept if p.deadline_ms > now]
+            if objective is not None:
+                for pending in due:
+                    self._learn(customer_id, objective, pending, learned_at, objective.label_for_silence())
+
     def on_label_timer(self, state: CustomerState, moment: str, ref: int, fire_at: int) -> None:
-        """A horizon passed with no outcome: the kept prediction gets the silence label."""
+        """A horizon passed with no outcome: the kept prediction gets the silence label (the timers of
+        states stored before labels were resolved in batches)."""
         objective = self._by_name.get(moment.removeprefix("~"))
         if objective is None:
             return
