@@ -85,13 +85,16 @@ def quix_rule(value: dict, state: object) -> list[dict]:  # type: ignore[type-ar
         pending.append([anchor, cancelled or kind == "outreach"])
     if kind == "support_ticket":
         support = ts  # the newest ticket since the last match is the one most likely within 4 days
-    elif kind == "purchase" and support is not None and ts - support <= WITHIN_MS:
-        if (value.get("properties") or {}).get("order_number", 0) >= 2:
-            pending.append([ts, False])
-            support = None  # skip past the match: tickets before it start nothing more
+    elif kind == "purchase" and support is not None and ts - support <= WITHIN_MS and _order(value) >= 2:
+        pending.append([ts, False])
+        support = None  # skip past the match: tickets before it start nothing more
     state.set("support", support)  # type: ignore[attr-defined]
     state.set("windows", pending)  # type: ignore[attr-defined]
     return opened
+
+
+def _order(value: dict) -> int:  # type: ignore[type-arg]
+    return int((value.get("properties") or {}).get("order_number", 0))
 
 
 def _ms(text: str) -> int:
@@ -194,9 +197,9 @@ def main() -> int:
         quix, quix_openings = time_quix(broker.bootstrap, deployment, len(lines), work)
         print(f"quix streams: {quix:,.0f} events/s, {len(quix_openings)} window openings", file=sys.stderr)
     same = our_openings == quix_openings
-    print(format_table(["system", "events", "events/s", "window openings"],
-                       [["momentstream worker (batch, no scoring)", len(lines), f"{ours:,.0f}", len(our_openings)],
-                        ["Quix Streams (RocksDB + changelog)", len(lines), f"{quix:,.0f}", len(quix_openings)]]))  # fmt: skip
+    rows = [["momentstream worker (batch, no scoring)", len(lines), f"{ours:,.0f}", len(our_openings)],
+            ["Quix Streams (RocksDB + changelog)", len(lines), f"{quix:,.0f}", len(quix_openings)]]  # fmt: skip
+    print(format_table(["system", "events", "events/s", "window openings"], rows))
     if not same:
         only_ours, only_quix = sorted(our_openings - quix_openings)[:5], sorted(quix_openings - our_openings)[:5]
         print(json.dumps({"only_momentstream": only_ours, "only_quix": only_quix}), file=sys.stderr)
