@@ -25,6 +25,7 @@ from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_unti
 from momentstream.runtime.kafka_admin import changelog_topic, consumer_lag, group_offsets
 from momentstream.runtime.kafka_io import produce_lines, producer, read_topic, send_ticks
 from momentstream.runtime.replay import ReplayRunner
+from momentstream.runtime.stored import decode_entry
 from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.consent import suppression_events
@@ -201,6 +202,16 @@ def test_metrics_and_health(single_run: tuple[Deployment, WorkerProcess]) -> Non
     assert metrics["momentstream_processing_seconds_count{}"] > 0
     assert all(v == 0 for k, v in metrics.items() if k.startswith("momentstream_consumer_lag_records{"))
     assert not any("customer" in k.split("{")[1] for k in metrics)  # no customer ids as labels
+
+
+def test_each_changelog_record_is_in_its_customers_partition(single_run: tuple[Deployment, WorkerProcess]) -> None:
+    """A state written to another partition's changelog would be missing when that partition moves."""
+    deployment, _ = single_run
+    settings = deployment.settings()
+    records = list(read_topic(settings.bootstrap_servers, changelog_topic(settings), idle_timeout_s=2.0))
+    assert len({r.key for r in records}) == CUSTOMERS
+    assert {r.partition for r in records} == set(range(deployment.partitions))
+    assert all(decode_entry(r.value).partition == r.partition for r in records if r.value)
 
 
 # -- crash recovery -------------------------------------------------------------------------------

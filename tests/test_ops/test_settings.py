@@ -34,7 +34,17 @@ def test_flags_beat_environment_beats_file(tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("partitions", 0), ("lateness", "soon"), ("clock", "sundial"), ("store", "redis"), ("unknown_field", 1)],
+    [
+        ("partitions", 0),
+        ("lateness", "soon"),
+        ("clock", "sundial"),
+        ("store", "redis"),
+        ("unknown_field", 1),
+        ("runtime", "flink"),
+        ("batch_max_records", 0),
+        ("batch_max_wait", "0s"),
+        ("batch_max_wait", "-5ms"),
+    ],
 )
 def test_bad_values_are_refused_with_the_field_named(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):

@@ -46,7 +46,7 @@ class WorkerMetrics:
                                "with nothing pending", registry=r)  # fmt: skip
         self.processing = Histogram(
             "momentstream_processing_seconds",
-            "Time from taking a record to having its outputs sent and state saved",
+            "Time from taking a batch (a record with runtime faust) to having its outputs sent and state saved",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=r,
         )

@@ -90,7 +90,9 @@ class WorkerSettings(BaseSettings):
             parse_duration(value)
         return value
 
-    @field_validator("idle_ttl", "max_skew", "erasure_within", "tick_interval", "model_snapshot_interval")
+    @field_validator(
+        "idle_ttl", "max_skew", "erasure_within", "tick_interval", "model_snapshot_interval", "batch_max_wait"
+    )
     @classmethod
     def _positive(cls, value: str | None) -> str | None:
         if value is not None and parse_duration(value) <= 0:

@@ -12,7 +12,8 @@ ticks topics (waiting at most ``batch_max_wait`` for them), then:
 
 So a crash at any point loses no trigger and no state: the uncommitted records come again and
 recompute the same states and trigger ids. If a record raises inside the engine, the partition's
-batch is thrown away and redone record by record, so the error reverts that record only.
+batch is redone record by record, so the error reverts that record only (see
+:mod:`momentstream.runtime.batching`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from momentstream.engine import Engine
 from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.batching import Record, run_partition
 from momentstream.runtime.changelog_table import ChangelogTable
 from momentstream.runtime.kafka_admin import changelog_topic
-from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
-from momentstream.runtime.routing import Outgoing, dead_letters, result_of, route_output
+from momentstream.runtime.processor import StreamProcessor, encode_tick
+from momentstream.runtime.routing import Outgoing, dead_letters, route_output
 from momentstream.runtime.wallclock import WallClock
 from momentstream.runtime.web import WebServer
 
@@ -66,7 +68,8 @@ class _Batch:
     ticks: int = 0
     held: int = 0
     evicted: int = 0
-    changed_partitions: set[int] = field(default_factory=set)
+    changelog: dict[int, dict[bytes, bytes | None]] = field(default_factory=dict)
+    """Per partition, the state writes of the batch (None: a tombstone)."""
 
 
 class BatchWorker:
@@ -143,7 +146,7 @@ class BatchWorker:
         for partition, messages in by_partition.items():
             self._process_partition(partition, messages, batch)
         self._send(batch.records)
-        self._write_changelog(batch.changed_partitions)
+        self._write_changelog(batch.changelog)
         self._commit(batch.offsets)
         self._count(batch)
         self.metrics.customers.set(len(self.table))
@@ -154,79 +157,21 @@ class BatchWorker:
 
     # -- processing ------------------------------------------------------------------------------
     def _process_partition(self, partition: int, messages: list[Message], batch: _Batch) -> None:
-        """All of a partition's records as one unit of work; record by record if one raised."""
-        merged = Work(partition)
-        letters: list[Outgoing] = []
-        results: Counter[str] = Counter()
-        ticks = held = 0
-        for message in messages:
-            work = self._work(partition, message, seal=False)
-            if work is None or work.reverted:
-                if work is not None:
-                    merged.absorb(work)
-                self.processor.discard(merged)
-                self._process_one_by_one(partition, messages, batch)
-                return
-            letters += self._letters(work, message)
-            if message.topic() == self.settings.ticks_topic:
-                ticks += 1
-            else:
-                results[result_of(work)] += 1
-                held += work.held
-            merged.absorb(work)
-        self.processor.seal(merged)
-        if merged.reverted:  # a state too large to store: redo record by record, so only its record fails
-            self.processor.discard(merged)
-            self._process_one_by_one(partition, messages, batch)
-            return
-        self.processor.save(merged)
-        batch.records += letters
-        batch.records += [route_output(o, self.settings, self.metrics, self.source_name) for o in merged.outputs]
-        batch.results.update(results)
-        batch.ticks += ticks
-        batch.held += held
-        batch.evicted += merged.evicted
-        batch.changed_partitions.add(partition)
-
-    def _process_one_by_one(self, partition: int, messages: list[Message], batch: _Batch) -> None:
-        """The slow path, as the per-record runtime does it: each record saved before the next runs."""
-        logger.warning("partition %d: a record failed inside a batch; redoing its %d records one by one",
-                       partition, len(messages))  # fmt: skip
-        for message in messages:
-            work = self._work(partition, message, seal=True)
-            if work is None:  # the processor itself raised: its caches may be half-updated
-                self.processor.reset()
-                work = Work(partition)
-                work.dead_letter = DeadLetter("processing_error", "the processor raised")
-            else:
-                self.processor.save(work)
-            batch.records += self._letters(work, message)
-            if message.topic() == self.settings.ticks_topic:
-                batch.ticks += 1
-            else:
-                batch.results[result_of(work)] += 1
-                batch.held += work.held
-            batch.records += [route_output(o, self.settings, self.metrics, self.source_name) for o in work.outputs]
-            batch.evicted += work.evicted
-        batch.changed_partitions.add(partition)
-
-    def _work(self, partition: int, message: Message, seal: bool) -> Work | None:
-        """The processor's work for one record, or None if the processor raised (it should not)."""
-        value = message.value() or b""
-        try:
-            if message.topic() == self.settings.ticks_topic:
-                return self.processor.on_tick_bytes(partition, value, seal)
-            return self.processor.on_event(partition, message.key(), value, seal)
-        except Exception as err:
-            logger.error("record %s/%d@%d raised %s in the processor", message.topic(), partition, message.offset(),
-                         type(err).__name__)  # fmt: skip
-            return None
-
-    def _letters(self, work: Work, message: Message) -> list[Outgoing]:
-        if work.dead_letter is None and not work.failures:
-            return []
-        source = f"{message.topic()}/{message.partition()}/{message.offset()}".encode()
-        return dead_letters(work, message.key(), message.value() or b"", source, self.settings.dead_letter_topic)
+        """All of a partition's records as one unit of work (see :mod:`momentstream.runtime.batching`)."""
+        ticks = self.settings.ticks_topic
+        records = [Record(m.topic() == ticks, m.key(), m.value() or b"", _source(m)) for m in messages]
+        result = run_partition(self.processor, partition, records)
+        for record, work in result.refused:
+            batch.records += dead_letters(
+                work, record.key, record.value, record.source, self.settings.dead_letter_topic
+            )
+        batch.records += [route_output(o, self.settings, self.metrics, self.source_name) for o in result.outputs]
+        batch.results.update(result.results)
+        batch.ticks += result.ticks
+        batch.held += result.held
+        batch.evicted += result.evicted
+        # Drained right after the partition ran: the table's writes since the last drain are all this partition's.
+        batch.changelog[partition] = self.table.drain(partition)
 
     # -- sending, saving, committing -------------------------------------------------------------
     def _send(self, records: list[Outgoing]) -> None:
@@ -235,7 +180,7 @@ class BatchWorker:
             self._produce(record.topic, record.key, record.value, record.headers)
         self._flush("triggers and dead letters")
 
-    def _write_changelog(self, partitions: set[int]) -> None:
+    def _write_changelog(self, drained: dict[int, dict[bytes, bytes | None]]) -> None:
         """One changelog record per customer changed in the batch; waits until the broker has them."""
         ends: dict[int, int] = {}
 
@@ -246,7 +191,6 @@ class BatchWorker:
                 self._delivery_errors.append(err.str())
 
         wrote = False
-        drained = {p: self.table.drain(p) for p in sorted(partitions)}
         for partition, writes in drained.items():
             for key, value in writes.items():
                 self._produce(self.changelog, key, value, None, partition, written)
@@ -455,6 +399,11 @@ class BatchWorker:
 
     def _readiness(self) -> tuple[bool, list[int]]:
         return self.ready, sorted(self.owned)
+
+
+def _source(message: Message) -> bytes:
+    """``topic/partition/offset`` of a record, for dead-letter headers."""
+    return f"{message.topic()}/{message.partition()}/{message.offset()}".encode()
 
 
 def _local_store(settings: WorkerSettings) -> LocalStore | None:

@@ -65,7 +65,10 @@ class ChangelogTable:
 
     # -- partitions ------------------------------------------------------------------------------
     def drain(self, partition: int) -> dict[bytes, bytes | None]:
-        """The writes since the last drain (None: deleted), now owned by ``partition``: its changelog records."""
+        """The writes since the last drain (None: deleted), now owned by ``partition``: its changelog records.
+
+        Drain after each partition's work is saved, so that every write in it belongs to that partition.
+        """
         dirty, self._dirty = self._dirty, {}
         keys = self._keys.setdefault(partition, set())
         for key, value in dirty.items():
