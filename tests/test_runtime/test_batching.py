@@ -95,7 +95,7 @@ def test_an_erasure_inside_a_batch_then_a_new_event_starts_afresh(journeys: list
     again = TouchpointEvent(event_id="again", customer_id=victim, type="page_view", ts=erase.ts + timedelta(hours=1))
     records = [(0, record_of(e)) for e in [*mine, erase, again]]
     _, per_record, _ = run(default_engine(None, scoring=False), records, [1])
-    _, batched, _ = run(default_engine(None, scoring=False), records, [len(records)])
+    _, batched, _ = run(default_engine(None, scoring=False), records, [len(mine), 2])  # stored, then erase + again
     assert batched == per_record
     stored = batched[victim.encode()]
     assert b"again" in stored
