@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-kafka kafka kafka-stop clean
+.PHONY: demo test lint bench bench-kafka bench-peers kafka kafka-stop clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-kafka: $(STAMP)
 	$(BIN)/python benchmarks/kafka_e2e.py
+
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/peers.py
 
 # A local Apache Kafka broker (KRaft, 127.0.0.1:9092) from Maven-resolved jars; needs Java 17 and Maven.
 kafka:

@@ -224,6 +224,8 @@ class BatchWorker:
                 return
             except BufferError:  # the local queue is full: let deliveries drain it
                 self.producer.poll(0.1)
+            except KafkaException as err:  # refused before sending (too large, say): never commit past it
+                self._exit_uncommitted(RECORD_FAILED_EXIT, f"a record for {topic} was refused: {err.args[0].str()}")
 
     def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is not None:
