@@ -31,10 +31,11 @@ variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. `momentstrea
 
 def add_kafka_commands(sub: Any) -> None:
     """Register the Kafka subcommands on the main parser's subparsers."""
-    worker = _subcommand(sub, "worker", "run a Faust worker: touchpoints in, triggers out",
-                         "Consume touchpoints from Kafka, run the moments per customer with state in\n"
-                         "a changelog-backed table, and produce triggers to the actions topic.\n"
-                         "Serves /metrics, /healthz and /readyz on the web port.")  # fmt: skip
+    worker = _subcommand(sub, "worker", "run a worker: touchpoints in, triggers out",
+                         "Consume touchpoints from Kafka in batches, run the moments per customer with\n"
+                         "state in a changelog-backed table, and produce triggers to the actions topic\n"
+                         "(at-least-once: deduplicate by trigger_id). Serves /metrics, /healthz and\n"
+                         "/readyz on the web port. runtime: faust (settings) runs the Faust worker.")  # fmt: skip
     worker.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
     worker.add_argument("--objectives", type=Path, help="objectives YAML for scoring (default: the bundled one)")
     worker.add_argument("--no-scoring", action="store_true", help="no models: triggers carry no score")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -162,3 +166,18 @@ def test_an_erasure_is_compacted_out_of_the_changelog(kafka_broker: Broker, tmp_
     finally:
         worker.kill(signal.SIGTERM)
     assert left == 0, f"{left} old state values of the erased customer still in {topic} after 120 s"
+
+
+def test_a_taken_web_port_is_one_clear_line_not_a_traceback(kafka_broker: Broker, tmp_path: Path) -> None:
+    deployment = Deployment(kafka_broker.bootstrap, partitions=1)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, **deployment.env(), "MOMENTSTREAM_WEB_HOST": "127.0.0.1",
+               "MOMENTSTREAM_WEB_PORT": str(port), "MOMENTSTREAM_DATA_DIR": str(tmp_path)}  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "momentstream", "worker", "--no-scoring"], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

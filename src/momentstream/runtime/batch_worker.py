@@ -55,6 +55,8 @@ RECORD_FAILED_EXIT = 70
 """Exit code when the broker refused a record for good (EX_SOFTWARE); nothing was committed."""
 GAUGE_INTERVAL_S = 1.0
 _Records = list[tuple[bytes, bytes | None]]
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+"""librdkafka's own messages go through Python logging, so the credential redaction applies to them too."""
 SLOW_BATCH_S = 5.0
 
 
@@ -324,7 +326,8 @@ class BatchWorker:
         if not pending:
             return done
         servers = ",".join(self.settings.bootstrap_servers)
-        reader = Consumer({"bootstrap.servers": servers, "group.id": f"{self.settings.app_id}-restore",
+        reader = Consumer({"bootstrap.servers": servers, "logger": _LIBRDKAFKA_LOG,
+                           "group.id": f"{self.settings.app_id}-restore",
                            "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
         reader.assign([TopicPartition(self.changelog, p, starts[p] or OFFSET_BEGINNING) for p in pending])
         loaded: dict[int, _Records] = {p: [] for p in pending}
@@ -422,6 +425,7 @@ def _consumer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
     """Range assignment keeps partition p of touchpoints and ticks on the same worker (co-partitioning)."""
     return {
         "bootstrap.servers": servers,
+        "logger": _LIBRDKAFKA_LOG,
         "group.id": settings.app_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -436,6 +440,7 @@ def _consumer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
 def _producer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": servers,
+        "logger": _LIBRDKAFKA_LOG,
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": settings.producer_linger_ms,

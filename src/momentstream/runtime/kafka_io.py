@@ -1,7 +1,7 @@
 """Operator tools around the worker's topics, with kafka-python: produce events, tail a topic, tick.
 
 These are what an operator or a test uses to put journeys into Kafka and watch what comes out;
-the worker itself runs on Faust (see :mod:`momentstream.runtime.faust_app`).
+the worker itself runs on confluent-kafka (see :mod:`momentstream.runtime.batch_worker`) or Faust.
 """
 
 from __future__ import annotations

@@ -31,9 +31,14 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     if settings.runtime == "batch":
         logging.basicConfig(level=settings.log_level.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] "
                             "%(name)s: %(message)s")  # fmt: skip
-        return BatchWorker(settings, engine).run()
-    worker = Worker(settings, engine)
-    faust_worker = faust.Worker(worker.app, loglevel=settings.log_level.upper(), redirect_stdouts=False)
+        try:
+            worker = BatchWorker(settings, engine)
+        except OSError as err:  # the web port is taken, most often
+            logger.error("cannot serve on %s:%d: %s", settings.web_host, settings.web_port, err.strerror or err)
+            return 1
+        return worker.run()
+    app = Worker(settings, engine)
+    faust_worker = faust.Worker(app.app, loglevel=settings.log_level.upper(), redirect_stdouts=False)
     faust_worker.execute_from_commandline()
     return 0
 
