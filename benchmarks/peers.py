@@ -29,7 +29,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from momentstream.ops.settings import load_settings
+from momentstream.ops.settings import WorkerSettings, load_settings
 from momentstream.runtime.devbroker import dev_broker
 from momentstream.runtime.devcluster import Deployment, WorkerProcess
 from momentstream.runtime.kafka_admin import consumer_lag
@@ -125,10 +125,7 @@ def time_quix(bootstrap: str, deployment: Deployment, records: int, work: Path) 
     lag_settings = load_settings(None, broker=bootstrap, app_id=group, touchpoints_topic=s.touchpoints_topic,
                                  partitions=deployment.partitions)  # fmt: skip
     try:
-        started = _wait_started(lambda: consumer_lag(lag_settings), records)
-        while any(consumer_lag(lag_settings).values()):
-            time.sleep(0.2)
-        seconds = time.perf_counter() - started
+        seconds = _drain_seconds(lag_settings, records)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -143,10 +140,7 @@ def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple
     worker = WorkerProcess(deployment, work, "peers")
     s = deployment.settings()
     try:
-        started = _wait_started(lambda: consumer_lag(s), records)
-        while any(consumer_lag(s).values()):
-            time.sleep(0.2)
-        seconds = time.perf_counter() - started
+        seconds = _drain_seconds(s, records)
     finally:
         worker.kill()
     openings = set()
@@ -157,17 +151,22 @@ def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple
     return records / seconds, openings
 
 
-def _wait_started(lag: object, records: int) -> float:
-    """The moment the group first committed anything (process start-up and recovery not counted)."""
+def _drain_seconds(group: WorkerSettings, records: int) -> float:
+    """Seconds from the group's first commit (start-up and recovery not counted) to its last."""
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while True:
         try:
-            if sum(lag().values()) < records:  # type: ignore[operator]
-                return time.perf_counter()
+            if sum(consumer_lag(group).values()) < records:
+                break
         except Exception:  # the group's coordinator is not there until the group first joins
             pass
+        if time.monotonic() > deadline:
+            raise SystemExit("the consumer never committed: is it running?")
         time.sleep(0.05)
-    raise SystemExit("the consumer never committed: is it running?")
+    started = time.perf_counter()
+    while any(consumer_lag(group).values()):
+        time.sleep(0.2)
+    return time.perf_counter() - started
 
 
 def main() -> int:

@@ -31,12 +31,12 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from momentstream.clock import parse_duration, parse_instant
 from momentstream.engine import Engine
-from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.batching import Record, run_partition
 from momentstream.runtime.changelog_table import ChangelogTable
 from momentstream.runtime.kafka_admin import changelog_topic
+from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
 from momentstream.runtime.processor import StreamProcessor, encode_tick
 from momentstream.runtime.routing import Outgoing, dead_letters, route_output
 from momentstream.runtime.wallclock import WallClock
@@ -367,25 +367,15 @@ class BatchWorker:
 
     def publish_models(self) -> None:
         """Write the model snapshot to the compacted models topic (never one with non-finite weights)."""
-        if self.engine.scorer is None:
-            return
-        try:
-            snapshot = self.engine.scorer.snapshot()
-        except PoisonedModelError as err:
-            self.metrics.snapshots_refused.inc()
-            logger.error("%s", err)
+        snapshot = publishable_snapshot(self.engine, self.metrics)
+        if snapshot is None:
             return
         self._produce(self.settings.models_topic, b"snapshot", snapshot, None)
         self.producer.poll(0)
 
     def update_gauges(self) -> None:
         """Refresh the gauges SREs alert on, from this thread (the web thread only renders them)."""
-        if self.engine.scorer is not None:
-            for name, model in self.engine.scorer.models.items():
-                self.metrics.count_model_skips(name, model.skipped + model.reverted)
-                self.metrics.model_labels.labels(objective=name).set(model.learned)
-                self.metrics.model_drifting.labels(objective=name).set(1 if model.drifting else 0)
-                self.metrics.model_auc.labels(objective=name).set(model.quality()[0])
+        refresh_model_gauges(self.engine, self.metrics)
         self.metrics.customers.set(len(self.table))
         self.metrics.timers_pending.set(self.processor.timers_pending())
         self.metrics.ready.set(1 if self.ready else 0)

@@ -28,9 +28,9 @@ from faust.types import TP
 
 from momentstream.clock import parse_instant
 from momentstream.engine import Engine
-from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
@@ -271,24 +271,14 @@ class Worker:
 
         A model with non-finite weights is never published: the newest good snapshot stays.
         """
-        if self.engine.scorer is None:
-            return
-        try:
-            snapshot = self.engine.scorer.snapshot()
-        except PoisonedModelError as err:
-            self.metrics.snapshots_refused.inc()
-            logger.error("%s", err)
+        snapshot = publishable_snapshot(self.engine, self.metrics)
+        if snapshot is None:
             return
         await self.models.send(key=b"snapshot", value=snapshot)
 
     async def update_gauges(self) -> None:
         """Refresh the gauges SREs alert on (cheap: counts kept by the processor)."""
-        if self.engine.scorer is not None:
-            for name, model in self.engine.scorer.models.items():
-                self.metrics.count_model_skips(name, model.skipped + model.reverted)
-                self.metrics.model_labels.labels(objective=name).set(model.learned)
-                self.metrics.model_drifting.labels(objective=name).set(1 if model.drifting else 0)
-                self.metrics.model_auc.labels(objective=name).set(model.quality()[0])
+        refresh_model_gauges(self.engine, self.metrics)
         self.metrics.customers.set(self.processor.customers_tracked())
         self.metrics.timers_pending.set(self.processor.timers_pending())
         self.metrics.ready.set(1 if self.is_ready() else 0)
