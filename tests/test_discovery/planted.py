@@ -79,8 +79,8 @@ def plant(
             if t >= START + timedelta(days=days):
                 break
             emit(rng.choice(behaviour), t)
-        if rng.random() < 0.25:  # ordinary outcomes, unrelated to anything
-            emit(outcome, joined + timedelta(days=rng.uniform(0, days)))
+        if rng.random() < 0.25:  # ordinary outcomes, unrelated to anything, inside the customer's observed span
+            emit(outcome, joined + (START + timedelta(days=days) - joined) * rng.random())
         if rng.random() < 0.2:
             emit(intervention, joined + timedelta(days=rng.uniform(0, days)))
         if rng.random() >= share:

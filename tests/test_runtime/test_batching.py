@@ -14,6 +14,7 @@ from momentstream.demo import default_engine
 from momentstream.engine import Engine
 from momentstream.runtime.batching import Record, run_partition
 from momentstream.runtime.processor import DictTable, StreamProcessor, encode_tick
+from momentstream.runtime.stored import decode_entry
 from momentstream.schema import ERASURE_EVENT_TYPE, Output, TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
 
@@ -44,6 +45,7 @@ def per_partition(events: list[TouchpointEvent]) -> list[tuple[int, Record]]:
 
 def run(engine: Engine, records: list[tuple[int, Record]], batch_sizes: list[int],
         cache_size: int = 50_000) -> tuple[list[Output], DictTable, list[Any]]:  # fmt: skip
+    """(outputs, table, refused records); also checks the kept count of pending timers against the table."""
     """Cut the records into batches of the given sizes (cycled), each split by partition as the worker does."""
     table = DictTable()
     processor = StreamProcessor(engine, table, cache_size=cache_size)
@@ -60,6 +62,8 @@ def run(engine: Engine, records: list[tuple[int, Record]], batch_sizes: list[int
             result = run_partition(processor, partition, part)
             outputs += result.outputs
             refused += [(r.value, w.dead_letter) for r, w in result.refused]
+        stored = sum(decode_entry(v).timers for v in table.values())
+        assert processor.timers_pending() == stored  # the gauge, read after every batch
     return outputs, table, refused
 
 

@@ -152,6 +152,7 @@ class BatchWorker:
         self._commit(batch.offsets)
         self._count(batch)
         self.metrics.customers.set(len(self.table))
+        self.metrics.timers_pending.set(self.processor.timers_pending())
         elapsed = time.perf_counter() - started
         self.metrics.processing.observe(elapsed)
         if elapsed > SLOW_BATCH_S:

@@ -140,6 +140,15 @@ class _PartitionClock:
     wakeups: WakeupIndex = field(default_factory=WakeupIndex)
     customers: int = 0
     timers: dict[str, int] = field(default_factory=dict)
+    timer_total: int = 0
+    """The sum of ``timers``, kept as it changes: the gauge is read after every batch."""
+
+    def set_timers(self, customer_id: str, count: int) -> None:
+        """Record how many timers a customer holds now (0: none)."""
+        before = self.timers.pop(customer_id, 0)
+        if count:
+            self.timers[customer_id] = count
+        self.timer_total += count - before
 
     @property
     def now(self) -> int | None:
@@ -261,10 +270,7 @@ class StreamProcessor:
             self._unsaved.pop(customer_id, None)
             self.table[customer_id.encode()] = value
             if clock is not None:
-                if timers:
-                    clock.timers[customer_id] = timers
-                else:
-                    clock.timers.pop(customer_id, None)
+                clock.set_timers(customer_id, timers)
 
     # -- rebalancing -----------------------------------------------------------------------
     def reset(self) -> None:
@@ -291,7 +297,7 @@ class StreamProcessor:
 
     def timers_pending(self) -> int:
         """Timers held by those customers."""
-        return sum(sum(c.timers.values()) for c in self._partitions.values())
+        return sum(c.timer_total for c in self._partitions.values())
 
     def partition_clocks(self) -> dict[int, int | None]:
         """Each indexed partition's event-time clock (ms)."""
@@ -322,7 +328,7 @@ class StreamProcessor:
             if entry.max_seen is not None and entry.max_seen > NEVER:
                 newest.append(entry.max_seen)
             if entry.timers:
-                clock.timers[customer_id] = entry.timers
+                clock.set_timers(customer_id, entry.timers)
         # The skew bound holds across restarts: one customer's far-future state does not set the clock.
         clock.shared.now = confirmed_newest(newest, self.max_skew_ms)
         logger.info("partition %d: %d customers, %d with wake-ups", partition, clock.customers, len(clock.wakeups))
@@ -355,7 +361,7 @@ class StreamProcessor:
         self._cache.pop(customer_id, None)
         self._unsaved[customer_id] = None
         clock.wakeups.update(customer_id, None)
-        clock.timers.pop(customer_id, None)
+        clock.set_timers(customer_id, 0)
         work.changed.pop(customer_id, None)
         work.erased.add(customer_id)
         clock.customers = max(clock.customers - 1, 0)  # _load counted it, stored or new
