@@ -149,10 +149,13 @@ class BatchWorker:
             self._process_partition(partition, messages, batch)
         self._send(batch.records)
         self._write_changelog(batch.changelog)
-        self._commit(batch.offsets)
+        # Counted before the commit: once the group's offsets show a record done, the metrics show it too.
         self._count(batch)
-        self.metrics.customers.set(len(self.table))
-        self.metrics.timers_pending.set(self.processor.timers_pending())
+        for (topic, partition), offset in batch.offsets.items():
+            if topic == self.settings.touchpoints_topic:
+                self.positions[partition] = offset
+        self.update_gauges()  # cheap (running sums, cached watermarks)
+        self._commit(batch.offsets)
         elapsed = time.perf_counter() - started
         self.metrics.processing.observe(elapsed)
         if elapsed > SLOW_BATCH_S:
@@ -213,10 +216,6 @@ class BatchWorker:
             self.consumer.commit(offsets=positions, asynchronous=False)
         except KafkaException as err:  # a rebalance took the partitions: the next owner redoes these records
             logger.warning("offsets not committed (%s); the records will be processed again", err.args[0].str())
-            return
-        for (topic, partition), offset in offsets.items():
-            if topic == self.settings.touchpoints_topic:
-                self.positions[partition] = offset
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None,
                  partition: int = -1, on_delivery: Any = None) -> None:  # fmt: skip
@@ -375,7 +374,8 @@ class BatchWorker:
         self.producer.poll(0)
 
     def update_gauges(self) -> None:
-        """Refresh the gauges SREs alert on, from this thread (the web thread only renders them)."""
+        """Refresh the gauges SREs alert on, from this thread (the web thread only renders them): after every
+        batch, and every second while idle."""
         refresh_model_gauges(self.engine, self.metrics)
         self.metrics.customers.set(len(self.table))
         self.metrics.timers_pending.set(self.processor.timers_pending())
