@@ -269,7 +269,8 @@ class BatchWorker:
         self.processor.reset()
         for partition in self.table.partitions() - owned:
             self.table.drop(partition)
-        stale = {p for p in owned if self.table.end_offsets.get(p) != self._changelog_end(p)}
+        ends = {p: self._changelog_end(p) for p in owned}
+        stale = {p: end for p, end in ends.items() if self.table.end_offsets.get(p) != end}
         for partition in stale:
             self.table.drop(partition)
         if stale:
@@ -298,8 +299,9 @@ class BatchWorker:
         _, high = self.consumer.get_watermark_offsets(TopicPartition(self.changelog, partition), timeout=10.0)
         return int(high)
 
-    def _recover(self, partitions: set[int]) -> None:
-        """Load each partition: the local copy (store: rocksdb) if any, then the changelog on to its end."""
+    def _recover(self, partitions: dict[int, int]) -> None:
+        """Load each partition: the local copy (store: rocksdb) if any, then the changelog on to its end
+        (``partitions`` maps each to its changelog end offset, read once at assignment)."""
         started = time.perf_counter()
         starts: dict[int, int] = {}
         for partition in partitions:
@@ -310,7 +312,7 @@ class BatchWorker:
             entries, offset = resumed
             self.table.load(partition, list(entries), offset)
             starts[partition] = offset
-        tails = self._read_changelog(starts)
+        tails = self._read_changelog(starts, partitions)
         for partition, (records, end) in tails.items():
             self.table.load(partition, records, end)
             if self.local is not None and records:
@@ -318,9 +320,8 @@ class BatchWorker:
         logger.warning("recovered %d partitions in %.1f s (%d changelog records read)", len(partitions),
                        time.perf_counter() - started, sum(len(r) for r, _ in tails.values()))  # fmt: skip
 
-    def _read_changelog(self, starts: dict[int, int]) -> dict[int, tuple[_Records, int]]:
-        """Each partition's changelog records from its start offset to the current end, in order."""
-        ends = {p: self._changelog_end(p) for p in starts}
+    def _read_changelog(self, starts: dict[int, int], ends: dict[int, int]) -> dict[int, tuple[_Records, int]]:
+        """Each partition's changelog records from its start offset to its end offset, in order."""
         done: dict[int, tuple[_Records, int]] = {p: ([], end) for p, end in ends.items() if starts[p] >= end}
         pending = {p for p in starts if p not in done}
         if not pending:
