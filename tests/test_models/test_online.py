@@ -8,8 +8,10 @@ import pickle
 import msgpack
 import pytest
 
+from momentstream.models.estimators import OPTIMIZERS, build
 from momentstream.models.objectives import load_objectives
 from momentstream.models.online import FEATURE_LIMIT, ObjectiveModel, bounded
+from momentstream.models.scaled_logistic import ScaledLogistic
 from momentstream.models.scorer import PoisonedModelError, Scorer
 from momentstream.resources import bundled_objectives_path
 
@@ -54,21 +56,30 @@ def test_bounded_clips_without_copying_clean_vectors() -> None:
 
 def poisoned(model: ObjectiveModel) -> ObjectiveModel:
     """What a NaN label did before features were bounded: NaN weights."""
-    model.pipeline.steps["LogisticRegression"]._weights["events_30d"] = math.nan
+    if isinstance(model.pipeline, ScaledLogistic):
+        model.pipeline.stats.setdefault("events_30d", [1, 0.0, 1.0, 0.0])[3] = math.nan
+    else:
+        model.pipeline.steps["LogisticRegression"]._weights["events_30d"] = math.nan
     return model
 
 
-def test_a_model_that_went_nan_after_a_label_rolls_back_to_its_checkpoint() -> None:
-    model = trained()
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])  # the fused estimator, and a River pipeline
+def test_a_model_that_went_nan_after_a_label_rolls_back_to_its_checkpoint(optimizer: str) -> None:
+    model = ObjectiveModel("churn", optimizer=optimizer)
+    for i in range(400):
+        model.learn({"days_since_last_purchase": 40.0 + i % 5, "events_30d": 0.5}, 1)
+        model.learn({"days_since_last_purchase": 2.0 + i % 3, "events_30d": 9.0}, 0)
     before = model.score({"days_since_last_purchase": 50.0, "events_30d": 0.2})
     model._checkpoint = pickle.dumps(model.pipeline)
-    real = model.pipeline.learn_one
+    method = "score_and_learn" if optimizer == "sgd" else "learn_one"
+    real = getattr(model.pipeline, method)
 
-    def poisoning(x: dict[str, float], y: bool) -> None:
-        real(x, y)
+    def poisoning(x: dict[str, float], y: bool) -> float:
+        result = real(x, y)
         poisoned(model)
+        return result  # type: ignore[no-any-return]
 
-    model.pipeline.learn_one = poisoning  # type: ignore[method-assign]
+    setattr(model.pipeline, method, poisoning)
     model.learned = 1  # not a checkpoint step: the checkpoint taken above stays
     model.learn({"days_since_last_purchase": 3.0, "events_30d": 1.0}, 0)
     assert model.reverted == 1
@@ -101,3 +112,21 @@ def test_a_poisoned_model_is_neither_published_nor_loaded() -> None:
 def test_a_corrupt_snapshot_is_refused_with_a_value_error(data: bytes) -> None:
     with pytest.raises(ValueError, match="snapshot"):
         scorer().restore(data)
+
+
+def test_a_snapshot_of_the_river_pipeline_loads_as_the_fused_model_with_the_same_scores() -> None:
+    river = build("logistic_regression", optimizer="adam")  # a River pipeline, then switched to SGD as before
+    river["LogisticRegression"].optimizer = OPTIMIZERS["sgd"](0.05)
+    fused = ScaledLogistic(lr=0.05)
+    for i in range(300):
+        x, y = {"silence": float(i % 40), "visits": float(i % 7)}, i % 40 > 20
+        river.learn_one(x, y)
+        fused.learn_one(x, y)
+    old = ObjectiveModel("churn")
+    old.pipeline = river
+    loaded = pickle.loads(pickle.dumps(old))
+    assert isinstance(loaded.pipeline, ScaledLogistic)
+    probe = {"silence": 33.0, "visits": 2.0}
+    expected = river.predict_proba_one(probe)[True]
+    assert loaded.score(probe) == pytest.approx(expected, abs=1e-12)
+    assert fused.predict_proba_one(probe)[True] == pytest.approx(expected, abs=1e-12)

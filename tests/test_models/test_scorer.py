@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +14,7 @@ from momentstream.demo import default_engine
 from momentstream.engine import Engine
 from momentstream.models.objectives import load_objectives, parse_objectives
 from momentstream.models.online import RECOVERY_SAMPLES
-from momentstream.models.scorer import RESCORE_SLICES, Scorer
+from momentstream.models.scorer import RESCORE_SLICES, Scorer, ScoringState
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path, bundled_objectives_path
@@ -55,6 +57,33 @@ def test_every_label_is_learned_once_it_became_known_and_is_right(journeys: list
             assert deadline <= record.labelled_at <= deadline + step
             assert record.label == objective.label_for_silence()
         assert record.labelled_at > record.predicted_at  # never from the future
+
+
+def test_every_kept_prediction_is_labelled_once_its_horizon_ends(journeys: list[TouchpointEvent]) -> None:
+    """Silent customers too: after their rescoring ends, their last predictions still learn silence."""
+    scorer = Scorer(load_objectives(bundled_objectives_path()), keep_label_log=True)
+    runner = ReplayRunner(Engine(load_moments(bundled_moments_path()), scorer=scorer))
+    list(runner.run(journeys, until=2**62))
+    assert scorer.label_log
+    assert runner.states  # nobody evicted (no idle TTL): their scoring state can be inspected
+    unlabelled = [
+        p for state in runner.states.values() for kept in Scorer.scoring(state).pending.values() for p in kept
+    ]
+    assert unlabelled == []
+    assert len(scorer.label_log) == sum(state.scoring.next_ref for state in runner.states.values())  # type: ignore[union-attr]
+
+
+def test_a_customer_who_goes_silent_for_good_teaches_the_churn_model_silence() -> None:
+    t0 = 1_700_000_000_000
+    scorer = Scorer(load_objectives(bundled_objectives_path()), keep_label_log=True)
+    runner = ReplayRunner(Engine(load_moments(bundled_moments_path()), scorer=scorer))
+    event = TouchpointEvent(event_id="e1", customer_id="gone", type="purchase", value=10.0,
+                            ts=datetime.fromtimestamp(t0 / 1000, tz=UTC))  # fmt: skip
+    list(runner.run([event], until=t0 + 400 * 86_400_000))
+    churn = [r for r in scorer.label_log or [] if r.objective == "churn"]
+    assert len(churn) >= 8  # one kept prediction per slice of the horizon, for two horizons of silence
+    assert {r.label for r in churn} == {1}  # silence means churn
+    assert not Scorer.scoring(runner.states["gone"]).pending["churn"]
 
 
 def test_models_learn_something_real(journeys: list[TouchpointEvent]) -> None:
@@ -139,6 +168,28 @@ def test_scoring_state_survives_the_state_encoding(journeys: list[TouchpointEven
     assert Scorer.scoring(again).to_list() == Scorer.scoring(state).to_list()
 
 
+def test_a_scoring_state_stored_before_kept_at_reads_it_from_its_pending_predictions() -> None:
+    features = [None, None, None, {}, {}, {}, {}, {}, 0, 0.0, 0.0, 0, 0.0, 0]
+    pending = {"churn": [[1, 100, 200, {"a": 1.0}], [2, 150, 250, {"a": 2.0}]], "expansion": []}
+    older = [features, pending, {}, 2, None]
+    assert ScoringState.from_list(older).kept_at == {"churn": 150}
+
+
+def test_an_outcome_at_every_event_keeps_one_prediction_per_slice_not_per_event() -> None:
+    """Churn's outcome is any purchase: an early label must not free the slice for the next event."""
+    scorer = Scorer(load_objectives(bundled_objectives_path()), keep_label_log=True)
+    engine = Engine(load_moments(bundled_moments_path()), scorer=scorer)
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    daily = [TouchpointEvent(event_id=f"e{d}", customer_id="c", type="purchase", value=5.0, ts=t0 + timedelta(days=d))
+             for d in range(30)]  # fmt: skip
+    list(ReplayRunner(engine).run(daily))
+    churn = [r for r in scorer.label_log or [] if r.objective == "churn"]
+    slice_days = 30 / load_objectives(bundled_objectives_path()).objectives[0].max_pending
+    assert churn
+    assert len(churn) <= 30 / slice_days + 1
+    assert all(b.predicted_at - a.predicted_at >= slice_days * 86_400_000 for a, b in itertools.pairwise(churn))
+
+
 def test_a_bad_objectives_file_names_the_field() -> None:
     with pytest.raises(PatternError, match=r"objectives\[0\]\.horizon"):
         parse_objectives({"objectives": [{"name": "x", "owner": "y", "outcome": {"type": "a"}}]})
@@ -173,12 +224,12 @@ def test_an_objective_uses_only_its_configured_features(journeys: list[Touchpoin
     allowed = {"log_days_since_last_purchase"} | {f"{k}_{h}" for k in ("purchases", "monetary")
                                                   for h in ("7d", "30d", "90d")}  # fmt: skip
     churn_model = scorer.models["churn"]
-    assert set(churn_model.pipeline["StandardScaler"].counts) == allowed  # it never saw another feature
+    assert set(churn_model.pipeline.counts) == allowed  # it never saw another feature
     reasons = [r.feature for o in outputs if isinstance(o, Trigger) and o.score and o.score.objective == "churn"
                for r in o.score.reasons]  # fmt: skip
     assert reasons
     assert set(reasons) <= allowed
-    assert len(scorer.models["expansion"].pipeline["StandardScaler"].counts) > len(allowed)  # others see all
+    assert len(scorer.models["expansion"].pipeline.counts) > len(allowed)  # others see all
 
 
 def test_a_feature_pattern_that_matches_nothing_is_refused_with_the_list() -> None:

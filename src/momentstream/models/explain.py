@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from river.compose import Pipeline
 
+from momentstream.models.scaled_logistic import ScaledLogistic
+
 __all__ = ["Reason", "linear_reasons", "log_odds", "occlusion_reasons"]
 
 _EDGE = 1e-6
@@ -42,8 +44,11 @@ def log_odds(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def linear_reasons(pipeline: Pipeline, x: dict[str, float]) -> list[Reason]:
-    """weight x standardized value per feature (``StandardScaler | LogisticRegression``)."""
+def linear_reasons(pipeline: Pipeline | ScaledLogistic, x: dict[str, float]) -> list[Reason]:
+    """weight x standardized value per feature (``StandardScaler | LogisticRegression``, or fused)."""
+    if isinstance(pipeline, ScaledLogistic):
+        fused = pipeline.weights
+        return [Reason(k, float(fused.get(k, 0.0) * v)) for k, v in pipeline.standardized(x).items()]
     scaler = pipeline["StandardScaler"]
     weights = pipeline["LogisticRegression"].weights
     scaled = scaler.transform_one(x)

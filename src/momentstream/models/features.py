@@ -50,8 +50,18 @@ def ticket_tone(text: str) -> float:
     return float(_ANALYZER.polarity_scores(text)["compound"])
 
 
-def _decay(value: float, elapsed_ms: int, half_life_ms: int) -> float:
-    return value * math.pow(2.0, -elapsed_ms / half_life_ms) if elapsed_ms > 0 else value
+def _factors(elapsed_ms: int) -> dict[str, float]:
+    """The decay factor of each half-life over ``elapsed_ms`` (1.0 when no time passed)."""
+    if elapsed_ms <= 0:
+        return _NO_DECAY
+    return {horizon: math.pow(2.0, -elapsed_ms / half_life) for horizon, half_life in HALF_LIVES.items()}
+
+
+_NO_DECAY = dict.fromkeys(HALF_LIVES, 1.0)
+_SUM_NAMES = {h: (f"events_{h}", f"purchases_{h}", f"monetary_{h}") for h in HALF_LIVES}
+_TYPE_NAMES: dict[str, str] = {}
+"""``type_<kind>_30d`` per event type, built once; bounded, since event types are unbounded across customers."""
+_TYPE_NAMES_KEPT = 4096
 
 
 @dataclass(slots=True)
@@ -119,20 +129,22 @@ class FeatureState:
     def _decay_all(self, elapsed: int) -> None:
         if not elapsed:
             return
+        factors = _factors(elapsed)
         for sums in (self.events, self.purchases, self.money):
             for horizon, value in sums.items():
-                sums[horizon] = _decay(value, elapsed, HALF_LIVES[horizon])
-        month = HALF_LIVES["30d"]
+                sums[horizon] = value * factors[horizon]
+        month = factors["30d"]
         for counts in (self.kinds, self.channels):
             for key, value in counts.items():
-                counts[key] = _decay(value, elapsed, month)
+                counts[key] = value * month
 
     def vector(self, now_ms: int) -> dict[str, float]:
         """Features as of ``now_ms`` (recency grows with time; sums decay to now)."""
         if self.last_ms is None or self.first_ms is None:
             return {}
         since = max(now_ms - self.last_ms, 0)
-        month = HALF_LIVES["30d"]
+        factors = _factors(since)
+        month = factors["30d"]
         x: dict[str, float] = {
             "days_since_first_seen": (now_ms - self.first_ms) / DAY_MS,
             "days_since_last_event": since / DAY_MS,
@@ -142,18 +154,25 @@ class FeatureState:
             "gap_ratio": since / self.gap_mean_ms if self.gap_mean_ms > 0 else 0.0,
             "support_tone": self.tone_ewma,
             "support_tickets": float(self.tickets),
-            "channel_diversity": float(sum(1 for v in self.channels.values() if _decay(v, since, month) >= 0.5)),
+            "channel_diversity": float(sum(1 for v in self.channels.values() if v * month >= 0.5)),
         }  # fmt: skip
         # Log scales: a linear model then weighs "3 vs 30 days" like "30 vs 300 days".
         x["log_days_since_last_event"] = math.log1p(x["days_since_last_event"])
         x["log_days_since_last_purchase"] = math.log1p(x["days_since_last_purchase"])
         x["log_gap_ratio"] = math.log1p(x["gap_ratio"])
-        for horizon, half_life in HALF_LIVES.items():
-            x[f"events_{horizon}"] = _decay(self.events.get(horizon, 0.0), since, half_life)
-            x[f"purchases_{horizon}"] = _decay(self.purchases.get(horizon, 0.0), since, half_life)
-            x[f"monetary_{horizon}"] = _decay(self.money.get(horizon, 0.0), since, half_life)
+        events, purchases, money = self.events, self.purchases, self.money
+        for horizon, (n_events, n_purchases, n_money) in _SUM_NAMES.items():
+            factor = factors[horizon]
+            x[n_events] = events.get(horizon, 0.0) * factor
+            x[n_purchases] = purchases.get(horizon, 0.0) * factor
+            x[n_money] = money.get(horizon, 0.0) * factor
         for kind, value in self.kinds.items():
-            x[f"type_{kind}_30d"] = _decay(value, since, HALF_LIVES["30d"])
+            name = _TYPE_NAMES.get(kind)
+            if name is None:
+                name = f"type_{kind}_30d"
+                if len(_TYPE_NAMES) < _TYPE_NAMES_KEPT:
+                    _TYPE_NAMES[kind] = name
+            x[name] = value * month
         return x
 
     # -- encoding (part of the customer's msgpack state) -----------------------------------

@@ -1,12 +1,12 @@
 """One objective's online model: a River pipeline, its progressive metrics and a drift detector.
 
 The pipeline is ``StandardScaler | <estimator>`` (:mod:`momentstream.models.estimators`; the
-default is a logistic regression). The scaler makes weights comparable, so for the linear
-model a feature's contribution to a score is simply ``weight x standardized value``; other
-estimators are explained by occlusion (:mod:`momentstream.models.explain`). The top
-contributions are the reasons a trigger carries. Every learned label first scores the
-model (progressive validation: ROC AUC and log loss on data it has not learned yet) and
-feeds the absolute error to ADWIN, which flags drift.
+default is a logistic regression, fused with its scaler into one estimator). The scaler makes
+weights comparable, so for the linear model a feature's contribution to a score is simply
+``weight x standardized value``; other estimators are explained by occlusion
+(:mod:`momentstream.models.explain`). The top contributions are the reasons a trigger carries.
+Every learned label first scores the model (progressive validation: ROC AUC and log loss on
+data it has not learned yet) and feeds the absolute error to ADWIN, which flags drift.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import pickle
 from typing import Any
 
 from river import drift, metrics
-from river.compose import Pipeline
 
-from momentstream.models.estimators import LINEAR, build
+from momentstream.models.binned_auc import BinnedAUC
+from momentstream.models.estimators import LINEAR, Learner, build
 from momentstream.models.explain import Reason, linear_reasons, occlusion_reasons
+from momentstream.models.scaled_logistic import ScaledLogistic
 
 __all__ = ["FEATURE_LIMIT", "ObjectiveModel", "Reason", "bounded"]
 
@@ -89,8 +90,8 @@ class ObjectiveModel:
     ) -> None:
         self.name = name
         self.estimator = estimator
-        self.pipeline: Pipeline = build(estimator, learning_rate, optimizer, l2)
-        self.auc = metrics.ROCAUC()
+        self.pipeline: Learner = build(estimator, learning_rate, optimizer, l2)
+        self.auc: BinnedAUC | metrics.ROCAUC = BinnedAUC()
         self.log_loss = metrics.LogLoss()
         self.detector = drift.ADWIN()
         self.learned = 0
@@ -108,6 +109,11 @@ class ObjectiveModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({"skipped": 0, "reverted": 0, **state, "_checkpoint": None})
+        steps = getattr(self.pipeline, "steps", None)
+        if steps is not None and [type(s).__name__ for s in steps.values()] == ["StandardScaler", "LogisticRegression"]:
+            scaler, logistic = steps.values()
+            if type(logistic.optimizer).__name__ == "SGD":  # a snapshot from before the fused estimator
+                self.pipeline = ScaledLogistic.from_river(scaler, logistic)
 
     @property
     def version(self) -> str:
@@ -147,11 +153,26 @@ class ObjectiveModel:
         by every customer, and one such label would make every later score NaN.
         """
         clean = bounded(x)
-        p = math.nan if clean is None else self._score(clean)
-        if clean is None or math.isnan(p):
-            self.skipped += 1 if clean is None else 0
+        if clean is None:
+            self.skipped += 1
             return
         x = clean
+        if self._checkpoint is None or self.learned % CHECKPOINT_EVERY == 0:
+            self._checkpoint = pickle.dumps(self.pipeline)
+        pipeline = self.pipeline
+        if isinstance(pipeline, ScaledLogistic):
+            p = pipeline.score_and_learn(x, label)  # the score before learning, in the same pass
+        else:
+            p = self._score(x)
+            if math.isnan(p):
+                return
+            pipeline.learn_one(x, bool(label))
+        if not self._still_finite(x):
+            # Unreachable with bounded features, and kept so: a shared model must never go NaN.
+            self.pipeline = pickle.loads(self._checkpoint)
+            self.reverted += 1
+            return
+        self.learned += 1
         self.auc.update(bool(label), p)
         self.log_loss.update(bool(label), p)
         self.detector.update(abs(label - p))
@@ -160,22 +181,13 @@ class ObjectiveModel:
             self.recovering = RECOVERY_SAMPLES
         elif self.recovering:
             self.recovering -= 1
-        if self._checkpoint is None or self.learned % CHECKPOINT_EVERY == 0:
-            self._checkpoint = pickle.dumps(self.pipeline)
-        self.pipeline.learn_one(x, bool(label))
-        if not self._still_finite(x):
-            # Unreachable with bounded features, and kept so: a shared model must never go NaN.
-            self.pipeline = pickle.loads(self._checkpoint)
-            self.reverted += 1
-            return
-        self.learned += 1
 
     def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
         """The features that moved this score most, largest first (non-finite ones are left out)."""
         clean = bounded(x)
         if clean is None:
             return []
-        if self.estimator in LINEAR:
+        if self.estimator in LINEAR or isinstance(self.pipeline, ScaledLogistic):
             contributions = linear_reasons(self.pipeline, clean)
         else:
             contributions = occlusion_reasons(self.pipeline, clean)
@@ -186,9 +198,13 @@ class ObjectiveModel:
     def _still_finite(self, x: dict[str, float]) -> bool:
         """After learning ``x``: for a linear model only what ``x`` touched can have gone non-finite (the
         scaler's statistics and weights of its features, the intercept); other estimators are probed."""
+        pipeline = self.pipeline
+        if isinstance(pipeline, ScaledLogistic):
+            stats = pipeline.stats
+            return math.isfinite(pipeline.intercept + sum(map(sum, map(stats.__getitem__, x))))
         if self.estimator not in LINEAR:
-            return 0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0
-        scaler, model = self.pipeline.steps.values()
+            return 0.0 <= float(pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0
+        scaler, model = pipeline.steps.values()
         # A sum is finite only if every term is (inf and NaN propagate): one C-level pass per statistic.
         total = model.intercept + sum(map(model._weights.__getitem__, x))
         return math.isfinite(total + sum(map(scaler.means.__getitem__, x)) + sum(map(scaler.vars.__getitem__, x)))
@@ -199,12 +215,18 @@ class ObjectiveModel:
         A snapshot is published or loaded only when this holds, so a poisoned model cannot spread
         to a restarted worker.
         """
-        for step in self.pipeline.steps.values():
-            for name in ("means", "vars", "_weights", "intercept"):
-                if not _all_finite(getattr(step, name, None)):
-                    return False
-        scaler = next(iter(self.pipeline.steps.values()))
-        probes = [{}, dict(getattr(scaler, "means", {}))]
+        pipeline = self.pipeline
+        if isinstance(pipeline, ScaledLogistic):
+            if not all(map(math.isfinite, (pipeline.intercept, *(v for s in pipeline.stats.values() for v in s)))):
+                return False
+            probes = [{}, pipeline.means]
+        else:
+            for step in pipeline.steps.values():
+                for name in ("means", "vars", "_weights", "intercept"):
+                    if not _all_finite(getattr(step, name, None)):
+                        return False
+            scaler = next(iter(pipeline.steps.values()))
+            probes = [{}, dict(getattr(scaler, "means", {}))]
         return all(0.0 <= float(self.pipeline.predict_proba_one(x).get(True, 0.0)) <= 1.0 for x in probes)
 
 

@@ -79,6 +79,9 @@ class ScoringState:
     next_ref: int = 0
     rescore_at: int | None = None
     """When this customer's one rescore timer fires (None: none scheduled)."""
+    kept_at: dict[str, int] = field(default_factory=dict)
+    """When each objective last kept a prediction: at most one per slice of its horizon, even when an
+    outcome labelled the last one early (else a frequent outcome would keep one at nearly every event)."""
 
     def to_list(self) -> list[Any]:
         """Compact form for the state encoding."""
@@ -88,6 +91,7 @@ class ScoringState:
             {k: [list(h) for h in v] for k, v in self.history.items()},
             self.next_ref,
             self.rescore_at,
+            self.kept_at,
         ]
 
     @classmethod
@@ -100,6 +104,7 @@ class ScoringState:
             {k: deque(((h[0], h[1]) for h in v), maxlen=HISTORY) for k, v in history.items()},
             next_ref,
             rest[0] if rest else None,
+            rest[1] if len(rest) > 1 else {k: v[-1][1] for k, v in pending.items() if v},
         )
 
 
@@ -173,10 +178,15 @@ class Scorer:
         step = self._rescore_step()
         if fire_at - last < step:
             return [self._rescore_timer(scoring, last + step)]
-        timers = self._predict(scoring, fire_at)
         longest = max(o.horizon_ms for o in self.config.objectives)
-        if fire_at - last < 2 * longest:
+        silent_for = fire_at - last
+        timers = self._predict(scoring, fire_at) if silent_for < 2 * longest + step else []
+        if silent_for < 2 * longest:
             timers.append(self._rescore_timer(scoring, fire_at + step))
+        else:  # rescoring is over: wake when the next kept prediction's horizon ends, to learn its silence label
+            deadlines = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+            if deadlines:
+                timers.append(self._rescore_timer(scoring, max(min(deadlines), fire_at + 1)))
         return timers
 
     @staticmethod
@@ -193,7 +203,8 @@ class Scorer:
         every: dict[str, float] | None = None  # built only if an objective needs it now (most events: none)
         for objective in self.config.objectives:
             kept = scoring.pending.setdefault(objective.name, [])
-            slot_taken = bool(kept) and now - kept[-1].at_ms < objective.horizon_ms // objective.max_pending
+            last_kept = scoring.kept_at.get(objective.name)
+            slot_taken = last_kept is not None and now - last_kept < objective.horizon_ms // objective.max_pending
             rises = objective.name in self._rise_objectives
             if slot_taken and not rises:
                 continue  # one kept prediction per slice of the horizon is enough to learn from
@@ -207,6 +218,7 @@ class Scorer:
             if slot_taken:
                 continue
             scoring.next_ref += 1
+            scoring.kept_at[objective.name] = now
             kept.append(Pending(scoring.next_ref, now, now + objective.horizon_ms, x))
             if len(kept) > objective.max_pending:
                 kept.pop(0)
