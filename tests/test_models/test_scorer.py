@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import pytest
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
 from momentstream.engine import Engine
-from momentstream.models.objectives import load_objectives, parse_objectives
+from momentstream.models.objectives import WARMING_UP, ObjectivesError, load_objectives, parse_objectives
 from momentstream.models.online import RECOVERY_SAMPLES
 from momentstream.models.scorer import RESCORE_SLICES, Scorer, ScoringState
 from momentstream.patterns.dsl import load_moments
@@ -105,8 +106,50 @@ def test_triggers_carry_score_tier_owner_and_reasons(journeys: list[TouchpointEv
         assert 0 <= t.score.score <= 1
         assert t.score.model_version.startswith(t.score.objective + "@")
         expected_tier = load_objectives(bundled_objectives_path()).tier_for(t.score.score)
-        assert t.score.tier == expected_tier or (t.score.tier != expected_tier and t.score.score >= 0.5)  # drift lowers
+        lowered = t.score.tier != expected_tier and t.score.score >= 0.5  # drift lowers a band
+        assert t.score.tier in (expected_tier, WARMING_UP) or lowered
     assert any(t.score and t.score.reasons for t in triggers)
+
+
+def test_a_model_without_enough_labels_or_ranking_gives_no_tier_but_warming_up(
+    journeys: list[TouchpointEvent],
+) -> None:
+    """Every trigger's tier follows the warm-up rule, checked against the model as it was at that trigger."""
+    _, outputs = scored_run(journeys)
+    scored = [t.score for t in outputs if isinstance(t, Trigger) and t.score is not None]
+    warm_up = load_objectives(bundled_objectives_path()).warm_up
+    assert (warm_up.min_labels, warm_up.min_auc) == (500, 0.6)
+    early = [s for s in scored if int(s.model_version.split("@")[1]) < warm_up.min_labels]
+    assert early  # the first triggers come from models with few labels ...
+    assert all(s.tier == WARMING_UP for s in early)  # ... and none of them gets a band
+    assert any(s.tier not in (WARMING_UP, None) for s in scored)  # later, warm models do
+
+
+@pytest.mark.parametrize(
+    ("learned", "auc", "rule", "warm"),
+    [(499, 0.9, {}, False), (500, 0.9, {}, True), (10_000, 0.55, {}, False), (10_000, math.nan, {}, False),
+     (10_000, math.nan, {"min_auc": 0}, True), (0, math.nan, {"min_labels": 0, "min_auc": 0}, True)],
+)  # fmt: skip
+def test_warm_up_rule(learned: int, auc: float, rule: dict[str, float], warm: bool) -> None:
+    doc = {"objectives": [], "warm_up": rule}
+    assert parse_objectives(doc).warm_up.warm(learned, auc) is warm
+
+
+@pytest.mark.parametrize(
+    ("warm_up", "field"),
+    [({"min_label": 5}, "warm_up"), ({"min_labels": -1}, "warm_up.min_labels"),
+     ({"min_labels": 2.5}, "warm_up.min_labels"), ({"min_auc": 1.5}, "warm_up.min_auc"),
+     ({"min_auc": "high"}, "warm_up.min_auc"), ([], "warm_up")],
+)  # fmt: skip
+def test_a_bad_warm_up_is_refused_with_its_field(warm_up: object, field: str) -> None:
+    with pytest.raises(ObjectivesError) as refused:
+        parse_objectives({"objectives": [], "warm_up": warm_up})
+    assert refused.value.field == field
+
+
+def test_no_band_may_be_called_warming_up() -> None:
+    with pytest.raises(ObjectivesError, match="reserved"):
+        parse_objectives({"objectives": [], "tiers": [{"name": WARMING_UP, "min": 0.5}]})
 
 
 def test_tier_bands() -> None:

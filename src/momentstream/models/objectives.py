@@ -20,7 +20,17 @@ from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 
-__all__ = ["Binding", "Objective", "ObjectiveSet", "ObjectivesError", "Tier", "load_objectives", "parse_objectives"]
+__all__ = [
+    "WARMING_UP",
+    "Binding",
+    "Objective",
+    "ObjectiveSet",
+    "ObjectivesError",
+    "Tier",
+    "WarmUp",
+    "load_objectives",
+    "parse_objectives",
+]
 
 ESTIMATORS = tuple(_ESTIMATORS)
 """River estimators a model may be (:mod:`momentstream.models.estimators`)."""
@@ -73,6 +83,28 @@ class Binding:
     rise_within_ms: int = 7 * 86_400_000
 
 
+WARMING_UP = "warming_up"
+"""The tier of a trigger whose model has not yet earned a band (see :class:`WarmUp`); no band may use it."""
+
+
+@dataclass(frozen=True, slots=True)
+class WarmUp:
+    """What a model must show before its scores get a response-authority tier.
+
+    A model with few labels, or one that ranks no better than chance, still scores (the number is
+    in the trigger) but its triggers carry the tier :data:`WARMING_UP`, so no workflow acts on them
+    automatically.
+    """
+
+    min_labels: int = 500
+    min_auc: float = 0.6
+    """Progressive ROC AUC (scored before learning each label); 0 turns the check off."""
+
+    def warm(self, learned: int, auc: float) -> bool:
+        """True once the model has learned enough labels and ranks well enough (NaN AUC: not yet)."""
+        return learned >= self.min_labels and (self.min_auc <= 0 or auc >= self.min_auc)
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectiveSet:
     """Everything the scorer is configured with."""
@@ -80,6 +112,7 @@ class ObjectiveSet:
     objectives: tuple[Objective, ...]
     tiers: tuple[Tier, ...]
     bindings: Mapping[str, Binding] = field(default_factory=dict)
+    warm_up: WarmUp = field(default_factory=WarmUp)
 
     def tier_for(self, score: float, lowered: int = 0) -> str | None:
         """The band of ``score``; ``lowered`` bands lower (while a model drifts)."""
@@ -110,7 +143,8 @@ class ObjectivesError(PatternError):
     subject = "objective"
 
 
-_TOP_KEYS = {"version", "objectives", "tiers", "moments"}
+_TOP_KEYS = {"version", "objectives", "tiers", "moments", "warm_up"}
+_WARM_UP_KEYS = {"min_labels", "min_auc"}
 _OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "horizon", "model", "max_pending"}
 _MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features"}
 _BINDING_KEYS = {"objective", "min_score", "rise", "within"}
@@ -171,7 +205,20 @@ def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
     if not isinstance(raw_bindings, dict):
         raise fail("moments", "expected a mapping of moment name to {objective, min_score, rise, within}")
     bindings = {str(m): _binding(str(m), raw, set(names), fail) for m, raw in raw_bindings.items()}
-    return ObjectiveSet(tuple(objectives), tiers, bindings)
+    return ObjectiveSet(tuple(objectives), tiers, bindings, _warm_up(doc.get("warm_up"), fail))
+
+
+def _warm_up(raw: Any, fail: Callable[..., ObjectivesError]) -> WarmUp:
+    """``warm_up: {min_labels: 500, min_auc: 0.6}`` (both optional)."""
+    if raw is None:
+        return WarmUp()
+    _keys(raw, _WARM_UP_KEYS, "warm_up", fail)
+    default = WarmUp()
+    labels = raw.get("min_labels", default.min_labels)
+    if isinstance(labels, bool) or not isinstance(labels, int) or not 0 <= labels <= 1_000_000_000:
+        raise fail("warm_up.min_labels", f"expected a whole number from 0 to 1000000000, not {labels!r}")
+    auc = _number(raw.get("min_auc", default.min_auc), "warm_up.min_auc", fail, "", 0.0, 1.0)
+    return WarmUp(labels, auc)
 
 
 def _keys(raw: Any, allowed: set[str], where: str, fail: Callable[..., ObjectivesError], name: str = "") -> None:
@@ -209,6 +256,8 @@ def _tiers(raw: Any, fail: Callable[..., ObjectivesError]) -> tuple[Tier, ...]:
         _keys(t, _TIER_KEYS, f"tiers[{i}]", fail)
         if not isinstance(t.get("name"), str) or not t["name"]:
             raise fail(f"tiers[{i}].name", "required: a name")
+        if t["name"] == WARMING_UP:
+            raise fail(f"tiers[{i}].name", f"{WARMING_UP!r} is reserved for models that are still warming up")
         tiers.append(Tier(t["name"], _number(t.get("min"), f"tiers[{i}].min", fail, "", 0.0, 1.0)))
     if [t.min for t in tiers] != sorted((t.min for t in tiers), reverse=True):
         raise fail("tiers", "bands must be listed highest first")

@@ -22,7 +22,7 @@ from typing import Any
 import msgpack
 
 from momentstream.models.features import FeatureSelector, FeatureState
-from momentstream.models.objectives import Objective, ObjectiveSet
+from momentstream.models.objectives import WARMING_UP, Objective, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
 from momentstream.schema import TouchpointEvent
 from momentstream.state import CustomerState
@@ -270,6 +270,8 @@ class Scorer:
             if p - base <= binding.rise:
                 met, condition = False, f"score rose {p - base:+.2f}, needs > {binding.rise}"
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
+        if not self.config.warm_up.warm(model.learned, model.quality()[0]):
+            tier = WARMING_UP
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
                             model.reasons(x), met, condition)  # fmt: skip
 

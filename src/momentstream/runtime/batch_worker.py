@@ -8,7 +8,7 @@ ticks topics (waiting at most ``batch_max_wait`` for them), then:
 2. produces the batch's triggers, dead letters and audit records and waits for the broker to take
    them (one flush);
 3. produces one changelog record per changed customer (a tombstone per erased one) and waits (one flush);
-4. commits the input offsets (one synchronous commit).
+4. commits the input offsets (asynchronously; a revoke and a clean stop wait for them).
 
 So a crash at any point loses no trigger and no state: the uncommitted records come again and
 recompute the same states and trigger ids. If a record raises inside the engine, the partition's
@@ -122,6 +122,7 @@ class BatchWorker:
             if self.engine.scorer is not None:
                 self.publish_models()
             self.producer.flush(self.settings.delivery_timeout)
+            self._commit_now()
             self.consumer.close()
             self.web.stop()
             if self.local is not None:
@@ -213,9 +214,19 @@ class BatchWorker:
             return
         positions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
         try:
-            self.consumer.commit(offsets=positions, asynchronous=False)
+            # Asynchronous: everything the batch caused is already on the broker, so a commit that is lost
+            # (a crash, a rebalance) only means these records come again, and their event ids are remembered.
+            # The wait would be one more broker round trip per batch, paid in latency.
+            self.consumer.commit(offsets=positions, asynchronous=True)
         except KafkaException as err:  # a rebalance took the partitions: the next owner redoes these records
             logger.warning("offsets not committed (%s); the records will be processed again", err.args[0].str())
+
+    def _commit_now(self) -> None:
+        """Wait for the positions of every processed record to be committed (on a revoke and a clean stop)."""
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as err:  # nothing consumed yet, or the group moved on: nothing to lose either way
+            logger.info("final commit: %s", err.args[0].str())
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None,
                  partition: int = -1, on_delivery: Any = None) -> None:  # fmt: skip
@@ -283,6 +294,7 @@ class BatchWorker:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Nothing is in flight here (batches end before the next poll); the state stays until the next
         assignment shows whether someone else wrote to it."""
+        self._commit_now()
         self.ready = False
         self.owned = set()
         self.processor.reset()
