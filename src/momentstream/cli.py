@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import csv
 import importlib.metadata
+import itertools
 import logging
 import sys
 from collections import Counter
@@ -26,16 +27,18 @@ from momentstream.ops.redact import install_log_redaction
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
+from momentstream.profile_cli import add_profile_command, needs_of, run_profile, vocabulary_warnings
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 from momentstream.runtime.replay import DRAIN, replay_file
-from momentstream.runtime.sources import open_binary, open_text, read_events, write_events
+from momentstream.runtime.sources import Reject, open_binary, open_text, read_events, write_events
 from momentstream.schema import TouchpointEvent, Trigger, export_json_schemas, ms_to_datetime
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 from momentstream.triggers.consent import read_customer_list, suppression_events
 from momentstream.triggers.contract import read_triggers, write_contract_schema
 from momentstream.triggers.uplift import GroupRate, uplift
+from momentstream.vocabulary import coverage, profile_events
 
 __all__ = ["main"]
 
@@ -62,12 +65,15 @@ examples:
   momentstream discover events.jsonl --outcome purchase --within 30d --intervention outreach \
       --split 2026-04-01 -o discovered.yaml   find moments and windows in a history, backtest them
   momentstream check moments.yaml                    validate a moments file
+  momentstream profile events.jsonl                  your event types against what the moments need
   momentstream schema -o schemas/                    JSON Schema of events and triggers
   momentstream suppress opt_outs.csv --channel email  consent events from a suppression list
 """
 
 
 _DEMO = DemoOptions()
+VOCABULARY_SAMPLE = 100_000
+"""Lines of `check --events` read: enough to see every common type, quick on any file."""
 
 
 def _skew(text: str) -> int | None:
@@ -168,6 +174,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a moments file and list its moments")
     check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
     check.add_argument("--show", action="store_true", help="print the file's text as well")
+    check.add_argument("--events", metavar="FILE",
+                       help="a sample of your events (JSON lines; the first 100,000 are read): warn about\n"
+                            "moments and objectives none of whose event types occur in it")  # fmt: skip
+    check.add_argument("--objectives", type=Path, help="objectives YAML checked with --events (default: bundled)")
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
@@ -195,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--outcome", default="purchase", help="event type that counts as the outcome (default purchase)")
     up.add_argument("--within", type=duration, default="7d", help="time after the first trigger (default 7d)")
     add_discover_command(sub)
+    add_profile_command(sub)
     add_kafka_commands(sub)
     _verbose_everywhere(parser)
     return parser
@@ -423,10 +434,22 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{path}: {len(moments)} moments OK")
     for warning in Engine(moments).warnings:
         print(f"warning: {warning}")
+    if args.events:
+        for warning in _vocabulary_check(args.events, args.moments, args.objectives):
+            print(f"warning: {warning} (see `momentstream profile`)")
     print(format_table(["moment", "version", "steps", "window", "skip"], rows))
     print()
     print(_policy_table(moments))
     return 0
+
+
+def _vocabulary_check(events: str, moments: Path | None, objectives: Path | None) -> list[str]:
+    """Warnings for moments and objectives that wait only for event types the sample never shows."""
+    needs = needs_of(moments, objectives)
+    with open_binary(events) as source:
+        sample = (e for _, e in read_events(itertools.islice(source, VOCABULARY_SAMPLE)) if not isinstance(e, Reject))
+        profile = profile_events(sample)
+    return vocabulary_warnings(coverage(needs, profile))
 
 
 def _policy_table(moments: Sequence[CompiledMoment]) -> str:
@@ -462,6 +485,7 @@ def _discover(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "discover": _discover,
+    "profile": run_profile,
     "demo": _demo,
     "replay": _replay,
     "simulate": _simulate,
