@@ -62,7 +62,10 @@ def test_a_bad_objectives_file_fails_before_the_history_is_read(
     histories: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "objectives.yaml"
-    bad.write_text("objectives: [{name: churn, owner: cs, outcome: {type: purchase}, outcome_means: negativ, horizon: 30d}]\n")
+    bad.write_text(
+        "objectives: [{name: churn, owner: cs, outcome: {type: purchase}, horizon: 30d,\n"
+        "              outcome_means: negativ}]\n"
+    )
     assert main(["profile", str(histories[0]), "--objectives", str(bad)]) == 2
     assert "outcome_means" in capsys.readouterr().err
     assert main(["profile", str(tmp_path / "missing.jsonl")]) == 2
