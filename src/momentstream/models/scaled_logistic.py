@@ -9,6 +9,12 @@ weights of the features seen) in two passes, with one small list per feature
 (``[count, mean, variance, weight, 1/std]``) so each feature costs one dict lookup and one
 square root per label, and none per score.
 
+One difference from River's pipeline, on purpose: a standardized value is clipped to +-5. A
+feature that is almost constant (recency, when most examples are taken at events) has a tiny
+spread, so a rare ordinary value becomes hundreds of standard deviations; unclipped, one feature
+then decides the score and its reason reads -2,799 log-odds. On CDNOW the clip moved the default
+feature set's holdout AUC from 0.665 to 0.702 (the narrow set from 0.761 to 0.755).
+
 Parameters
 ----------
 lr
@@ -17,6 +23,8 @@ l2
     L2 penalty on the weights of the features in each example.
 intercept_lr
     Learning rate of the intercept.
+clip
+    Standardized values are clipped to +-this (``math.inf``: River's pipeline exactly).
 
 Examples
 --------
@@ -38,6 +46,8 @@ from typing import Any
 __all__ = ["ScaledLogistic"]
 
 _CLIP = 1e12
+_Z = 5.0
+"""Standardized values are clipped to +-this: no feature can move the log-odds by more than 5 x its weight."""
 _COUNT, _MEAN, _VAR, _WEIGHT, _SCALE = range(5)
 
 
@@ -53,16 +63,20 @@ def sigmoid(z: float) -> float:
 class ScaledLogistic:
     """Online standardized logistic regression over plain per-feature lists (River's classifier calls)."""
 
-    def __init__(self, lr: float = 0.05, l2: float = 0.0, intercept_lr: float = 0.01) -> None:
+    def __init__(self, lr: float = 0.05, l2: float = 0.0, intercept_lr: float = 0.01, clip: float = _Z) -> None:
         self.lr = lr
         self.l2 = l2
         self.intercept_lr = intercept_lr
+        self.clip = clip
         self._reset()
 
     def _reset(self) -> None:
         self.stats: dict[str, list[float]] = {}
         """Per feature: ``[count, running mean, running variance, weight, 1/std (0 without spread)]``."""
         self.intercept = 0.0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"clip": _Z, **state})
 
     @property
     def counts(self) -> dict[str, int]:
@@ -86,21 +100,21 @@ class ScaledLogistic:
 
     def standardized(self, x: dict[str, float]) -> dict[str, float]:
         """Each feature as (value - running mean) / running std (0 while a feature has no spread)."""
-        stats = self.stats
+        stats, clip = self.stats, self.clip
         out = {}
         for k, v in x.items():
             s = stats.get(k)
-            out[k] = (v - s[_MEAN]) * s[_SCALE] if s is not None else 0.0
+            out[k] = min(max((v - s[_MEAN]) * s[_SCALE], -clip), clip) if s is not None else 0.0
         return out
 
     def raw(self, x: dict[str, float]) -> float:
         """Log-odds of ``x`` with the statistics and weights as they are."""
-        stats = self.stats
+        stats, clip = self.stats, self.clip
         total = self.intercept
         for k, v in x.items():
             s = stats.get(k)
             if s is not None and s[_WEIGHT]:
-                total += s[_WEIGHT] * (v - s[_MEAN]) * s[_SCALE]
+                total += s[_WEIGHT] * min(max((v - s[_MEAN]) * s[_SCALE], -clip), clip)
         return total
 
     def predict_proba_one(self, x: dict[str, float]) -> dict[bool, float]:
@@ -114,7 +128,7 @@ class ScaledLogistic:
 
     def score_and_learn(self, x: dict[str, float], y: object) -> float:
         """Learn ``x`` and return the probability it had *before* (progressive validation in one pass)."""
-        stats, sqrt = self.stats, math.sqrt
+        stats, sqrt, clip = self.stats, math.sqrt, self.clip
         scaled: list[tuple[list[float], float]] = []
         before = dot = self.intercept
         for k, v in x.items():
@@ -122,14 +136,14 @@ class ScaledLogistic:
             if s is None:
                 s = stats[k] = [0, 0.0, 0.0, 0.0, 0.0]
             elif s[_WEIGHT]:
-                before += s[_WEIGHT] * (v - s[_MEAN]) * s[_SCALE]
+                before += s[_WEIGHT] * min(max((v - s[_MEAN]) * s[_SCALE], -clip), clip)
             n = s[_COUNT] + 1
             s[_COUNT] = n
             old = s[_MEAN]
             mean = s[_MEAN] = old + (v - old) / n
             var = s[_VAR] = s[_VAR] + ((v - old) * (v - mean) - s[_VAR]) / n
             scale = s[_SCALE] = 1.0 / sqrt(var) if var > 0.0 else 0.0
-            z = (v - mean) * scale
+            z = min(max((v - mean) * scale, -clip), clip)
             scaled.append((s, z))
             dot += s[_WEIGHT] * z
         sign = 1.0 if y else -1.0
