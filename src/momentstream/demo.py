@@ -111,8 +111,13 @@ def _scoring(engine: Engine, triggers: list[Trigger]) -> str:
         if t.score is not None and t.kind != "window_expired":
             tiers[(t.score.owner, t.score.tier or "no tier")] += 1
     tier_rows = [[owner, tier, n] for (owner, tier), n in sorted(tiers.items())]
+    warm_up = engine.scorer.config.warm_up
+    note = (f"warming_up: the model had fewer than {warm_up.min_labels:,} labels, or a progressive AUC below "
+            f"{warm_up.min_auc}\n(or none yet: churn sees its first positive label only after a 30-day silence) "
+            "when the trigger fired; no tier, so no workflow acts on it automatically.")  # fmt: skip
     return ("Online models (progressive validation: each label scored before it is learned):\n" + models
-            + "\n\nTriggers by owner and tier:\n" + format_table(["owner", "tier", "triggers"], tier_rows))  # fmt: skip
+            + "\n\nTriggers by owner and tier:\n" + format_table(["owner", "tier", "triggers"], tier_rows)
+            + "\n" + note)  # fmt: skip
 
 
 def _policy(engine: Engine, treated: list[Trigger], held_out: list[Trigger], audit: list[dict[str, Any]]) -> str:
@@ -190,7 +195,7 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
             window = f", act by {t.window.closes_at.strftime('%a %Y-%m-%d %H:%M')}"
         lines.append(f"  {t.customer_id}  {t.moment} ({t.kind}) at {when}{window}  id {t.trigger_id[:12]}")
         if t.score is not None:
-            why = ", ".join(f"{r.feature} {r.contribution:+.2f}" for r in t.score.reasons)
+            why = ", ".join(f"{r.feature} {r.contribution:+.2f}" for r in t.score.reasons) or "too few labels to say"
             lines.append(f"      {t.score.objective} {t.score.score:.2f} -> {t.score.tier or 'no tier'}, "
                          f"owner {t.score.owner}, model {t.score.model_version}; why: {why}")  # fmt: skip
         types = {s.event_id: s.type for s in t.story}
