@@ -91,6 +91,8 @@ class BatchWorker:
         self.processor = StreamProcessor(engine, self.table, max_skew_ms=settings.max_skew_ms, wall_clock=wall)
         self.owned: set[int] = set()
         self.positions: dict[int, int] = {}
+        self._processed: dict[tuple[str, int], int] = {}
+        """Next offset after the last processed record, per input partition (what a revoke or stop commits)."""
         self.ready = False
         self.stopping = False
         self._delivery_errors: list[str] = []
@@ -157,6 +159,7 @@ class BatchWorker:
                 self.positions[partition] = offset
         self.update_gauges()  # cheap (running sums, cached watermarks)
         self._commit(batch.offsets)
+        self._processed.update(batch.offsets)
         elapsed = time.perf_counter() - started
         self.metrics.processing.observe(elapsed)
         if elapsed > SLOW_BATCH_S:
@@ -221,11 +224,17 @@ class BatchWorker:
         except KafkaException as err:  # a rebalance took the partitions: the next owner redoes these records
             logger.warning("offsets not committed (%s); the records will be processed again", err.args[0].str())
 
-    def _commit_now(self) -> None:
-        """Wait for the positions of every processed record to be committed (on a revoke and a clean stop)."""
+    def _commit_now(self, partitions: list[TopicPartition] | None = None) -> None:
+        """Commit, and wait for, the offsets of processed records (of ``partitions``, else all) on a revoke and a
+        clean stop. Our own record of what was processed, not the consumer's position: that may already count
+        records fetched for a batch that has not run."""
+        wanted = None if partitions is None else {(tp.topic, tp.partition) for tp in partitions}
+        done = [TopicPartition(t, p, o) for (t, p), o in self._processed.items() if wanted is None or (t, p) in wanted]
+        if not done:
+            return
         try:
-            self.consumer.commit(asynchronous=False)
-        except KafkaException as err:  # nothing consumed yet, or the group moved on: nothing to lose either way
+            self.consumer.commit(offsets=done, asynchronous=False)
+        except KafkaException as err:  # the group moved on: the next owner redoes these deduplicated records
             logger.info("final commit: %s", err.args[0].str())
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None,
@@ -294,18 +303,24 @@ class BatchWorker:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Nothing is in flight here (batches end before the next poll); the state stays until the next
         assignment shows whether someone else wrote to it."""
-        self._commit_now()
+        self._commit_now(partitions)
+        self._release(partitions)
+
+    def _release(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:  # never commit for them again: the next owner's offsets must not move back
+            self._processed.pop((tp.topic, tp.partition), None)
         self.ready = False
         self.owned = set()
         self.processor.reset()
         self.metrics.ready.set(0)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """The group gave our partitions away (we were too slow): another worker may be writing them now."""
+        """The group gave our partitions away (we were too slow): another worker may be writing them now, so
+        nothing is committed for them."""
         logger.error("partitions lost to the group: dropping their state")
         for partition in {tp.partition for tp in partitions}:
             self.table.drop(partition)
-        self._on_revoke(consumer, partitions)
+        self._release(partitions)
 
     def _changelog_end(self, partition: int) -> int:
         _, high = self.consumer.get_watermark_offsets(TopicPartition(self.changelog, partition), timeout=10.0)
