@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from momentstream.schema import TouchpointEvent
 from momentstream.vocabulary import MAX_TYPES, OTHER, coverage, profile_events, suggest
 
@@ -41,6 +43,18 @@ def test_a_history_with_ids_in_the_type_field_stays_bounded() -> None:
     profile = profile_events(events)
     assert len(profile.types) == MAX_TYPES + 1
     assert profile.count(OTHER) == 500
+
+
+def test_a_history_of_more_customers_than_followed_counts_every_event_in_bounded_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("momentstream.vocabulary.MAX_CUSTOMERS", 10)
+    events = [event(i, f"c{i % 25}", "login" if i % 2 else "order_paid", i / 10) for i in range(200)]
+    events.append(event(999, "late-comer", "refund", 30))  # a type only an unfollowed customer has
+    profile = profile_events(events)
+    assert (profile.events, profile.customers, profile.customers_capped) == (201, 10, True)
+    assert profile.count("login") + profile.count("order_paid") == 200
+    assert {t.type: t.customers for t in profile.types}["refund"] == 0
 
 
 def test_suggestions_by_synonym_then_spelling_most_frequent_first() -> None:

@@ -118,9 +118,11 @@ def _print_profile(profile: Profile, rejected: list[Reject], top: int, out: IO[s
     if profile.first_ms is not None and profile.last_ms is not None:
         first, last = ms_to_datetime(profile.first_ms), ms_to_datetime(profile.last_ms)
         span = f", {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
-    print(
-        f"{profile.events:,} events, {profile.customers:,} customers{span}; {len(rejected):,} invalid lines", file=out
-    )
+    more = "+" if profile.customers_capped else ""
+    print(f"{profile.events:,} events, {profile.customers:,}{more} customers{span}; {len(rejected):,} invalid lines",
+          file=out)  # fmt: skip
+    if profile.customers_capped:
+        print(f"  customers per type and gaps: the first {profile.customers:,} customers only", file=out)
     for reject in rejected[:3]:
         print(f"  line {reject.line}: {reject.error}", file=out)
     rows = [

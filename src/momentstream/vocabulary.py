@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 from momentstream.clock import to_ms
 from momentstream.schema import TouchpointEvent
 
-__all__ = ["MAX_TYPES", "Need", "Profile", "TypeProfile", "coverage", "profile_events", "suggest"]
+__all__ = ["MAX_CUSTOMERS", "MAX_TYPES", "Need", "Profile", "TypeProfile", "coverage", "profile_events", "suggest"]
 
 MAX_TYPES = 2_000
 """Distinct event types counted one by one; a history with more (ids in the type field, say) counts the rest
 as ``(other types)`` so profiling stays bounded."""
 OTHER = "(other types)"
+MAX_CUSTOMERS = 200_000
+"""Customers followed one by one (for customers per type and gaps): the first this many seen. Beyond them events
+are still counted, so a history of millions of customers profiles in bounded memory."""
 GAP_SAMPLES = 5_000
 """Gaps kept per type (a seeded reservoir) for the median."""
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -66,6 +69,7 @@ class TypeProfile:
     type: str
     events: int
     customers: int
+    """Customers with this type, among those followed (see :data:`MAX_CUSTOMERS`)."""
     median_gap_days: float | None
     """Median time between a customer's consecutive events of this type (None: no customer had two)."""
 
@@ -77,6 +81,8 @@ class Profile:
     types: list[TypeProfile] = field(default_factory=list)
     events: int = 0
     customers: int = 0
+    """Distinct customers, counted up to :data:`MAX_CUSTOMERS` (then ``customers_capped``)."""
+    customers_capped: bool = False
     first_ms: int | None = None
     last_ms: int | None = None
 
@@ -102,7 +108,7 @@ def profile_events(events: Iterable[TouchpointEvent]) -> Profile:
     last_seen: dict[tuple[str, str], int] = {}
     gaps: dict[str, list[float]] = {}
     seen_gaps: dict[str, int] = {}
-    customers: set[str] = set()
+    followed: set[str] = set()
     rng = random.Random(0)
     profile = Profile()
     for event in events:
@@ -112,8 +118,13 @@ def profile_events(events: Iterable[TouchpointEvent]) -> Profile:
         profile.first_ms = ts if profile.first_ms is None else min(profile.first_ms, ts)
         profile.last_ms = ts if profile.last_ms is None else max(profile.last_ms, ts)
         counts[kind] = counts.get(kind, 0) + 1
-        customers.add(event.customer_id)
-        key = (kind, event.customer_id)
+        customer = event.customer_id
+        if customer not in followed:
+            if len(followed) >= MAX_CUSTOMERS:
+                profile.customers_capped = True
+                continue
+            followed.add(customer)
+        key = (kind, customer)
         before = last_seen.get(key)
         last_seen[key] = ts if before is None else max(before, ts)
         if before is not None and ts >= before:
@@ -127,10 +138,10 @@ def profile_events(events: Iterable[TouchpointEvent]) -> Profile:
     per_type: dict[str, int] = {}
     for kind, _ in last_seen:
         per_type[kind] = per_type.get(kind, 0) + 1
-    profile.customers = len(customers)
+    profile.customers = len(followed)
     profile.types = sorted(
         (
-            TypeProfile(k, n, per_type[k], statistics.median(gaps[k]) if gaps.get(k) else None)
+            TypeProfile(k, n, per_type.get(k, 0), statistics.median(gaps[k]) if gaps.get(k) else None)
             for k, n in counts.items()
         ),
         key=lambda t: (-t.events, t.type),
@@ -146,8 +157,7 @@ def suggest(needed: str, profile: Profile, limit: int = 3) -> list[str]:
     """The history's types that most likely mean ``needed``: shared synonym words first, then spelling."""
     present = [t.type for t in profile.types if t.type != OTHER]
     hints = set(SYNONYMS.get(needed, ())) | _words(needed)
-    by_words = [t for t in present if _words(t) & hints]
-    by_words.sort(key=lambda t: -profile.count(t))
+    by_words = [t for t in present if _words(t) & hints]  # most frequent first, as profile.types are
     spelled = difflib.get_close_matches(needed, present, n=limit, cutoff=0.6)
     ordered = list(dict.fromkeys([*by_words, *spelled]))
     return ordered[:limit]
