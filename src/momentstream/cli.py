@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import csv
 import importlib.metadata
-import itertools
 import logging
 import sys
 from collections import Counter
@@ -27,18 +26,17 @@ from momentstream.ops.redact import install_log_redaction
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
-from momentstream.profile_cli import add_profile_command, needs_of, run_profile, vocabulary_warnings
+from momentstream.profile_cli import add_profile_command, run_profile, sample_warnings
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 from momentstream.runtime.replay import DRAIN, replay_file
-from momentstream.runtime.sources import Reject, open_binary, open_text, read_events, write_events
+from momentstream.runtime.sources import open_binary, open_text, read_events, write_events
 from momentstream.schema import TouchpointEvent, Trigger, export_json_schemas, ms_to_datetime
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 from momentstream.triggers.consent import read_customer_list, suppression_events
 from momentstream.triggers.contract import read_triggers, write_contract_schema
 from momentstream.triggers.uplift import GroupRate, uplift
-from momentstream.vocabulary import coverage, profile_events
 
 __all__ = ["main"]
 
@@ -435,21 +433,12 @@ def _check(args: argparse.Namespace) -> int:
     for warning in Engine(moments).warnings:
         print(f"warning: {warning}")
     if args.events:
-        for warning in _vocabulary_check(args.events, args.moments, args.objectives):
+        for warning in sample_warnings(args.events, args.moments, args.objectives, VOCABULARY_SAMPLE):
             print(f"warning: {warning} (see `momentstream profile`)")
     print(format_table(["moment", "version", "steps", "window", "skip"], rows))
     print()
     print(_policy_table(moments))
     return 0
-
-
-def _vocabulary_check(events: str, moments: Path | None, objectives: Path | None) -> list[str]:
-    """Warnings for moments and objectives that wait only for event types the sample never shows."""
-    needs = needs_of(moments, objectives)
-    with open_binary(events) as source:
-        sample = (e for _, e in read_events(itertools.islice(source, VOCABULARY_SAMPLE)) if not isinstance(e, Reject))
-        profile = profile_events(sample)
-    return vocabulary_warnings(coverage(needs, profile))
 
 
 def _policy_table(moments: Sequence[CompiledMoment]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,7 +20,7 @@ from momentstream.schema import TouchpointEvent, ms_to_datetime
 from momentstream.textable import format_table
 from momentstream.vocabulary import Need, Profile, coverage, profile_events
 
-__all__ = ["PROFILE_HELP", "add_profile_command", "needs_of", "run_profile", "vocabulary_warnings"]
+__all__ = ["PROFILE_HELP", "add_profile_command", "needs_of", "run_profile", "sample_warnings", "vocabulary_warnings"]
 
 PROFILE_HELP = """\
 List the event types of a history (events, customers, median gap between a
@@ -83,7 +83,15 @@ def vocabulary_warnings(rows: list[Need]) -> list[str]:
     return warnings
 
 
-def _events(source: IO[bytes], rejected: list[Reject]) -> Iterator[TouchpointEvent]:
+def sample_warnings(events: str, moments: Path | None, objectives: Path | None, lines: int) -> list[str]:
+    """:func:`vocabulary_warnings` from the first ``lines`` lines of an events file (``check --events``)."""
+    needs = needs_of(moments, objectives)
+    with open_binary(events) as source:
+        profile = profile_events(_events(itertools.islice(source, lines), []))
+    return vocabulary_warnings(coverage(needs, profile))
+
+
+def _events(source: Iterable[bytes], rejected: list[Reject]) -> Iterator[TouchpointEvent]:
     for _, item in read_events(source):
         if isinstance(item, Reject):
             rejected.append(item)
