@@ -41,7 +41,9 @@ class BinnedAUC:
         self.negatives = [0] * (self.bins + 1)
 
     def update(self, y_true: bool, y_pred: float) -> None:
-        """Count one prediction (a probability; values outside [0, 1] go to the end bins)."""
+        """Count one prediction (a probability; values outside [0, 1] go to the end bins, NaN is not counted)."""
+        if math.isnan(y_pred):  # no bin, and int(NaN) would raise
+            return
         index = int(min(max(y_pred, 0.0), 1.0) * self.bins)
         if y_true:
             self.positives[index] += 1
