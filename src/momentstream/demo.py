@@ -21,11 +21,11 @@ from typing import Any, TextIO
 from momentstream.clock import to_ms
 from momentstream.demo_discovery import discovery_act, seeds_from
 from momentstream.engine import Engine, EngineConfig
-from momentstream.models.objectives import load_objectives
+from momentstream.models.objectives import WARMING_UP, load_objectives
 from momentstream.models.scorer import Scorer
 from momentstream.patterns.dsl import load_moments
 from momentstream.resources import bundled_moments_path, bundled_objectives_path
-from momentstream.runtime.replay import ReplaySummary, replay_file
+from momentstream.runtime.replay import ReplayRunner, ReplaySummary, replay_file
 from momentstream.runtime.sources import write_events
 from momentstream.schema import Trigger
 from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, Truth, simulate
@@ -67,6 +67,8 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     split_ms -= split_ms % 86_400_000  # midnight UTC
     act = discovery_act(sim, split_ms, out, options.progress, stream)
     later = seeds_from(sim, split_ms)
+    if engine.scorer is not None:
+        stream.write(_warm_models(engine.scorer, sim, split_ms))
     stream.write("3. The bundled example moments (told, not discovered) with the contact policy, holdouts and online\n"
                  f"   scoring, over the same later period: momentstream replay {act.later_path}\n\n")  # fmt: skip
     triggers_path, audit_path = out / "triggers.jsonl", out / "audit.jsonl"
@@ -97,6 +99,17 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     return summary
 
 
+def _warm_models(scorer: Scorer, sim: Simulation, split_ms: int) -> str:
+    """Let the models learn from the history before the split first, as a worker that has been running
+    would have: churn's label takes 60 days to be known, longer than the later period's first weeks."""
+    warm = Scorer(replace(scorer.config, bindings={}))  # learning only: no moments to bind scores to
+    runner = ReplayRunner(Engine([], scorer=warm))
+    list(runner.run((e for e in sim.events if to_ms(e.ts) < split_ms), until=split_ms))
+    scorer.restore(warm.snapshot())
+    learned = ", ".join(f"{name} {model.learned:,}" for name, model in warm.models.items())
+    return f"   The online models first learn from the history before the split (labels: {learned}).\n\n"
+
+
 def _scoring(engine: Engine, triggers: list[Trigger]) -> str:
     """How each objective's model is doing, and how the triggers spread over tiers and owners."""
     assert engine.scorer is not None
@@ -112,12 +125,14 @@ def _scoring(engine: Engine, triggers: list[Trigger]) -> str:
             tiers[(t.score.owner, t.score.tier or "no tier")] += 1
     tier_rows = [[owner, tier, n] for (owner, tier), n in sorted(tiers.items())]
     warm_up = engine.scorer.config.warm_up
-    note = (f"warming_up: the model had fewer than {warm_up.min_labels:,} labels, or a progressive AUC below "
-            f"{warm_up.min_auc}\n(or none yet: churn sees its first positive label only after a 30-day silence) "
-            "when the trigger fired; no tier, so no workflow acts on it automatically.")  # fmt: skip
+    note = ""
+    if any(tier == WARMING_UP for _, tier in tiers):
+        note = (f"\nwarming_up: the model had fewer than {warm_up.min_labels:,} labels, or a progressive AUC below "
+                f"{warm_up.min_auc}\n(churn's label is known 60 days after its prediction: no activity 30 to 60 days "
+                "on) when the trigger fired; no tier, so no workflow acts on it automatically.")  # fmt: skip
     return ("Online models (progressive validation: each label scored before it is learned):\n" + models
             + "\n\nTriggers by owner and tier:\n" + format_table(["owner", "tier", "triggers"], tier_rows)
-            + "\n" + note)  # fmt: skip
+            + note)  # fmt: skip
 
 
 def _policy(engine: Engine, treated: list[Trigger], held_out: list[Trigger], audit: list[dict[str, Any]]) -> str:
@@ -195,7 +210,7 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
             window = f", act by {t.window.closes_at.strftime('%a %Y-%m-%d %H:%M')}"
         lines.append(f"  {t.customer_id}  {t.moment} ({t.kind}) at {when}{window}  id {t.trigger_id[:12]}")
         if t.score is not None:
-            why = ", ".join(f"{r.feature} {r.contribution:+.2f}" for r in t.score.reasons) or "too few labels to say"
+            why = ", ".join(f"{r.feature} {r.points or 0:+.0f} pts" for r in t.score.reasons) or "too few labels to say"
             lines.append(f"      {t.score.objective} {t.score.score:.2f} -> {t.score.tier or 'no tier'}, "
                          f"owner {t.score.owner}, model {t.score.model_version}; why: {why}")  # fmt: skip
         types = {s.event_id: s.type for s in t.story}

@@ -364,7 +364,8 @@ class Engine:
         scored = self.scorer.trigger_score(state, trigger.moment, to_ms(trigger.emitted_at))
         if scored is None:
             return trigger
-        reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4)) for r in scored.reasons]
+        reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4), points=round(r.points, 2))
+                   for r in scored.reasons]  # fmt: skip
         score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
                       tier=scored.tier, owner=scored.owner, reasons=reasons)  # fmt: skip
         if not scored.condition_met and trigger.kind != "window_expired":

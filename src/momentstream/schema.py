@@ -185,12 +185,15 @@ TriggerKind = Literal["match", "window_open", "window_expired"]
 
 
 class Reason(BaseModel):
-    """One feature's signed push on the score, in log-odds (weight x standardized value)."""
+    """One feature's signed push on the score, compared with a typical customer."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     feature: str
     contribution: float
+    """In log-odds (for the default model: weight x standardized value, the value clipped to ±5)."""
+    points: float | None = Field(default=None, ge=-100, le=100)
+    """In probability points: the score minus the score with this feature at its typical value, x 100."""
 
 
 class Score(BaseModel):

@@ -27,3 +27,19 @@ def test_out_of_range_and_non_finite_predictions_never_raise() -> None:
         auc.update(False, p)
     assert sum(auc.positives) == sum(auc.negatives) == 4  # NaN is not counted
     assert auc.get() == 0.5
+
+
+def test_calibration_error_is_near_zero_when_scores_come_true_as_often_as_they_say() -> None:
+    rng = random.Random(5)
+    calibrated, overconfident = BinnedAUC(), BinnedAUC()
+    for _ in range(20_000):
+        p = rng.random()
+        outcome = rng.random() < p
+        calibrated.update(outcome, p)
+        overconfident.update(outcome, 1.0 if p > 0.5 else 0.0)
+    assert calibrated.calibration_error() < 0.02
+    assert 0.2 < overconfident.calibration_error() < 0.3  # says 1.0 where 75% come true, 0 where 25% do
+
+
+def test_calibration_error_is_nan_before_the_first_label() -> None:
+    assert math.isnan(BinnedAUC().calibration_error())

@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from momentstream.models.features import DAY_MS, FEATURE_NAMES, MAX_KINDS, FeatureSelector, FeatureState, ticket_tone
+from momentstream.models.features import (
+    DAY_MS,
+    DEFAULT_FEATURES,
+    FEATURE_NAMES,
+    MAX_KINDS,
+    FeatureSelector,
+    FeatureState,
+    ticket_tone,
+)
 from tests.helpers import T0, event
 
 T0_MS = int(T0.timestamp() * 1000)
@@ -91,3 +99,36 @@ def test_a_selector_keeps_named_and_matching_features_only() -> None:
     assert set(kept) == {"log_days_since_last_purchase", "purchases_7d", "purchases_30d", "purchases_90d",
                          "type_purchase_30d", "type_login_30d"}  # fmt: skip
     assert all(kept[k] == x[k] for k in kept)
+
+
+def test_log_features_are_the_raw_ones_on_a_log_scale() -> None:
+    f = feed([("purchase", 0, {"value": 99.0}), ("login", 3, {}), ("purchase", 10, {"value": 1e9})])
+    x = f.vector(T0_MS + 40 * DAY_MS)
+    for name in ("days_since_first_seen", "gap_mean_days", "events_30d", "purchases_90d", "monetary_7d"):
+        assert x[f"log_{name}"] == pytest.approx(math.log1p(x[name]))
+    assert x["log_support_tickets"] == 0.0
+    assert x["log_monetary_90d"] < 22  # a billion in sales is a log step, not a billion
+
+
+def test_a_refund_that_makes_money_negative_keeps_its_log_finite() -> None:
+    f = feed([("purchase", 0, {"value": 10.0}), ("purchase", 1, {"value": -500.0})])
+    x = f.vector(T0_MS + 2 * DAY_MS)
+    assert x["monetary_30d"] < 0
+    assert x["log_monetary_30d"] == 0.0
+
+
+@pytest.mark.parametrize(("days", "sign"), [([0, 1, 2, 3, 4, 40, 41, 42, 43, 44, 45, 46, 47], 1), ([0, 1, 2, 3], -1)])
+def test_the_trend_compares_the_last_week_with_the_customers_own_quarter(days: list[int], sign: int) -> None:
+    f = feed([("login", d, {}) for d in days])
+    x = f.vector(T0_MS + (days[-1] + (1 if sign > 0 else 30)) * DAY_MS)
+    assert math.copysign(1, x["trend_events"]) == sign  # busier than usual: up; quiet for a month: down
+    assert x["trend_purchases"] == 0.0
+
+
+def test_the_default_features_are_bounded_and_leave_out_raw_values_tenure_and_gaps() -> None:
+    f = feed([("purchase", 0, {"value": 1e9}), ("support_ticket", 1, {"text": "broken"}), ("login", 500, {})])
+    x = FeatureSelector(DEFAULT_FEATURES)(f.vector(T0_MS + 900 * DAY_MS))
+    assert not {"days_since_first_seen", "log_days_since_first_seen", "gap_ratio", "log_gap_ratio",
+                "monetary_30d", "days_since_last_event"} & set(x)  # fmt: skip
+    assert {"log_days_since_last_event", "log_monetary_90d", "trend_events", "type_login_30d"} <= set(x)
+    assert max(abs(v) for v in x.values()) < 25

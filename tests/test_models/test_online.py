@@ -130,3 +130,17 @@ def test_a_snapshot_of_the_river_pipeline_loads_as_the_fused_model_with_the_same
     expected = river.predict_proba_one(probe)[True]
     assert loaded.score(probe) == pytest.approx(expected, abs=1e-12)
     assert fused.predict_proba_one(probe)[True] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "hoeffding_tree"])
+@pytest.mark.parametrize("extreme", [1e12, -1e12, 1e6])
+def test_reasons_in_probability_points_stay_within_a_hundred_and_follow_the_log_odds(
+    estimator: str, extreme: float
+) -> None:
+    """The issue's -21,866 log-odds reason: whatever a feature's value, its points are within ±100."""
+    model = trained(estimator)
+    reasons = model.reasons({"days_since_last_purchase": extreme, "events_30d": -extreme})
+    for reason in reasons:
+        assert reason.points is not None
+        assert -100.0 <= reason.points <= 100.0
+        assert reason.points == 0.0 or math.copysign(1, reason.points) == math.copysign(1, reason.contribution)

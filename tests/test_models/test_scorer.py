@@ -15,7 +15,7 @@ from momentstream.demo import default_engine
 from momentstream.engine import Engine
 from momentstream.models.objectives import WARMING_UP, ObjectivesError, load_objectives, parse_objectives
 from momentstream.models.online import RECOVERY_SAMPLES
-from momentstream.models.scorer import RESCORE_SLICES, Scorer, ScoringState
+from momentstream.models.scorer import Scorer, ScoringState
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.resources import bundled_moments_path, bundled_objectives_path
@@ -47,14 +47,15 @@ def test_every_label_is_learned_once_it_became_known_and_is_right(journeys: list
     assert scorer.label_log
     for record in scorer.label_log:
         objective = objectives[record.objective]
-        deadline = record.predicted_at + objective.horizon_ms
+        deadline = record.predicted_at + objective.outcome_after_ms + objective.horizon_ms
+        counted_from = record.predicted_at + objective.outcome_after_ms
         outcomes = [to_ms(e.ts) for e in by_customer[record.customer_id]
-                    if objective.outcome(e) and record.predicted_at < to_ms(e.ts) <= deadline]  # fmt: skip
+                    if objective.outcome(e) and counted_from < to_ms(e.ts) <= deadline]  # fmt: skip
         if outcomes:
             assert record.labelled_at == min(outcomes)
             assert record.label == objective.label_for_outcome()
         else:  # learned in a batch: at the customer's next event or rescore after the horizon
-            step = min(o.horizon_ms for o in objectives.values()) // RESCORE_SLICES
+            step = min(o.sample_every_ms for o in objectives.values())
             assert deadline <= record.labelled_at <= deadline + step
             assert record.label == objective.label_for_silence()
         assert record.labelled_at > record.predicted_at  # never from the future
@@ -225,8 +226,9 @@ def test_an_outcome_at_every_event_keeps_one_prediction_per_slice_not_per_event(
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
     daily = [TouchpointEvent(event_id=f"e{d}", customer_id="c", type="purchase", value=5.0, ts=t0 + timedelta(days=d))
              for d in range(30)]  # fmt: skip
-    list(ReplayRunner(engine).run(daily))
-    churn = [r for r in scorer.label_log or [] if r.objective == "churn"]
+    list(ReplayRunner(engine).run(daily, until=to_ms(t0 + timedelta(days=29 + 60))))
+    month = to_ms(t0 + timedelta(days=30))
+    churn = [r for r in scorer.label_log or [] if r.objective == "churn" and r.predicted_at < month]
     slice_days = 30 / load_objectives(bundled_objectives_path()).objectives[0].max_pending
     assert churn
     assert len(churn) <= 30 / slice_days + 1
@@ -289,3 +291,64 @@ def test_a_bad_model_setting_is_reported_once_with_its_own_field() -> None:
                                           "outcome_means": "maybe"}]})  # fmt: skip
     assert str(caught.value).count("field") == 1
     assert "objectives[0].outcome_means" in str(caught.value)
+
+
+CHURN_30D = {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "login"}, "outcome_means": "negative",
+                             "horizon": "30d"}]}  # fmt: skip
+
+
+def churn_samples(days: list[float], until_day: float) -> list[int]:
+    """When a 30-day churn objective kept predictions for one customer with events on ``days``."""
+    scorer = Scorer(parse_objectives(CHURN_30D), keep_label_log=True)
+    engine = Engine([], scorer=scorer)
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    events = [TouchpointEvent(event_id=f"e{i}", customer_id="c", type="login", ts=t0 + timedelta(days=d))
+              for i, d in enumerate(days)]  # fmt: skip
+    list(ReplayRunner(engine).run(events, until=to_ms(t0 + timedelta(days=until_day))))
+    return sorted((r.predicted_at - to_ms(t0)) // 3_600_000 for r in scorer.label_log or [] if r.objective == "churn")
+
+
+def test_predictions_are_kept_on_the_customers_own_clock_then_at_silence_milestones_never_at_events() -> None:
+    """Every 7.5 days (30-day horizon / 4) from the first event whatever the customer does, while silent
+    for up to two horizons; then at 3, 4.5 horizons of silence. None at an event, where recency is 0."""
+    hours = churn_samples([0, 0.2, 3, 3.1, 11, 25], until_day=200)
+    regular = [k * 180 for k in range(1, 13) if k * 7.5 - 25 < 60 + 7.5]  # 7.5 days = 180 h
+    milestones = [(25 + m) * 24 for m in (90, 135)]  # the next, 202.5 days, would be labelled after day 200
+    assert hours == regular + milestones
+
+
+def test_a_customer_back_from_a_long_silence_is_sampled_on_a_fresh_clock_from_their_return() -> None:
+    """Their next milestone was months away; waiting for it would leave a returning customer unsampled."""
+    hours = churn_samples([0, 400], until_day=460)
+    after_return = [h for h in hours if h > 400 * 24]
+    assert after_return[:3] == [400 * 24 + k * 180 for k in (1, 2, 3)]
+    assert len(hours) == len(set(hours))  # the stale milestone timer neither samples again nor forks the clock
+
+
+def test_with_outcome_after_an_outcome_counts_only_in_the_later_window() -> None:
+    """Churn as "no login 30 to 60 days from now": a customer active for 20 more days, then gone, is a churner
+    for a prediction today; one who logs in on day 45 is not."""
+    objectives = {"objectives": [{**CHURN_30D["objectives"][0], "outcome_after": "30d"}]}  # type: ignore[index]
+    scorer = Scorer(parse_objectives(objectives), keep_label_log=True)
+    engine = Engine([], scorer=scorer)
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    days = {"leaves": [0, 5, 10, 15, 20], "stays": [0, 5, 10, 15, 20, 45]}
+    events = sorted((TouchpointEvent(event_id=f"{c}{d}", customer_id=c, type="login", ts=t0 + timedelta(days=d))
+                     for c, ds in days.items() for d in ds), key=lambda e: e.ts)  # fmt: skip
+    runner = ReplayRunner(engine)
+    list(runner.run(events, until=to_ms(t0 + timedelta(days=400))))
+    first = {c: next(r for r in scorer.label_log or [] if r.customer_id == c) for c in days}
+    at = to_ms(t0 + timedelta(days=7.5))
+    assert first["leaves"].predicted_at == first["stays"].predicted_at == at
+    assert first["leaves"].label == 1
+    assert first["leaves"].labelled_at >= at + 60 * 86_400_000
+    assert first["stays"].label == 0
+    assert first["stays"].labelled_at == to_ms(t0 + timedelta(days=45))
+    assert not [p for state in runner.states.values() for kept in Scorer.scoring(state).pending.values() for p in kept]
+
+
+@pytest.mark.parametrize("after", ["0d", "-3d", "400d", "soon", True])
+def test_a_bad_outcome_after_is_refused_with_its_field(after: object) -> None:
+    objectives = {"objectives": [{**CHURN_30D["objectives"][0], "outcome_after": after}]}  # type: ignore[index]
+    with pytest.raises(PatternError, match=r"objectives\[0\]\.outcome_after"):
+        parse_objectives(objectives)

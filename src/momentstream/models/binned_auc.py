@@ -20,6 +20,15 @@ Examples
 0.833
 >>> import math; math.isnan(BinnedAUC().get())
 True
+
+The same counts say how well calibrated the predictions are: among predictions near 0.8,
+about 80% should be positive.
+
+>>> calibrated = BinnedAUC()
+>>> for i in range(1000):
+...     calibrated.update(i % 10 < 8, 0.8)
+>>> round(calibrated.calibration_error(), 3)
+0.003
 """
 
 from __future__ import annotations
@@ -61,3 +70,23 @@ class BinnedAUC:
             wins += pos * (below + neg / 2)
             below += neg
         return wins / (total_pos * total_neg)
+
+    def calibration_error(self, groups: int = 10) -> float:
+        """Expected calibration error: over ``groups`` equal-width score ranges, the gap between the
+        mean prediction (bin centres, so within half a bin) and the share of positives, weighted by
+        how many predictions fell there. 0 is perfect; NaN before the first label."""
+        total = sum(self.positives) + sum(self.negatives)
+        if not total:
+            return math.nan
+        error = 0.0
+        per_group = math.ceil((self.bins + 1) / groups)
+        for first in range(0, self.bins + 1, per_group):
+            count = predicted = positives = 0.0
+            for index in range(first, min(first + per_group, self.bins + 1)):
+                n = self.positives[index] + self.negatives[index]
+                count += n
+                predicted += n * min((index + 0.5) / self.bins, 1.0)
+                positives += self.positives[index]
+            if count:
+                error += abs(predicted - positives) / total
+        return error

@@ -5,7 +5,10 @@ explained by occlusion: the log-odds of the score minus their average when the f
 replaced, one feature at a time, by typical values (the scaler's running mean, and one
 standard deviation either side; a tree's split can fall on the same side as the mean alone).
 Both say "this feature moved the score up (or down) by so much compared with an average
-customer", so a CRM reads them the same way.
+customer", so a CRM reads them the same way. Log-odds add up but are hard to read, so each
+reason also says it in probability points (:func:`points`): the score minus the score this
+customer would have with the feature at its typical value, times 100; bounded by ±100 whatever
+the model does.
 
 >>> from momentstream.models.estimators import build
 >>> model = build("naive_bayes")
@@ -25,17 +28,29 @@ from river.compose import Pipeline
 
 from momentstream.models.scaled_logistic import ScaledLogistic
 
-__all__ = ["Reason", "linear_reasons", "log_odds", "occlusion_reasons"]
+__all__ = ["Reason", "linear_reasons", "log_odds", "occlusion_reasons", "points"]
 
 _EDGE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One feature's signed contribution to a score (in log-odds)."""
+    """One feature's signed contribution to a score: in log-odds, and in probability points."""
 
     feature: str
     contribution: float
+    points: float = 0.0
+
+
+def points(p: float, contribution: float) -> float:
+    """Probability points (-100 to 100) a push of ``contribution`` log-odds gave a score of ``p``.
+
+    >>> points(0.5, 0.0), round(points(0.9, 2.1972), 1), round(points(0.99, 21_866.0), 1)
+    (0.0, 40.0, 99.0)
+    """
+    without = log_odds(p) - contribution
+    base = 1.0 / (1.0 + math.exp(-without)) if without > -700 else 0.0
+    return 100.0 * (p - base)
 
 
 def log_odds(p: float) -> float:

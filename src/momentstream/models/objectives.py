@@ -60,8 +60,28 @@ class Objective:
     learning_rate: float = 0.05
     l2: float = 0.0
     max_pending: int = 4
+    """Predictions kept per horizon: one at each slice (horizon / this) while the customer is tracked."""
     features: tuple[str, ...] | None = None
-    """Names or shell-style patterns of the features the model uses (None: every feature)."""
+    """Names or shell-style patterns of the features the model uses (None: the default features)."""
+    outcome_after_ms: int = 0
+    """Outcome events count only from this long after the prediction: with 30 days, churn asks "no
+    activity between 30 and 60 days from now", i.e. "will have left within 30 days", where "no activity
+    in the next 30 days" would only say yes to customers who had already gone."""
+
+    @property
+    def sample_every_ms(self) -> int:
+        """How often a tracked customer's features are sampled as a training example."""
+        return max(self.horizon_ms // self.max_pending, 1)
+
+    @property
+    def label_delay_ms(self) -> int:
+        """How long after a prediction its label is known at the latest."""
+        return self.outcome_after_ms + self.horizon_ms
+
+    @property
+    def pending_cap(self) -> int:
+        """Predictions waiting for a label at once: one per slice, until their label is known."""
+        return -(-self.label_delay_ms // self.sample_every_ms)
 
     def label_for_outcome(self) -> int:
         """The label when the outcome event is seen within the horizon."""
@@ -145,7 +165,8 @@ class ObjectivesError(PatternError):
 
 _TOP_KEYS = {"version", "objectives", "tiers", "moments", "warm_up"}
 _WARM_UP_KEYS = {"min_labels", "min_auc"}
-_OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "horizon", "model", "max_pending"}
+_OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "outcome_after", "horizon", "model", "max_pending"}
+_LONGEST_OUTCOME_AFTER_MS = 365 * 86_400_000
 _MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features"}
 _BINDING_KEYS = {"objective", "min_score", "rise", "within"}
 _TIER_KEYS = {"name", "min"}
@@ -291,6 +312,10 @@ def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Ob
     except PatternError as err:
         raise fail(f"{where}.outcome" + (f".{err.field}" if err.field else ""), err.message, name) from None
     features = _features(model.get("features"), f"{where}.model.features", lambda w, m: fail(w, m, name))
+    after = raw.get("outcome_after")
+    after = 0 if after is None else _duration_of(after, f"{where}.outcome_after", fail, name)
+    if after > _LONGEST_OUTCOME_AFTER_MS:
+        raise fail(f"{where}.outcome_after", "at most 365d (a label would take longer than that to learn)", name)
     return Objective(
         name=raw["name"],
         owner=raw["owner"],
@@ -303,6 +328,7 @@ def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Ob
         l2=_number(model.get("l2", 0.0), f"{where}.model.l2", fail, name, 0.0, 10.0),
         max_pending=pending,
         features=features,
+        outcome_after_ms=after,
     )
 
 

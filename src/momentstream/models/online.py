@@ -19,7 +19,7 @@ from river import drift, metrics
 
 from momentstream.models.binned_auc import BinnedAUC
 from momentstream.models.estimators import LINEAR, Learner, build
-from momentstream.models.explain import Reason, linear_reasons, occlusion_reasons
+from momentstream.models.explain import Reason, linear_reasons, occlusion_reasons, points
 from momentstream.models.scaled_logistic import ScaledLogistic
 
 __all__ = ["FEATURE_LIMIT", "ObjectiveModel", "Reason", "bounded"]
@@ -131,6 +131,12 @@ class ObjectiveModel:
             return float("nan"), float("nan")
         return float(self.auc.get()), float(self.log_loss.get())
 
+    def calibration_error(self) -> float:
+        """Progressive expected calibration error (0: a score of 0.8 comes true 80% of the time); NaN before
+        the first label, and for models restored from snapshots that counted AUC with River's metric."""
+        auc = self.auc
+        return auc.calibration_error() if isinstance(auc, BinnedAUC) else math.nan
+
     def score(self, x: dict[str, float]) -> float:
         """Probability that the objective happens within its horizon (NaN, counted, if it cannot be had)."""
         clean = bounded(x)
@@ -183,7 +189,8 @@ class ObjectiveModel:
             self.recovering -= 1
 
     def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
-        """The features that moved this score most, largest first (non-finite ones are left out)."""
+        """The features that moved this score most, largest first (non-finite ones are left out), each in
+        log-odds and in probability points."""
         clean = bounded(x)
         if clean is None:
             return []
@@ -193,7 +200,10 @@ class ObjectiveModel:
             contributions = occlusion_reasons(self.pipeline, clean)
         contributions = [r for r in contributions if math.isfinite(r.contribution) and r.contribution != 0.0]
         contributions.sort(key=lambda r: abs(r.contribution), reverse=True)
-        return contributions[:top]
+        p = self._score(clean)
+        if math.isnan(p):
+            return contributions[:top]
+        return [Reason(r.feature, r.contribution, points(p, r.contribution)) for r in contributions[:top]]
 
     def _still_finite(self, x: dict[str, float]) -> bool:
         """After learning ``x``: for a linear model only what ``x`` touched can have gone non-finite (the

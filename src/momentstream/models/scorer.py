@@ -2,10 +2,18 @@
 
 Per customer it keeps (inside :class:`CustomerState`, so it is durable with it) the running
 features, a short score history per objective, and a few *pending predictions*: the features
-and time of a score, waiting for its outcome. An outcome event within the horizon labels
-them at that event's time; once the horizon has passed without one, the customer's next event
-or rescore timer labels them as silence, in a batch (no timer per prediction: timers cost a heap
-entry each, and with one per kept prediction the cost of labels grew with the history). A model
+and time of a score, waiting for its outcome.
+
+Predictions are kept at regular times while a customer is tracked (every slice of the horizon
+from their first event, through up to two horizons of silence, then at milestones of a growing
+silence), never at events: at an event every recency feature is 0, so a model trained there would
+see recency as a constant and could not learn what silence means; and scores are asked for at any
+time (a cut-off, a moment's trigger), which regular samples match.
+
+An outcome event within the horizon labels a prediction at that event's time; once the horizon
+has passed without one, the customer's next event or sampling timer labels it as silence, in a
+batch (no timer per prediction: timers cost a heap entry each, and the cost of labels grew with
+the history). A model
 therefore only ever learns a label at or after the moment it became known.
 The models themselves are shared by all customers of a runtime.
 """
@@ -21,7 +29,7 @@ from typing import Any
 
 import msgpack
 
-from momentstream.models.features import FeatureSelector, FeatureState
+from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
 from momentstream.schema import TouchpointEvent
@@ -45,10 +53,6 @@ LABEL_TIMER = "label"
 RESCORE_TIMER = "rescore"
 """Timer kind of a silent-period prediction; its moment field is :data:`RESCORE_OWNER`."""
 RESCORE_OWNER = "~rescore"
-RESCORE_SLICES = 4
-"""A silent customer is scored again every (shortest horizon / this), for up to two horizons.
-Predictions made only at events would all see "0 days since the last event", and a churn
-model could never learn what silence means."""
 SNAPSHOT_FORMAT = 1
 HISTORY = 8
 
@@ -144,8 +148,11 @@ class Scorer:
         }
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
         self._by_name = {o.name: o for o in objectives.objectives}
-        self._select = {o.name: FeatureSelector(o.features) for o in objectives.objectives if o.features is not None}
-        self._rise_objectives = {b.objective for b in objectives.bindings.values() if b.rise is not None}
+        self._select = {o.name: FeatureSelector(o.features or DEFAULT_FEATURES) for o in objectives.objectives}
+        self._rise_objectives = sorted({b.objective for b in objectives.bindings.values() if b.rise is not None})
+        self._sample_step = min((o.sample_every_ms for o in objectives.objectives), default=DAY_MS)
+        """The customer's sampling clock: the shortest slice of any objective's horizon."""
+        self._longest = max((o.label_delay_ms for o in objectives.objectives), default=DAY_MS)
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
@@ -157,72 +164,71 @@ class Scorer:
             if objective.outcome(event):
                 self._resolve(state.customer_id, scoring, objective, ts, objective.label_for_outcome())
         scoring.features.update(event, ts)
-        timers.extend(self._predict(scoring, ts))
-        if scoring.rescore_at is None:
-            timers.append(self._rescore_timer(scoring, ts + self._rescore_step()))
+        self._remember_scores(scoring, ts)
+        if scoring.rescore_at is None or scoring.rescore_at > ts + self._sample_step:
+            # a new customer, or one back from a long silence (whose next milestone may be months away):
+            # the regular clock starts again from this event, and the timer already queued goes stale
+            timers.append(self._rescore_timer(scoring, ts + self._sample_step))
         return timers
 
     def on_rescore_timer(self, state: CustomerState, fire_at: int) -> list[tuple[int, str, str, int]]:
-        """A silent customer: predict again with recency as of now; returns timers to schedule.
+        """The customer's sampling clock: keep predictions as of now; returns the next timer.
 
-        One rescore timer per customer, moved lazily: an event does not cancel it; when it fires
-        after a newer event, it only moves on to a step after that event. Cancelling it at every
-        event would rebuild the timer heap at every event.
+        One timer per customer, every :attr:`_sample_step` from their first event whether they
+        were active or not, until two horizons of silence. After that, samples at silence
+        milestones (3, 4.5, 6.75 … horizons), so a model also learns what a long silence means
+        at a cost of a few samples per customer, and wake-ups at the horizons of predictions
+        still waiting for a label.
         """
         scoring = self.scoring(state)
+        if scoring.rescore_at is not None and scoring.rescore_at != fire_at:
+            return []  # replaced by a newer timer when the customer came back
         scoring.rescore_at = None
         self._resolve_silence(state.customer_id, scoring, fire_at, fire_at)
         last = scoring.features.last_ms
         if last is None:
             return []
-        step = self._rescore_step()
-        if fire_at - last < step:
-            return [self._rescore_timer(scoring, last + step)]
-        longest = max(o.horizon_ms for o in self.config.objectives)
+        step, longest = self._sample_step, self._longest
         silent_for = fire_at - last
-        timers = self._predict(scoring, fire_at) if silent_for < 2 * longest + step else []
+        sampled = max(scoring.kept_at.values(), default=last) - last
+        if silent_for < 2 * longest + step or silent_for >= _milestone_after(sampled, longest):
+            self._keep_predictions(scoring, fire_at)
         if silent_for < 2 * longest:
-            timers.append(self._rescore_timer(scoring, fire_at + step))
-        else:  # rescoring is over: wake when the next kept prediction's horizon ends, to learn its silence label
-            deadlines = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
-            if deadlines:
-                timers.append(self._rescore_timer(scoring, max(min(deadlines), fire_at + 1)))
-        return timers
+            return [self._rescore_timer(scoring, fire_at + step)]
+        wake = last + _milestone_after(silent_for, longest)
+        deadlines = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+        return [self._rescore_timer(scoring, max(min([wake, *deadlines]), fire_at + 1))]
 
     @staticmethod
     def _rescore_timer(scoring: ScoringState, fire_at: int) -> tuple[int, str, str, int]:
         scoring.rescore_at = fire_at
         return (fire_at, RESCORE_TIMER, RESCORE_OWNER, 0)
 
-    def _rescore_step(self) -> int:
-        return min(o.horizon_ms for o in self.config.objectives) // RESCORE_SLICES
+    def _remember_scores(self, scoring: ScoringState, now: int) -> None:
+        """At an event, score the objectives a ``rise`` condition watches, for their score history."""
+        if not self._rise_objectives:
+            return
+        every = scoring.features.vector(now)
+        for name in self._rise_objectives:
+            p = self.models[name].score(self._features_of(name, every))
+            if not math.isnan(p):
+                scoring.history.setdefault(name, deque(maxlen=HISTORY)).append((now, p))
 
-    def _predict(self, scoring: ScoringState, now: int) -> list[tuple[int, str, str, int]]:
-        """Score every objective at ``now``; keep a prediction per slice of each horizon."""
-        timers: list[tuple[int, str, str, int]] = []
-        every: dict[str, float] | None = None  # built only if an objective needs it now (most events: none)
+    def _keep_predictions(self, scoring: ScoringState, now: int) -> None:
+        """Keep a prediction as of ``now`` for each objective whose slice of the horizon has none yet."""
+        every: dict[str, float] | None = None
         for objective in self.config.objectives:
-            kept = scoring.pending.setdefault(objective.name, [])
             last_kept = scoring.kept_at.get(objective.name)
-            slot_taken = last_kept is not None and now - last_kept < objective.horizon_ms // objective.max_pending
-            rises = objective.name in self._rise_objectives
-            if slot_taken and not rises:
+            if last_kept is not None and now - last_kept < objective.sample_every_ms:
                 continue  # one kept prediction per slice of the horizon is enough to learn from
             every = scoring.features.vector(now) if every is None else every
-            x = self._features_of(objective.name, every)
-            if rises:  # a `rise` condition compares with earlier scores
-                history = scoring.history.setdefault(objective.name, deque(maxlen=HISTORY))
-                p = self.models[objective.name].score(x)
-                if not math.isnan(p):
-                    history.append((now, p))
-            if slot_taken:
-                continue
+            kept = scoring.pending.setdefault(objective.name, [])
             scoring.next_ref += 1
             scoring.kept_at[objective.name] = now
-            kept.append(Pending(scoring.next_ref, now, now + objective.horizon_ms, x))
-            if len(kept) > objective.max_pending:
+            x = self._features_of(objective.name, every)
+            kept.append(Pending(scoring.next_ref, now, now + objective.label_delay_ms, x))
+            if len(kept) > objective.pending_cap:
                 kept.pop(0)
-        return timers
 
     def _resolve_silence(self, customer_id: str, scoring: ScoringState, now: int, learned_at: int) -> None:
         """Kept predictions whose horizon ended by ``now`` with no outcome learn the silence label, oldest first."""
@@ -280,7 +286,7 @@ class Scorer:
         return self._features_of(objective, self.scoring(state).features.vector(now_ms))
 
     def _features_of(self, objective: str, every: dict[str, float]) -> dict[str, float]:
-        """The features this objective's model uses (its ``model.features``, else all of them)."""
+        """The features this objective's model uses (its ``model.features``, else :data:`DEFAULT_FEATURES`)."""
         select = self._select.get(objective)
         return every if select is None else select(every)
 
@@ -298,7 +304,8 @@ class Scorer:
         kept = scoring.pending.get(objective.name)
         if not kept:
             return
-        for pending in [p for p in kept if p.at_ms < ts <= p.deadline_ms]:
+        after = objective.outcome_after_ms
+        for pending in [p for p in kept if p.at_ms + after < ts <= p.deadline_ms]:
             kept.remove(pending)
             self._learn(customer_id, objective, pending, ts, label)
 
@@ -343,3 +350,15 @@ class Scorer:
                     continue
                 self.models[name] = model
         return refused
+
+
+def _milestone_after(silent_ms: int, horizon_ms: int) -> int:
+    """The first silence milestone (2, 3, 4.5 … horizons) later than ``silent_ms``.
+
+    >>> [_milestone_after(s, 10) for s in (0, 19, 20, 29, 30, 100)]
+    [20, 20, 30, 30, 45, 150]
+    """
+    milestone = max(2 * horizon_ms, 2)  # grows by half of itself, so at least 2
+    while milestone <= silent_ms:
+        milestone = milestone * 3 // 2
+    return milestone

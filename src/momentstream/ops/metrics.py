@@ -61,6 +61,9 @@ class WorkerMetrics:
                                     ["objective"], registry=r)  # fmt: skip
         self.model_auc = Gauge("momentstream_model_roc_auc", "Progressive ROC AUC of a model", ["objective"],
                                registry=r)  # fmt: skip
+        self.model_calibration = Gauge("momentstream_model_calibration_error", "Progressive expected calibration "
+                                       "error of a model (0: a score of 0.8 comes true 80% of the time)",
+                                       ["objective"], registry=r)  # fmt: skip
         self.model_skips = Counter("momentstream_model_inputs_skipped", "Feature vectors or scores a model "
                                    "refused as NaN or infinite (or a label it rolled back), by objective",
                                    ["objective"], registry=r)  # fmt: skip

@@ -27,7 +27,7 @@ def publishable_snapshot(engine: Engine, metrics: WorkerMetrics) -> bytes | None
 
 
 def refresh_model_gauges(engine: Engine, metrics: WorkerMetrics) -> None:
-    """Labels learned, inputs skipped, drift and progressive AUC per objective."""
+    """Labels learned, inputs skipped, drift, progressive AUC and calibration per objective."""
     if engine.scorer is None:
         return
     for name, model in engine.scorer.models.items():
@@ -35,3 +35,4 @@ def refresh_model_gauges(engine: Engine, metrics: WorkerMetrics) -> None:
         metrics.model_labels.labels(objective=name).set(model.learned)
         metrics.model_drifting.labels(objective=name).set(1 if model.drifting else 0)
         metrics.model_auc.labels(objective=name).set(model.quality()[0])
+        metrics.model_calibration.labels(objective=name).set(model.calibration_error())
