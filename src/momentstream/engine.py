@@ -129,6 +129,7 @@ class Engine:
         if len(set(names)) != len(names):
             raise ValueError(f"moment names must be unique, got {names}")
         if self.scorer is not None:
+            self.scorer.silence_limit_ms = self.config.idle_ttl_ms  # sampling stops where forgetting starts
             unknown = sorted(set(self.scorer.config.bindings) - set(names))
             if unknown:
                 message = f"no moment named {unknown[0]!r} in the moments file (moments: {', '.join(names)})"

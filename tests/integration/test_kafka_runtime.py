@@ -500,7 +500,7 @@ def test_idle_customers_are_evicted_with_a_tombstone(kafka_broker: Broker, tmp_p
         send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=10)))
         wait_until(lambda: worker.counter("momentstream_ticks_total") >= deployment.partitions, 30, "ticks", [worker])
         assert worker.metrics().get("momentstream_customers_tracked{}") == 1, "kept: not yet silent for 30 days"
-        # Scoring keeps rescore and label timers for up to two 30-day horizons after the last event.
+        # Sampling stops at 30 days of silence (the TTL); the last sample's label is known 60 days later.
         send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=100)))
         wait_until(lambda: worker.counter("momentstream_customers_evicted_total") == 1, 30, "the eviction", [worker])
         assert worker.metrics().get("momentstream_customers_tracked{}") == 0

@@ -132,3 +132,27 @@ def test_the_default_features_are_bounded_and_leave_out_raw_values_tenure_and_ga
                 "monetary_30d", "days_since_last_event"} & set(x)  # fmt: skip
     assert {"log_days_since_last_event", "log_monetary_90d", "trend_events", "type_login_30d"} <= set(x)
     assert max(abs(v) for v in x.values()) < 25
+
+
+def test_a_silence_or_a_burst_unusual_for_this_customer_scores_high_and_a_usual_one_near_zero() -> None:
+    f = feed([("login", d + (0.05 if d % 2 else 0.0), {}) for d in range(20)])  # a daily rhythm
+    usual = f.vector(T0_MS + int(20 * DAY_MS))
+    late = f.vector(T0_MS + int(26 * DAY_MS))
+    assert abs(usual["silence_anomaly"]) < 1.5
+    assert late["silence_anomaly"] > 3
+    f.update(event("burst", "login", 19 * 24 * 60 + 75), T0_MS + int(19 * DAY_MS) + 75 * 60_000)
+    assert f.vector(T0_MS + int(19 * DAY_MS) + 80 * 60_000)["burst_anomaly"] > 3
+
+
+@pytest.mark.parametrize("days", [[0, 1, 2], [0, 0, 0, 0, 0, 0, 0, 0], [0, 1e-9, 3000]])
+def test_anomalies_stay_zero_without_a_rhythm_and_finite_on_odd_gaps(days: list[float]) -> None:
+    f = feed([("login", d, {}) for d in days])
+    x = f.vector(T0_MS + int((days[-1] + 9000) * DAY_MS))
+    assert all(math.isfinite(x[k]) and -10 <= x[k] <= 10 for k in ("silence_anomaly", "burst_anomaly"))
+    if len(days) < 6:
+        assert x["silence_anomaly"] == x["burst_anomaly"] == 0.0
+
+
+def test_a_feature_state_stored_before_the_anomaly_statistics_loads_with_them_at_zero() -> None:
+    older = [0, 10, None, {}, {}, {}, {}, {}, 1, 10.0, 10.0, 10, 0.0, 0]
+    assert FeatureState.from_list(older).log_gap_m2 == 0.0

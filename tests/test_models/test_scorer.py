@@ -12,7 +12,7 @@ import pytest
 
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
-from momentstream.engine import Engine
+from momentstream.engine import Engine, EngineConfig
 from momentstream.models.objectives import WARMING_UP, ObjectivesError, load_objectives, parse_objectives
 from momentstream.models.online import RECOVERY_SAMPLES
 from momentstream.models.scorer import Scorer, ScoringState
@@ -352,3 +352,36 @@ def test_a_bad_outcome_after_is_refused_with_its_field(after: object) -> None:
     objectives = {"objectives": [{**CHURN_30D["objectives"][0], "outcome_after": after}]}  # type: ignore[index]
     with pytest.raises(PatternError, match=r"objectives\[0\]\.outcome_after"):
         parse_objectives(objectives)
+
+
+def test_an_anomaly_condition_lets_through_only_customers_unusual_for_themselves(
+    journeys: list[TouchpointEvent],
+) -> None:
+    doc = {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "purchase"},
+                           "outcome_means": "negative", "horizon": "30d"}],
+           "moments": {"silent_churn": {"objective": "churn", "min_anomaly": 2.5}}}  # fmt: skip
+    _, outputs = scored_run(journeys, parse_objectives(doc))
+    suppressed = [o for o in outputs if isinstance(o, TriggerSuppressed) and o.moment == "silent_churn"]
+    fired = [o for o in outputs if isinstance(o, Trigger) and o.moment == "silent_churn" and o.kind != "window_expired"]
+    assert suppressed
+    assert all("anomaly" in o.reason for o in suppressed)
+    assert fired  # some silences are unusual for the customer, and those still fire
+
+
+@pytest.mark.parametrize("bad", [-1, 11, "high", True])
+def test_a_bad_min_anomaly_is_refused_with_its_field(bad: object) -> None:
+    doc = {"objectives": [CHURN_30D["objectives"][0]], "moments": {"m": {"objective": "churn", "min_anomaly": bad}}}  # type: ignore[index]
+    with pytest.raises(PatternError, match=r"moments\.m\.min_anomaly"):
+        parse_objectives(doc)
+
+
+def test_with_an_idle_ttl_sampling_stops_at_it_and_the_customer_is_forgotten_once_their_labels_are_known() -> None:
+    """Milestone samples would otherwise keep a timer, and the customer, forever."""
+    scorer = Scorer(parse_objectives(CHURN_30D), keep_label_log=True)
+    runner = ReplayRunner(Engine([], EngineConfig(idle_ttl_ms=20 * 86_400_000), scorer=scorer))
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    gone = TouchpointEvent(event_id="e1", customer_id="gone", type="login", ts=t0)
+    list(runner.run([gone], until=to_ms(t0 + timedelta(days=400))))
+    assert "gone" not in runner.states
+    assert [(r.predicted_at - to_ms(t0)) // 3_600_000 for r in scorer.label_log or []] == [180, 360]
+    assert {r.label for r in scorer.label_log or []} == {1}

@@ -19,6 +19,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from momentstream.schema import TouchpointEvent
 
 __all__ = [
+    "ANOMALY_MIN_GAPS",
     "DAY_MS",
     "DEFAULT_FEATURES",
     "FEATURE_NAMES",
@@ -41,7 +42,7 @@ FEATURE_NAMES = (
     *(f"{kind}_{horizon}" for horizon in HALF_LIVES for kind in ("events", "purchases", "monetary")),
     "log_days_since_first_seen", "log_gap_mean_days", "log_support_tickets",
     *(f"log_{kind}_{horizon}" for horizon in HALF_LIVES for kind in ("events", "purchases", "monetary")),
-    "trend_events", "trend_purchases",
+    "trend_events", "trend_purchases", "silence_anomaly", "burst_anomaly",
 )  # fmt: skip
 """Every feature :meth:`FeatureState.vector` gives, besides ``type_<event type>_30d``."""
 DEFAULT_FEATURES = (
@@ -58,10 +59,18 @@ by a log step. Left out, though available by name:
   silence, so at a long tenure the model only sees customers who came back; it learns "long tenure,
   loyal" and then calls every long-silent one-time buyer loyal (on CDNOW it inverted the ranking
   of 70% of customers: holdout AUC 0.68 with it, 0.73 without);
+* the anomaly scores (``silence_anomaly``, ``burst_anomaly``: a silence, or the last gap, against the
+  customer's own rhythm, in standard deviations), which moment conditions use (``min_anomaly``) and
+  a model can name;
 * gap statistics: a customer with one event has no gap, so their "usual gap" reads 0 and their
   silence ratio stays 0 however long they are silent.
 """
 _EWMA = 0.3
+_HOUR_MS = 3_600_000
+ANOMALY_MIN_GAPS = 5
+"""Gaps a customer needs before their silences and bursts are scored as unusual."""
+_LOG_GAP_SPREAD_FLOOR = 0.25
+_ANOMALY_LIMIT = 10.0
 _ANALYZER: SentimentIntensityAnalyzer | None = None
 
 
@@ -127,6 +136,9 @@ class FeatureState:
     last_gap_ms: int = 0
     tone_ewma: float = 0.0
     tickets: int = 0
+    log_gap_mean: float = 0.0
+    """Running mean and sum of squares of log(1 + gap in hours): the customer's own rhythm."""
+    log_gap_m2: float = 0.0
 
     def update(self, event: TouchpointEvent, ts: int) -> None:
         """Fold one event in (events arrive in time order; the engine guarantees it)."""
@@ -157,6 +169,10 @@ class FeatureState:
         self.gap_mean_ms += (gap_ms - self.gap_mean_ms) / self.gap_count
         self.gap_ewma_ms = gap_ms if self.gap_count == 1 else _EWMA * gap_ms + (1 - _EWMA) * self.gap_ewma_ms
         self.last_gap_ms = gap_ms
+        log_gap = math.log1p(gap_ms / _HOUR_MS)
+        delta = log_gap - self.log_gap_mean
+        self.log_gap_mean += delta / self.gap_count
+        self.log_gap_m2 += delta * (log_gap - self.log_gap_mean)
 
     def _decay_all(self, elapsed: int) -> None:
         if not elapsed:
@@ -208,6 +224,8 @@ class FeatureState:
         # scale (0: as usual; below 0: slowing down). Decayed sums weigh about half-life / ln 2 days.
         x["trend_events"] = _trend(x["events_7d"], x["events_90d"])
         x["trend_purchases"] = _trend(x["purchases_7d"], x["purchases_90d"])
+        x["silence_anomaly"] = self._gap_z(since)
+        x["burst_anomaly"] = -self._gap_z(self.last_gap_ms) if self.gap_count else 0.0
         for kind, value in self.kinds.items():
             name = _TYPE_NAMES.get(kind)
             if name is None:
@@ -217,16 +235,29 @@ class FeatureState:
             x[name] = value * month
         return x
 
+    def _gap_z(self, gap_ms: int) -> float:
+        """How unusual a gap is for this customer: standard deviations of log gap from their own mean.
+
+        The per-customer Gaussian score of River's ``anomaly.GaussianScorer``, kept as three numbers in
+        the state. 0 until the customer has :data:`ANOMALY_MIN_GAPS` gaps (no rhythm to differ from);
+        the spread has a floor, so a perfectly regular customer's first late day is large, not infinite.
+        """
+        if self.gap_count < ANOMALY_MIN_GAPS:
+            return 0.0
+        spread = max(math.sqrt(self.log_gap_m2 / (self.gap_count - 1)), _LOG_GAP_SPREAD_FLOOR)
+        z = (math.log1p(gap_ms / _HOUR_MS) - self.log_gap_mean) / spread
+        return max(-_ANOMALY_LIMIT, min(z, _ANOMALY_LIMIT))
+
     # -- encoding (part of the customer's msgpack state) -----------------------------------
     def to_list(self) -> list[Any]:
         """Compact form for the state encoding."""
         return [self.first_ms, self.last_ms, self.last_purchase_ms, self.events, self.purchases, self.money,
                 self.kinds, self.channels, self.gap_count, self.gap_mean_ms, self.gap_ewma_ms, self.last_gap_ms,
-                self.tone_ewma, self.tickets]  # fmt: skip
+                self.tone_ewma, self.tickets, self.log_gap_mean, self.log_gap_m2]  # fmt: skip
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> FeatureState:
-        """Inverse of :meth:`to_list`."""
+        """Inverse of :meth:`to_list` (lists stored before the anomaly statistics start them at 0)."""
         return cls(*raw)
 
 

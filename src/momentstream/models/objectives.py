@@ -101,6 +101,8 @@ class Binding:
     min_score: float | None = None
     rise: float | None = None
     rise_within_ms: int = 7 * 86_400_000
+    min_anomaly: float | None = None
+    """Fire only when the customer's behaviour is this unusual for them (see :func:`anomaly_of`)."""
 
 
 WARMING_UP = "warming_up"
@@ -168,7 +170,7 @@ _WARM_UP_KEYS = {"min_labels", "min_auc"}
 _OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "outcome_after", "horizon", "model", "max_pending"}
 _LONGEST_OUTCOME_AFTER_MS = 365 * 86_400_000
 _MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features"}
-_BINDING_KEYS = {"objective", "min_score", "rise", "within"}
+_BINDING_KEYS = {"objective", "min_score", "rise", "within", "min_anomaly"}
 _TIER_KEYS = {"name", "min"}
 
 
@@ -339,6 +341,7 @@ def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., Objecti
         raise fail(f"{where}.objective", f"one of {sorted(names)}", moment)
     min_score = raw.get("min_score")
     rise = raw.get("rise")
+    anomaly = raw.get("min_anomaly")
     if "within" in raw and rise is None:
         raise fail(f"{where}.within", "within goes with rise (the score rose by more than rise within it)", moment)
     return Binding(
@@ -347,4 +350,5 @@ def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., Objecti
         min_score=None if min_score is None else _number(min_score, f"{where}.min_score", fail, moment, 0.0, 1.0),
         rise=None if rise is None else _number(rise, f"{where}.rise", fail, moment, 0.0, 1.0),
         rise_within_ms=_duration_of(raw.get("within", "7d"), f"{where}.within", fail, moment),
+        min_anomaly=None if anomaly is None else _number(anomaly, f"{where}.min_anomaly", fail, moment, 0.0, 10.0),
     )

@@ -46,6 +46,7 @@ __all__ = [
     "Scorer",
     "ScoringState",
     "TriggerScore",
+    "anomaly_of",
 ]
 
 LABEL_TIMER = "label"
@@ -153,6 +154,8 @@ class Scorer:
         self._sample_step = min((o.sample_every_ms for o in objectives.objectives), default=DAY_MS)
         """The customer's sampling clock: the shortest slice of any objective's horizon."""
         self._longest = max((o.label_delay_ms for o in objectives.objectives), default=DAY_MS)
+        self.silence_limit_ms: int | None = None
+        """No sample after this much silence (the engine sets its idle TTL here, so customers can be forgotten)."""
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
@@ -175,10 +178,12 @@ class Scorer:
         """The customer's sampling clock: keep predictions as of now; returns the next timer.
 
         One timer per customer, every :attr:`_sample_step` from their first event whether they
-        were active or not, until two horizons of silence. After that, samples at silence
-        milestones (3, 4.5, 6.75 … horizons), so a model also learns what a long silence means
-        at a cost of a few samples per customer, and wake-ups at the horizons of predictions
-        still waiting for a label.
+        were active or not, until two label delays of silence. After that, samples at silence
+        milestones (3, 4.5, 6.75 … label delays), so a model also learns what a long silence means
+        at a cost of a few samples per customer, and wake-ups at the label delays of predictions
+        still waiting for a label. With an idle TTL (:attr:`silence_limit_ms`) no sample is taken
+        once the customer has been silent that long, so when the last label is known no timer is
+        left and the customer can be forgotten.
         """
         scoring = self.scoring(state)
         if scoring.rescore_at is not None and scoring.rescore_at != fire_at:
@@ -188,16 +193,17 @@ class Scorer:
         last = scoring.features.last_ms
         if last is None:
             return []
-        step, longest = self._sample_step, self._longest
+        step, longest, limit = self._sample_step, self._longest, self.silence_limit_ms
         silent_for = fire_at - last
         sampled = max(scoring.kept_at.values(), default=last) - last
-        if silent_for < 2 * longest + step or silent_for >= _milestone_after(sampled, longest):
+        due = silent_for < 2 * longest + step or silent_for >= _milestone_after(sampled, longest)
+        if due and (limit is None or silent_for < limit):
             self._keep_predictions(scoring, fire_at)
-        if silent_for < 2 * longest:
-            return [self._rescore_timer(scoring, fire_at + step)]
-        wake = last + _milestone_after(silent_for, longest)
-        deadlines = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
-        return [self._rescore_timer(scoring, max(min([wake, *deadlines]), fire_at + 1))]
+        wakes = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+        next_sample = fire_at + step if silent_for < 2 * longest else last + _milestone_after(silent_for, longest)
+        if limit is None or next_sample - last < limit:
+            wakes.append(next_sample)
+        return [self._rescore_timer(scoring, max(min(wakes), fire_at + 1))] if wakes else []
 
     @staticmethod
     def _rescore_timer(scoring: ScoringState, fire_at: int) -> tuple[int, str, str, int]:
@@ -263,7 +269,8 @@ class Scorer:
         objective = self._by_name[binding.objective]
         model = self.models[objective.name]
         scoring = self.scoring(state)
-        x = self._features_of(objective.name, scoring.features.vector(now_ms))
+        every = scoring.features.vector(now_ms)
+        x = self._features_of(objective.name, every)
         p = model.score(x)
         if math.isnan(p):
             return None  # counted in model.skipped; the trigger goes out without a score rather than not at all
@@ -275,6 +282,10 @@ class Scorer:
             base = min(earlier) if earlier else p
             if p - base <= binding.rise:
                 met, condition = False, f"score rose {p - base:+.2f}, needs > {binding.rise}"
+        if binding.min_anomaly is not None:
+            anomaly = anomaly_of(every)
+            if anomaly < binding.min_anomaly:
+                met, condition = False, f"anomaly {anomaly:.1f} < {binding.min_anomaly}"
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
         if not self.config.warm_up.warm(model.learned, model.quality()[0]):
             tier = WARMING_UP
@@ -350,6 +361,16 @@ class Scorer:
                     continue
                 self.models[name] = model
         return refused
+
+
+def anomaly_of(x: dict[str, float]) -> float:
+    """How unusual the customer's behaviour is for them now: the larger of a silence longer than their
+    rhythm and a last gap shorter than it, in standard deviations (0 when neither, or no rhythm yet).
+
+    >>> anomaly_of({"silence_anomaly": 3.2, "burst_anomaly": -1.0}), anomaly_of({})
+    (3.2, 0.0)
+    """
+    return max(x.get("silence_anomaly", 0.0), x.get("burst_anomaly", 0.0), 0.0)
 
 
 def _milestone_after(silent_ms: int, horizon_ms: int) -> int:
