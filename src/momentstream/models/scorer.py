@@ -149,7 +149,11 @@ class Scorer:
         }
         self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
         self._by_name = {o.name: o for o in objectives.objectives}
-        self._select = {o.name: FeatureSelector(o.features or DEFAULT_FEATURES) for o in objectives.objectives}
+        selectors: dict[tuple[str, ...], FeatureSelector] = {}  # objectives with the same features share one
+        self._select: dict[str, FeatureSelector] = {}
+        for o in objectives.objectives:
+            patterns = o.features or DEFAULT_FEATURES
+            self._select[o.name] = selectors.setdefault(patterns, FeatureSelector(patterns))
         self._rise_objectives = sorted({b.objective for b in objectives.bindings.values() if b.rise is not None})
         self._sample_step = min((o.sample_every_ms for o in objectives.objectives), default=DAY_MS)
         """The customer's sampling clock: the shortest slice of any objective's horizon."""
@@ -223,6 +227,7 @@ class Scorer:
     def _keep_predictions(self, scoring: ScoringState, now: int) -> None:
         """Keep a prediction as of ``now`` for each objective whose slice of the horizon has none yet."""
         every: dict[str, float] | None = None
+        chosen: dict[int, dict[str, float]] = {}  # by selector: objectives with the same features share the vector
         for objective in self.config.objectives:
             last_kept = scoring.kept_at.get(objective.name)
             if last_kept is not None and now - last_kept < objective.sample_every_ms:
@@ -231,7 +236,10 @@ class Scorer:
             kept = scoring.pending.setdefault(objective.name, [])
             scoring.next_ref += 1
             scoring.kept_at[objective.name] = now
-            x = self._features_of(objective.name, every)
+            select = self._select[objective.name]
+            x = chosen.get(id(select))
+            if x is None:
+                x = chosen[id(select)] = select(every)  # never mutated: learning reads it, bounded() copies
             kept.append(Pending(scoring.next_ref, now, now + objective.label_delay_ms, x))
             if len(kept) > objective.pending_cap:
                 kept.pop(0)
@@ -298,8 +306,7 @@ class Scorer:
 
     def _features_of(self, objective: str, every: dict[str, float]) -> dict[str, float]:
         """The features this objective's model uses (its ``model.features``, else :data:`DEFAULT_FEATURES`)."""
-        select = self._select.get(objective)
-        return every if select is None else select(every)
+        return self._select[objective](every)
 
     # -- state -----------------------------------------------------------------------------
     @staticmethod
