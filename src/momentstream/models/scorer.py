@@ -10,11 +10,12 @@ silence), never at events: at an event every recency feature is 0, so a model tr
 see recency as a constant and could not learn what silence means; and scores are asked for at any
 time (a cut-off, a moment's trigger), which regular samples match.
 
-An outcome event within the horizon labels a prediction at that event's time; once the horizon
-has passed without one, the customer's next event or sampling timer labels it as silence, in a
-batch (no timer per prediction: timers cost a heap entry each, and the cost of labels grew with
-the history). A model
-therefore only ever learns a label at or after the moment it became known.
+An outcome event within the window decides a prediction's label; the label is learned when
+the label delay ends, whatever it is, by the customer's next event or sampling timer, in a batch
+(no timer per prediction: timers cost a heap entry each). Learning known outcomes at once while
+silence labels wait would teach from a biased mix (the recent returners, not yet the recent
+leavers). A model therefore only ever learns a label after it became known, and each at the same
+delay.
 The models themselves are shared by all customers of a runtime.
 """
 
@@ -66,12 +67,14 @@ class PoisonedModelError(ValueError):
 
 @dataclass(slots=True)
 class Pending:
-    """A kept prediction waiting for its outcome."""
+    """A kept prediction waiting for its label delay to end."""
 
     ref: int
     at_ms: int
     deadline_ms: int
     x: dict[str, float]
+    label: int | None = None
+    """Set when the outcome came; learned, like a silence label, only at the deadline."""
 
 
 @dataclass(slots=True)
@@ -92,7 +95,7 @@ class ScoringState:
         """Compact form for the state encoding."""
         return [
             self.features.to_list(),
-            {k: [[p.ref, p.at_ms, p.deadline_ms, p.x] for p in v] for k, v in self.pending.items()},
+            {k: [_pending_list(p) for p in v] for k, v in self.pending.items()},
             {k: [list(h) for h in v] for k, v in self.history.items()},
             self.next_ref,
             self.rescore_at,
@@ -169,7 +172,7 @@ class Scorer:
         self._resolve_silence(state.customer_id, scoring, ts - 1, ts)
         for objective in self.config.objectives:
             if objective.outcome(event):
-                self._resolve(state.customer_id, scoring, objective, ts, objective.label_for_outcome())
+                self._resolve(scoring, objective, ts, objective.label_for_outcome())
         scoring.features.update(event, ts)
         self._remember_scores(scoring, ts)
         if scoring.rescore_at is None or scoring.rescore_at > ts + self._sample_step:
@@ -245,7 +248,14 @@ class Scorer:
                 kept.pop(0)
 
     def _resolve_silence(self, customer_id: str, scoring: ScoringState, now: int, learned_at: int) -> None:
-        """Kept predictions whose horizon ended by ``now`` with no outcome learn the silence label, oldest first."""
+        """Kept predictions whose label delay ended by ``now`` are learned, oldest first: the outcome's label if
+        one came, else the silence label.
+
+        Every label is learned at its deadline, even one known earlier. Learning outcomes at once while
+        silence labels wait would teach from a biased mix: at any moment, the recent returners but not
+        yet the recent leavers. On CDNOW that taught "long silence, will come back" (validation AUC
+        0.39, while days since the last purchase alone gave 0.72).
+        """
         for name, kept in scoring.pending.items():
             if not kept or kept[0].deadline_ms > now:
                 continue
@@ -253,8 +263,10 @@ class Scorer:
             due = [p for p in kept if p.deadline_ms <= now]
             kept[:] = [p for p in kept if p.deadline_ms > now]
             if objective is not None:
+                silence = objective.label_for_silence()
                 for pending in due:
-                    self._learn(customer_id, objective, pending, learned_at, objective.label_for_silence())
+                    label = silence if pending.label is None else pending.label
+                    self._learn(customer_id, objective, pending, learned_at, label)
 
     def on_label_timer(self, state: CustomerState, moment: str, ref: int, fire_at: int) -> None:
         """A horizon passed with no outcome: the kept prediction gets the silence label (the timers of
@@ -267,7 +279,8 @@ class Scorer:
         for pending in list(kept):
             if pending.ref == ref and pending.deadline_ms <= fire_at:
                 kept.remove(pending)
-                self._learn(state.customer_id, objective, pending, fire_at, objective.label_for_silence())
+                label = objective.label_for_silence() if pending.label is None else pending.label
+                self._learn(state.customer_id, objective, pending, fire_at, label)
 
     def trigger_score(self, state: CustomerState, moment: str, now_ms: int) -> TriggerScore | None:
         """The score a trigger of ``moment`` carries (None if the moment has no objective)."""
@@ -318,14 +331,16 @@ class Scorer:
         state.scoring = scoring
         return scoring
 
-    def _resolve(self, customer_id: str, scoring: ScoringState, objective: Objective, ts: int, label: int) -> None:
+    @staticmethod
+    def _resolve(scoring: ScoringState, objective: Objective, ts: int, label: int) -> None:
+        """An outcome at ``ts`` decides the label of the predictions it falls in the window of."""
         kept = scoring.pending.get(objective.name)
         if not kept:
             return
         after = objective.outcome_after_ms
-        for pending in [p for p in kept if p.at_ms + after < ts <= p.deadline_ms]:
-            kept.remove(pending)
-            self._learn(customer_id, objective, pending, ts, label)
+        for pending in kept:
+            if pending.label is None and pending.at_ms + after < ts <= pending.deadline_ms:
+                pending.label = label
 
     def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: int) -> None:
         self.models[objective.name].learn(pending.x, label)
@@ -368,6 +383,11 @@ class Scorer:
                     continue
                 self.models[name] = model
         return refused
+
+
+def _pending_list(p: Pending) -> list[Any]:
+    """A pending prediction in the state encoding (its label only once known: older states have none)."""
+    return [p.ref, p.at_ms, p.deadline_ms, p.x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, p.x, p.label]
 
 
 def anomaly_of(x: dict[str, float]) -> float:
