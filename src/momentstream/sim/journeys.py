@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from momentstream.schema import PropertyValue, TouchpointEvent
+from momentstream.sim.touch import touchpoint
 
 __all__ = ["ARCHETYPES", "VIP_WINDOW_HOURS", "Simulation", "Truth", "simulate"]
 
@@ -67,15 +68,7 @@ class _Customer:
         if ts >= self.end:
             return
         self.events.append(
-            TouchpointEvent(
-                event_id=f"{self.customer_id}-{len(self.events):04d}",
-                customer_id=self.customer_id,
-                type=kind,
-                channel=channel,
-                ts=ts.replace(microsecond=0),
-                value=value,
-                properties=properties,
-            )
+            touchpoint(self.customer_id, len(self.events), kind, ts, channel, value, None, properties, digits=4)
         )
 
     def purchase(self, ts: datetime) -> None:

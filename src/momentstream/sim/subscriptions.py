@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from momentstream.schema import TouchpointEvent
+from momentstream.sim.touch import touchpoint
 
 __all__ = ["UNHAPPY_TICKETS", "SubscriptionHistory", "simulate_subscriptions"]
 
@@ -169,14 +170,5 @@ class _Subscriber:
         if ts >= min(self.stop, self.end):
             return
         self.events.append(
-            TouchpointEvent(
-                event_id=f"{self.customer_id}-{len(self.events):05d}",
-                customer_id=self.customer_id,
-                type=kind,
-                channel=channel,
-                ts=ts.replace(microsecond=0),
-                value=value,
-                text=text,
-                properties=dict(properties),
-            )
+            touchpoint(self.customer_id, len(self.events), kind, ts, channel, value, text, properties, digits=5)
         )
