@@ -23,8 +23,9 @@ def touchpoint(
 ) -> TouchpointEvent:
     """The customer's ``number``-th event, at whole seconds (as a CRM export would have them).
 
-    >>> touchpoint("c-1", 7, "login", datetime(2026, 1, 5, 9, 0, 0, 123456), "app", digits=4).event_id
-    'c-1-0007'
+    >>> e = touchpoint("c-1", 7, "login", datetime.fromisoformat("2026-01-05T09:00:00.123456+00:00"), "app", digits=4)
+    >>> e.event_id, e.ts.microsecond
+    ('c-1-0007', 0)
     """
     return TouchpointEvent(event_id=f"{customer_id}-{number:0{digits}d}", customer_id=customer_id, type=kind,
                            channel=channel, ts=ts.replace(microsecond=0), value=value, text=text,
