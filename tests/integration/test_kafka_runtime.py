@@ -435,7 +435,7 @@ def test_models_survive_a_worker_restart(kafka_broker: Broker, journeys: list[To
 
     before = learned(first)
     first.kill(signal.SIGTERM)  # a clean stop publishes a final snapshot
-    assert before["momentstream_model_labels_learned{objective=churn}"] > 100
+    assert before["momentstream_model_labels_learned{objective=expansion}"] > 100  # churn's labels take 60 days
 
     second = WorkerProcess(deployment, tmp_path, "second")
     try:
