@@ -377,7 +377,7 @@ class Engine:
     def _idle(self, state: CustomerState, now: int) -> None:
         """The idle timer fired: evict if silent for the whole TTL with nothing pending.
 
-        One idle timer per customer, moved lazily like the scorer's rescore timer: after a newer
+        One idle timer per customer, moved lazily (an event does not cancel it): after a newer
         event it moves to that event plus the TTL; while timers are pending, to just after the
         last of them. Partial matches without a timer go with the customer, like state under a
         time-to-live (choose a TTL longer than any moment's ``within``). Consent records pin the
