@@ -58,14 +58,24 @@ def test_the_planted_sequence_and_window_are_recovered(tmp_path: Path) -> None:
 
 
 def test_a_history_without_an_effect_yields_no_significant_candidate(tmp_path: Path) -> None:
+    """Two independent histories without an effect: at most one may show a (false) discovery.
+
+    The false discovery rate is held at 5%, so one null history yields something in up to 5% of
+    runs by design (seed 672432478 does, before and after this test changed); both doing so has a
+    chance of at most 0.25% if the procedure is sound, and is near certain if it is not.
+    """
     seed = _seed()
-    planted = plant(tmp_path / "events.jsonl", seed, customers=2000, effect=False)
-    where, predicate = parse_where(planted.outcome, "--outcome")
-    d = discover(tmp_path / "events.jsonl", DiscoverOptions(Outcome(where, predicate, parse_duration("14d"))))
-    significant = [f.description for f in d.findings if f.significant]
-    assert d.mined.tried > 100, f"seed {seed}: the search tried only {d.mined.tried} sequences"
-    assert significant == [], f"seed {seed}: found {significant}"
-    assert d.written == []
+    found: dict[int, list[str]] = {}
+    for each in (seed, seed + 1):
+        events = tmp_path / f"events-{each}.jsonl"
+        planted = plant(events, each, customers=2000, effect=False)
+        where, predicate = parse_where(planted.outcome, "--outcome")
+        d = discover(events, DiscoverOptions(Outcome(where, predicate, parse_duration("14d"))))
+        assert d.mined.tried > 100, f"seed {each}: the search tried only {d.mined.tried} sequences"
+        found[each] = [f.description for f in d.findings if f.significant]
+        if not found[each]:
+            assert d.written == [], f"seed {each}: wrote {d.written} with nothing significant"
+    assert not all(found.values()), f"seeds {seed} and {seed + 1}: found {found}"
 
 
 def test_the_command_discovers_writes_a_valid_moments_file_and_backtests(
