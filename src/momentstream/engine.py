@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from momentstream.clock import Timer, format_duration, is_due, to_ms
-from momentstream.models.objectives import ObjectivesError
+from momentstream.models.objectives import ObjectivesError, ObjectiveSet
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
 from momentstream.patterns.dsl import load_moments
@@ -26,6 +26,7 @@ from momentstream.patterns.nfa import CompiledMoment, StepOutcome
 from momentstream.patterns.windows import WindowEvent
 from momentstream.schema import (
     ERASURE_EVENT_TYPE,
+    FEEDBACK_EVENT_TYPE,
     CustomerErased,
     DuplicateEvent,
     LateEvent,
@@ -40,6 +41,7 @@ from momentstream.state import CustomerState
 from momentstream.triggers.consent import CONSENT_GRANTED, CONSENT_TYPES, apply_consent
 from momentstream.triggers.delivery import DEFER_TIMER, Delivery, suppressed
 from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
+from momentstream.triggers.loop import LOOP_TIMER, Loop
 from momentstream.triggers.policy import POLICY_REASONS
 
 __all__ = ["POLICY_REASONS", "Engine", "EngineConfig", "Step"]
@@ -128,7 +130,10 @@ class Engine:
         names = [m.name for m in self.moments]
         if len(set(names)) != len(names):
             raise ValueError(f"moment names must be unique, got {names}")
+        if self.scorer is None and any(m.spec.loop.learns for m in self.moments):
+            self.scorer = Scorer(ObjectiveSet((), ()))  # features for the uplift models and bandits
         if self.scorer is not None:
+            self.scorer.add_loop_models(self.moments)
             self.scorer.silence_limit_ms = self.config.idle_ttl_ms  # sampling stops where forgetting starts
             unknown = sorted(set(self.scorer.config.bindings) - set(names))
             if unknown:
@@ -146,6 +151,7 @@ class Engine:
         }
         self._next_moments = tuple(m for m in self.moments if m.has_next)
         self.delivery = Delivery(self.moments)
+        self.loop = Loop(self.moments, self.scorer)
         self.policy = self.delivery.policy
         self._pending: list[Trigger] = []
         """Triggers fired at the current instant, decided together in priority order."""
@@ -195,7 +201,8 @@ class Engine:
         pending = sum(len(p) for p in scoring.pending.values()) if scoring is not None else 0
         removed = {"timers": len(state.timers), "pending_labels": pending, "story_items": len(state.story),
                    "held_events": len(state.buffer), "partial_matches": len(state.moments),
-                   "deferred_triggers": len(state.deferred)}  # fmt: skip
+                   "deferred_triggers": len(state.deferred),
+                   "open_outcome_windows": len(state.open_triggers)}  # fmt: skip
         return CustomerErased(customer_id=state.customer_id, request_event_id=event.event_id,
                               requested_at=event.ts, removed=removed)  # fmt: skip
 
@@ -252,6 +259,9 @@ class Engine:
         state.seq += 1
         seq = state.seq
         state.frontier = max(state.frontier, ts)
+        if event.type == FEEDBACK_EVENT_TYPE:
+            self.loop.on_feedback(state, event, outputs)  # the CRM's report, not the customer's activity
+            return
         state.add_to_story(event, ts)
         state.zone = _zone_of(event)
         ttl = self.config.idle_ttl_ms
@@ -261,6 +271,8 @@ class Engine:
         if self.scorer is not None:
             for fire_at, kind, name, ref in self.scorer.observe(state, event, ts):
                 state.timers.schedule(fire_at, kind, name, ref)
+        if state.open_triggers:
+            self.loop.on_event(state, event, ts)
         for m in self._moments_for(event.type, state):
             mask = m.evaluate(event)
             ms = state.moments.get(m.name)
@@ -299,6 +311,9 @@ class Engine:
             return
         if timer.kind == IDLE_TIMER:
             self._idle(state, timer.fire_at)
+            return
+        if timer.kind == LOOP_TIMER:
+            self.loop.on_timer(state, timer.ref, timer.fire_at, outputs)
             return
         if timer.kind == DEFER_TIMER:
             held = state.deferred.pop(timer.ref, None)
@@ -355,8 +370,19 @@ class Engine:
         self._pending.clear()
         for trigger in pending:
             scored = self._score(state, trigger, outputs)
-            if scored is not None:
-                self.delivery.deliver(state, scored, outputs)
+            if scored is None:
+                continue
+            if self.loop.active:
+                scored, send = self.loop.decide(state, scored)
+                if not send:
+                    outputs.append(suppressed(scored, "low_uplift"))
+                    continue
+            self.delivery.deliver(state, scored, outputs)
+            sent = outputs[-1] if outputs else None
+            if self.loop.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
+                timer = self.loop.on_sent(state, sent, outputs)
+                if timer is not None:
+                    state.timers.schedule(*timer)
 
     def _score(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> Trigger | None:
         """Attach the moment's objective score; a failed score condition suppresses (audited: None)."""

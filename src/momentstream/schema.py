@@ -19,13 +19,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 __all__ = [
     "EARLIEST_TS",
+    "FEEDBACK_EVENT_TYPE",
     "LATEST_TS",
     "MAX_ABS_VALUE",
     "MAX_EVENT_BYTES",
     "MAX_PROPERTY_CHARS",
     "SCHEMA_VERSION",
+    "Action",
     "DuplicateEvent",
     "Evidence",
+    "FeedbackUnmatched",
     "LateEvent",
     "Output",
     "StoryItem",
@@ -33,6 +36,8 @@ __all__ = [
     "Trigger",
     "TriggerDeferred",
     "TriggerKind",
+    "TriggerOutcome",
+    "UpliftDecision",
     "Window",
     "WindowCancelled",
     "describe_error",
@@ -209,6 +214,30 @@ class Score(BaseModel):
     reasons: list[Reason] = Field(default_factory=list)
 
 
+class UpliftDecision(BaseModel):
+    """Why a ``decide: {by: uplift}`` moment sent this trigger: the predicted lift and what it is worth."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    predicted: float | None = Field(default=None, ge=-1, le=1)
+    """P(outcome | contacted) - P(outcome | not contacted) for this customer now (None: model not yet scoring)."""
+    value: float
+    cost: float
+    decision: Literal["send", "learning", "explore", "holdout"]
+    """send: lift x value > cost; learning: the model has too few outcomes to decide yet; explore: the model
+    said no, sent anyway to keep learning; holdout: a control trigger, never filtered by the model."""
+
+
+class Action(BaseModel):
+    """The playbook entry chosen for this trigger (by the moment's bandit, among its ``actions``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    channel: str | None = None
+    cost: float = 0.0
+
+
 class Trigger(BaseModel):
     """What the engine tells a CRM: this customer, this moment, act now (and why).
 
@@ -237,6 +266,10 @@ class Trigger(BaseModel):
     """The channels the CRM may use: the moment's ``channels`` the customer still consents to (None: any)."""
     owner: str | None = None
     """The team that owns the moment (its ``owner:`` in the moments file), if it names one."""
+    uplift: UpliftDecision | None = None
+    """Set for moments that ``decide: {by: uplift}``."""
+    action: Action | None = None
+    """Set for moments with ``actions``: what to do (holdout triggers carry none)."""
 
 
 class LateEvent(BaseModel):
@@ -333,6 +366,53 @@ class TriggerDeferred(BaseModel):
     reason: str = "quiet_hours"
 
 
+FEEDBACK_EVENT_TYPE = "trigger_feedback"
+"""A CRM's report on a trigger: ``properties: {trigger_id, decision: taken|declined, cost}`` (see
+:mod:`momentstream.triggers.loop`). Keyed by the customer like any event; it is not customer activity."""
+
+
+class TriggerOutcome(BaseModel):
+    """What followed a trigger of a moment with an ``outcome``: written when its outcome window closes.
+
+    ``group`` is ``treated`` for a trigger sent to the CRM, ``control`` for a holdout trigger (the
+    comparison that measures uplift). ``converted`` says whether an outcome event came within the
+    window, and which one. ``feedback`` is what the CRM reported (``taken`` / ``declined``, or None).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["trigger_outcome"] = "trigger_outcome"
+    trigger_id: str
+    customer_id: str
+    moment: str
+    group: Literal["treated", "control"]
+    triggered_at: datetime
+    closed_at: datetime
+    converted: bool
+    outcome_event_id: str | None = None
+    outcome_at: datetime | None = None
+    feedback: Literal["taken", "declined"] | None = None
+    channel: str | None = None
+    cost: float | None = None
+    action: str | None = None
+    predicted_uplift: float | None = None
+    tier: str | None = None
+    learned: bool = True
+    """False when the outcome taught no model (no decide or actions; the CRM declined; closed early)."""
+
+
+class FeedbackUnmatched(BaseModel):
+    """A ``trigger_feedback`` event that names no open trigger of its customer, or is malformed: audited, ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["feedback_unmatched"] = "feedback_unmatched"
+    customer_id: str
+    event_id: str
+    trigger_id: str | None
+    reason: str
+
+
 ERASURE_EVENT_TYPE = "erasure_request"
 """An event of this type erases its customer (right to erasure); send it keyed like any other event."""
 
@@ -361,6 +441,8 @@ Output = (
     | TriggerDeferred
     | CustomerErased
     | TriggerRevoked
+    | TriggerOutcome
+    | FeedbackUnmatched
 )
 
 
@@ -392,6 +474,8 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "trigger_deferred": TriggerDeferred,
         "customer_erased": CustomerErased,
         "trigger_revoked": TriggerRevoked,
+        "trigger_outcome": TriggerOutcome,
+        "feedback_unmatched": FeedbackUnmatched,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

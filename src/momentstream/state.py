@@ -26,6 +26,7 @@ __all__ = [
     "DeferredTrigger",
     "EvidenceRow",
     "MomentState",
+    "OpenTrigger",
     "PartialMatch",
     "PendingMatch",
     "StateFormatError",
@@ -47,6 +48,38 @@ EvidenceRow = tuple[str, int, int, int]
 
 Contact = tuple[int, str, str, int]
 """A delivered trigger: (emitted ms, moment, trigger id, window opening ms or -1 for a match)."""
+
+
+@dataclass(slots=True)
+class OpenTrigger:
+    """A sent or held-out trigger whose outcome window is still open (see :mod:`momentstream.triggers.loop`)."""
+
+    trigger_id: str
+    moment: str
+    at_ms: int
+    deadline_ms: int
+    holdout: bool
+    x: dict[str, float] | None = None
+    """The features the moment's models saw at fire time (None: the moment learns nothing)."""
+    action: str | None = None
+    predicted: float | None = None
+    tier: str | None = None
+    feedback: str | None = None
+    channel: str | None = None
+    cost: float | None = None
+    outcome_event_id: str | None = None
+    outcome_ms: int | None = None
+
+    def to_list(self) -> list[Any]:
+        """Compact form for the state encoding."""
+        return [self.trigger_id, self.moment, self.at_ms, self.deadline_ms, self.holdout, self.x, self.action,
+                self.predicted, self.tier, self.feedback, self.channel, self.cost, self.outcome_event_id,
+                self.outcome_ms]  # fmt: skip
+
+    @classmethod
+    def from_list(cls, raw: list[Any]) -> OpenTrigger:
+        """Inverse of :meth:`to_list`."""
+        return cls(*raw)
 
 
 @dataclass(slots=True)
@@ -174,6 +207,9 @@ class CustomerState:
     next_deferral: int = 0
     idle_at: int | None = None
     """When the idle timer fires (None: not scheduled; see ``EngineConfig.idle_ttl_ms``)."""
+    open_triggers: dict[int, OpenTrigger] = field(default_factory=dict)
+    """Triggers waiting for their outcome window to close, by the ref of their timer."""
+    next_open_ref: int = 0
     buffered_bytes: int = field(default=0, repr=False, compare=False)
     """Estimated size of the held events (derived from ``buffer``; bounded by the engine)."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -246,6 +282,7 @@ class CustomerState:
                 self.next_deferral,
                 self.idle_at,
             ],
+            [self.next_open_ref, [[ref, *t.to_list()] for ref, t in self.open_triggers.items()]],
         ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -288,6 +325,9 @@ class CustomerState:
             for d in deferred:
                 window = (d[5][0], d[5][1]) if d[5] else None
                 state.deferred[d[0]] = DeferredTrigger(d[1], d[2], d[3], _unrows(d[4]), window, d[6])
+        if len(rest) > 4:
+            state.next_open_ref = rest[4][0]
+            state.open_triggers = {t[0]: OpenTrigger.from_list(t[1:]) for t in rest[4][1]}
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)
         state.buffered_bytes = sum(b[3] for b in state.buffer)

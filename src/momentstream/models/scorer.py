@@ -30,9 +30,12 @@ from typing import Any
 
 import msgpack
 
+from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
+from momentstream.models.uplift import UpliftModel
+from momentstream.patterns.nfa import CompiledMoment
 from momentstream.schema import TouchpointEvent
 from momentstream.state import CustomerState
 
@@ -163,6 +166,28 @@ class Scorer:
         self._longest = max((o.label_delay_ms for o in objectives.objectives), default=DAY_MS)
         self.silence_limit_ms: int | None = None
         """No sample after this much silence (the engine sets its idle TTL here, so customers can be forgotten)."""
+        self.uplift_models: dict[str, UpliftModel] = {}
+        """Per moment that decides by uplift (:mod:`momentstream.triggers.loop`); shared, snapshotted like models."""
+        self.bandits: dict[str, ActionBandit] = {}
+        """Per moment with actions."""
+        self._default_select = FeatureSelector(DEFAULT_FEATURES)
+
+    def add_loop_models(self, moments: tuple[CompiledMoment, ...]) -> None:
+        """Models for the moments that decide by uplift or choose actions (kept if already there)."""
+        for m in moments:
+            loop = m.spec.loop
+            if loop.decide is not None and m.name not in self.uplift_models:
+                self.uplift_models[m.name] = UpliftModel(m.name)
+            names = [a.name for a in loop.actions]
+            bandit = self.bandits.get(m.name)
+            if names and (bandit is None or bandit.actions != names):
+                self.bandits[m.name] = ActionBandit(m.name, names, {a.name: a.cost for a in loop.actions}, loop.value)
+
+    def loop_features(self, moment: str, state: CustomerState, now_ms: int) -> dict[str, float]:
+        """The features a moment's uplift model and bandit see: its objective's, else the default features."""
+        every = self.scoring(state).features.vector(now_ms)
+        binding = self.config.bindings.get(moment)
+        return self._features_of(binding.objective, every) if binding is not None else self._default_select(every)
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
@@ -175,7 +200,7 @@ class Scorer:
                 self._resolve(scoring, objective, ts, objective.label_for_outcome())
         scoring.features.update(event, ts)
         self._remember_scores(scoring, ts)
-        if scoring.rescore_at is None or scoring.rescore_at > ts + self._sample_step:
+        if self.config.objectives and (scoring.rescore_at is None or scoring.rescore_at > ts + self._sample_step):
             # a new customer, or one back from a long silence (whose next milestone may be months away):
             # the regular clock starts again from this event, and the timer already queued goes stale
             timers.append(self._rescore_timer(scoring, ts + self._sample_step))
@@ -353,10 +378,11 @@ class Scorer:
 
         Raises :class:`PoisonedModelError` rather than write a model with non-finite weights.
         """
-        poisoned = sorted(name for name, model in self.models.items() if not model.is_finite())
+        shared = self._shared_models()
+        poisoned = sorted(name for name, model in shared.items() if not model.is_finite())
         if poisoned:
             raise PoisonedModelError(f"models with non-finite weights are not published: {', '.join(poisoned)}")
-        body = {name: pickle.dumps(model) for name, model in self.models.items()}
+        body = {name: pickle.dumps(model) for name, model in shared.items()}
         return msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True)
 
     def restore(self, data: bytes) -> list[str]:
@@ -372,17 +398,35 @@ class Scorer:
         if not isinstance(doc, list) or len(doc) < 3 or doc[0] != SNAPSHOT_FORMAT or not isinstance(doc[2], dict):
             raise ValueError(f"model snapshot format is not {SNAPSHOT_FORMAT}")
         refused = []
+        shared = self._shared_models()
         for name, body in doc[2].items():
-            if name in self.models:
+            if name in shared:
                 model = pickle.loads(body)
-                if not isinstance(model, ObjectiveModel):
-                    raise ValueError(f"snapshot entry {name!r} is not a model")
+                if type(model) is not type(shared[name]):
+                    raise ValueError(f"snapshot entry {name!r} is not a {type(shared[name]).__name__}")
                 if not model.is_finite():
                     logger.error("model %s in the snapshot has non-finite weights: not loaded, starting fresh", name)
                     refused.append(name)
                     continue
-                self.models[name] = model
+                if isinstance(model, ActionBandit) and model.actions != shared[name].actions:  # type: ignore[union-attr]
+                    continue  # the moment's actions changed: its bandit starts again
+                self._put(name, model)
         return refused
+
+    def _shared_models(self) -> dict[str, ObjectiveModel | UpliftModel | ActionBandit]:
+        """Every model shared by the customers, by its snapshot name (loop models prefixed ``~``)."""
+        shared: dict[str, ObjectiveModel | UpliftModel | ActionBandit] = dict(self.models)
+        shared.update({f"~uplift:{name}": model for name, model in self.uplift_models.items()})
+        shared.update({f"~actions:{name}": bandit for name, bandit in self.bandits.items()})
+        return shared
+
+    def _put(self, name: str, model: ObjectiveModel | UpliftModel | ActionBandit) -> None:
+        if isinstance(model, UpliftModel):
+            self.uplift_models[name.removeprefix("~uplift:")] = model
+        elif isinstance(model, ActionBandit):
+            self.bandits[name.removeprefix("~actions:")] = model
+        else:
+            self.models[name] = model
 
 
 def _pending_list(p: Pending) -> list[Any]:

@@ -19,7 +19,7 @@ import yaml
 from momentstream.clock import parse_duration
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment, compile_moment
-from momentstream.patterns.predicates import CUSTOMER_TIMEZONE
+from momentstream.patterns.predicates import CUSTOMER_TIMEZONE, compile_predicate
 from momentstream.patterns.spec import (
     CONTIGUITIES,
     SKIP_STRATEGIES,
@@ -33,6 +33,7 @@ from momentstream.patterns.spec import (
     WindowSpec,
 )
 from momentstream.triggers.consent import ALL_CHANNELS
+from momentstream.triggers.loop_spec import LOOP_KEYS, parse_loop
 from momentstream.triggers.quiet_hours import QuietHours, parse_clock_time
 
 __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
@@ -41,7 +42,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
     "max_partial_matches", "timezone", "owner", "priority", "holdout", "cooldown",
-    "quiet_hours", "channels",
+    "quiet_hours", "channels", *LOOP_KEYS,
 }  # fmt: skip
 FILE_VERSION = 1
 """The moments file format this version reads (``version:`` at the top of the file)."""
@@ -110,6 +111,7 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
             merged = {**defaults, **raw}
             spec = spec_from_mapping(merged, source=source)
             _check_channels(spec.channels, channels)
+            _check_channels(tuple(a.channel for a in spec.loop.actions if a.channel), channels, "actions")
             if "quiet_hours" not in merged:
                 spec = replace(spec, quiet_hours=quiet)
             if spec.name in seen:
@@ -155,6 +157,12 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise PatternError("expected an integer (higher wins)", field="priority")
     share, salt = _holdout(raw.get("holdout"))
+    loop = parse_loop(raw)
+    if loop.outcome is not None:
+        try:
+            compile_predicate(loop.outcome, str(raw.get("timezone", "UTC")))
+        except PatternError as err:
+            raise PatternError(err.message, field="outcome.where" + (f".{err.field}" if err.field else "")) from None
     return MomentSpec(
         name=name,
         steps=steps,
@@ -173,6 +181,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         quiet_hours=_quiet_hours(raw.get("quiet_hours"), "quiet_hours"),
         priority=priority,
         channels=_channels(raw.get("channels")),
+        loop=loop,
     )
 
 
@@ -233,14 +242,14 @@ def _channels(raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _check_channels(listed: tuple[str, ...], known: frozenset[str] | set[str]) -> None:
+def _check_channels(listed: tuple[str, ...], known: frozenset[str] | set[str], field: str = "channels") -> None:
     """A typo in a channel name would silently send nothing to the CRM's real channel: refuse it."""
     for channel in listed:
         if channel not in known:
             near = difflib.get_close_matches(channel, sorted(known), n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
             raise PatternError(f"unknown channel {channel!r} ({hint}declare your own at the top of the file: "
-                               f"channels: [{channel}])", field="channels")  # fmt: skip
+                               f"channels: [{channel}])", field=field)  # fmt: skip
 
 
 def _holdout(raw: Any) -> tuple[float, str]:

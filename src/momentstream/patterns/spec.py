@@ -7,9 +7,10 @@ turns it into the immutable automaton the engine runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from momentstream.triggers.loop_spec import LoopSpec
 from momentstream.triggers.quiet_hours import QuietHours
 
 __all__ = [
@@ -121,3 +122,5 @@ class MomentSpec:
     """The channels its intervention may use; empty means the CRM chooses (only a withdrawal from all stops it)."""
     owner: str | None = None
     """The team that acts on this moment's triggers (beats the objective's owner; works without scoring)."""
+    loop: LoopSpec = field(default_factory=LoopSpec)
+    """Its outcome, decision rule and actions (:mod:`momentstream.triggers.loop_spec`)."""

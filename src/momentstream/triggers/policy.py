@@ -39,6 +39,7 @@ POLICY_REASONS = (
     "window_used",
     "window_closed",
     "moment_changed",
+    "low_uplift",
 )
 """``TriggerSuppressed.reason`` values of the contact policy (a score condition gives its own text)."""
 
