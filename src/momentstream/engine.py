@@ -197,7 +197,7 @@ class Engine:
 
     @staticmethod
     def _erased(state: CustomerState, event: TouchpointEvent) -> CustomerErased:
-        scoring = state.scoring
+        scoring = Scorer.scoring(state) if state.scoring is not None else None  # may still be raw, as read back
         pending = sum(len(p) for p in scoring.pending.values()) if scoring is not None else 0
         removed = {"timers": len(state.timers), "pending_labels": pending, "story_items": len(state.story),
                    "held_events": len(state.buffer), "partial_matches": len(state.moments),
