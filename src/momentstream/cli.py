@@ -8,7 +8,6 @@ import csv
 import importlib.metadata
 import logging
 import sys
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,13 +29,13 @@ from momentstream.profile_cli import add_profile_command, run_profile, sample_wa
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 from momentstream.runtime.replay import DRAIN, replay_file
-from momentstream.runtime.sources import open_binary, open_text, read_events, write_events
-from momentstream.schema import TouchpointEvent, Trigger, export_json_schemas, ms_to_datetime
+from momentstream.runtime.sources import open_binary, write_events
+from momentstream.schema import export_json_schemas, ms_to_datetime
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 from momentstream.triggers.consent import read_customer_list, suppression_events
-from momentstream.triggers.contract import read_triggers, write_contract_schema
-from momentstream.triggers.uplift import GroupRate, uplift
+from momentstream.triggers.contract import write_contract_schema
+from momentstream.uplift_cli import add_uplift_report, run_uplift_report
 
 __all__ = ["main"]
 
@@ -193,15 +192,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="list name, kept in each event and its id (default suppression)")  # fmt: skip
     report = sub.add_parser("report", help="reports over outputs (uplift of treated vs holdout customers)")
     reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
-    up = reports.add_parser("uplift", formatter_class=argparse.RawTextHelpFormatter,
-                            help="outcome rate of treated vs holdout customers, per moment",
-                            description=UPLIFT_HELP)  # fmt: skip
-    up.add_argument("triggers", nargs="+",
-                    help="trigger files, JSON lines: replay output and --holdout file, or\n"
-                         "`momentstream tail actions` / `tail holdout` captures (CloudEvents)")  # fmt: skip
-    up.add_argument("--events", required=True, help="events file holding the outcomes (JSON lines)")
-    up.add_argument("--outcome", default="purchase", help="event type that counts as the outcome (default purchase)")
-    up.add_argument("--within", type=duration, default="7d", help="time after the first trigger (default 7d)")
+    add_uplift_report(reports)
     add_discover_command(sub)
     add_profile_command(sub)
     add_kafka_commands(sub)
@@ -227,17 +218,6 @@ withdrawn (reason no_consent). Moments name their channels with `channels:`.
 
   momentstream suppress do_not_email.csv --channel email | momentstream produce -
   momentstream suppress opt_outs.txt -o consent.jsonl --at 2026-05-01T00:00:00Z
-"""
-
-
-UPLIFT_HELP = """\
-Per moment: of the customers with an actionable trigger (match or window_open),
-how many had an outcome event within --within of their first trigger; treated
-against the holdout group, with 95% intervals (Wilson for rates, Newcombe for
-the difference). Give a moment `holdout: 0.1` in its moments file first.
-
-  momentstream replay ev.jsonl -c m.yaml -o t.jsonl --holdout h.jsonl
-  momentstream report uplift t.jsonl h.jsonl --events ev.jsonl --within 14d
 """
 
 
@@ -344,42 +324,6 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if args.strict and summary.rejected else 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    if [args.events, *args.triggers].count("-") > 1:
-        print("momentstream: only one of the files can be standard input (-)", file=sys.stderr)
-        return 2
-    triggers: list[Trigger] = []
-    for path in args.triggers:
-        with open_text(path) as stream:
-            try:
-                triggers.extend(read_triggers(stream))
-            except ValueError as err:
-                print(f"momentstream: {path}: {err}", file=sys.stderr)
-                return 2
-    with open_binary(args.events) as source:
-        events = [item for _, item in read_events(source) if isinstance(item, TouchpointEvent)]
-    results = uplift(triggers, events, args.outcome, args.within)
-    if not results:
-        print("momentstream: no actionable triggers in the given files", file=sys.stderr)
-        return 2
-    seen_types = Counter(e.type for e in events)
-    if not seen_types[args.outcome]:
-        common = ", ".join(t for t, _ in seen_types.most_common(8)) or "none: no valid events"
-        print(f"momentstream: no {args.outcome!r} event in {args.events}, so every rate would be 0%. "
-              f"Event types there: {common}", file=sys.stderr)  # fmt: skip
-        return 1
-
-    def group(g: GroupRate) -> list[str]:
-        return [f"{g.customers:,}", f"{g.rate:.1%} [{g.low:.1%}, {g.high:.1%}]" if g.customers else "-"]
-
-    rows = [[u.moment, *group(u.treated), *group(u.holdout),
-             f"{u.difference:+.1%} [{u.low:+.1%}, {u.high:+.1%}]" if u.treated.customers and u.holdout.customers
-             else "no holdout" if u.treated.customers else "-"] for u in results]  # fmt: skip
-    print(f"outcome: {args.outcome} within {format_duration(args.within)} of the first trigger (95% intervals)")
-    print(format_table(["moment", "treated", "rate", "holdout", "rate", "uplift"], rows))
-    return 0
-
-
 def _suppress(args: argparse.Namespace) -> int:
     at = datetime.now(UTC).replace(microsecond=0) if args.at is None else ms_to_datetime(args.at)
     with open_binary(args.list) as stream:
@@ -480,7 +424,7 @@ _COMMANDS = {
     "simulate": _simulate,
     "check": _check,
     "schema": _schema,
-    "report": _report,
+    "report": run_uplift_report,
     "suppress": _suppress,
     **KAFKA_COMMANDS,
 }

@@ -223,9 +223,10 @@ class UpliftDecision(BaseModel):
     """P(outcome | contacted) - P(outcome | not contacted) for this customer now (None: model not yet scoring)."""
     value: float
     cost: float
-    decision: Literal["send", "learning", "explore", "holdout"]
+    decision: Literal["send", "learning", "explore", "holdout", "refused"]
     """send: lift x value > cost; learning: the model has too few outcomes to decide yet; explore: the model
-    said no, sent anyway to keep learning; holdout: a control trigger, never filtered by the model."""
+    said no, sent anyway to keep learning; holdout: a control trigger, never filtered by the model; refused:
+    not sent (on a ``trigger_suppressed`` record with reason ``low_uplift``)."""
 
 
 class Action(BaseModel):
@@ -319,6 +320,8 @@ class TriggerSuppressed(BaseModel):
     at: datetime
     reason: str
     score: Score | None = None
+    uplift: UpliftDecision | None = None
+    """For reason ``low_uplift``: the predicted lift that did not pay for the contact."""
 
 
 class TriggerRevoked(BaseModel):

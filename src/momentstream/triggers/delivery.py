@@ -164,4 +164,4 @@ def suppressed(trigger: Trigger, reason: str, score: Score | None = None) -> Tri
     """The audit record of a trigger that is not sent, and why."""
     return TriggerSuppressed(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id, moment=trigger.moment,
                              kind=trigger.kind, at=trigger.emitted_at, reason=reason,
-                             score=score or trigger.score)  # fmt: skip
+                             score=score or trigger.score, uplift=trigger.uplift)  # fmt: skip

@@ -102,9 +102,8 @@ class Loop:
                 decision = "explore"
             else:
                 decision, send = "refused", False
-            if send:
-                update["uplift"] = UpliftDecision(predicted=predicted, value=spec.decide.value, cost=cost,
-                                                  decision=decision)  # fmt: skip
+            update["uplift"] = UpliftDecision(predicted=predicted, value=spec.decide.value, cost=cost,
+                                              decision=decision)  # fmt: skip
         return (trigger.model_copy(update=update) if update else trigger), send
 
     def on_sent(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> Timer | None:

@@ -21,9 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from momentstream.clock import to_ms
-from momentstream.schema import TouchpointEvent, Trigger
+from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome
 
-__all__ = ["ACTIONABLE_KINDS", "GroupRate", "Uplift", "rate", "uplift"]
+__all__ = [
+    "ACTIONABLE_KINDS",
+    "GroupRate",
+    "Uplift",
+    "outcome_uplift",
+    "rate",
+    "tally_key",
+    "uplift",
+    "uplift_of",
+    "uplift_over_time",
+]
 
 ACTIONABLE_KINDS = frozenset({"match", "window_open"})
 """Kinds a CRM acts on; ``window_expired`` says the chance has passed."""
@@ -105,3 +115,67 @@ def uplift(
         holdout = rate(counts[moment][True][1], counts[moment][True][0])
         result.append(Uplift(moment, treated, holdout, *_difference(treated, holdout)))
     return result
+
+
+def tally_key(outcome: TriggerOutcome, by_tier: bool) -> str:
+    """The row an outcome counts in: its moment, or its moment and tier."""
+    return f"{outcome.moment} / {outcome.tier or 'no tier'}" if by_tier else outcome.moment
+
+
+def outcome_uplift(outcomes: Iterable[TriggerOutcome], by_tier: bool = False) -> list[Uplift]:
+    """Per moment (or moment and tier), treated vs control conversion of the engine's linked outcomes.
+
+    Counts triggers, not customers, each once (at-least-once delivery may repeat a record: the
+    trigger id decides). Unlike :func:`uplift` nothing is re-derived: the engine linked each
+    outcome to its trigger while running.
+
+    >>> from datetime import UTC, datetime
+    >>> def o(i, group, converted):
+    ...     return TriggerOutcome(trigger_id=f"t{i}", customer_id=f"c{i}", moment="cart", group=group,
+    ...                           triggered_at=datetime(2026, 1, 1, tzinfo=UTC), converted=converted,
+    ...                           closed_at=datetime(2026, 1, 8, tzinfo=UTC))
+    >>> rows = [o(i, "treated", i % 3 == 0) for i in range(300)]
+    >>> rows += [o(i, "control", i % 10 == 0) for i in range(300, 400)]
+    >>> [(u.moment, round(u.treated.rate, 2), round(u.holdout.rate, 2), round(u.difference, 2)) for u in
+    ...  outcome_uplift(rows + rows[:5])]
+    [('cart', 0.33, 0.1, 0.23)]
+    """
+    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"treated": [0, 0], "control": [0, 0]})
+    seen: set[str] = set()
+    for outcome in outcomes:
+        if outcome.trigger_id in seen:
+            continue
+        seen.add(outcome.trigger_id)
+        group = counts[tally_key(outcome, by_tier)][outcome.group]
+        group[0] += 1
+        group[1] += outcome.converted
+    return [uplift_of(key, *counts[key]["treated"], *counts[key]["control"]) for key in sorted(counts)]
+
+
+def uplift_of(moment: str, treated: int, treated_converted: int, control: int, control_converted: int) -> Uplift:
+    """Rates and their difference, with intervals, from four counts."""
+    t, c = rate(treated_converted, treated), rate(control_converted, control)
+    return Uplift(moment, t, c, *_difference(t, c))
+
+
+def uplift_over_time(outcomes: Iterable[TriggerOutcome], points: int = 60) -> dict[str, list[tuple[int, Uplift]]]:
+    """Per moment, the running uplift as outcome windows closed: about ``points`` (time ms, uplift) pairs each."""
+    rows: dict[str, list[TriggerOutcome]] = defaultdict(list)
+    seen: set[str] = set()
+    for outcome in outcomes:
+        if outcome.trigger_id not in seen:
+            seen.add(outcome.trigger_id)
+            rows[outcome.moment].append(outcome)
+    series: dict[str, list[tuple[int, Uplift]]] = {}
+    for moment, items in sorted(rows.items()):
+        items.sort(key=lambda o: o.closed_at)
+        every = max(len(items) // points, 1)
+        counts = [0, 0, 0, 0]
+        series[moment] = []
+        for i, o in enumerate(items, 1):
+            base = 0 if o.group == "treated" else 2
+            counts[base] += 1
+            counts[base + 1] += o.converted
+            if (i % every == 0 or i == len(items)) and counts[0] and counts[2]:
+                series[moment].append((to_ms(o.closed_at), uplift_of(moment, *counts)))
+    return series
