@@ -205,9 +205,19 @@ def test_actions_are_chosen_for_treated_triggers_and_learned_from_their_outcomes
 def test_the_same_input_gives_the_same_decisions_and_actions() -> None:
     def decisions() -> list[tuple[str, str | None, str | None]]:
         text = moments(DECIDE + ACTIONS)
-        stream = [ev for d in range(6) for ev in carts(30) for ev in [ev.model_copy(update={
-            "event_id": f"{ev.event_id}-{d}", "ts": ev.ts + (d * 8 * (ev.ts - ev.ts).__class__(days=1))})]]
-        stream += [event(f"b{i}-{d}", "purchase", d * 8 * DAY + DAY, f"c{i}") for d in range(6) for i in range(0, 30, 3)]
+        stream = [
+            ev
+            for d in range(6)
+            for ev in carts(30)
+            for ev in [
+                ev.model_copy(
+                    update={"event_id": f"{ev.event_id}-{d}", "ts": ev.ts + (d * 8 * (ev.ts - ev.ts).__class__(days=1))}
+                )
+            ]
+        ]
+        stream += [
+            event(f"b{i}-{d}", "purchase", d * 8 * DAY + DAY, f"c{i}") for d in range(6) for i in range(0, 30, 3)
+        ]
         out = replay(engine(text), stream)
         return [(o.trigger_id, o.action.name if o.action else None, o.uplift.decision if o.uplift else None)
                 for o in of(out, Trigger)]  # fmt: skip

@@ -20,9 +20,13 @@ def compile_with(extra: str) -> None:
 
 
 def test_a_full_loop_compiles() -> None:
-    text = BASE + OUTCOME + """    decide: {by: uplift, value: 120, cost: 4, min_labels: 50, explore: 0.1}
+    text = (
+        BASE
+        + OUTCOME
+        + """    decide: {by: uplift, value: 120, cost: 4, min_labels: 50, explore: 0.1}
     actions: [{name: education_email, channel: email, cost: 1}, {name: discount, cost: 8}]
 """
+    )
     loop = parse_moments(text)[0].spec.loop
     assert loop.decide is not None and (loop.decide.value, loop.decide.min_labels) == (120.0, 50)
     assert [a.name for a in loop.actions] == ["education_email", "discount"] and loop.learns
