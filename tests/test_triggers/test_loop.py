@@ -66,7 +66,8 @@ def test_each_trigger_gets_one_outcome_treated_or_control_with_the_event_that_co
     outputs = replay(engine(moments()), stream)
     sent = {t.trigger_id: t for t in of(outputs, Trigger)}
     outcomes = of(outputs, TriggerOutcome)
-    assert len(sent) == 40 and sorted(o.trigger_id for o in outcomes) == sorted(sent)
+    assert len(sent) == 40
+    assert sorted(o.trigger_id for o in outcomes) == sorted(sent)
     for o in outcomes:
         number = int(o.customer_id[1:])
         assert o.group == ("control" if sent[o.trigger_id].holdout else "treated")
@@ -106,9 +107,12 @@ def test_feedback_is_linked_by_trigger_id_and_never_counts_as_activity() -> None
     assert (outcome.feedback, outcome.cost) == ("taken", 2.5)
     unmatched = {u.event_id: u.reason for u in of(outputs, FeedbackUnmatched)}
     assert set(unmatched) == {"f2", "f3", "f4", "f5", "f6", "f7", "f8"}
-    assert "no open trigger" in unmatched["f2"] and "no open trigger" in unmatched["f8"]
-    assert "trigger_id" in unmatched["f3"] and "decision" in unmatched["f4"] and "cost" in unmatched["f7"]
-    later = [t for t in of(outputs, Trigger) if t.evidence[0].event_id == "y"][0]
+    assert "no open trigger" in unmatched["f2"]
+    assert "no open trigger" in unmatched["f8"]
+    assert "trigger_id" in unmatched["f3"]
+    assert "decision" in unmatched["f4"]
+    assert "cost" in unmatched["f7"]
+    later = next(t for t in of(outputs, Trigger) if t.evidence[0].event_id == "y")
     assert all(item.type != FEEDBACK_EVENT_TYPE for item in later.story)
 
 
@@ -144,8 +148,10 @@ def test_decide_by_uplift_suppresses_treated_triggers_when_the_lift_does_not_pay
     outputs = replay(trained(moments(DECIDE), lift=-0.2), carts(60))
     refused = [s for s in of(outputs, TriggerSuppressed) if s.reason == "low_uplift"]
     sent = of(outputs, Trigger)
-    assert refused and all(not in_holdout(s.customer_id, "cart", 0.5, "") for s in refused)
-    assert sent and all(t.holdout and t.uplift is not None and t.uplift.decision == "holdout" for t in sent)
+    assert refused
+    assert all(not in_holdout(s.customer_id, "cart", 0.5, "") for s in refused)
+    assert sent
+    assert all(t.holdout and t.uplift is not None and t.uplift.decision == "holdout" for t in sent)
     assert all(t.uplift is not None and t.uplift.predicted is not None and t.uplift.predicted < 0 for t in sent)
     assert len(refused) + len(sent) == 60
 
@@ -153,7 +159,8 @@ def test_decide_by_uplift_suppresses_treated_triggers_when_the_lift_does_not_pay
 def test_decide_by_uplift_sends_when_lift_times_value_exceeds_cost() -> None:
     outputs = replay(trained(moments(DECIDE), lift=0.4), carts(30))
     treated = [t for t in of(outputs, Trigger) if not t.holdout]
-    assert treated and all(t.uplift is not None and t.uplift.decision == "send" for t in treated)
+    assert treated
+    assert all(t.uplift is not None and t.uplift.decision == "send" for t in treated)
     assert all(t.uplift is not None and (t.uplift.predicted or 0) * 100 > 10 for t in treated)
     assert not [s for s in of(outputs, TriggerSuppressed) if s.reason == "low_uplift"]
 
@@ -163,7 +170,8 @@ def test_exploration_sends_a_share_of_refused_triggers_and_a_cold_model_sends_al
     outputs = replay(trained(moments(explore, holdout=0.0), lift=-0.2), carts(200))
     explored = [t for t in of(outputs, Trigger) if t.uplift and t.uplift.decision == "explore"]
     refused = [s for s in of(outputs, TriggerSuppressed) if s.reason == "low_uplift"]
-    assert len(explored) + len(refused) == 200 and 70 <= len(explored) <= 130
+    assert len(explored) + len(refused) == 200
+    assert 70 <= len(explored) <= 130
     cold = replay(engine(moments(DECIDE, holdout=0.0)), carts(20))
     assert [t.uplift.decision for t in of(cold, Trigger) if t.uplift] == ["learning"] * 20
 
@@ -195,11 +203,13 @@ def test_actions_are_chosen_for_treated_triggers_and_learned_from_their_outcomes
     stream = carts(80) + [event(f"b{i}", "purchase", DAY, f"c{i}") for i in range(0, 80, 2)]
     outputs = replay(e, stream)
     treated = [t for t in of(outputs, Trigger) if not t.holdout]
-    assert treated and all(t.action is not None and t.action.name in ("email", "call") for t in treated)
+    assert treated
+    assert all(t.action is not None and t.action.name in ("email", "call") for t in treated)
     assert all(t.action is None for t in of(outputs, Trigger) if t.holdout)
     outcomes = {o.trigger_id: o for o in of(outputs, TriggerOutcome)}
     assert all(outcomes[t.trigger_id].action == t.action.name for t in treated if t.action)
-    assert e.scorer is not None and e.scorer.bandits["cart"].learned == len(treated)
+    assert e.scorer is not None
+    assert e.scorer.bandits["cart"].learned == len(treated)
 
 
 def test_the_same_input_gives_the_same_decisions_and_actions() -> None:
@@ -223,7 +233,8 @@ def test_the_same_input_gives_the_same_decisions_and_actions() -> None:
                 for o in of(out, Trigger)]  # fmt: skip
 
     first = decisions()
-    assert first == decisions() and len(first) >= 100
+    assert first == decisions()
+    assert len(first) >= 100
 
 
 def test_open_windows_survive_the_state_encoding_and_count_in_an_erasure() -> None:
@@ -234,7 +245,8 @@ def test_open_windows_survive_the_state_encoding_and_count_in_an_erasure() -> No
     outputs += e.on_tick(state, int(event("t", "tick", 1).ts.timestamp() * 1000)).outputs
     assert len(state.open_triggers) == 1
     again = CustomerState.from_bytes(state.to_bytes())
-    assert again.open_triggers == state.open_triggers and again.next_open_ref == state.next_open_ref
+    assert again.open_triggers == state.open_triggers
+    assert again.next_open_ref == state.next_open_ref
     erased = e.on_event(again, event("bye", "erasure_request", 2, "c1")).outputs[0]
     assert erased.removed["open_outcome_windows"] == 1  # type: ignore[union-attr]
 
@@ -243,7 +255,8 @@ def test_a_customer_with_too_many_open_windows_closes_the_oldest_early_without_l
     stream = [event(f"e{i}", "cart_abandon", i, "c1") for i in range(MAX_OPEN + 3)]
     outputs = replay(engine(moments(DECIDE, holdout=0.0)), stream)
     early = [o for o in of(outputs, TriggerOutcome) if (o.closed_at - o.triggered_at).days < 7]
-    assert len(early) == 3 and not any(o.learned for o in early)
+    assert len(early) == 3
+    assert not any(o.learned for o in early)
 
 
 @pytest.mark.parametrize("lift", [-0.3, 0.3])
@@ -252,10 +265,12 @@ def test_models_of_the_loop_travel_in_the_snapshot(lift: float) -> None:
     assert e.scorer is not None
     e.scorer.bandits["cart"].learn("call", {"x": 1.0}, converted=True)
     fresh = engine(moments(DECIDE + ACTIONS))
-    assert fresh.scorer is not None and fresh.scorer.restore(e.scorer.snapshot()) == []
+    assert fresh.scorer is not None
+    assert fresh.scorer.restore(e.scorer.snapshot()) == []
     x = fresh.scorer.loop_features("cart", CustomerState("z"), 0)
     assert fresh.scorer.uplift_models["cart"].lift(x) == e.scorer.uplift_models["cart"].lift(x)
     assert fresh.scorer.bandits["cart"].learned == 1
     changed = engine(moments(DECIDE + ACTIONS.replace("call", "visit")))
-    assert changed.scorer is not None and changed.scorer.restore(e.scorer.snapshot()) == []
+    assert changed.scorer is not None
+    assert changed.scorer.restore(e.scorer.snapshot()) == []
     assert changed.scorer.bandits["cart"].learned == 0  # other actions: the bandit starts again

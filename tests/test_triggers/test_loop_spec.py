@@ -28,8 +28,10 @@ def test_a_full_loop_compiles() -> None:
 """
     )
     loop = parse_moments(text)[0].spec.loop
-    assert loop.decide is not None and (loop.decide.value, loop.decide.min_labels) == (120.0, 50)
-    assert [a.name for a in loop.actions] == ["education_email", "discount"] and loop.learns
+    assert loop.decide is not None
+    assert (loop.decide.value, loop.decide.min_labels) == (120.0, 50)
+    assert [a.name for a in loop.actions] == ["education_email", "discount"]
+    assert loop.learns
 
 
 @pytest.mark.parametrize(
@@ -67,5 +69,6 @@ def test_a_full_loop_compiles() -> None:
 def test_bad_loop_settings_are_refused_naming_the_field(extra: str, field: str, words: str) -> None:
     with pytest.raises(PatternError) as caught:
         compile_with(extra)
-    assert caught.value.field == field and caught.value.moment == "cart"
+    assert caught.value.field == field
+    assert caught.value.moment == "cart"
     assert words in str(caught.value)
