@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from momentstream.schema import TriggerOutcome
+from momentstream.triggers.uplift import uplift_of
+
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -69,6 +72,16 @@ class WorkerMetrics:
                                    ["objective"], registry=r)  # fmt: skip
         self.snapshots_refused = Counter("momentstream_model_snapshots_refused", "Model snapshots not published "
                                          "because a model had non-finite weights", registry=r)  # fmt: skip
+        self.outcomes = Counter("momentstream_trigger_outcomes", "Outcome windows closed, by moment, group "
+                                "(treated or control) and whether the outcome came", ["moment", "group", "converted"],
+                                registry=r)  # fmt: skip
+        self.feedback = Counter("momentstream_trigger_feedback", "CRM feedback on triggers, by result (taken, "
+                                "declined, or unmatched: no open trigger has that id)", ["result"],
+                                registry=r)  # fmt: skip
+        self.uplift = Gauge("momentstream_moment_uplift", "Treated minus control outcome rate of a moment's closed "
+                            "outcome windows on this worker since it started, with its 95% interval (bound: "
+                            "estimate, low, high)", ["moment", "bound"], registry=r)  # fmt: skip
+        self._tallies: dict[str, list[int]] = {}
         self._skips_seen: dict[str, int] = {}
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
@@ -79,6 +92,20 @@ class WorkerMetrics:
         if total > seen:
             self.model_skips.labels(objective=objective).inc(total - seen)
         self._skips_seen[objective] = total
+
+    def count_outcome(self, outcome: TriggerOutcome) -> None:
+        """Count a closed outcome window and move the moment's uplift gauge (once both groups have one)."""
+        self.outcomes.labels(moment=outcome.moment, group=outcome.group, converted=str(outcome.converted).lower()).inc()
+        if outcome.feedback is not None:
+            self.feedback.labels(result=outcome.feedback).inc()
+        tally = self._tallies.setdefault(outcome.moment, [0, 0, 0, 0])
+        base = 0 if outcome.group == "treated" else 2
+        tally[base] += 1
+        tally[base + 1] += outcome.converted
+        if tally[0] and tally[2]:
+            u = uplift_of(outcome.moment, *tally)
+            for bound, value in (("estimate", u.difference), ("low", u.low), ("high", u.high)):
+                self.uplift.labels(moment=outcome.moment, bound=bound).set(value)
 
     def render(self) -> bytes:
         """The text exposition format."""

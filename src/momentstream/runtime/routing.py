@@ -15,10 +15,12 @@ from momentstream.runtime.processor import DeadLetter, Work
 from momentstream.runtime.sources import kept_raw
 from momentstream.schema import (
     DuplicateEvent,
+    FeedbackUnmatched,
     LateEvent,
     Output,
     Trigger,
     TriggerDeferred,
+    TriggerOutcome,
     TriggerRevoked,
     TriggerSuppressed,
 )
@@ -53,6 +55,10 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
         metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
     elif isinstance(output, TriggerDeferred):
         metrics.deferred.labels(moment=output.moment).inc()
+    elif isinstance(output, TriggerOutcome):
+        metrics.count_outcome(output)
+    elif isinstance(output, FeedbackUnmatched):
+        metrics.feedback.labels(result="unmatched").inc()
     customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
     headers = [("output", output.output.encode())]
     return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)
