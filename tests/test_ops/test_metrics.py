@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from momentstream.ops.metrics import WorkerMetrics
+from momentstream.schema import TriggerOutcome
 
 ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yaml"
 
@@ -44,3 +46,25 @@ def test_every_metric_is_documented_in_the_readme() -> None:
     names = {family.name for family in WorkerMetrics().registry.collect()}
     missing = [n for n in sorted(names) if f"`{n}`" not in readme and f"`{n}_total`" not in readme]
     assert not missing, f"not in README: {missing}"
+
+
+def test_closed_outcome_windows_move_the_live_uplift_gauge() -> None:
+    m = WorkerMetrics()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def close(i: int, group: str, converted: bool, feedback: str | None = None) -> None:
+        m.count_outcome(TriggerOutcome(trigger_id=f"t{i}", customer_id="c", moment="cart", group=group,  # type: ignore[arg-type]
+                                       triggered_at=at, closed_at=at, converted=converted, feedback=feedback))  # type: ignore[arg-type]  # fmt: skip
+
+    for i in range(10):
+        close(i, "treated", i < 6, "taken")
+    assert b"momentstream_moment_uplift" not in m.render().split(b"# TYPE momentstream_moment_uplift gauge")[1][:40]
+    for i in range(10, 20):
+        close(i, "control", i < 12)
+    text = m.render().decode()
+    assert 'momentstream_trigger_outcomes_total{converted="true",group="treated",moment="cart"} 6.0' in text
+    assert 'momentstream_trigger_feedback_total{result="taken"} 10.0' in text
+    low, estimate, high = (float(text.split(f'momentstream_moment_uplift{{bound="{b}",moment="cart"}} ')[1].split()[0])
+                           for b in ("low", "estimate", "high"))  # fmt: skip
+    assert abs(estimate - 0.4) < 1e-9  # 6/10 treated against 2/10 control
+    assert -0.1 < low < estimate < high < 0.8
