@@ -11,7 +11,10 @@ customer), in one run:
   volume, our uplift policy, and the best possible policy (contact where effect x value > cost);
 * the uplift (Qini) curve of the online model's predictions at fire time against an offline
   two-model learner from scikit-uplift (logistic regressions) trained on the learning period's
-  linked outcomes, both scored on a randomized trial the world draws over the evaluation triggers.
+  linked outcomes, both scored on a randomized trial the world draws over the evaluation triggers;
+* next best action: a second run in which the moment names two actions, ``email`` (cost 1) and
+  ``call`` (cost 10), whose effects differ by customer; the bandit's picks against one action for
+  everyone, a random action, and the best action per customer.
 
     python benchmarks/uplift_policy.py [--customers 2000] [--days 120] [--learning-days 45]
 """
@@ -31,10 +34,11 @@ from sklift.models import TwoModels
 
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
-from momentstream.sim.campaign import CART_MOMENT, SEGMENTS, TriggerRecord, run_campaign
+from momentstream.sim.campaign import ACTION_EFFECTS, CART_MOMENT, SEGMENTS, TriggerRecord, run_campaign
 from momentstream.textable import format_table
 
 VALUE, COST = 100.0, 8.0
+ACTION_COSTS = {"email": 1.0, "call": 10.0}
 DAY_MS = 86_400_000
 
 
@@ -65,7 +69,52 @@ def main(argv: list[str] | None = None) -> int:
     print(_qini_table(learning, [r for r in run.triggers if r.at_ms >= cut], args.seed))
     print()
     print(_segment_table(judged))
+    print()
+    print(_actions_run(args))
     return 0
+
+
+def _actions_run(args: argparse.Namespace) -> str:
+    """The same world, every non-holdout trigger contacted, the bandit choosing email or call."""
+    listed = ", ".join(f"{{name: {name}, cost: {cost:g}}}" for name, cost in ACTION_COSTS.items())
+    text = CART_MOMENT.format(extra=f"    actions: [{listed}]\n").replace(
+        "within: 7d}", f"within: 7d, value: {VALUE:g}}}"
+    )
+    engine = Engine(parse_moments(text), EngineConfig(allowed_lateness_ms=0))
+    started = time.perf_counter()
+    run = run_campaign(engine, customers=args.customers, days=args.days, seed=args.seed)
+    seconds = time.perf_counter() - started
+    cut = min(r.at_ms for r in run.triggers) + args.learning_days * DAY_MS
+    judged = [r for r in run.triggers if r.at_ms >= cut and not r.holdout]
+    rng = random.Random(args.seed + 2)
+
+    def effect(r: TriggerRecord, action: str) -> float:
+        return ACTION_EFFECTS[r.segment][action]
+
+    def best(r: TriggerRecord) -> str:
+        return max(ACTION_COSTS, key=lambda a: effect(r, a) * VALUE - ACTION_COSTS[a])
+
+    policies = {
+        "always email": lambda r: "email",
+        "always call": lambda r: "call",
+        "random action": lambda r: rng.choice(list(ACTION_COSTS)),
+        "bandit (ours)": lambda r: r.action or "email",
+        "best action per customer": best,
+    }
+    rows = []
+    for name, pick in policies.items():
+        chosen = [(r, pick(r)) for r in judged]
+        gain = sum(effect(r, a) for r, a in chosen)
+        net = gain * VALUE - sum(ACTION_COSTS[a] for _, a in chosen)
+        calls = sum(a == "call" for _, a in chosen) / len(chosen)
+        rows.append([name, f"{gain:,.1f}", f"{gain / len(chosen) * 100:.1f}", f"{calls:.0%}", f"{net:,.0f}"])
+    picks = {s: sum(r.action == "call" for r in judged if r.segment == s) / max(sum(r.segment == s for r in judged), 1)
+             for s in SEGMENTS}  # fmt: skip
+    head = ["actions (every non-holdout trigger contacted)", "incremental purchases", "per 100", "calls", "net value"]
+    return (
+        f"next best action: {len(judged):,} judged triggers ({run.events:,} events, {seconds:.0f} s); the bandit "
+        f"calls {', '.join(f'{s} {share:.0%}' for s, share in picks.items())}\n" + format_table(head, rows)
+    )
 
 
 def _gain(records: list[TriggerRecord]) -> float:

@@ -45,6 +45,9 @@ def test_a_full_loop_compiles() -> None:
         ("    outcome: {where: {}, within: 7d}\n", "outcome.where", "where"),
         ("    outcome: {where: {typo: purchase}, within: 7d}\n", "outcome.where.typo", ""),
         ("    decide: {by: uplift, value: 1}\n", "decide", "outcome"),
+        ("    outcome: {where: {type: purchase}, within: 7d, value: -1}\n", "outcome.value", "1e-09"),
+        ("    outcome: {where: {type: purchase}, within: 7d, value: .nan}\n", "outcome.value", "number"),
+        ("    outcome: {where: {type: purchase}, within: 7d, worth: 3}\n", "outcome", "value optional"),
         (OUTCOME + "    decide: {by: propensity, value: 1}\n", "decide.by", "uplift"),
         (OUTCOME + "    decide: {by: uplift}\n", "decide.value", "value"),
         (OUTCOME + "    decide: {by: uplift, value: .inf}\n", "decide.value", "number"),
@@ -72,3 +75,18 @@ def test_bad_loop_settings_are_refused_naming_the_field(extra: str, field: str, 
     assert caught.value.field == field
     assert caught.value.moment == "cart"
     assert words in str(caught.value)
+
+
+def test_the_value_of_an_outcome_may_be_said_once_on_the_outcome() -> None:
+    text = (
+        BASE
+        + """    outcome: {where: {type: purchase}, within: 7d, value: 250}
+    decide: {by: uplift, cost: 4}
+    actions: [{name: email, cost: 1}, {name: call, cost: 30}]
+"""
+    )
+    loop = parse_moments(text)[0].spec.loop
+    assert loop.decide is not None
+    assert (loop.decide.value, loop.value, loop.outcome_value) == (250.0, 250.0, 250.0)
+    overridden = parse_moments(text.replace("cost: 4}", "cost: 4, value: 90}"))[0].spec.loop
+    assert overridden.value == 90.0

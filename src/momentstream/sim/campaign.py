@@ -15,8 +15,12 @@ lost_cause        25%     3%    +1 pt  little activity
 ================  =====  ====  ======  =====================================
 
 Contacting everyone gains about 5 purchases per 100 contacts; contacting only persuadables
-gains 25. Because the world knows each trigger's true effect, a policy's incremental outcomes are
-measured exactly, not estimated. The world reacts to the engine's decisions while it runs, which
+gains 25. With the actions ``email`` (the effects above) and ``call`` (:data:`ACTION_EFFECTS`: a
+person on the phone settles a sleeping dog's grievance, +20 points, but moves a persuadable only +5),
+the best action depends on the customer, which is what a bandit has to learn.
+
+Because the world knows each trigger's true effect, a policy's incremental outcomes are measured
+exactly, not estimated. The world reacts to the engine's decisions while it runs, which
 is why it is a loop and not a file: events go in day by day, and purchases follow triggers.
 
 >>> from momentstream.engine import Engine, EngineConfig
@@ -41,7 +45,7 @@ from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import FEEDBACK_EVENT_TYPE, Output, TouchpointEvent, Trigger, TriggerOutcome, TriggerSuppressed
 from momentstream.sim.touch import touchpoint
 
-__all__ = ["CART_MOMENT", "SEGMENTS", "CampaignRun", "Segment", "TriggerRecord", "run_campaign"]
+__all__ = ["ACTION_EFFECTS", "CART_MOMENT", "SEGMENTS", "CampaignRun", "Segment", "TriggerRecord", "run_campaign"]
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 CART_MOMENT = """
@@ -76,6 +80,13 @@ SEGMENTS = {
         Segment("lost_cause", 0.25, 0.03, 0.01, (("page_view", 0.2),)),
     )
 }
+ACTION_EFFECTS = {
+    "persuadable": {"email": 0.25, "call": 0.05},
+    "sure_thing": {"email": 0.0, "call": 0.0},
+    "sleeping_dog": {"email": -0.15, "call": 0.20},
+    "lost_cause": {"email": 0.01, "call": 0.02},
+}
+"""Effect of each action per segment (a trigger without an action has the segment's ``effect``, email's)."""
 CART_RATE = 0.12
 """Cart abandonments per customer per day."""
 
@@ -94,6 +105,7 @@ class TriggerRecord:
     decision: str | None
     predicted: float | None
     x: dict[str, float] | None
+    action: str | None = None
     converted: bool | None = None
 
 
@@ -164,8 +176,10 @@ def _observe(output: Output, runner: ReplayRunner, engine: Engine, who: dict[str
     contacted = isinstance(output, Trigger) and not output.holdout
     uplift = output.uplift
     decision, predicted = (uplift.decision, uplift.predicted) if uplift else (None, None)
-    record = TriggerRecord(output.trigger_id, output.customer_id, segment.name, segment.effect, at, holdout,
-                           contacted, decision, predicted, x)  # fmt: skip
+    action = output.action.name if isinstance(output, Trigger) and output.action else None
+    effect = ACTION_EFFECTS[segment.name].get(action, segment.effect) if action else segment.effect
+    record = TriggerRecord(output.trigger_id, output.customer_id, segment.name, effect, at, holdout,
+                           contacted, decision, predicted, x, action)  # fmt: skip
     run.triggers.append(record)
     by_id[record.trigger_id] = record
     if isinstance(output, TriggerSuppressed):
@@ -174,6 +188,6 @@ def _observe(output: Output, runner: ReplayRunner, engine: Engine, who: dict[str
     if contacted:
         push(output.customer_id, FEEDBACK_EVENT_TYPE, when + timedelta(hours=1), "crm",
              trigger_id=output.trigger_id, decision="taken")  # fmt: skip
-    chance = segment.base + (segment.effect if contacted else 0.0)
+    chance = segment.base + (effect if contacted else 0.0)
     if rng.random() < chance:
         push(output.customer_id, "purchase", when + timedelta(hours=rng.uniform(2, 160)))

@@ -4,8 +4,8 @@ A moments file says it in three optional keys:
 
 .. code-block:: yaml
 
-    outcome: {where: {type: purchase}, within: 14d}   # what success is, and for how long after a trigger
-    decide: {by: uplift, value: 120, cost: 4}         # send only when predicted lift x value > cost
+    outcome: {where: {type: purchase}, within: 14d, value: 120}   # success, for how long, what it is worth
+    decide: {by: uplift, cost: 4}                     # send only when predicted lift x value > cost
     actions:                                          # a bandit picks one per trigger
       - {name: education_email, channel: email, cost: 1}
       - {name: discount, channel: email, cost: 8}
@@ -49,7 +49,7 @@ class DecideSpec:
     """``decide: {by: uplift, value, cost}``: contact only where the predicted lift pays for the contact."""
 
     value: float
-    """What one outcome is worth (any unit; cost is in the same unit)."""
+    """What one outcome is worth (any unit; cost is in the same unit): the outcome's ``value`` unless given here."""
     cost: float = 0.0
     """What one contact costs; a chosen action's own cost replaces it."""
     min_labels: int = 200
@@ -74,6 +74,8 @@ class LoopSpec:
     outcome: Mapping[str, Any] | None = None
     """A ``where`` predicate: the event that counts as success after a trigger."""
     outcome_within_ms: int = 0
+    outcome_value: float = 1.0
+    """What one outcome is worth, in the unit of the costs (``outcome.value``; 1 when not given)."""
     decide: DecideSpec | None = None
     actions: tuple[ActionSpec, ...] = ()
 
@@ -84,26 +86,27 @@ class LoopSpec:
 
     @property
     def value(self) -> float:
-        """What one outcome is worth (1 without a ``decide``)."""
-        return self.decide.value if self.decide is not None else 1.0
+        """What one outcome is worth: ``decide.value``, else ``outcome.value``, else 1."""
+        return self.decide.value if self.decide is not None else self.outcome_value
 
 
 def parse_loop(raw: Mapping[str, Any]) -> LoopSpec:
     """Read ``outcome``, ``decide`` and ``actions`` from one moment's mapping; errors name the field."""
-    outcome, within = _outcome(raw.get("outcome"))
-    decide = _decide(raw.get("decide"))
+    outcome, within, value = _outcome(raw.get("outcome"))
+    decide = _decide(raw.get("decide"), value)
     actions = _actions(raw.get("actions"))
     if (decide is not None or actions) and outcome is None:
         raise PatternError("decide and actions learn from linked outcomes: add outcome: {where: {type: purchase}, "
                            "within: 14d}", field="decide" if decide is not None else "actions")  # fmt: skip
-    return LoopSpec(outcome, within, decide, actions)
+    return LoopSpec(outcome, within, value if value is not None else 1.0, decide, actions)
 
 
-def _outcome(raw: Any) -> tuple[Mapping[str, Any] | None, int]:
+def _outcome(raw: Any) -> tuple[Mapping[str, Any] | None, int, float | None]:
     if raw is None:
-        return None, 0
-    if not isinstance(raw, Mapping) or set(raw) != {"where", "within"}:
-        raise PatternError("expected {where: {type: purchase}, within: 14d}", field="outcome")
+        return None, 0, None
+    if not isinstance(raw, Mapping) or not {"where", "within"} <= set(raw) or set(raw) - {"where", "within", "value"}:
+        raise PatternError("expected {where: {type: purchase}, within: 14d, value: 120} (value optional)",
+                           field="outcome")  # fmt: skip
     if not isinstance(raw["where"], Mapping) or not raw["where"]:
         raise PatternError("expected the outcome event as a where mapping, e.g. {type: purchase}",
                            field="outcome.where")  # fmt: skip
@@ -113,7 +116,8 @@ def _outcome(raw: Any) -> tuple[Mapping[str, Any] | None, int]:
         raise PatternError(str(err), field="outcome.within") from None
     if not 0 < within <= _LONGEST_WITHIN_MS:
         raise PatternError("expected a duration from 1ms to 365d", field="outcome.within")
-    return raw["where"], within
+    value = _amount(raw["value"], "outcome.value", low=1e-9) if "value" in raw else None
+    return raw["where"], within, value
 
 
 def _amount(raw: Any, field: str, low: float = 0.0) -> float:
@@ -125,7 +129,7 @@ def _amount(raw: Any, field: str, low: float = 0.0) -> float:
     return float(raw)
 
 
-def _decide(raw: Any) -> DecideSpec | None:
+def _decide(raw: Any, outcome_value: float | None) -> DecideSpec | None:
     if raw is None:
         return None
     keys = {"by", "value", "cost", "min_labels", "explore"}
@@ -135,9 +139,11 @@ def _decide(raw: Any) -> DecideSpec | None:
                            "min_labels: 200, explore: 0.05}})", field="decide")  # fmt: skip
     if raw.get("by") != "uplift":
         raise PatternError(f"by: uplift is the only decision rule, not {raw.get('by')!r}", field="decide.by")
-    if "value" not in raw:
-        raise PatternError("required: what one outcome is worth, e.g. value: 120", field="decide.value")
-    value = _amount(raw["value"], "decide.value", low=1e-9)
+    if "value" not in raw and outcome_value is None:
+        raise PatternError("required (here or as outcome.value): what one outcome is worth, e.g. value: 120",
+                           field="decide.value")  # fmt: skip
+    value = _amount(raw["value"], "decide.value", low=1e-9) if "value" in raw else outcome_value
+    assert value is not None
     labels = raw.get("min_labels", 200)
     if isinstance(labels, bool) or not isinstance(labels, int) or not 1 <= labels <= 1_000_000:
         raise PatternError(f"expected a whole number from 1 to 1000000, not {labels!r}", field="decide.min_labels")
