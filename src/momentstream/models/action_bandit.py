@@ -16,8 +16,7 @@ share of that. Its random tie-breaking is seeded, so a replay picks the same act
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 from river import bandit
 
 from momentstream.models.online import bounded
@@ -57,7 +56,7 @@ class ActionBandit:
     def is_finite(self) -> bool:
         """Every regression's weights are finite."""
         for regression in self.policy._bayes_lin_regs.values():
-            weights = getattr(regression, "_m", None)
-            if weights is not None and not all(math.isfinite(float(v)) for v in getattr(weights, "flat", [weights])):
-                return False
+            for value in vars(regression).values():  # River keeps the posterior in numpy arrays
+                if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                    return False
         return True
