@@ -29,6 +29,10 @@ def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "post_purchase_window" in out
     assert "seed customers; the moment found" in out
     assert (tmp_path / "triggers.jsonl").read_text().count("\n") > 10
+    assert "4. Closing the loop" in out
+    assert "Live uplift, from the outcomes the engine linked" in out
+    assert (tmp_path / "loop_outcomes.jsonl").read_text().count("trigger_outcome") > 100
+    assert (tmp_path / "uplift.svg").read_text().startswith("<svg")
 
 
 def test_replay_writes_triggers_and_reports_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

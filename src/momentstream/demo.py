@@ -5,7 +5,9 @@
 2. run the discovered moments over the rest of the history;
 3. run the bundled example moments over the same period, with the contact policy, holdouts and
    online scoring, and show what fired, how the post-purchase window found the seed scenario,
-   and a few triggers with their evidence.
+   and a few triggers with their evidence;
+4. close the loop in a world that answers back: outcomes linked to triggers, live uplift, and
+   contact decided by uplift (:mod:`momentstream.demo_loop`).
 
 Every input and output is written to files so the same run can be replayed by hand.
 """
@@ -20,6 +22,7 @@ from typing import Any, TextIO
 
 from momentstream.clock import to_ms
 from momentstream.demo_discovery import discovery_act, seeds_from
+from momentstream.demo_loop import loop_act
 from momentstream.engine import Engine, EngineConfig
 from momentstream.models.objectives import WARMING_UP, load_objectives
 from momentstream.models.scorer import Scorer
@@ -95,7 +98,8 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     stream.write(_examples(engine, triggers) + "\n")
     if engine.scorer is not None:
         stream.write("\n" + _scoring(engine, triggers) + "\n")
-    stream.write(f"\nReplay it yourself: momentstream replay {act.later_path} -o {out / 'replayed.jsonl'}\n")
+    stream.write(f"\nReplay it yourself: momentstream replay {act.later_path} -o {out / 'replayed.jsonl'}\n\n")
+    loop_act(options.customers, options.seed, out, stream)
     return summary
 
 
