@@ -208,3 +208,19 @@ def test_check_warns_of_an_idle_ttl_shorter_than_a_moment(capsys: pytest.Capture
     assert any("idle_ttl 1d is shorter than moment 'silent_churn'" in w for w in engine.warnings)
     with pytest.raises(ValueError, match="idle_ttl"):
         Engine(load_moments(bundled_moments_path()), EngineConfig(idle_ttl_ms=0))
+
+
+def test_check_shows_what_each_moment_counts_as_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("""moments:
+  - name: cart
+    pattern: [{name: left, where: {type: cart_abandon}}]
+    holdout: 0.2
+    outcome: {where: {type: purchase}, within: 7d, value: 100}
+    decide: {by: uplift, cost: 8}
+""")
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.split("closing the loop")[1].splitlines() if line.startswith("cart"))
+    assert "type: purchase" in row
+    assert "uplift x 100 > 8" in row

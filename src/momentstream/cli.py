@@ -382,7 +382,24 @@ def _check(args: argparse.Namespace) -> int:
     print(format_table(["moment", "version", "steps", "window", "skip"], rows))
     print()
     print(_policy_table(moments))
+    looped = [m for m in moments if m.spec.loop.outcome is not None]
+    if looped:
+        print()
+        print(_loop_table(looped))
     return 0
+
+
+def _loop_table(moments: Sequence[CompiledMoment]) -> str:
+    """What each moment counts as success, and how it decides and chooses (see ``triggers/loop_spec.py``)."""
+    rows = []
+    for m in moments:
+        loop = m.spec.loop
+        where = ", ".join(f"{k}: {v}" for k, v in (loop.outcome or {}).items())
+        cost = "the action's cost" if loop.actions else f"{loop.decide.cost:g}" if loop.decide else ""
+        decide = f"uplift x {loop.value:g} > {cost}" if loop.decide else "-"
+        actions = ", ".join(f"{a.name} ({a.cost:g})" for a in loop.actions) or "-"
+        rows.append([m.name, where, format_duration(loop.outcome_within_ms), decide, actions])
+    return "closing the loop\n" + format_table(["moment", "outcome", "within", "send when", "actions (cost)"], rows)
 
 
 def _policy_table(moments: Sequence[CompiledMoment]) -> str:

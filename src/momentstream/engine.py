@@ -439,6 +439,9 @@ def _config_warnings(moments: tuple[CompiledMoment, ...], config: EngineConfig) 
         raise ValueError("allowed lateness cannot be negative")
     warnings = []
     for m in moments:
+        if m.spec.loop.decide is not None and not m.spec.holdout_share:
+            warnings.append(f"moment {m.name!r} decides by uplift without a holdout: its control model cannot learn, "
+                            "so it sends every trigger (decision: learning); give it holdout: 0.1")  # fmt: skip
         span = _longest_span(m)
         if ttl is not None and span is not None and ttl < span:
             warnings.append(

@@ -274,3 +274,8 @@ def test_models_of_the_loop_travel_in_the_snapshot(lift: float) -> None:
     assert changed.scorer is not None
     assert changed.scorer.restore(e.scorer.snapshot()) == []
     assert changed.scorer.bandits["cart"].learned == 0  # other actions: the bandit starts again
+
+
+def test_deciding_by_uplift_without_a_holdout_is_warned_about() -> None:
+    assert any("without a holdout" in w for w in engine(moments(DECIDE, holdout=0.0)).warnings)
+    assert not any("without a holdout" in w for w in engine(moments(DECIDE, holdout=0.2)).warnings)
