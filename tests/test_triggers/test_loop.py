@@ -279,3 +279,18 @@ def test_models_of_the_loop_travel_in_the_snapshot(lift: float) -> None:
 def test_deciding_by_uplift_without_a_holdout_is_warned_about() -> None:
     assert any("without a holdout" in w for w in engine(moments(DECIDE, holdout=0.0)).warnings)
     assert not any("without a holdout" in w for w in engine(moments(DECIDE, holdout=0.2)).warnings)
+
+
+def test_a_holdout_trigger_the_crm_acted_on_teaches_no_model() -> None:
+    e = engine(moments(DECIDE, holdout=0.5))
+    probe = of(replay(engine(moments(DECIDE, holdout=0.5)), carts(20)), Trigger)
+    held = [t for t in probe if t.holdout]
+    assert held
+    stream = carts(20) + [feedback(f"f{t.customer_id}", 30, t.customer_id, trigger_id=t.trigger_id, decision="taken")
+                          for t in held]  # fmt: skip
+    outcomes = of(replay(e, stream), TriggerOutcome)
+    contacted_controls = [o for o in outcomes if o.group == "control"]
+    assert len(contacted_controls) == len(held)
+    assert all(o.feedback == "taken" and not o.learned for o in contacted_controls)
+    assert e.scorer is not None
+    assert e.scorer.uplift_models["cart"].control.learned == 0

@@ -17,8 +17,9 @@ moment's models learn from it:
 * ``actions``: an :class:`~momentstream.models.action_bandit.ActionBandit` picks one action per
   treated trigger and learns from its outcome.
 
-A treated trigger the CRM declined teaches no model (it was not a contact), but still counts in the
-intent-to-treat comparison. Like the engine, this does no I/O: it changes the state it is given and
+A treated trigger the CRM declined teaches no model (it was not a contact), nor does a holdout
+trigger the CRM reports it acted on (a contacted control); both still count in the intent-to-treat
+comparison, where they were assigned. Like the engine, this does no I/O: it changes the state it is given and
 appends outputs.
 """
 
@@ -178,9 +179,10 @@ class Loop:
     def _close(self, state: CustomerState, entry: OpenTrigger, at: int, outputs: list[Output], learn: bool) -> None:
         converted = entry.outcome_event_id is not None
         spec = self._specs.get(entry.moment)
+        contaminated = entry.holdout and entry.feedback == "taken"  # the CRM acted on a control trigger
         learned = (
             learn and spec is not None and spec.learns and entry.x is not None and entry.feedback != "declined"
-            and self._scorer is not None
+            and not contaminated and self._scorer is not None
         )  # fmt: skip
         if learned and spec is not None and self._scorer is not None and entry.x is not None:
             if spec.decide is not None and entry.moment in self._scorer.uplift_models:
