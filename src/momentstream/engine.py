@@ -176,6 +176,12 @@ class Engine:
             return Step(state, [self._erased(state, event)], erase=True)
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
+        if event.type == FEEDBACK_EVENT_TYPE:
+            # The CRM's report on a trigger, not the customer's activity: linked by id on arrival, so a report
+            # stamped before the customer's latest event is not late.
+            feedback: list[Output] = []
+            self.loop.on_feedback(state, event, feedback)
+            return Step(state, feedback)
         ts = to_ms(event.ts)
         if event.type in CONSENT_TYPES:
             # On arrival, not in event-time order: a withdrawal binds at once, even when late.
@@ -259,9 +265,6 @@ class Engine:
         state.seq += 1
         seq = state.seq
         state.frontier = max(state.frontier, ts)
-        if event.type == FEEDBACK_EVENT_TYPE:
-            self.loop.on_feedback(state, event, outputs)  # the CRM's report, not the customer's activity
-            return
         state.add_to_story(event, ts)
         state.zone = _zone_of(event)
         ttl = self.config.idle_ttl_ms

@@ -108,7 +108,7 @@ def test_feedback_is_linked_by_trigger_id_and_never_counts_as_activity() -> None
     unmatched = {u.event_id: u.reason for u in of(outputs, FeedbackUnmatched)}
     assert set(unmatched) == {"f2", "f3", "f4", "f5", "f6", "f7", "f8"}
     assert "no open trigger" in unmatched["f2"]
-    assert "no open trigger" in unmatched["f8"]
+    assert "closed" in unmatched["f8"]
     assert "trigger_id" in unmatched["f3"]
     assert "decision" in unmatched["f4"]
     assert "cost" in unmatched["f7"]
@@ -294,3 +294,14 @@ def test_a_holdout_trigger_the_crm_acted_on_teaches_no_model() -> None:
     assert all(o.feedback == "taken" and not o.learned for o in contacted_controls)
     assert e.scorer is not None
     assert e.scorer.uplift_models["cart"].control.learned == 0
+
+
+def test_feedback_stamped_before_the_customers_latest_event_is_still_linked() -> None:
+    e = engine(moments(holdout=0.0))
+    runner = ReplayRunner(e)
+    outputs = runner.feed(event("x", "cart_abandon", 0, "c1")) + runner.feed(event("v", "page_view", hours(5), "c1"))
+    (trigger,) = of(outputs, Trigger)
+    outputs += runner.feed(feedback("f", hours(1), "c1", trigger_id=trigger.trigger_id, decision="declined"))
+    outputs += runner.finish(int((trigger.emitted_at.timestamp() + 8 * 86_400) * 1000))
+    assert not of(outputs, FeedbackUnmatched)
+    assert of(outputs, TriggerOutcome)[0].feedback == "declined"

@@ -4,7 +4,8 @@ For a moment with an ``outcome`` (:mod:`momentstream.triggers.loop_spec`), every
 reaches the CRM or the holdout output opens an *outcome window* in the customer's state: a small
 record with a timer at its end. The first outcome event of the window is linked to the latest
 trigger of that moment before it; a ``trigger_feedback`` event from the CRM (``properties:
-{trigger_id, decision: taken|declined, cost}``) is linked by id. When the window closes, a
+{trigger_id, decision: taken|declined, cost}``) is linked by id when it arrives (its time stamp is
+the CRM's, which may be older than the customer's latest event). When the window closes, a
 :class:`~momentstream.schema.TriggerOutcome` goes to the audit output, treated or control, and the
 moment's models learn from it:
 
@@ -166,6 +167,8 @@ class Loop:
         entry = next((t for t in state.open_triggers.values() if t.trigger_id == trigger_id), None)
         if entry is None:
             return unmatched("no open trigger of this customer has this id (unknown, or its outcome window closed)")
+        if to_ms(event.ts) > entry.deadline_ms:
+            return unmatched("reported after the trigger's outcome window closed")
         entry.feedback, entry.channel = str(decision), event.channel
         entry.cost = float(cost) if cost is not None else entry.cost
         return None
