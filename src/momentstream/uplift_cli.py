@@ -9,7 +9,6 @@ files and an events file (``--events``), for moments without an ``outcome:``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,7 +20,7 @@ from momentstream.clock import format_duration
 from momentstream.runtime.sources import open_binary, open_text, read_events
 from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome, describe_error
 from momentstream.textable import format_table
-from momentstream.triggers.contract import read_triggers
+from momentstream.triggers.contract import json_records, read_triggers
 from momentstream.triggers.uplift import GroupRate, Uplift, outcome_uplift, uplift, uplift_over_time
 from momentstream.triggers.uplift_plot import uplift_svg
 
@@ -75,13 +74,11 @@ def run_uplift_report(args: argparse.Namespace) -> int:
 def read_outcomes(lines: list[str], source: str) -> tuple[list[TriggerOutcome], int]:
     """The ``trigger_outcome`` records among audit lines, and how many other records were skipped."""
     outcomes, other = [], 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            raise ValueError(f"{source}: line {number}: not JSON") from None
+    try:
+        records = list(json_records(lines))
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from None
+    for number, doc in records:
         if not isinstance(doc, dict) or doc.get("output") != "trigger_outcome":
             other += 1
             continue

@@ -49,6 +49,7 @@ __all__ = [
     "encode",
     "from_cloudevent",
     "is_revocation",
+    "json_records",
     "kafka_headers",
     "read_triggers",
     "revocation_schema",
@@ -196,19 +197,24 @@ def revocation_schema() -> dict[str, Any]:
     }
 
 
+def json_records(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) of each non-blank line; ValueError naming the line for broken JSON."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError:
+            raise ValueError(f"line {number}: not JSON") from None
+
+
 def read_triggers(lines: Iterable[str]) -> Iterator[Trigger]:
     """Triggers from JSON lines that are either bare triggers (replay output) or CloudEvents
     (a capture of the actions or holdout topic); blank lines and revocations are skipped.
 
     Raises ValueError naming the line for anything else (an audit file, events, broken JSON).
     """
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            raise ValueError(f"line {number}: not JSON") from None
+    for number, doc in json_records(lines):
         if not isinstance(doc, dict):
             raise ValueError(f"line {number}: not a trigger (a JSON object per line)")
         if is_revocation(doc) or doc.get("output") == "trigger_revoked":
