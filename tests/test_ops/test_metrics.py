@@ -22,6 +22,7 @@ def exposed_names() -> set[str]:
     metrics.lag.labels(partition="0").set(1)
     metrics.processing.observe(0.01)
     metrics.model_drifting.labels(objective="churn").set(0)
+    metrics.uplift.labels(moment="m", bound="high").set(0)
     return {line.split("{")[0].split(" ")[0] for line in metrics.render().decode().splitlines() if line[:1] != "#"}
 
 
