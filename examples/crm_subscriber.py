@@ -16,6 +16,10 @@ It shows the four things every consumer of the contract must do (README, "The CR
    a trigger should not have fired, or a higher-priority trigger took its place (``superseded_by``),
    so cancel its action if it is still pending.
 6. **Use only the trigger's ``channels``** when it lists them: the others lack the customer's consent.
+7. **Report back** what you did (``--report-to``): a ``trigger_feedback`` event per trigger, keyed by the
+   customer, on the touchpoints topic. The engine links it to the trigger, so its outcome record
+   says whether the contact was made, and its uplift models learn only from real contacts. Do the
+   chosen ``action`` (the moment's playbook entry) when the trigger names one.
 
 Run it next to a worker (see README "Run on Kafka"):
 
@@ -36,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 
 logger = logging.getLogger("crm_subscriber")
 
@@ -62,6 +66,9 @@ class Action:
     closes_at: str | None
     channels: tuple[str, ...] | None = None
     """Channels the customer still consents to for this moment; None: the moment leaves it to you."""
+    action: str | None = None
+    """The playbook entry the engine chose for this trigger (moments with ``actions``), if any."""
+    emitted_at: str = ""
 
 
 def decode(value: bytes) -> dict[str, Any]:
@@ -99,7 +106,20 @@ def action_of(event: dict[str, Any]) -> Action:
         opens_at=window.get("opens_at"),
         closes_at=window.get("closes_at"),
         channels=tuple(data["channels"]) if data.get("channels") is not None else None,
+        action=(data.get("action") or {}).get("name"),
+        emitted_at=str(data.get("emitted_at", "")),
     )
+
+
+def feedback_record(action: Action, decision: str, at: str, cost: float | None = None) -> tuple[bytes, bytes]:
+    """The (key, value) of a ``trigger_feedback`` event for the touchpoints topic: ``decision`` is taken or
+    declined, ``at`` an ISO time with a timezone (when the CRM acted)."""
+    properties: dict[str, Any] = {"trigger_id": action.trigger_id, "decision": decision}
+    if cost is not None:
+        properties["cost"] = cost
+    event = {"event_id": f"feedback-{action.trigger_id}", "customer_id": action.customer_id,
+             "type": "trigger_feedback", "ts": at, "channel": "crm", "properties": properties}  # fmt: skip
+    return action.customer_id.encode(), json.dumps(event).encode()
 
 
 class RecentIds:
@@ -159,6 +179,8 @@ class Subscriber:
     parked: list[tuple[str, bytes]] = field(default_factory=list)
     routed: list[tuple[str, Action]] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
+    report: Callable[[bytes, bytes], None] | None = None
+    """Where feedback goes (a producer's send to the touchpoints topic); None: no feedback."""
 
     def on_record(self, value: bytes) -> None:
         """Handle one actions-topic record value."""
@@ -180,6 +202,9 @@ class Subscriber:
         ROUTES.get((action.owner, action.tier), log_handler(DEFAULT_ROUTE))(action)
         self.routed.append((name, action))
         self.counts["routed"] += 1
+        if self.report is not None:  # here: every routed trigger counts as acted on, at the time it fired
+            self.report(*feedback_record(action, "taken", action.emitted_at))
+            self.counts["reported"] += 1
 
     def run(self, values: Iterable[bytes]) -> None:
         """Handle a stream of record values (a Kafka consumer, a file, a list)."""
@@ -213,11 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", default="crm-subscriber", help="consumer group of this CRM")
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest retained trigger")
     parser.add_argument("--idle", type=float, default=0.0, help="stop after this many seconds without records")
+    parser.add_argument("--report-to", metavar="TOPIC",
+                        help="send a trigger_feedback event per routed trigger to this topic")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap.split(",")) if args.report_to else None
     subscriber = Subscriber()
+    if producer is not None:
+        topic = args.report_to
+        subscriber.report = lambda key, value: producer.send(topic, key=key, value=value)
     with contextlib.suppress(KeyboardInterrupt):
         subscriber.run(kafka_values(args.bootstrap, args.topic, args.group, args.from_beginning, args.idle))
+    if producer is not None:
+        producer.flush()
+        producer.close()
     print(json.dumps(dict(subscriber.counts)), file=sys.stderr)
     return 0
 

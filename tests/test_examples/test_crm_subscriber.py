@@ -11,8 +11,11 @@ from types import ModuleType
 import pytest
 
 from momentstream.demo import default_engine
+from momentstream.engine import Engine, EngineConfig
+from momentstream.patterns.dsl import parse_moments
 from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import Trigger, TriggerRevoked
+from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome, TriggerRevoked
+from momentstream.sim.campaign import CART_MOMENT
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import encode
 
@@ -96,3 +99,20 @@ def test_revocations_are_collected_not_routed(crm: ModuleType, triggers: list[Tr
     assert subscriber.revoked == [t.trigger_id]
     assert [a.trigger_id for _, a in subscriber.routed] == [t.trigger_id]
     assert not subscriber.parked
+
+
+def test_the_subscribers_feedback_reaches_the_engine_and_links_to_the_trigger(crm: ModuleType) -> None:
+    text = CART_MOMENT.format(extra="").replace("holdout: 0.2", "holdout: 0.0")
+    engine = Engine(parse_moments(text), EngineConfig(allowed_lateness_ms=0))
+    runner = ReplayRunner(engine)
+    cart = TouchpointEvent(event_id="c1", customer_id="k1", type="cart_abandon", ts="2026-03-02T09:00:00Z")
+    (trigger,) = [o for o in runner.feed(cart) if isinstance(o, Trigger)]
+    sent: list[tuple[bytes, bytes]] = []
+    subscriber = crm.Subscriber(report=lambda key, value: sent.append((key, value)))
+    subscriber.run([encode(trigger, "s")])
+    ((key, value),) = sent
+    assert key == b"k1"
+    feedback = TouchpointEvent.model_validate_json(value)
+    outputs = runner.feed(feedback) + runner.finish(int(trigger.emitted_at.timestamp() * 1000) + 8 * 86_400_000)
+    (outcome,) = [o for o in outputs if isinstance(o, TriggerOutcome)]
+    assert (outcome.trigger_id, outcome.feedback) == (trigger.trigger_id, "taken")
