@@ -2,7 +2,12 @@
 
 A two-model ("T-learner") estimate: one model learns the outcome of treated triggers, another
 the outcome of the moment's holdout (control) triggers, both on the customer's features at fire
-time; the predicted lift is their difference. The holdout is drawn at random by a hash, never
+time; the predicted lift is their difference. AdaGrad (learning rate 0.1) rather than the
+objectives' plain SGD: each arm sees only a few thousand outcomes, and per-feature steps let rare
+features (support tickets) move their weight. In ``benchmarks/uplift_policy.py`` it lifted the
+policy from 3.05x to 3.89x the incremental purchases per contact of always-contact (seed 11: 2.84x
+to 3.66x) and the Qini AUC from 0.138 to 0.186, near the offline learner's 0.197; an S-learner
+(one model with treatment interactions) did worse in a quick run. The holdout is drawn at random by a hash, never
 by this model, so the control model keeps learning whatever the decisions are.
 
 >>> model = UpliftModel("cart")
@@ -28,10 +33,10 @@ __all__ = ["UpliftModel"]
 class UpliftModel:
     """The treated and control outcome models of one moment."""
 
-    def __init__(self, moment: str, learning_rate: float = 0.05) -> None:
+    def __init__(self, moment: str, learning_rate: float = 0.1, optimizer: str = "adagrad") -> None:
         self.moment = moment
-        self.treated = ObjectiveModel(f"{moment}:treated", learning_rate)
-        self.control = ObjectiveModel(f"{moment}:control", learning_rate)
+        self.treated = ObjectiveModel(f"{moment}:treated", learning_rate, optimizer)
+        self.control = ObjectiveModel(f"{moment}:control", learning_rate, optimizer)
 
     def lift(self, x: dict[str, float]) -> float:
         """P(outcome | contacted) - P(outcome | not contacted) for these features; NaN if unscorable."""
