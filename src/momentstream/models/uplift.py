@@ -7,8 +7,10 @@ objectives' plain SGD: each arm sees only a few thousand outcomes, and per-featu
 features (support tickets) move their weight. In ``benchmarks/uplift_policy.py`` it lifted the
 policy from 3.05x to 3.89x the incremental purchases per contact of always-contact (seed 11: 2.84x
 to 3.66x) and the Qini AUC from 0.138 to 0.186, near the offline learner's 0.197; an S-learner
-(one model with treatment interactions) did worse in a quick run. The holdout is drawn at random by a hash, never
-by this model, so the control model keeps learning whatever the decisions are.
+(one model with treatment interactions) did worse in a quick run.
+
+The holdout is drawn at random by a hash, never by this model, so the control model keeps learning
+whatever the decisions are.
 
 >>> model = UpliftModel("cart")
 >>> for i in range(400):
