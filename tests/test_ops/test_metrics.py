@@ -63,7 +63,7 @@ def test_closed_outcome_windows_move_the_live_uplift_gauge() -> None:
     for i in range(10, 20):
         close(i, "control", i < 12)
     text = m.render().decode()
-    assert 'momentstream_trigger_outcomes_total{converted="true",group="treated",moment="cart"} 6.0' in text
+    assert 'momentstream_trigger_outcomes_total{converted="true",group="treated",moment="cart",tier="none"} 6.0' in text
     assert 'momentstream_trigger_feedback_total{result="taken"} 10.0' in text
     low, estimate, high = (float(text.split(f'momentstream_moment_uplift{{bound="{b}",moment="cart"}} ')[1].split()[0])
                            for b in ("low", "estimate", "high"))  # fmt: skip

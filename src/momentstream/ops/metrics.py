@@ -73,8 +73,8 @@ class WorkerMetrics:
         self.snapshots_refused = Counter("momentstream_model_snapshots_refused", "Model snapshots not published "
                                          "because a model had non-finite weights", registry=r)  # fmt: skip
         self.outcomes = Counter("momentstream_trigger_outcomes", "Outcome windows closed, by moment, group "
-                                "(treated or control) and whether the outcome came", ["moment", "group", "converted"],
-                                registry=r)  # fmt: skip
+                                "(treated or control), whether the outcome came, and the trigger's tier (none: "
+                                "unscored)", ["moment", "group", "converted", "tier"], registry=r)  # fmt: skip
         self.feedback = Counter("momentstream_trigger_feedback", "CRM feedback on triggers, by result (taken, "
                                 "declined, or unmatched: no open trigger has that id)", ["result"],
                                 registry=r)  # fmt: skip
@@ -95,7 +95,12 @@ class WorkerMetrics:
 
     def count_outcome(self, outcome: TriggerOutcome) -> None:
         """Count a closed outcome window and move the moment's uplift gauge (once both groups have one)."""
-        self.outcomes.labels(moment=outcome.moment, group=outcome.group, converted=str(outcome.converted).lower()).inc()
+        self.outcomes.labels(
+            moment=outcome.moment,
+            group=outcome.group,
+            converted=str(outcome.converted).lower(),
+            tier=outcome.tier or "none",
+        ).inc()
         if outcome.feedback is not None:
             self.feedback.labels(result=outcome.feedback).inc()
         tally = self._tallies.setdefault(outcome.moment, [0, 0, 0, 0])
