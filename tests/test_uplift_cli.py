@@ -85,3 +85,25 @@ def test_the_picture_needs_linked_outcomes(tmp_path: Path, capsys: pytest.Captur
     events.write_text("")
     assert main(["report", "uplift", str(events), "--events", str(events), "--plot", str(tmp_path / "u.svg")]) == 2
     assert "linked outcomes" in capsys.readouterr().err
+
+
+def test_replay_links_outcomes_and_the_report_reads_its_audit_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moments = tmp_path / "m.yaml"
+    moments.write_text("""moments:
+  - name: opened_email
+    pattern: [{name: opened, where: {type: email_open}}]
+    holdout: 0.3
+    outcome: {where: {type: purchase}, within: 7d}
+""")
+    events, audit = tmp_path / "ev.jsonl", tmp_path / "audit.jsonl"
+    assert main(["simulate", "-o", str(events), "--customers", "300", "--days", "45"]) == 0
+    args = ["replay", str(events), "-c", str(moments), "--no-scoring", "-o", str(tmp_path / "t.jsonl"),
+            "--audit", str(audit), "-q", "--until", "drain"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "control outcome windows closed" in err
+    assert audit.read_text().count('"trigger_outcome"') > 50
+    assert main(["report", "uplift", str(audit)]) == 0
+    assert "opened_email" in capsys.readouterr().out

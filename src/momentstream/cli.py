@@ -317,6 +317,11 @@ def _replay(args: argparse.Namespace) -> int:
            "customer, without moving anybody else's time"] if summary.held else []),
         f"{summary.trigger_total:,} triggers"
         + (f", of which {summary.holdout:,} for holdout customers" if summary.holdout else ""),
+        *([f"{summary.outcomes['treated']:,} treated and {summary.outcomes['control']:,} control outcome windows "
+           f"closed, {summary.outcomes['converted']:,} converted (trigger_outcome records in the audit output; "
+           "momentstream report uplift)"] if summary.outcomes["treated"] or summary.outcomes["control"] else []),
+        *([f"{summary.outcomes['unmatched']:,} feedback reports matched no open trigger (feedback_unmatched "
+           "records in the audit output)"] if summary.outcomes["unmatched"] else []),
     ]  # fmt: skip
     if rows:
         report.append(format_table(["moment", "kind", "triggers"], rows))

@@ -24,10 +24,12 @@ from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Refusal, Reject, open_binary, read_events
 from momentstream.schema import (
     DuplicateEvent,
+    FeedbackUnmatched,
     LateEvent,
     Output,
     TouchpointEvent,
     Trigger,
+    TriggerOutcome,
     TriggerRevoked,
     WindowCancelled,
 )
@@ -67,6 +69,8 @@ class ReplaySummary:
     """Customers with state at the end (those evicted for idleness are counted in ``evicted``)."""
     evicted: int = 0
     seconds: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    """Outcome windows closed, by group (treated, control) and ``converted``; ``unmatched`` feedback."""
 
     def count(self, output: Output) -> None:
         """Tally one output."""
@@ -79,6 +83,11 @@ class ReplaySummary:
             self.late += 1
         elif isinstance(output, WindowCancelled):
             self.cancelled += 1
+        elif isinstance(output, TriggerOutcome):
+            self.outcomes[output.group] += 1
+            self.outcomes["converted"] += output.converted
+        elif isinstance(output, FeedbackUnmatched):
+            self.outcomes["unmatched"] += 1
 
     @property
     def trigger_total(self) -> int:
