@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
@@ -305,3 +308,51 @@ def test_feedback_stamped_before_the_customers_latest_event_is_still_linked() ->
     outputs += runner.finish(int((trigger.emitted_at.timestamp() + 8 * 86_400) * 1000))
     assert not of(outputs, FeedbackUnmatched)
     assert of(outputs, TriggerOutcome)[0].feedback == "declined"
+
+
+FUZZ_PROPERTY_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=40),
+                                 st.floats(allow_nan=True, allow_infinity=True),
+                                 st.sampled_from([1e15, -1e15, 1e300, -0.0, "taken", "declined", "TAKEN"]))  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_mix_of_carts_outcomes_and_feedback_closes_every_window_once_and_keeps_models_finite(
+    data: st.DataObject,
+) -> None:
+    e = engine(moments(DECIDE.replace("min_labels: 5", "min_labels: 1") + ACTIONS, holdout=0.3))
+    runner = ReplayRunner(e)
+    outputs: list[Output] = []
+    sent: list[Trigger] = []
+    feedback_ids = []
+    for n in range(data.draw(st.integers(1, 40))):
+        customer = f"c{data.draw(st.integers(0, 3))}"
+        minutes = data.draw(st.integers(0, 20 * 24 * 60))
+        kind = data.draw(st.sampled_from(["cart_abandon", "purchase", "page_view", FEEDBACK_EVENT_TYPE]))
+        props: dict[str, Any] = {}
+        if kind == FEEDBACK_EVENT_TYPE:
+            known = [t.trigger_id for t in sent if t.customer_id == customer]
+            props = {
+                "trigger_id": data.draw(st.one_of(st.sampled_from(known), FUZZ_PROPERTY_VALUES) if known
+                                        else FUZZ_PROPERTY_VALUES),
+                "decision": data.draw(FUZZ_PROPERTY_VALUES),
+                "cost": data.draw(FUZZ_PROPERTY_VALUES),
+            }  # fmt: skip
+            feedback_ids.append(f"e{n}")
+        try:
+            ev = event(f"e{n}", kind, minutes, customer, properties=props)
+        except ValidationError:
+            continue  # refused by the event schema: the runtimes dead-letter it before the engine
+        step = runner.feed(ev)
+        sent += [o for o in step if isinstance(o, Trigger) and o.kind == "match"]
+        outputs += step
+        if data.draw(st.booleans()):  # a worker restart: the states go through their encoding
+            runner.states = {c: CustomerState.from_bytes(s.to_bytes()) for c, s in runner.states.items()}
+    outputs += runner.finish(int(event("end", "x", 30 * 24 * 60).ts.timestamp() * 1000))
+    closed = [o.trigger_id for o in of(outputs, TriggerOutcome)]
+    assert sorted(closed) == sorted(t.trigger_id for t in sent)
+    unmatched = {u.event_id for u in of(outputs, FeedbackUnmatched)}
+    assert unmatched <= set(feedback_ids)
+    assert e.scorer is not None
+    assert e.scorer.uplift_models["cart"].is_finite()
+    assert e.scorer.bandits["cart"].is_finite()
