@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,3 +104,10 @@ def test_feedback_and_outcomes_are_linked_on_kafka_as_in_replay(kafka_broker: Br
     capture.write_text("".join(f"{json.dumps(o)}\n" for o in audit))
     assert main(["report", "uplift", str(capture), "--plot", str(tmp_path / "uplift.svg")]) == 0
     assert (tmp_path / "uplift.svg").read_text().startswith("<svg")
+    # As an operator reads a running deployment: the audit topic piped into the report.
+    cli = f"{shlex.quote(sys.executable)} -m momentstream"
+    report = subprocess.run(f"{cli} tail audit --idle 2 | {cli} report uplift -", shell=True, capture_output=True,
+                            text=True, env={**os.environ, **deployment.env()}, timeout=120, check=False)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert f"linked outcomes of {len(expected)} triggers" in report.stdout
+    assert "cart_rescue" in report.stdout
