@@ -35,6 +35,7 @@ from momentstream.schema import (
     Score,
     TouchpointEvent,
     Trigger,
+    TriggerRevoked,
     ms_to_datetime,
 )
 from momentstream.state import CustomerState
@@ -188,7 +189,10 @@ class Engine:
             apply_consent(state.consent, event.type == CONSENT_GRANTED, event.channel, ts)
         if ts < state.frontier:
             late: list[Output] = [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))]
-            late.extend(self.delivery.revocations(state, event, ts))
+            revoked = self.delivery.revocations(state, event, ts)
+            late.extend(revoked)
+            if revoked and self.loop.active:
+                self.loop.forget(state, [r for r in revoked if isinstance(r, TriggerRevoked)])
             return Step(state, late)
         state.buffer_event(ts, event)
         state.max_seen = max(state.max_seen, ts)
@@ -380,7 +384,10 @@ class Engine:
                 if not send:
                     outputs.append(suppressed(scored, "low_uplift"))
                     continue
+            before = len(outputs)
             self.delivery.deliver(state, scored, outputs)
+            if self.loop.active:  # a trigger it superseded closes its outcome window unrecorded
+                self.loop.forget(state, [o for o in outputs[before:] if isinstance(o, TriggerRevoked)])
             sent = outputs[-1] if outputs else None
             if self.loop.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
                 timer = self.loop.on_sent(state, sent, outputs)

@@ -356,3 +356,26 @@ def test_any_mix_of_carts_outcomes_and_feedback_closes_every_window_once_and_kee
     assert e.scorer is not None
     assert e.scorer.uplift_models["cart"].is_finite()
     assert e.scorer.bandits["cart"].is_finite()
+
+
+def test_a_revoked_trigger_closes_its_outcome_window_without_a_record() -> None:
+    text = """
+moments:
+  - name: quiet_after_signup
+    pattern:
+      - {name: signup, where: {type: signup}}
+      - {name: silence, absent: {type: login}, for: 1h}
+    outcome: {where: {type: purchase}, within: 7d}
+"""
+    e = Engine(parse_moments(text), EngineConfig(allowed_lateness_ms=60_000))
+    runner = ReplayRunner(e)
+    outputs: list[Output] = []
+    for ev in (event("s", "signup", 0, "c1"), event("v", "page_view", hours(3), "c1"),
+               event("late", "login", 30, "c1"), event("s2", "signup", 0, "c2")):  # fmt: skip
+        outputs += runner.feed(ev)
+    outputs += runner.finish(int(event("end", "x", hours(24 * 9)).ts.timestamp() * 1000))
+    revoked = {r.trigger_id for r in outputs if type(r).__name__ == "TriggerRevoked"}
+    fired = {t.customer_id: t.trigger_id for t in of(outputs, Trigger)}
+    assert revoked == {fired["c1"]}
+    assert [o.trigger_id for o in of(outputs, TriggerOutcome)] == [fired["c2"]]
+    assert not any(runner.states[c].open_triggers for c in runner.states)

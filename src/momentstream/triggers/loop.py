@@ -39,6 +39,7 @@ from momentstream.schema import (
     TouchpointEvent,
     Trigger,
     TriggerOutcome,
+    TriggerRevoked,
     UpliftDecision,
     ms_to_datetime,
 )
@@ -129,6 +130,16 @@ class Loop:
             self._close(state, state.open_triggers.pop(oldest), at, outputs, learn=False)
             state.timers.discard_refs(LOOP_OWNER, frozenset({oldest}))
         return (at + spec.outcome_within_ms, LOOP_TIMER, LOOP_OWNER, state.next_open_ref)
+
+    def forget(self, state: CustomerState, revoked: list[TriggerRevoked]) -> None:
+        """Revoked triggers (disproved by a late event, or superseded) should not have fired: their outcome
+        windows close without a record, in either group, so revocations never bias the comparison."""
+        ids = {r.trigger_id for r in revoked}
+        refs = [ref for ref, t in state.open_triggers.items() if t.trigger_id in ids]
+        for ref in refs:
+            del state.open_triggers[ref]
+        if refs:
+            state.timers.discard_refs(LOOP_OWNER, frozenset(refs))
 
     # -- afterwards ------------------------------------------------------------------------
     def on_event(self, state: CustomerState, event: TouchpointEvent, ts: int) -> None:
