@@ -33,9 +33,14 @@ def test_alert_rules_only_use_metrics_the_worker_exposes() -> None:
     assert used <= exposed_names()
 
 
+STANDARD = ("process_", "python_")
+"""prometheus-client's process, platform and GC collectors: the names every Python exporter has."""
+
+
 def test_names_follow_prometheus_conventions() -> None:
     for name in exposed_names():
-        if name.endswith("_created"):
+        assert not name.endswith("_created"), "created series are off"
+        if name.startswith(STANDARD):
             continue
         assert name.startswith("momentstream_")
         assert not name.endswith("_count") or name.startswith("momentstream_processing_seconds")
@@ -45,7 +50,8 @@ def test_every_metric_is_documented_in_the_readme() -> None:
     """SREs read the README's table; a metric missing from it is one nobody alerts on."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     names = {family.name for family in WorkerMetrics().registry.collect()}
-    missing = [n for n in sorted(names) if f"`{n}`" not in readme and f"`{n}_total`" not in readme]
+    missing = [n for n in sorted(names) if f"`{n}`" not in readme and f"`{n}_total`" not in readme
+               and f"`{n}_info`" not in readme and not n.startswith(STANDARD)]  # fmt: skip
     assert not missing, f"not in README: {missing}"
 
 
@@ -69,3 +75,17 @@ def test_closed_outcome_windows_move_the_live_uplift_gauge() -> None:
                            for b in ("low", "estimate", "high"))  # fmt: skip
     assert abs(estimate - 0.4) < 1e-9  # 6/10 treated against 2/10 control
     assert -0.1 < low < estimate < high < 0.8
+
+
+def test_every_known_series_exists_at_zero_before_anything_happens() -> None:
+    """An alert on rate(...) == 0 needs a series to compare: a never-incremented counter must still be there."""
+    m = WorkerMetrics()
+    m.precreate(["cart", "churn"], ["cooldown", "low_uplift"], ["churn"], ["cart"])
+    text = m.render().decode()
+    assert 'momentstream_triggers_total{kind="window_open",moment="churn"} 0.0' in text
+    assert 'momentstream_triggers_suppressed_total{moment="cart",reason="score_condition"} 0.0' in text
+    assert 'momentstream_events_total{result="dead_lettered"} 0.0' in text
+    assert 'momentstream_trigger_outcomes_total{converted="true",group="control",moment="cart",tier="none"} 0.0' in text
+    assert "momentstream_build_info{" in text
+    assert "process_resident_memory_bytes" in text
+    assert "_created" not in text

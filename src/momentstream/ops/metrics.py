@@ -7,14 +7,36 @@ customer id.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import platform
+from collections.abc import Iterable
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from momentstream import __version__
 from momentstream.schema import TriggerOutcome
 from momentstream.triggers.uplift import uplift_of
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
+EVENT_RESULTS = ("processed", "dead_lettered", "duplicate", "late")
+DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "too_large", "key_mismatch", "missing_key", "invalid_tick",
+                       "processing_error")  # fmt: skip
+TRIGGER_KINDS = ("match", "window_open", "window_expired", "revoked")
+FEEDBACK_RESULTS = ("taken", "declined", "unmatched")
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # a `_created` series per counter doubles the families and nobody queries them
 
 
 class WorkerMetrics:
@@ -31,6 +53,11 @@ class WorkerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, open fds, ...
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.build = Info("momentstream_build", "The running momentstream and Python versions", registry=r)
+        self.build.info({"version": __version__, "python": platform.python_version()})
         self.events = Counter("momentstream_events", "Touchpoint records consumed, by result", ["result"], registry=r)
         self.dead_letters = Counter(
             "momentstream_dead_letters", "Records sent to the dead-letter topic, by reason", ["reason"], registry=r
@@ -85,6 +112,30 @@ class WorkerMetrics:
         self._skips_seen: dict[str, int] = {}
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
+
+    def precreate(self, moments: Iterable[str], suppress_reasons: Iterable[str], objectives: Iterable[str] = (),
+                  looped: Iterable[str] = ()) -> None:  # fmt: skip
+        """Series at 0 for every label value known at start, so a rate over a counter that never moved is 0
+        (not "no data", which an alert comparing it with 0 never sees) and dashboards show every moment."""
+        names, reasons = list(moments), [*suppress_reasons, "score_condition"]
+        for result in EVENT_RESULTS:
+            self.events.labels(result=result)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(reason=reason)
+        for moment in names:
+            self.deferred.labels(moment=moment)
+            for kind in TRIGGER_KINDS:
+                self.triggers.labels(moment=moment, kind=kind)
+            for reason in reasons:
+                self.suppressed.labels(moment=moment, reason=reason)
+        for objective in objectives:
+            self.model_skips.labels(objective=objective)
+        for result in FEEDBACK_RESULTS:
+            self.feedback.labels(result=result)
+        for moment in looped:
+            for group in ("treated", "control"):
+                for converted in ("true", "false"):
+                    self.outcomes.labels(moment=moment, group=group, converted=converted, tier="none")
 
     def count_model_skips(self, objective: str, total: int) -> None:
         """Bring the skip counter up to a model's own running total (models count; the worker reports)."""

@@ -38,7 +38,7 @@ from momentstream.runtime.changelog_table import ChangelogTable
 from momentstream.runtime.kafka_admin import changelog_topic
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
 from momentstream.runtime.processor import StreamProcessor, encode_tick
-from momentstream.runtime.routing import Outgoing, dead_letters, route_output
+from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, route_output
 from momentstream.runtime.wallclock import WallClock
 from momentstream.runtime.web import WebServer
 
@@ -81,6 +81,7 @@ class BatchWorker:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics or WorkerMetrics()
+        precreate_series(self.metrics, engine)
         self.source_name = f"momentstream/{settings.app_id}"
         self.changelog = changelog_topic(settings)
         self.table = ChangelogTable()

@@ -34,7 +34,7 @@ from momentstream.runtime.model_gauges import publishable_snapshot, refresh_mode
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
-from momentstream.runtime.routing import Outgoing, dead_letters, result_of, route_output
+from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, result_of, route_output
 from momentstream.runtime.wallclock import WallClock
 
 __all__ = ["TABLE_NAME", "Worker"]
@@ -60,6 +60,7 @@ class Worker:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics or WorkerMetrics()
+        precreate_series(self.metrics, engine)
         self.positions: dict[int, int] = {}
         self.source_name = f"momentstream/{settings.app_id}"
         """CloudEvents ``source`` of this deployment's triggers (ids are unique within it)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from momentstream.engine import POLICY_REASONS
+from momentstream.engine import POLICY_REASONS, Engine
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import DeadLetter, Work
@@ -26,7 +26,7 @@ from momentstream.schema import (
 )
 from momentstream.triggers.contract import encode, kafka_headers
 
-__all__ = ["Outgoing", "dead_letters", "letter_headers", "result_of", "route_output"]
+__all__ = ["Outgoing", "dead_letters", "letter_headers", "precreate_series", "result_of", "route_output"]
 
 Headers = list[tuple[str, bytes]]
 
@@ -62,6 +62,13 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
     customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
     headers = [("output", output.output.encode())]
     return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)
+
+
+def precreate_series(metrics: WorkerMetrics, engine: Engine) -> None:
+    """Every series this engine's outputs can count, at 0 from the start (see ``WorkerMetrics.precreate``)."""
+    objectives = list(engine.scorer.models) if engine.scorer is not None else []
+    looped = [m.name for m in engine.moments if m.spec.loop.outcome is not None]
+    metrics.precreate([m.name for m in engine.moments], POLICY_REASONS, objectives, looped)
 
 
 def dead_letters(work: Work, key: bytes | None, value: bytes, source: bytes, topic: str) -> list[Outgoing]:
