@@ -74,3 +74,17 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_the_sample_settings_file_loads() -> None:
     s = load_settings(ROOT / "deploy" / "worker.yaml")
     assert s.partitions == 8
+
+
+def test_a_misspelled_or_unknown_variable_is_named_with_a_hint(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("MOMENTSTREAM_BROKR", "elsewhere:9092")
+    monkeypatch.setenv("MOMENTSTREAM_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("MOMENTSTREAM_KAFKA_HOME", "/opt/kafka")  # the dev broker's, not a worker setting
+    with caplog.at_level("WARNING"):
+        load_settings(None)
+    text = caplog.text
+    assert "MOMENTSTREAM_BROKR names no setting and is ignored (did you mean MOMENTSTREAM_BROKER?)" in text
+    assert "MOMENTSTREAM_SECURITY_PROTOCOL names no setting and is ignored (momentstream worker --help" in text
+    assert "KAFKA_HOME" not in text

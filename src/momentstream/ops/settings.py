@@ -7,6 +7,10 @@ never printed.
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +18,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from momentstream.clock import parse_duration, parse_instant
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["WorkerSettings", "load_settings"]
 
@@ -168,6 +174,26 @@ class WorkerSettings(BaseSettings):
 
 
 _SETTINGS_FILE: dict[str, Path | None] = {"path": None}
+OTHER_VARIABLES = frozenset({"MOMENTSTREAM_KAFKA_HOME"})
+"""MOMENTSTREAM_* variables that are not worker settings (the development broker's Kafka directory)."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A sentence per MOMENTSTREAM_* variable that names no setting: a typo would otherwise be ignored.
+
+    >>> unknown_variables({"MOMENTSTREAM_BROKR": "x", "MOMENTSTREAM_BROKER": "y", "HOME": "/"})
+    ['MOMENTSTREAM_BROKR names no setting and is ignored (did you mean MOMENTSTREAM_BROKER?)']
+    """
+    known = {f"MOMENTSTREAM_{name.upper()}" for name in WorkerSettings.model_fields} | OTHER_VARIABLES
+    found = []
+    for variable in sorted(v for v in environ if v.upper().startswith("MOMENTSTREAM_") and v.upper() not in known):
+        suffixes = sorted(k.removeprefix("MOMENTSTREAM_") for k in known)  # the shared prefix would match anything
+        near = difflib.get_close_matches(variable.upper().removeprefix("MOMENTSTREAM_"), suffixes, n=1, cutoff=0.75)
+        hint = (
+            f" (did you mean MOMENTSTREAM_{near[0]}?)" if near else " (momentstream worker --help lists the settings)"
+        )
+        found.append(f"{variable} names no setting and is ignored{hint}")
+    return found
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> WorkerSettings:
@@ -175,6 +201,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> WorkerSettings:
     if path is not None and not path.is_file():
         raise FileNotFoundError(2, "No such file", str(path))
     _SETTINGS_FILE["path"] = path
+    for warning in unknown_variables(os.environ):
+        logger.warning("%s", warning)
     try:
         return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
     finally:
