@@ -89,3 +89,14 @@ def test_every_known_series_exists_at_zero_before_anything_happens() -> None:
     assert "momentstream_build_info{" in text
     assert "process_resident_memory_bytes" in text
     assert "_created" not in text
+
+
+def test_lag_of_a_partition_given_away_is_no_longer_reported() -> None:
+    m = WorkerMetrics()
+    m.set_lag({0: 5, 1: 7}, {0, 1})
+    m.set_lag({1: 3}, {1})  # partition 0 went to another worker in a rebalance
+    text = m.render().decode()
+    assert 'momentstream_consumer_lag_records{partition="1"} 3.0' in text
+    assert 'partition="0"' not in text
+    m.set_lag({}, {1})  # watermarks unknown for a moment: the last value stays
+    assert 'momentstream_consumer_lag_records{partition="1"} 3.0' in m.render().decode()

@@ -109,6 +109,7 @@ class WorkerMetrics:
                             "outcome windows on this worker since it started, with its 95% interval (bound: "
                             "estimate, low, high)", ["moment", "bound"], registry=r)  # fmt: skip
         self._tallies: dict[str, list[int]] = {}
+        self._lag_partitions: set[str] = set()
         self._skips_seen: dict[str, int] = {}
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
@@ -136,6 +137,16 @@ class WorkerMetrics:
             for group in ("treated", "control"):
                 for converted in ("true", "false"):
                     self.outcomes.labels(moment=moment, group=group, converted=converted, tier="none")
+
+    def set_lag(self, lags: dict[int, int], owned: set[int]) -> None:
+        """Lag of the partitions this worker owns; partitions given away lose their series (a stale lag of a
+        partition another worker now drains would keep a lag alert firing)."""
+        keep = {str(p) for p in owned}
+        for gone in self._lag_partitions - keep:
+            self.lag.remove(gone)
+        for partition, lag in lags.items():
+            self.lag.labels(partition=str(partition)).set(lag)
+        self._lag_partitions = keep & (self._lag_partitions | {str(p) for p in lags})
 
     def count_model_skips(self, objective: str, total: int) -> None:
         """Bring the skip counter up to a model's own running total (models count; the worker reports)."""

@@ -409,6 +409,7 @@ class BatchWorker:
         self.metrics.customers.set(len(self.table))
         self.metrics.timers_pending.set(self.processor.timers_pending())
         self.metrics.ready.set(1 if self.ready else 0)
+        lags = {}
         for partition in self.owned:
             tp = TopicPartition(self.settings.touchpoints_topic, partition)
             try:
@@ -416,8 +417,8 @@ class BatchWorker:
             except KafkaException:
                 continue
             if high >= 0:
-                lag = max(high - self.positions.get(partition, 0), 0)
-                self.metrics.lag.labels(partition=str(partition)).set(lag)
+                lags[partition] = max(high - self.positions.get(partition, 0), 0)
+        self.metrics.set_lag(lags, set(self.owned))
 
     def _render_metrics(self) -> bytes:
         return self.metrics.render()

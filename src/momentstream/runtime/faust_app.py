@@ -286,11 +286,13 @@ class Worker:
         consumer = self.app.consumer if self.app._consumer is not None else None
         if consumer is None:
             return
-        for partition in self._owned():
+        owned = self._owned()
+        lags = {}
+        for partition in owned:
             highwater = consumer.highwater(TP(self.settings.touchpoints_topic, partition))
             if highwater is not None:
-                lag = max(highwater - self.positions.get(partition, 0), 0)
-                self.metrics.lag.labels(partition=str(partition)).set(lag)
+                lags[partition] = max(highwater - self.positions.get(partition, 0), 0)
+        self.metrics.set_lag(lags, owned)
 
     def _owned(self) -> set[int]:
         if self.app._consumer is None:
