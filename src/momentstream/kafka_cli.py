@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -92,16 +94,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-id", help="consumer group and changelog prefix (default momentstream)")
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+def _settings(args: argparse.Namespace, report_unknown: bool = True, **extra: Any) -> Any:
     from momentstream.ops.settings import load_settings
 
-    return load_settings(args.settings, broker=args.broker, partitions=args.partitions, app_id=args.app_id, **extra)
+    return load_settings(args.settings, report_unknown=report_unknown, broker=args.broker, partitions=args.partitions,
+                         app_id=args.app_id, **extra)  # fmt: skip
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args, web_port=args.web_port, clock=args.clock, lateness=args.lateness, moments=args.moments,
-                         objectives=args.objectives, scoring=False if args.no_scoring else None,
+    settings = _settings(args, False, web_port=args.web_port, clock=args.clock, lateness=args.lateness,
+                         moments=args.moments, objectives=args.objectives, scoring=False if args.no_scoring else None,
                          idle_ttl=args.idle_ttl, max_skew=args.max_skew)  # fmt: skip
+    from momentstream.ops.logs import configure_logging
+    from momentstream.ops.settings import unknown_variables
+
+    if not args.print_settings:
+        configure_logging(settings.log_level, settings.log_format)  # before anything logs: one format throughout
+    for warning in unknown_variables(os.environ):
+        logging.getLogger("momentstream.ops.settings").warning("%s", warning)
     if args.print_settings:
         print(json.dumps(settings.redacted(), indent=2))
         return 0

@@ -80,6 +80,7 @@ class WorkerSettings(BaseSettings):
     delivery_timeout: float = Field(30.0, gt=0, description="seconds to wait for the broker to take triggers")
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
+    log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line")
 
     @field_validator(
         "lateness",
@@ -196,12 +197,16 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return found
 
 
-def load_settings(path: Path | None = None, **overrides: Any) -> WorkerSettings:
-    """Settings from ``path`` (YAML), then the environment, then ``overrides`` (non-None only)."""
+def load_settings(path: Path | None = None, *, report_unknown: bool = True, **overrides: Any) -> WorkerSettings:
+    """Settings from ``path`` (YAML), then the environment, then ``overrides`` (non-None only).
+
+    ``report_unknown`` logs the MOMENTSTREAM_* variables that name no setting (a worker logs them itself,
+    once its log format is set).
+    """
     if path is not None and not path.is_file():
         raise FileNotFoundError(2, "No such file", str(path))
     _SETTINGS_FILE["path"] = path
-    for warning in unknown_variables(os.environ):
+    for warning in unknown_variables(os.environ) if report_unknown else []:
         logger.warning("%s", warning)
     try:
         return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})

@@ -60,7 +60,8 @@ class Deployment:
 
     def settings(self) -> WorkerSettings:
         """The same settings, as the worker will read them."""
-        return load_settings(None, **{k.removeprefix("MOMENTSTREAM_").lower(): v for k, v in self.env().items()})
+        values: dict[str, Any] = {k.removeprefix("MOMENTSTREAM_").lower(): v for k, v in self.env().items()}
+        return load_settings(None, **values)
 
     def create_topics(self) -> None:
         """Make this deployment's topics."""

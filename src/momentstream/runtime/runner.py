@@ -7,6 +7,7 @@ import logging
 import faust
 
 from momentstream.engine import Engine
+from momentstream.ops.logs import configure_logging
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.batch_worker import BatchWorker
@@ -29,8 +30,6 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     if engine.scorer is not None:
         restore_models(settings, engine)
     if settings.runtime == "batch":
-        logging.basicConfig(level=settings.log_level.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] "
-                            "%(name)s: %(message)s")  # fmt: skip
         try:
             worker = BatchWorker(settings, engine)
         except OSError as err:  # the web port is taken, most often
@@ -38,7 +37,13 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
             return 1
         return worker.run()
     app = Worker(settings, engine)
-    faust_worker = faust.Worker(app.app, loglevel=settings.log_level.upper(), redirect_stdouts=False)
+    app.app.conf.loghandlers = [configure_logging(settings.log_level, settings.log_format)]
+    # Faust's own console handler is left out (a root without handlers), so every line has the one format.
+    quiet_root = {"version": 1, "disable_existing_loggers": False, "root": {"level": settings.log_level.upper(),
+                  "handlers": []}}  # fmt: skip
+    faust_worker = faust.Worker(app.app, loglevel=settings.log_level.upper(), redirect_stdouts=False,
+                                logging_config=quiet_root,
+                                quiet=settings.log_format == "json")  # fmt: skip  # no banner among JSON lines
     faust_worker.execute_from_commandline()
     return 0
 
