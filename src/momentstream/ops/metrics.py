@@ -25,7 +25,7 @@ from prometheus_client import (
 
 from momentstream import __version__
 from momentstream.schema import TriggerOutcome
-from momentstream.triggers.uplift import uplift_of
+from momentstream.triggers.uplift import OutcomeTally
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 
@@ -108,7 +108,7 @@ class WorkerMetrics:
         self.uplift = Gauge("momentstream_moment_uplift", "Treated minus control outcome rate of a moment's closed "
                             "outcome windows on this worker since it started, with its 95% interval (bound: "
                             "estimate, low, high)", ["moment", "bound"], registry=r)  # fmt: skip
-        self._tallies: dict[str, list[int]] = {}
+        self._tallies: dict[str, OutcomeTally] = {}
         self._lag_partitions: set[str] = set()
         self._skips_seen: dict[str, int] = {}
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
@@ -165,12 +165,10 @@ class WorkerMetrics:
         ).inc()
         if outcome.feedback is not None:
             self.feedback.labels(result=outcome.feedback).inc()
-        tally = self._tallies.setdefault(outcome.moment, [0, 0, 0, 0])
-        base = 0 if outcome.group == "treated" else 2
-        tally[base] += 1
-        tally[base + 1] += outcome.converted
-        if tally[0] and tally[2]:
-            u = uplift_of(outcome.moment, *tally)
+        tally = self._tallies.setdefault(outcome.moment, OutcomeTally())
+        tally.add(outcome)
+        if tally.comparable:
+            u = tally.uplift(outcome.moment)
             for bound, value in (("estimate", u.difference), ("low", u.low), ("high", u.high)):
                 self.uplift.labels(moment=outcome.moment, bound=bound).set(value)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from momentstream.clock import to_ms
@@ -26,6 +26,7 @@ from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome
 __all__ = [
     "ACTIONABLE_KINDS",
     "GroupRate",
+    "OutcomeTally",
     "Uplift",
     "outcome_uplift",
     "rate",
@@ -122,6 +123,50 @@ def tally_key(outcome: TriggerOutcome, by_tier: bool) -> str:
     return f"{outcome.moment} / {outcome.tier or 'no tier'}" if by_tier else outcome.moment
 
 
+class OutcomeTally:
+    """Treated and control outcome windows of one row, and how many converted: what an uplift is computed from.
+
+    >>> from datetime import UTC, datetime
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> tally = OutcomeTally()
+    >>> for i, (group, converted) in enumerate([("treated", True), ("treated", False), ("control", False)]):
+    ...     tally.add(TriggerOutcome(trigger_id=f"t{i}", customer_id="c", moment="m", group=group,
+    ...                              triggered_at=at, closed_at=at, converted=converted))
+    >>> tally.counts, tally.comparable, tally.uplift("m").difference
+    ([2, 1, 1, 0], True, 0.5)
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0, 0]
+        """Treated windows, treated converted, control windows, control converted."""
+
+    def add(self, outcome: TriggerOutcome) -> None:
+        """Count one closed outcome window in its group."""
+        base = 0 if outcome.group == "treated" else 2
+        self.counts[base] += 1
+        self.counts[base + 1] += outcome.converted
+
+    @property
+    def comparable(self) -> bool:
+        """Both groups have at least one window: a difference of rates exists."""
+        return bool(self.counts[0] and self.counts[2])
+
+    def uplift(self, name: str) -> Uplift:
+        """The two rates and their difference, with intervals, under ``name``."""
+        return uplift_of(name, *self.counts)
+
+
+def _once(outcomes: Iterable[TriggerOutcome]) -> Iterator[TriggerOutcome]:
+    """Each trigger's outcome once: at-least-once delivery may repeat a record, the trigger id decides."""
+    seen: set[str] = set()
+    for outcome in outcomes:
+        if outcome.trigger_id not in seen:
+            seen.add(outcome.trigger_id)
+            yield outcome
+
+
 def outcome_uplift(outcomes: Iterable[TriggerOutcome], by_tier: bool = False) -> list[Uplift]:
     """Per moment (or moment and tier), treated vs control conversion of the engine's linked outcomes.
 
@@ -140,16 +185,10 @@ def outcome_uplift(outcomes: Iterable[TriggerOutcome], by_tier: bool = False) ->
     ...  outcome_uplift(rows + rows[:5])]
     [('cart', 0.33, 0.1, 0.23)]
     """
-    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"treated": [0, 0], "control": [0, 0]})
-    seen: set[str] = set()
-    for outcome in outcomes:
-        if outcome.trigger_id in seen:
-            continue
-        seen.add(outcome.trigger_id)
-        group = counts[tally_key(outcome, by_tier)][outcome.group]
-        group[0] += 1
-        group[1] += outcome.converted
-    return [uplift_of(key, *counts[key]["treated"], *counts[key]["control"]) for key in sorted(counts)]
+    tallies: dict[str, OutcomeTally] = defaultdict(OutcomeTally)
+    for outcome in _once(outcomes):
+        tallies[tally_key(outcome, by_tier)].add(outcome)
+    return [tallies[key].uplift(key) for key in sorted(tallies)]
 
 
 def uplift_of(moment: str, treated: int, treated_converted: int, control: int, control_converted: int) -> Uplift:
@@ -161,21 +200,16 @@ def uplift_of(moment: str, treated: int, treated_converted: int, control: int, c
 def uplift_over_time(outcomes: Iterable[TriggerOutcome], points: int = 60) -> dict[str, list[tuple[int, Uplift]]]:
     """Per moment, the running uplift as outcome windows closed: about ``points`` (time ms, uplift) pairs each."""
     rows: dict[str, list[TriggerOutcome]] = defaultdict(list)
-    seen: set[str] = set()
-    for outcome in outcomes:
-        if outcome.trigger_id not in seen:
-            seen.add(outcome.trigger_id)
-            rows[outcome.moment].append(outcome)
+    for outcome in _once(outcomes):
+        rows[outcome.moment].append(outcome)
     series: dict[str, list[tuple[int, Uplift]]] = {}
     for moment, items in sorted(rows.items()):
         items.sort(key=lambda o: o.closed_at)
         every = max(len(items) // points, 1)
-        counts = [0, 0, 0, 0]
+        tally = OutcomeTally()
         series[moment] = []
         for i, o in enumerate(items, 1):
-            base = 0 if o.group == "treated" else 2
-            counts[base] += 1
-            counts[base + 1] += o.converted
-            if (i % every == 0 or i == len(items)) and counts[0] and counts[2]:
-                series[moment].append((to_ms(o.closed_at), uplift_of(moment, *counts)))
+            tally.add(o)
+            if (i % every == 0 or i == len(items)) and tally.comparable:
+                series[moment].append((to_ms(o.closed_at), tally.uplift(moment)))
     return series
