@@ -379,8 +379,9 @@ class Engine:
             scored = self._score(state, trigger, outputs)
             if scored is None:
                 continue
+            x = None
             if self.loop.active:
-                scored, send = self.loop.decide(state, scored)
+                scored, send, x = self.loop.decide(state, scored)
                 if not send:
                     outputs.append(suppressed(scored, "low_uplift"))
                     continue
@@ -390,7 +391,7 @@ class Engine:
                 self.loop.forget(state, [o for o in outputs[before:] if isinstance(o, TriggerRevoked)])
             sent = outputs[-1] if outputs else None
             if self.loop.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
-                timer = self.loop.on_sent(state, sent, outputs)
+                timer = self.loop.on_sent(state, sent, x, outputs)
                 if timer is not None:
                     state.timers.schedule(*timer)
 

@@ -170,7 +170,7 @@ class Scorer:
         """Per moment that decides by uplift (:mod:`momentstream.triggers.loop`); shared, snapshotted like models."""
         self.bandits: dict[str, ActionBandit] = {}
         """Per moment with actions."""
-        self._default_select = FeatureSelector(DEFAULT_FEATURES)
+        self._default_select = selectors.setdefault(DEFAULT_FEATURES, FeatureSelector(DEFAULT_FEATURES))
 
     def add_loop_models(self, moments: tuple[CompiledMoment, ...]) -> None:
         """Models for the moments that decide by uplift or choose actions (kept if already there)."""

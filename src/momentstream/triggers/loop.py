@@ -77,11 +77,12 @@ class Loop:
         self.active = bool(self._specs)
 
     # -- at fire time ----------------------------------------------------------------------
-    def decide(self, state: CustomerState, trigger: Trigger) -> tuple[Trigger, bool]:
-        """The trigger with its action and predicted uplift; False when it should not be sent (low uplift)."""
+    def decide(self, state: CustomerState, trigger: Trigger) -> tuple[Trigger, bool, dict[str, float] | None]:
+        """The trigger with its action and predicted uplift; False when it should not be sent (low uplift); and
+        the features the moment's models saw (None when it learns nothing), for :meth:`on_sent`."""
         spec = self._specs.get(trigger.moment)
         if spec is None or not spec.learns or trigger.kind not in _ACTIONABLE or self._scorer is None:
-            return trigger, True
+            return trigger, True, None
         x = self._scorer.loop_features(trigger.moment, state, to_ms(trigger.emitted_at))
         update: dict[str, object] = {}
         cost = spec.decide.cost if spec.decide is not None else 0.0
@@ -107,17 +108,17 @@ class Loop:
                 decision, send = "refused", False
             update["uplift"] = UpliftDecision(predicted=predicted, value=spec.decide.value, cost=cost,
                                               decision=decision)  # fmt: skip
-        return (trigger.model_copy(update=update) if update else trigger), send
+        return (trigger.model_copy(update=update) if update else trigger), send, x
 
-    def on_sent(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> Timer | None:
-        """A trigger reached the CRM or the holdout output: open its outcome window; returns the timer closing it."""
+    def on_sent(
+        self, state: CustomerState, trigger: Trigger, x: dict[str, float] | None, outputs: list[Output]
+    ) -> Timer | None:
+        """A trigger reached the CRM or the holdout output: open its outcome window, keeping ``x`` (from
+        :meth:`decide`, at the same instant) to learn from; returns the timer closing it."""
         spec = self._specs.get(trigger.moment)
         if spec is None or trigger.kind not in _ACTIONABLE:
             return None
         at = to_ms(trigger.emitted_at)
-        x = None
-        if spec.learns and self._scorer is not None:
-            x = self._scorer.loop_features(trigger.moment, state, at)
         state.next_open_ref += 1
         state.open_triggers[state.next_open_ref] = OpenTrigger(
             trigger.trigger_id, trigger.moment, at, at + spec.outcome_within_ms, trigger.holdout, x,
