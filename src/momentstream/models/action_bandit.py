@@ -33,16 +33,13 @@ class ActionBandit:
         self.costs = dict(costs)
         self.value = value
         self.policy = bandit.LinUCBDisjoint(alpha=1.0, beta=1.0, seed=seed)
-        self.pulls = dict.fromkeys(actions, 0)
         self.learned = 0
 
     def choose(self, x: dict[str, float]) -> str:
         """The action with the best upper confidence bound for these features."""
         clean = bounded(x)
         picked = str(self.policy.pull(self.actions, context=clean if clean is not None else {}))
-        choice = picked if picked in self.pulls else str(self.actions[0])
-        self.pulls[choice] += 1
-        return choice
+        return picked if picked in self.costs else str(self.actions[0])
 
     def learn(self, action: str, x: dict[str, float], converted: bool) -> None:
         """The outcome of a trigger sent with ``action``; unknown actions (a changed file) are ignored."""
