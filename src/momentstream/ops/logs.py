@@ -39,9 +39,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: str, style: Literal["text", "json"]) -> logging.Handler:
-    """Replace the root handlers with one writing ``style`` to standard error; returns it (Faust takes it too)."""
+def configure_logging(level: str, style: Literal["text", "json"]) -> None:
+    """Replace the root handlers with one writing ``style`` to standard error (the Faust runtime reuses it)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if style == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    return handler

@@ -175,6 +175,7 @@ class WorkerSettings(BaseSettings):
 
 
 _SETTINGS_FILE: dict[str, Path | None] = {"path": None}
+_PREFIX = "MOMENTSTREAM_"
 OTHER_VARIABLES = frozenset({"MOMENTSTREAM_KAFKA_HOME"})
 """MOMENTSTREAM_* variables that are not worker settings (the development broker's Kafka directory)."""
 
@@ -185,11 +186,15 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     >>> unknown_variables({"MOMENTSTREAM_BROKR": "x", "MOMENTSTREAM_BROKER": "y", "HOME": "/"})
     ['MOMENTSTREAM_BROKR names no setting and is ignored (did you mean MOMENTSTREAM_BROKER?)']
     """
-    known = {f"MOMENTSTREAM_{name.upper()}" for name in WorkerSettings.model_fields} | OTHER_VARIABLES
+    # compared without the shared prefix, which would make every name look close to every other
+    known = sorted({name.upper() for name in WorkerSettings.model_fields} | {v.removeprefix(_PREFIX) for v in
+                                                                              OTHER_VARIABLES})  # fmt: skip
     found = []
-    for variable in sorted(v for v in environ if v.upper().startswith("MOMENTSTREAM_") and v.upper() not in known):
-        suffixes = sorted(k.removeprefix("MOMENTSTREAM_") for k in known)  # the shared prefix would match anything
-        near = difflib.get_close_matches(variable.upper().removeprefix("MOMENTSTREAM_"), suffixes, n=1, cutoff=0.75)
+    for variable in sorted(v for v in environ if v.upper().startswith(_PREFIX)):
+        name = variable.upper().removeprefix(_PREFIX)
+        if name in known:
+            continue
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
         hint = (
             f" (did you mean MOMENTSTREAM_{near[0]}?)" if near else " (momentstream worker --help lists the settings)"
         )

@@ -7,7 +7,6 @@ import logging
 import faust
 
 from momentstream.engine import Engine
-from momentstream.ops.logs import configure_logging
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.batch_worker import BatchWorker
@@ -21,7 +20,11 @@ logger = logging.getLogger(__name__)
 
 
 def run_worker(settings: WorkerSettings, engine: Engine) -> int:
-    """Run until SIGINT/SIGTERM; topics are created (or checked) first so a mismatch fails early."""
+    """Run until SIGINT/SIGTERM; topics are created (or checked) first so a mismatch fails early.
+
+    Logging is already configured by the caller (:func:`~momentstream.ops.logs.configure_logging`, before the
+    first line is logged); the Faust runtime is handed the same root handler.
+    """
     install_log_redaction()  # Faust and aiokafka quote the broker address in their own log lines
     created = ensure_topics(settings)
     made = [name for name, what in created.items() if what == "created"]
@@ -37,7 +40,7 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
             return 1
         return worker.run()
     app = Worker(settings, engine)
-    app.app.conf.loghandlers = [configure_logging(settings.log_level, settings.log_format)]
+    app.app.conf.loghandlers = list(logging.root.handlers)  # mode's setup clears the root, then adds these
     # Faust's own console handler is left out (a root without handlers), so every line has the one format.
     quiet_root = {"version": 1, "disable_existing_loggers": False, "root": {"level": settings.log_level.upper(),
                   "handlers": []}}  # fmt: skip
