@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -379,3 +380,19 @@ moments:
     assert revoked == {fired["c1"]}
     assert [o.trigger_id for o in of(outputs, TriggerOutcome)] == [fired["c2"]]
     assert not any(runner.states[c].open_triggers for c in runner.states)
+
+
+def test_a_window_opened_at_the_last_accepted_instant_closes_past_it_with_extreme_values() -> None:
+    e = engine(moments(DECIDE + ACTIONS, holdout=0.5).replace("within: 7d", "within: 365d"))
+    runner = ReplayRunner(e)
+    last = datetime(2199, 12, 31, 23, tzinfo=UTC)  # the schema refuses events from 2200 on
+    outputs = runner.feed(TouchpointEvent(event_id="x", customer_id="c1", type="cart_abandon", ts=last))
+    outputs += runner.feed(TouchpointEvent(event_id="y", customer_id="c1", type="purchase", value=1e15,
+                                           ts=last + timedelta(minutes=30)))  # fmt: skip
+    outputs += runner.finish(int(datetime(2201, 2, 1, tzinfo=UTC).timestamp() * 1000))
+    (outcome,) = of(outputs, TriggerOutcome)
+    assert outcome.converted
+    assert outcome.closed_at == last + timedelta(days=365)
+    assert not runner.states["c1"].open_triggers
+    assert e.scorer is not None
+    assert e.scorer.uplift_models["cart"].is_finite()
