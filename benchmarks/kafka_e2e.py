@@ -101,7 +101,7 @@ def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rat
     worker = WorkerProcess(deployment, work, "latency")
     try:
         worker.wait_ready()
-        report = produce_lines(settings.bootstrap_servers, settings.touchpoints_topic, lines, rate=rate,
+        report = produce_lines(settings.kafka, settings.touchpoints_topic, lines, rate=rate,
                                track_times=True)  # fmt: skip
         sent, offered = report.send_times, report.sent / report.seconds
         wait_until(lambda: not any(consumer_lag(settings).values()), 120, "the offered events", [worker])
@@ -110,7 +110,7 @@ def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rat
     # Read afterwards: a trigger's CreateTime is when the worker produced it, so no reader has to
     # compete for the CPU while the worker is measured.
     produced: dict[str, tuple[float, list[str]]] = {}
-    for record in read_topic(settings.bootstrap_servers, settings.actions_topic, idle_timeout_s=2.0):
+    for record in read_topic(settings.kafka, settings.actions_topic, idle_timeout_s=2.0):
         doc = record.json()["data"]  # the trigger inside its CloudEvent
         if doc["kind"] == "match":
             produced.setdefault(

@@ -129,7 +129,7 @@ def time_quix(bootstrap: str, deployment: Deployment, records: int, work: Path) 
     finally:
         proc.terminate()
         proc.wait(30)
-    openings = {(r.json()["customer_id"], r.json()["opens_at"]) for r in read_topic(s.bootstrap_servers, out,
+    openings = {(r.json()["customer_id"], r.json()["opens_at"]) for r in read_topic(s.kafka, out,
                                                                                     idle_timeout_s=3.0)}  # fmt: skip
     return records / seconds, openings
 
@@ -144,7 +144,7 @@ def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple
     finally:
         worker.kill()
     openings = set()
-    for record in read_topic(s.bootstrap_servers, s.actions_topic, idle_timeout_s=3.0):
+    for record in read_topic(s.kafka, s.actions_topic, idle_timeout_s=3.0):
         trigger = record.json()["data"]
         if trigger["kind"] == "window_open":
             openings.add((trigger["customer_id"], _ms(trigger["window"]["opens_at"])))

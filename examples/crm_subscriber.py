@@ -25,6 +25,11 @@ Run it next to a worker (see README "Run on Kafka"):
 
     python examples/crm_subscriber.py --bootstrap 127.0.0.1:9092 --topic momentstream.actions
 
+Against a secured broker (SASL_SSL with SCRAM, the password from the environment, never a flag):
+
+    KAFKA_SASL_PASSWORD=... python examples/crm_subscriber.py --bootstrap broker:9093 \
+        --security-protocol SASL_SSL --sasl-mechanism SCRAM-SHA-512 --sasl-username crm --ssl-ca ca.pem
+
 It needs only kafka-python; it does not import momentstream.
 """
 
@@ -34,6 +39,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
@@ -212,11 +218,28 @@ class Subscriber:
             self.on_record(value)
 
 
-def kafka_values(bootstrap: str, topic: str, group: str, from_beginning: bool, idle_s: float) -> Iterable[bytes]:
-    """Record values of ``topic`` in a consumer group; ends after ``idle_s`` without records (0: never)."""
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """kafka-python connection options from the command line (the SASL password from KAFKA_SASL_PASSWORD)."""
+    options: dict[str, Any] = {"bootstrap_servers": args.bootstrap.split(","),
+                               "security_protocol": args.security_protocol}  # fmt: skip
+    if args.security_protocol.startswith("SASL_"):
+        options.update(sasl_mechanism=args.sasl_mechanism, sasl_plain_username=args.sasl_username,
+                       sasl_plain_password=os.environ.get("KAFKA_SASL_PASSWORD"))  # fmt: skip
+    if args.security_protocol in ("SSL", "SASL_SSL"):
+        options.update(ssl_cafile=args.ssl_ca, ssl_certfile=args.ssl_certificate, ssl_keyfile=args.ssl_key)
+    return options
+
+
+def kafka_values(
+    client: dict[str, Any], topic: str, group: str, from_beginning: bool, idle_s: float
+) -> Iterable[bytes]:
+    """Record values of ``topic`` in a consumer group; ends after ``idle_s`` without records (0: never).
+
+    ``client`` holds kafka-python's connection options (``bootstrap_servers`` and any security).
+    """
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap.split(","),
+        **client,
         group_id=group,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=True,  # after handling: at-least-once, and the dedup covers repeats
@@ -240,15 +263,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=0.0, help="stop after this many seconds without records")
     parser.add_argument("--report-to", metavar="TOPIC",
                         help="send a trigger_feedback event per routed trigger to this topic")  # fmt: skip
+    parser.add_argument("--security-protocol", default="PLAINTEXT",
+                        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])  # fmt: skip
+    parser.add_argument("--sasl-mechanism", default="SCRAM-SHA-512",
+                        choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])  # fmt: skip
+    parser.add_argument("--sasl-username", help="SASL user; the password comes from KAFKA_SASL_PASSWORD")
+    parser.add_argument("--ssl-ca", help="PEM file of the CA that signed the brokers' certificates")
+    parser.add_argument("--ssl-certificate", help="PEM client certificate (mutual TLS)")
+    parser.add_argument("--ssl-key", help="PEM private key of the client certificate")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    producer = KafkaProducer(bootstrap_servers=args.bootstrap.split(",")) if args.report_to else None
+    client = client_options(args)
+    producer = KafkaProducer(**client) if args.report_to else None
     subscriber = Subscriber()
     if producer is not None:
         topic = args.report_to
         subscriber.report = lambda key, value: producer.send(topic, key=key, value=value)
     with contextlib.suppress(KeyboardInterrupt):
-        subscriber.run(kafka_values(args.bootstrap, args.topic, args.group, args.from_beginning, args.idle))
+        subscriber.run(kafka_values(client, args.topic, args.group, args.from_beginning, args.idle))
     if producer is not None:
         producer.flush()
         producer.close()

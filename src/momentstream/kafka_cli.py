@@ -25,9 +25,12 @@ __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
 
 _SETTINGS_HELP = "worker settings YAML (fields as MOMENTSTREAM_* env vars; see README)"
 _SETTINGS_EPILOG = """\
-settings come from, lowest to highest: defaults, --settings FILE (YAML), MOMENTSTREAM_* environment
-variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. `momentstream worker
---print-settings` prints the effective values.
+settings come from, lowest to highest: defaults, --settings FILE (YAML), --secrets-dir (one file per
+setting, e.g. momentstream_sasl_password), --env-file (MOMENTSTREAM_*=... lines), MOMENTSTREAM_*
+environment variables (e.g. MOMENTSTREAM_BROKER=kafka1:9092), then these flags. A secured broker:
+MOMENTSTREAM_SECURITY_PROTOCOL=SASL_SSL, MOMENTSTREAM_SASL_MECHANISM=SCRAM-SHA-512,
+MOMENTSTREAM_SASL_USERNAME, MOMENTSTREAM_SASL_PASSWORD (or its secrets file), MOMENTSTREAM_SSL_CA.
+`momentstream worker --print-settings` prints the effective values (secrets as **********).
 """
 
 
@@ -92,17 +95,31 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", help="Kafka bootstrap servers (default 127.0.0.1:9092)")
     parser.add_argument("--partitions", type=int, help="partitions of the co-partitioned topics (default 8)")
     parser.add_argument("--app-id", help="consumer group and changelog prefix (default momentstream)")
+    parser.add_argument("--env-file", type=Path, help="MOMENTSTREAM_*=value lines (default: $MOMENTSTREAM_ENV_FILE)")
+    parser.add_argument("--secrets-dir", type=Path,
+                        help="a file per secret setting, as Kubernetes and Docker mount them\n"
+                        "(default: $MOMENTSTREAM_SECRETS_DIR)")  # fmt: skip
 
 
-def _settings(args: argparse.Namespace, report_unknown: bool = True, **extra: Any) -> Any:
+def _settings(args: argparse.Namespace, report_unknown: bool = True, check: bool = True, **extra: Any) -> Any:
+    """The effective settings; with ``check`` and a secured broker, access is tried first (fails fast)."""
+    from momentstream.ops.redact import register_secret
     from momentstream.ops.settings import load_settings
 
-    return load_settings(args.settings, report_unknown=report_unknown, broker=args.broker, partitions=args.partitions,
-                         app_id=args.app_id, **extra)  # fmt: skip
+    settings = load_settings(args.settings, report_unknown=report_unknown, env_file=args.env_file,
+                             secrets_dir=args.secrets_dir, broker=args.broker, partitions=args.partitions,
+                             app_id=args.app_id, **extra)  # fmt: skip
+    for secret in (settings.sasl_password, settings.ssl_key_password):
+        register_secret(None if secret is None else secret.get_secret_value())
+    if check and settings.kafka.security_protocol != "PLAINTEXT":
+        from momentstream.runtime.kafka_access import check_access
+
+        check_access(settings.kafka)
+    return settings
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args, False, web_port=args.web_port, clock=args.clock, lateness=args.lateness,
+    settings = _settings(args, False, False, web_port=args.web_port, clock=args.clock, lateness=args.lateness,
                          moments=args.moments, objectives=args.objectives, scoring=False if args.no_scoring else None,
                          idle_ttl=args.idle_ttl, max_skew=args.max_skew)  # fmt: skip
     from momentstream.ops.logs import configure_logging
@@ -145,7 +162,7 @@ def _produce(args: argparse.Namespace) -> int:
         def progress(n: int) -> None:
             print(f"produce: {n:,} records sent", file=sys.stderr)
 
-        report = produce_lines(settings.bootstrap_servers, topic, source, rate=args.rate, on_progress=progress)
+        report = produce_lines(settings.kafka, topic, source, rate=args.rate, on_progress=progress)
     rate = report.sent / max(report.seconds, 1e-9)
     print(f"sent {report.sent:,} records to {topic} in {report.seconds:.1f} s ({rate:,.0f}/s)", file=sys.stderr)
     if report.unkeyed:
@@ -159,7 +176,7 @@ def _tail(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic = settings.topic_aliases().get(args.topic, args.topic)
     seen: set[str] = set()
-    for record in read_topic(settings.bootstrap_servers, topic, from_beginning=not args.new,
+    for record in read_topic(settings.kafka, topic, from_beginning=not args.new,
                              idle_timeout_s=args.idle, max_records=args.max, follow=args.follow):  # fmt: skip
         trigger_id = record.headers.get("trigger_id", b"").decode()
         if args.dedup and trigger_id:
@@ -188,7 +205,7 @@ def _tick(args: argparse.Namespace) -> int:
         except ValueError as err:
             print(f"momentstream: --at: {err}", file=sys.stderr)
             return 2
-    count = send_ticks(settings.bootstrap_servers, settings.ticks_topic, now_ms, args.final)
+    count = send_ticks(settings.kafka, settings.ticks_topic, now_ms, args.final)
     print(f"ticked {count} partitions of {settings.ticks_topic}", file=sys.stderr)
     return 0
 
@@ -200,10 +217,14 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
         try:
             return command(args)
         except ValidationError as err:
-            print(f"momentstream: invalid settings: {describe_error(err)}", file=sys.stderr)
+            print(f"momentstream: invalid settings: {describe_error(err, '(settings)')}", file=sys.stderr)
+            return 2
+        except FileNotFoundError as err:
+            print(f"momentstream: {err.strerror}: {err.filename}", file=sys.stderr)
             return 2
         except Exception as err:
-            if type(err).__module__.startswith("kafka") or type(err).__name__ == "TopicMismatchError":
+            if type(err).__module__.startswith("kafka") or type(err).__name__ in ("TopicMismatchError",
+                                                                                   "KafkaAccessError"):  # fmt: skip
                 print(f"momentstream: {redact_credentials(str(err))}", file=sys.stderr)
                 return 1
             raise

@@ -495,10 +495,13 @@ def write_json_schema(directory: Path, name: str, schema: dict[str, Any]) -> Pat
     return path
 
 
-def describe_error(err: ValidationError) -> str:
-    """A one-line reason naming the fields, without echoing values (they may be PII)."""
+def describe_error(err: ValidationError, whole: str = "(line)") -> str:
+    """A one-line reason naming the fields, without echoing values (they may be PII or secrets).
+
+    ``whole`` names what a check across fields refers to (a line of input, a settings document).
+    """
     parts = []
     for item in err.errors(include_url=False, include_input=False):
-        where = ".".join(str(x) for x in item["loc"]) or "(line)"
+        where = ".".join(str(x) for x in item["loc"]) or whole
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)

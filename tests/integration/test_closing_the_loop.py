@@ -78,7 +78,7 @@ def test_feedback_and_outcomes_are_linked_on_kafka_as_in_replay(kafka_broker: Br
     try:
         worker.wait_ready()
         wait_until(lambda: not any(consumer_lag(settings).values()), 120, "all events processed", [worker])
-        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(END), final=True)
+        send_ticks(settings.kafka, settings.ticks_topic, to_ms(END), final=True)
 
         def outcomes() -> list[dict[str, Any]]:
             return [r.json() for r in deployment.read("audit", idle_s=0.5) if r.json().get("output") ==

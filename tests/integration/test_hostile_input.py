@@ -112,7 +112,7 @@ def test_hostile_records_are_dead_lettered_and_change_no_trigger(kafka_broker: B
     finally:
         worker.kill(signal.SIGTERM)
     assert worker.proc.returncode == 0, worker.log_tail()  # a clean stop: it never crashed or exited early
-    snapshots = [r.value for r in read_topic(deployment.settings().bootstrap_servers,
+    snapshots = [r.value for r in read_topic(deployment.settings().kafka,
                                              deployment.settings().models_topic, idle_timeout_s=1.0)]  # fmt: skip
     assert got == replay_triggers(events)
     assert len(got) > 30
@@ -142,7 +142,7 @@ def test_an_erasure_is_compacted_out_of_the_changelog(kafka_broker: Broker, tmp_
     topic = changelog_topic(settings)
 
     def values_of_erased() -> int:
-        records = read_topic(settings.bootstrap_servers, topic, idle_timeout_s=1.5)
+        records = read_topic(settings.kafka, topic, idle_timeout_s=1.5)
         return sum(1 for r in records if r.key == b"c-erased" and r.value)
 
     worker = WorkerProcess(deployment, tmp_path, "compact")

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from momentstream.clock import to_ms
 from momentstream.demo import default_engine
+from momentstream.ops.kafka_connection import KafkaConnection
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.devbroker import Broker
 from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
@@ -106,7 +107,7 @@ def finish_input(deployment: Deployment, events: list[TouchpointEvent], workers:
                detail=lambda: f"uncommitted records per partition: {consumer_lag(settings)}")  # fmt: skip
     last = max(to_ms(e.ts) for e in events)
     ticks_before = sum(w.counter("momentstream_ticks_total") for w in workers)
-    send_ticks(settings.bootstrap_servers, settings.ticks_topic, last, final=True)
+    send_ticks(settings.kafka, settings.ticks_topic, last, final=True)
     wait_until(
         lambda: sum(w.counter("momentstream_ticks_total") for w in workers) >= ticks_before + deployment.partitions,
         60,
@@ -136,7 +137,7 @@ def single_run(
     lines = lines_of(journeys)
     middle = len(lines) // 2
     deployment.produce(lines[:middle] + list(BAD_LINES) + lines[middle:])
-    out = producer([kafka_broker.bootstrap])
+    out = producer(KafkaConnection.plaintext(kafka_broker.bootstrap))
     out.send(deployment.settings().touchpoints_topic, key=b"someone-else", value=MISKEYED)
     out.flush()
     out.close()
@@ -182,7 +183,7 @@ def test_the_example_crm_subscriber_routes_each_trigger_once(
     settings = deployment.settings()
     crm = load_example()
     subscriber = crm.Subscriber()
-    values = crm.kafka_values(",".join(settings.bootstrap_servers), settings.actions_topic,
+    values = crm.kafka_values(settings.kafka.kafka_python(), settings.actions_topic,
                               f"crm-{settings.app_id}", from_beginning=True, idle_s=3.0)  # fmt: skip
     subscriber.run(values)
     routed = [action.trigger_id for _, action in subscriber.routed]
@@ -208,7 +209,7 @@ def test_each_changelog_record_is_in_its_customers_partition(single_run: tuple[D
     """A state written to another partition's changelog would be missing when that partition moves."""
     deployment, _ = single_run
     settings = deployment.settings()
-    records = list(read_topic(settings.bootstrap_servers, changelog_topic(settings), idle_timeout_s=2.0))
+    records = list(read_topic(settings.kafka, changelog_topic(settings), idle_timeout_s=2.0))
     assert len({r.key for r in records}) == CUSTOMERS
     assert {r.partition for r in records} == set(range(deployment.partitions))
     assert all(decode_entry(r.value).partition == r.partition for r in records if r.value)
@@ -228,7 +229,7 @@ def test_sigkill_mid_stream_loses_no_trigger_and_no_timer(
     wait_until(lambda: first.counter("momentstream_events_total") >= half * 0.8, 120, "the first half", [first])
     # The rest arrives as a live stream while the worker runs; it dies in the middle of it.
     settings = deployment.settings()
-    feeder = threading.Thread(target=produce_lines, args=(settings.bootstrap_servers, settings.touchpoints_topic,
+    feeder = threading.Thread(target=produce_lines, args=(settings.kafka, settings.touchpoints_topic,
                                                           lines[half:]), kwargs={"rate": 500.0})  # fmt: skip
     feeder.start()
     wait_until(lambda: first.counter("momentstream_events_total") >= half + 300, 60, "live records", [first])
@@ -467,11 +468,11 @@ def test_erasure_leaves_nothing_of_the_customer(kafka_broker: Broker, tmp_path: 
         wait_until(lambda: worker.metrics().get("momentstream_customers_tracked{}", 1) == 0, 20, "forgotten", [worker])
         assert worker.metrics().get("momentstream_timers_pending{}") == 0
         # Past the window's whole life: nothing may fire for the erased customer.
-        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=3)), final=True)
+        send_ticks(settings.kafka, settings.ticks_topic, to_ms(purchase + timedelta(days=3)), final=True)
         ticks = deployment.partitions
         wait_until(lambda: worker.counter("momentstream_ticks_total") >= ticks, 30, "final ticks", [worker])
         audit = [r.json() for r in deployment.read("audit")]
-        changelog = [r for r in read_topic(settings.bootstrap_servers, changelog_topic(settings), idle_timeout_s=3.0)
+        changelog = [r for r in read_topic(settings.kafka, changelog_topic(settings), idle_timeout_s=3.0)
                      if r.key == b"c-seed"]  # fmt: skip
         actions = deployment.read("actions", idle_s=1.0)
     finally:
@@ -497,14 +498,14 @@ def test_idle_customers_are_evicted_with_a_tombstone(kafka_broker: Broker, tmp_p
         deployment.produce(lines_of(events))
         wait_until(lambda: not any(consumer_lag(settings).values()), 60, "the seed events", [worker])
         wait_until(lambda: worker.metrics().get("momentstream_customers_tracked{}", 0) == 1, 20, "tracked", [worker])
-        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=10)))
+        send_ticks(settings.kafka, settings.ticks_topic, to_ms(purchase + timedelta(days=10)))
         wait_until(lambda: worker.counter("momentstream_ticks_total") >= deployment.partitions, 30, "ticks", [worker])
         assert worker.metrics().get("momentstream_customers_tracked{}") == 1, "kept: not yet silent for 30 days"
         # Sampling stops at 30 days of silence (the TTL); the last sample's label is known 60 days later.
-        send_ticks(settings.bootstrap_servers, settings.ticks_topic, to_ms(purchase + timedelta(days=100)))
+        send_ticks(settings.kafka, settings.ticks_topic, to_ms(purchase + timedelta(days=100)))
         wait_until(lambda: worker.counter("momentstream_customers_evicted_total") == 1, 30, "the eviction", [worker])
         assert worker.metrics().get("momentstream_customers_tracked{}") == 0
-        changelog = [r for r in read_topic(settings.bootstrap_servers, changelog_topic(settings), idle_timeout_s=3.0)
+        changelog = [r for r in read_topic(settings.kafka, changelog_topic(settings), idle_timeout_s=3.0)
                      if r.key == b"c-seed"]  # fmt: skip
         kinds = [t["kind"] for t in crm_stream(deployment).values()]
     finally:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from momentstream.ops.settings import load_settings
+from momentstream.schema import describe_error
 
 
 def test_defaults_are_a_working_local_setup(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,10 +57,72 @@ def test_a_missing_settings_file_is_an_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.yaml")
 
 
-def test_credentials_in_the_broker_address_are_never_printed() -> None:
-    s = load_settings(broker="kafka://user:secret@broker-1:9092,broker-2:9092")
-    assert s.redacted()["broker"] == "broker-1:9092,broker-2:9092"
-    assert "secret" not in str(s.redacted())
+def test_credentials_in_the_broker_address_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ValidationError, match="set security_protocol, sasl_mechanism") as err:
+        load_settings(broker="kafka://user:secret@broker-1:9092,broker-2:9092")
+    assert "secret" not in describe_error(err.value, "(settings)")
+
+
+SCRAM = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "svc",
+         "sasl_password": "pa55-w0rd"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"security_protocol": "SASL_SSL"}, "needs sasl_mechanism, sasl_username, sasl_password"),
+        ({**SCRAM, "sasl_password": ""}, "needs sasl_password"),
+        ({**SCRAM, "sasl_mechanism": "GSSAPI"}, "sasl_mechanism"),
+        ({**SCRAM, "security_protocol": "sasl_ssl"}, "security_protocol"),
+        ({"sasl_username": "svc"}, "sasl_username set, but security_protocol is PLAINTEXT"),
+        ({"ssl_ca": "ca.pem"}, "ssl_ca set, but security_protocol is PLAINTEXT"),
+        ({**SCRAM, "security_protocol": "SSL"}, "sasl_mechanism, sasl_username, sasl_password set, but"),
+        ({"security_protocol": "SSL", "ssl_ca": "/no/such/ca.pem"}, "ssl_ca: no such file"),
+        ({"security_protocol": "SSL", "ssl_certificate": __file__}, "ssl_certificate and ssl_key go together"),
+        ({"security_protocol": "SSL", "ssl_key": __file__}, "ssl_certificate and ssl_key go together"),
+    ],
+)
+def test_security_settings_that_cannot_work_are_refused_at_load(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as err:
+        load_settings(**values)
+    assert "pa55-w0rd" not in describe_error(err.value, "(settings)")
+
+
+def test_secrets_are_never_printed_and_reach_every_client_library() -> None:
+    s = load_settings(**SCRAM, ssl_ca=Path(__file__))
+    assert s.redacted()["sasl_password"] == "**********"
+    assert "pa55-w0rd" not in str(s.redacted()) + repr(s) + repr(s.kafka)
+    assert s.kafka.kafka_python()["sasl_plain_password"] == "pa55-w0rd"
+    assert s.kafka.librdkafka()["sasl.password"] == "pa55-w0rd"
+    assert s.kafka.librdkafka()["ssl.ca.location"] == __file__
+
+
+def test_a_secrets_directory_and_an_env_file_supply_settings_below_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "momentstream_sasl_password").write_text("from-the-secret-file\n")
+    env_file = tmp_path / ".env"
+    env_file.write_text("MOMENTSTREAM_SECURITY_PROTOCOL=SASL_SSL\nMOMENTSTREAM_SASL_MECHANISM=PLAIN\n"
+                        "MOMENTSTREAM_SASL_USERNAME=from-env-file\nCOMPOSE_PROJECT_NAME=shop\n"
+                        "MOMENTSTREAM_SASL_USERNAM=typo\n")  # fmt: skip
+    with caplog.at_level("WARNING"):
+        s = load_settings(env_file=env_file, secrets_dir=secrets)
+    assert s.sasl_password is not None
+    assert s.sasl_password.get_secret_value() == "from-the-secret-file"
+    assert s.sasl_username == "from-env-file"  # another tool's variable in a shared .env is left alone
+    assert "MOMENTSTREAM_SASL_USERNAM names no setting" in caplog.text
+    monkeypatch.setenv("MOMENTSTREAM_SASL_USERNAME", "from-environment")
+    monkeypatch.setenv("MOMENTSTREAM_SECRETS_DIR", str(secrets))
+    monkeypatch.setenv("MOMENTSTREAM_ENV_FILE", str(env_file))
+    assert load_settings().sasl_username == "from-environment"
+
+
+@pytest.mark.parametrize("which", ["env_file", "secrets_dir"])
+def test_a_missing_env_file_or_secrets_directory_is_an_error(tmp_path: Path, which: str) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_settings(**{which: tmp_path / "nope"})
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,11 +143,11 @@ def test_a_misspelled_or_unknown_variable_is_named_with_a_hint(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("MOMENTSTREAM_BROKR", "elsewhere:9092")
-    monkeypatch.setenv("MOMENTSTREAM_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("MOMENTSTREAM_ZOOKEEPER_CONNECT", "zk:2181")
     monkeypatch.setenv("MOMENTSTREAM_KAFKA_HOME", "/opt/kafka")  # the dev broker's, not a worker setting
     with caplog.at_level("WARNING"):
         load_settings(None)
     text = caplog.text
     assert "MOMENTSTREAM_BROKR names no setting and is ignored (did you mean MOMENTSTREAM_BROKER?)" in text
-    assert "MOMENTSTREAM_SECURITY_PROTOCOL names no setting and is ignored (momentstream worker --help" in text
+    assert "MOMENTSTREAM_ZOOKEEPER_CONNECT names no setting and is ignored (momentstream worker --help" in text
     assert "KAFKA_HOME" not in text

@@ -1,7 +1,8 @@
-"""Credentials never reach a terminal or a log: ``user:password@`` in broker addresses is masked.
+"""Credentials never reach a terminal or a log: ``user:password@`` in addresses and known secrets are masked.
 
-Kafka clients quote the bootstrap list in their own errors and log lines, so masking our own
-messages is not enough: :func:`install_log_redaction` masks every log record of the process.
+Kafka clients quote the bootstrap list and their configuration in their own errors and log lines, so
+masking our own messages is not enough: :func:`install_log_redaction` masks every log record of the
+process, including any value registered with :func:`register_secret` (the SASL and key passwords).
 """
 
 from __future__ import annotations
@@ -10,10 +11,24 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["install_log_redaction", "redact_credentials"]
+__all__ = ["install_log_redaction", "redact_credentials", "register_secret"]
 
 _CREDENTIALS = re.compile(r"(?<![\w.-])[^\s@,;/'\"\[]+@(?=[\w.-]+:\d+)")
 _installed = False
+_SECRETS: set[str] = set()
+_SHORTEST_MASKED = 4
+"""Shorter "secrets" would mask ordinary words in every line; such a password is refused by brokers anyway."""
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` wherever a log record or :func:`redact_credentials` would show it.
+
+    >>> register_secret("hunter2-xyz")
+    >>> redact_credentials("login failed for password hunter2-xyz")
+    'login failed for password ***'
+    """
+    if value and len(value) >= _SHORTEST_MASKED:
+        _SECRETS.add(value)
 
 
 def redact_credentials(text: str) -> str:
@@ -24,6 +39,8 @@ def redact_credentials(text: str) -> str:
     >>> redact_credentials("Unable to bootstrap from ['alice:pw@10.0.0.1:9092']")
     "Unable to bootstrap from ['***@10.0.0.1:9092']"
     """
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
     return _CREDENTIALS.sub("***@", text)
 
 
@@ -40,7 +57,7 @@ def install_log_redaction() -> None:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to logging's own error report
             return record
-        if "@" in message:
+        if "@" in message or any(secret in message for secret in _SECRETS):
             redacted = redact_credentials(message)
             if redacted != message:  # rewrite only what needs it: other libraries' records stay as they are
                 record.msg, record.args = redacted, None

@@ -1,8 +1,9 @@
 """Worker configuration: defaults, then a YAML file, then ``MOMENTSTREAM_*`` environment variables.
 
 Every field is documented here and in README.md; ``momentstream worker --print-settings`` shows
-the values a worker would run with, and where a broker address carries credentials they are
-never printed.
+the values a worker would run with. Secrets (``sasl_password``, ``ssl_key_password``) are
+:class:`SecretStr`: never printed or logged; they may come from the environment, the settings file,
+a ``.env`` file or a secrets directory (one file per setting, as Docker and Kubernetes mount them).
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from momentstream.clock import parse_duration, parse_instant
+from momentstream.ops.kafka_connection import KafkaConnection, Mechanism, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,18 @@ class WorkerSettings(BaseSettings):
     objectives: Path | None = Field(None, description="objectives YAML (scoring); default: the bundled example")
     scoring: bool = Field(True, description="score customers with the objectives' online models")
     broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    security_protocol: Protocol = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL "
+                                        "(managed Kafka: SASL_SSL)")  # fmt: skip
+    sasl_mechanism: Mechanism | None = Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_*)")
+    sasl_username: str | None = Field(None, description="SASL user (SASL_*)")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (SASL_*); never printed or logged")
+    ssl_ca: Path | None = Field(None, description="PEM file of the CA that signed the brokers' certificates "
+                                "(SSL, SASL_SSL; default: the system's CAs)")  # fmt: skip
+    ssl_certificate: Path | None = Field(None, description="PEM client certificate, for brokers that require "
+                                         "one (mutual TLS)")  # fmt: skip
+    ssl_key: Path | None = Field(None, description="PEM private key of ssl_certificate")
+    ssl_key_password: SecretStr | None = Field(None, description="password of ssl_key, if it is encrypted")
+    ssl_check_hostname: bool = Field(True, description="check that a broker's certificate names its host")
     app_id: str = Field("momentstream", description="consumer group and prefix of the state changelog topic")
     touchpoints_topic: str = Field("momentstream.touchpoints", description="events in, keyed by customer_id")
     ticks_topic: str = Field("momentstream.ticks", description="clock records, same partition count as touchpoints")
@@ -113,6 +134,43 @@ class WorkerSettings(BaseSettings):
             parse_instant(value)  # refused when loaded, not when the worker starts
         return value
 
+    @model_validator(mode="after")
+    def _security(self) -> WorkerSettings:
+        """Security settings that cannot work together are refused at load time, not at the first broker call."""
+        if any("@" in server for server in self.bootstrap_servers):
+            raise ValueError("broker: credentials in the broker address are not used (and would be logged); "
+                             "set security_protocol, sasl_mechanism, sasl_username and sasl_password")  # fmt: skip
+        connection = self.kafka
+        sasl = {"sasl_mechanism": self.sasl_mechanism, "sasl_username": self.sasl_username,
+                "sasl_password": self.sasl_password}  # fmt: skip
+        tls = {"ssl_ca": self.ssl_ca, "ssl_certificate": self.ssl_certificate, "ssl_key": self.ssl_key,
+               "ssl_key_password": self.ssl_key_password}  # fmt: skip
+        if connection.uses_sasl:
+            missing = [name for name, value in sasl.items() if not value]
+            if missing:
+                raise ValueError(f"security_protocol {self.security_protocol} needs {', '.join(missing)}")
+        else:
+            _refuse_unused(sasl, self.security_protocol, "SASL_SSL")
+        if connection.uses_tls:
+            if (self.ssl_certificate is None) != (self.ssl_key is None):
+                raise ValueError("ssl_certificate and ssl_key go together (a client certificate needs its key)")
+            for name in ("ssl_ca", "ssl_certificate", "ssl_key"):
+                path = tls[name]
+                if isinstance(path, Path) and not path.is_file():
+                    raise ValueError(f"{name}: no such file: {path}")
+        else:
+            _refuse_unused(tls, self.security_protocol, "SSL or SASL_SSL")
+        if self.security_protocol == "SASL_PLAINTEXT" and self.sasl_mechanism == "PLAIN":
+            logger.warning("SASL_PLAINTEXT with PLAIN sends the password unencrypted; use SASL_SSL or SCRAM")
+        return self
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How every Kafka client of this deployment connects (servers and security)."""
+        return KafkaConnection(tuple(self.bootstrap_servers), self.security_protocol, self.sasl_mechanism,
+                               self.sasl_username, self.sasl_password, self.ssl_ca, self.ssl_certificate,
+                               self.ssl_key, self.ssl_key_password, self.ssl_check_hostname)  # fmt: skip
+
     @property
     def lateness_ms(self) -> int:
         """Allowed lateness in milliseconds."""
@@ -155,10 +213,8 @@ class WorkerSettings(BaseSettings):
                 "ticks": self.ticks_topic}  # fmt: skip
 
     def redacted(self) -> dict[str, Any]:
-        """Values safe to print or log (no credentials in the broker address)."""
-        doc = self.model_dump(mode="json")
-        doc["broker"] = ",".join(s.split("@")[-1] for s in self.bootstrap_servers)
-        return doc
+        """Values safe to print or log: secrets show as ``**********`` when set."""
+        return self.model_dump(mode="json")
 
     @classmethod
     def settings_customise_sources(
@@ -169,15 +225,32 @@ class WorkerSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Command-line values beat the environment, which beats the settings file."""
-        file_source = YamlConfigSettingsSource(settings_cls, yaml_file=_SETTINGS_FILE.get("path"))
-        return (init_settings, env_settings, file_source)
+        """Flags beat the environment, then a ``.env`` file, then the secrets directory, then the settings file."""
+        file_source = YamlConfigSettingsSource(settings_cls, yaml_file=_SOURCES.path)
+        env_file_source = InitSettingsSource(settings_cls, init_kwargs=dict(_SOURCES.env_file_values))
+        return (init_settings, env_settings, env_file_source, file_secret_settings, file_source)
 
 
-_SETTINGS_FILE: dict[str, Path | None] = {"path": None}
+def _refuse_unused(values: Mapping[str, object], protocol: str, needed: str) -> None:
+    """A SASL or TLS setting the protocol ignores is a forgotten ``security_protocol``, not a harmless extra."""
+    unused = [name for name, value in values.items() if value is not None]
+    if unused:
+        raise ValueError(f"{', '.join(unused)} set, but security_protocol is {protocol}: they would be ignored "
+                         f"(set security_protocol to {needed})")  # fmt: skip
+
+
+class _Sources:
+    """The files of the load in progress (pydantic builds sources from the class, not the call)."""
+
+    path: Path | None = None
+    env_file_values: Mapping[str, str] = {}
+
+
+_SOURCES = _Sources()
 _PREFIX = "MOMENTSTREAM_"
-OTHER_VARIABLES = frozenset({"MOMENTSTREAM_KAFKA_HOME"})
-"""MOMENTSTREAM_* variables that are not worker settings (the development broker's Kafka directory)."""
+OTHER_VARIABLES = frozenset({"MOMENTSTREAM_KAFKA_HOME", "MOMENTSTREAM_SECRETS_DIR", "MOMENTSTREAM_ENV_FILE"})
+"""MOMENTSTREAM_* variables that are not worker settings: the development broker's Kafka directory, and where
+secrets and a ``.env`` file are read from."""
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -202,18 +275,49 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return found
 
 
-def load_settings(path: Path | None = None, *, report_unknown: bool = True, **overrides: Any) -> WorkerSettings:
-    """Settings from ``path`` (YAML), then the environment, then ``overrides`` (non-None only).
+def load_settings(path: Path | None = None, *, report_unknown: bool = True, env_file: Path | None = None,
+                  secrets_dir: Path | None = None, **overrides: Any) -> WorkerSettings:  # fmt: skip
+    """Settings from ``path`` (YAML), then ``secrets_dir``, then ``env_file``, then the environment, then
+    ``overrides`` (non-None only).
 
-    ``report_unknown`` logs the MOMENTSTREAM_* variables that name no setting (a worker logs them itself,
-    once its log format is set).
+    ``secrets_dir`` and ``env_file`` default to ``MOMENTSTREAM_SECRETS_DIR`` and ``MOMENTSTREAM_ENV_FILE``.
+    In the secrets directory each file is one setting, named like its variable in lower case
+    (``momentstream_sasl_password``). ``report_unknown`` logs the MOMENTSTREAM_* variables that name no
+    setting (a worker logs them itself, once its log format is set).
     """
-    if path is not None and not path.is_file():
-        raise FileNotFoundError(2, "No such file", str(path))
-    _SETTINGS_FILE["path"] = path
+    env_file = env_file or _path_variable("MOMENTSTREAM_ENV_FILE")
+    secrets_dir = secrets_dir or _path_variable("MOMENTSTREAM_SECRETS_DIR")
+    for given, kind in ((path, "settings file"), (env_file, "env file")):
+        if given is not None and not given.is_file():
+            raise FileNotFoundError(2, f"No such {kind}", str(given))
+    if secrets_dir is not None and not secrets_dir.is_dir():
+        raise FileNotFoundError(2, "No such secrets directory", str(secrets_dir))
+    from_env_file = _read_env_file(env_file) if env_file is not None else {}
+    _SOURCES.path, _SOURCES.env_file_values = path, _known_settings(from_env_file)
     for warning in unknown_variables(os.environ) if report_unknown else []:
         logger.warning("%s", warning)
+    for warning in unknown_variables(from_env_file) if report_unknown else []:
+        logger.warning("%s: %s", env_file, warning)
     try:
-        return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return WorkerSettings(_secrets_dir=secrets_dir,
+                              **{k: v for k, v in overrides.items() if v is not None})  # fmt: skip
     finally:
-        _SETTINGS_FILE["path"] = None
+        _SOURCES.path, _SOURCES.env_file_values = None, {}
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines of a ``.env`` file; a file shared with other tools may hold their names too."""
+    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+
+
+def _known_settings(variables: Mapping[str, str]) -> dict[str, str]:
+    """Field name -> value for the MOMENTSTREAM_* names that are settings (others are warned about)."""
+    fields = WorkerSettings.model_fields
+    found = {name.upper().removeprefix(_PREFIX).lower(): value for name, value in variables.items()
+             if name.upper().startswith(_PREFIX)}  # fmt: skip
+    return {name: value for name, value in found.items() if name in fields}
+
+
+def _path_variable(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value) if value else None

@@ -98,9 +98,8 @@ class BatchWorker:
         self.stopping = False
         self._delivery_errors: list[str] = []
         self._next = {"gauges": 0.0, "tick": 0.0, "models": time.monotonic() + settings.model_snapshot_interval_s}
-        servers = ",".join(settings.bootstrap_servers)
-        self.consumer = Consumer(_consumer_config(settings, servers))
-        self.producer = Producer(_producer_config(settings, servers))
+        self.consumer = Consumer(_consumer_config(settings))
+        self.producer = Producer(_producer_config(settings))
         self.web = WebServer(settings.web_host, settings.web_port, self._render_metrics, self._readiness)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -354,8 +353,7 @@ class BatchWorker:
         pending = {p for p in starts if p not in done}
         if not pending:
             return done
-        servers = ",".join(self.settings.bootstrap_servers)
-        reader = Consumer({"bootstrap.servers": servers, "logger": _LIBRDKAFKA_LOG,
+        reader = Consumer({**self.settings.kafka.librdkafka(), "logger": _LIBRDKAFKA_LOG,
                            "group.id": f"{self.settings.app_id}-restore",
                            "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
         reader.assign([TopicPartition(self.changelog, p, starts[p] or OFFSET_BEGINNING) for p in pending])
@@ -442,10 +440,10 @@ def _local_store(settings: WorkerSettings) -> LocalStore | None:
     return LocalStore(settings.data_dir, settings.erasure_within_ms // 2)
 
 
-def _consumer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
+def _consumer_config(settings: WorkerSettings) -> dict[str, Any]:
     """Range assignment keeps partition p of touchpoints and ticks on the same worker (co-partitioning)."""
     return {
-        "bootstrap.servers": servers,
+        **settings.kafka.librdkafka(),
         "logger": _LIBRDKAFKA_LOG,
         "group.id": settings.app_id,
         "enable.auto.commit": False,
@@ -458,9 +456,9 @@ def _consumer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
     }
 
 
-def _producer_config(settings: WorkerSettings, servers: str) -> dict[str, Any]:
+def _producer_config(settings: WorkerSettings) -> dict[str, Any]:
     return {
-        "bootstrap.servers": servers,
+        **settings.kafka.librdkafka(),
         "logger": _LIBRDKAFKA_LOG,
         "acks": "all",
         "enable.idempotence": True,

@@ -61,7 +61,8 @@ class Deployment:
     def settings(self) -> WorkerSettings:
         """The same settings, as the worker will read them."""
         values: dict[str, Any] = {k.removeprefix("MOMENTSTREAM_").lower(): v for k, v in self.env().items()}
-        return load_settings(None, **values)
+        secrets = values.pop("secrets_dir", None)
+        return load_settings(None, secrets_dir=None if secrets is None else Path(secrets), **values)
 
     def create_topics(self) -> None:
         """Make this deployment's topics."""
@@ -70,13 +71,13 @@ class Deployment:
     def produce(self, lines: Iterable[bytes], topic: str | None = None) -> int:
         """Send event lines keyed by customer id; returns how many."""
         s = self.settings()
-        return produce_lines(s.bootstrap_servers, topic or s.touchpoints_topic, lines).sent
+        return produce_lines(s.kafka, topic or s.touchpoints_topic, lines).sent
 
     def read(self, which: str, idle_s: float = 3.0) -> list[TopicRecord]:
         """All records of one topic by its short name (actions, holdout, audit, dead-letter, ...)."""
         s = self.settings()
         topic = s.topic_aliases()[which]
-        return list(read_topic(s.bootstrap_servers, topic, idle_timeout_s=idle_s))
+        return list(read_topic(s.kafka, topic, idle_timeout_s=idle_s))
 
 
 class WorkerProcess:

@@ -25,9 +25,11 @@ from typing import Any, NoReturn
 
 import faust
 from faust.types import TP
+from faust.types.auth import CredentialsT
 
 from momentstream.clock import parse_instant
 from momentstream.engine import Engine
+from momentstream.ops.kafka_connection import KafkaConnection
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
@@ -96,6 +98,7 @@ class Worker:
         return faust.App(
             s.app_id,
             broker=";".join(f"kafka://{server}" for server in s.bootstrap_servers),
+            broker_credentials=faust_credentials(s.kafka),
             store="memory://" if s.store == "memory" else "rocksdb://",  # faust.stores.rocksdb, on rocksdict
             datadir=str(s.data_dir),
             autodiscover=False,
@@ -326,3 +329,13 @@ def _dump_tasks() -> None:
                 buffer.write(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
             awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
     logger.warning("asyncio tasks on SIGUSR1:\n%s", buffer.getvalue())
+
+
+def faust_credentials(kafka: KafkaConnection) -> CredentialsT | None:
+    """The same security the batch runtime uses, in Faust's terms (aiokafka underneath)."""
+    context = kafka.ssl_context()
+    if kafka.uses_sasl:
+        return faust.SASLCredentials(username=kafka.sasl_username, mechanism=kafka.sasl_mechanism, ssl_context=context,
+                                     password=None if kafka.sasl_password is None
+                                     else kafka.sasl_password.get_secret_value())  # fmt: skip
+    return None if context is None else faust.SSLCredentials(context)

@@ -85,7 +85,7 @@ def ensure_topics(settings: WorkerSettings, timeout_s: float = 30.0) -> dict[str
     count than ``settings.partitions`` (the worker would mix customers' states otherwise).
     """
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka.kafka_python(),
         client_id=f"{settings.app_id}-admin",
         request_timeout_ms=int(timeout_s * 1000),
     )
@@ -133,8 +133,8 @@ def group_offsets(settings: WorkerSettings) -> dict[int, tuple[int, int]]:
     Offsets are committed only after a record's outputs are flushed, so everything below the
     committed offset is fully processed.
     """
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    admin = KafkaAdminClient(**settings.kafka.kafka_python())
+    consumer = KafkaConsumer(**settings.kafka.kafka_python(), enable_auto_commit=False)
     try:
         topic = settings.touchpoints_topic
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]

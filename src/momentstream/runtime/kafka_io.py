@@ -14,6 +14,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from momentstream.ops.kafka_connection import KafkaConnection
 from momentstream.runtime.processor import encode_tick
 
 __all__ = ["ProduceReport", "TopicRecord", "key_of", "produce_lines", "read_topic", "send_ticks"]
@@ -63,15 +64,15 @@ def key_of(line: bytes) -> bytes | None:
     return customer.encode() if isinstance(customer, str) and customer else None
 
 
-def producer(bootstrap: list[str], **options: Any) -> KafkaProducer:
+def producer(kafka: KafkaConnection, **options: Any) -> KafkaProducer:
     """A producer tuned for throughput, waiting for all in-sync replicas."""
     settings: dict[str, Any] = {"acks": "all", "linger_ms": 5, "batch_size": 262_144, "retries": 5}
     settings.update(options)
-    return KafkaProducer(bootstrap_servers=bootstrap, **settings)
+    return KafkaProducer(**kafka.kafka_python(), **settings)
 
 
 def produce_lines(
-    bootstrap: list[str],
+    kafka: KafkaConnection,
     topic: str,
     lines: Iterable[bytes],
     *,
@@ -86,7 +87,7 @@ def produce_lines(
     """
     report = ProduceReport()
     started = time.perf_counter()
-    out = producer(bootstrap)
+    out = producer(kafka)
     try:
         for raw in lines:
             line = raw.strip()
@@ -119,9 +120,9 @@ def _event_id(line: bytes) -> str:
         return ""
 
 
-def send_ticks(bootstrap: list[str], topic: str, now_ms: int, final: bool = False) -> int:
+def send_ticks(kafka: KafkaConnection, topic: str, now_ms: int, final: bool = False) -> int:
     """Write one tick record to every partition of the ticks topic; returns how many."""
-    out = producer(bootstrap)
+    out = producer(kafka)
     try:
         partitions = sorted(out.partitions_for(topic) or [])
         for partition in partitions:
@@ -133,7 +134,7 @@ def send_ticks(bootstrap: list[str], topic: str, now_ms: int, final: bool = Fals
 
 
 def read_topic(
-    bootstrap: list[str],
+    kafka: KafkaConnection,
     topic: str,
     *,
     from_beginning: bool = True,
@@ -145,7 +146,7 @@ def read_topic(
 
     Stops after ``idle_timeout_s`` with nothing new (unless ``follow``) or ``max_records``.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+    consumer = KafkaConsumer(**kafka.kafka_python(), enable_auto_commit=False, group_id=None,
                              consumer_timeout_ms=int(idle_timeout_s * 1000))  # fmt: skip
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]

@@ -11,6 +11,7 @@ from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.batch_worker import BatchWorker
 from momentstream.runtime.faust_app import Worker
+from momentstream.runtime.kafka_access import check_access
 from momentstream.runtime.kafka_admin import ensure_topics
 from momentstream.runtime.kafka_io import read_topic
 
@@ -26,6 +27,8 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     first line is logged); the Faust runtime is handed the same root handler.
     """
     install_log_redaction()  # Faust and aiokafka quote the broker address in their own log lines
+    if settings.kafka.security_protocol != "PLAINTEXT" and not check_access(settings.kafka):
+        logger.warning("no broker at %s answered yet; the clients keep trying", settings.kafka.describe())
     created = ensure_topics(settings)
     made = [name for name, what in created.items() if what == "created"]
     if made:
@@ -55,7 +58,7 @@ def restore_models(settings: WorkerSettings, engine: Engine) -> bool:
     """Load the newest model snapshot from the models topic, if there is one."""
     assert engine.scorer is not None
     newest: bytes | None = None
-    for record in read_topic(settings.bootstrap_servers, settings.models_topic, idle_timeout_s=2.0):
+    for record in read_topic(settings.kafka, settings.models_topic, idle_timeout_s=2.0):
         newest = record.value
     if newest is None:
         logger.warning("no model snapshot in %s: models start fresh", settings.models_topic)
