@@ -80,6 +80,19 @@ def add_kafka_commands(sub: Any) -> None:
     tick.add_argument("--at", required=True, help="event time: an ISO time with a timezone, or now")
     tick.add_argument("--final", action="store_true", help="end of input: release held events without lateness")
 
+    inspect = _subcommand(sub, "inspect", "show one customer's living story, from the workers",
+                          "Ask the workers for a customer's state: recent events, partial matches and the\n"
+                          "step each reached, pending absences and windows, scores, consent, contacts and\n"
+                          "triggers awaiting their outcome. The workers serve it only when started with\n"
+                          "inspect_token; this command sends the same token (MOMENTSTREAM_INSPECT_TOKEN).\n"
+                          "  momentstream inspect cust-00042 --worker http://w1:6066 \\\n"
+                          "      --worker http://w2:6066")  # fmt: skip
+    inspect.add_argument("customer", help="the customer id")
+    inspect.add_argument("--worker", action="append", default=[], metavar="URL",
+                         help="a worker's web address (repeat for each worker;\n"
+                         "default http://127.0.0.1:<web_port>)")  # fmt: skip
+    inspect.add_argument("--json", action="store_true", help="print the worker's JSON document")
+
 
 def _subcommand(sub: Any, name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
     """A Kafka subcommand with the shared settings options; its --help ends with where settings come from."""
@@ -109,7 +122,7 @@ def _settings(args: argparse.Namespace, report_unknown: bool = True, check: bool
     settings = load_settings(args.settings, report_unknown=report_unknown, env_file=args.env_file,
                              secrets_dir=args.secrets_dir, broker=args.broker, partitions=args.partitions,
                              app_id=args.app_id, **extra)  # fmt: skip
-    for secret in (settings.sasl_password, settings.ssl_key_password):
+    for secret in (settings.sasl_password, settings.ssl_key_password, settings.inspect_token):
         register_secret(None if secret is None else secret.get_secret_value())
     if check and settings.kafka.security_protocol != "PLAINTEXT":
         from momentstream.runtime.kafka_access import check_access
@@ -210,6 +223,12 @@ def _tick(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from momentstream.inspect_cli import inspect_customer
+
+    return inspect_customer(_settings(args, check=False), args.customer, args.worker, args.json)
+
+
 def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn configuration and connection errors into one clear line and exit code 2 or 1."""
 
@@ -232,5 +251,6 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     return run
 
 
-_RAW_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick}
+_RAW_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick,
+                 "inspect": _inspect}  # fmt: skip
 KAFKA_COMMANDS = {name: _friendly(command) for name, command in _RAW_COMMANDS.items()}

@@ -338,6 +338,21 @@ class Scorer:
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
                             model.reasons(x), met, condition)  # fmt: skip
 
+    def scores_now(self, state: CustomerState, now_ms: int) -> dict[str, dict[str, Any]]:
+        """Each objective's score for this customer at ``now_ms``, its tier and top reasons, for a person reading
+        the customer's story. Read only: nothing is learned, kept or scheduled."""
+        every = self.scoring(state).features.vector(now_ms)
+        found = {}
+        for name, model in self.models.items():
+            x = self._features_of(name, every)
+            p = model.score(x)
+            if math.isnan(p):
+                continue
+            reasons = [{"feature": r.feature, "points": round(r.points, 1)} for r in model.reasons(x)]
+            found[name] = {"score": round(p, 4), "tier": self.config.tier_for(p, lowered=1 if model.drifting else 0),
+                           "reasons": reasons}  # fmt: skip
+        return found
+
     def features_for(self, objective: str, state: CustomerState, now_ms: int) -> dict[str, float]:
         """The feature vector ``objective``'s model sees for this customer at ``now_ms``."""
         return self._features_of(objective, self.scoring(state).features.vector(now_ms))

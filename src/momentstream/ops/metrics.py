@@ -35,6 +35,9 @@ DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "too_large", "key_mismat
                        "processing_error")  # fmt: skip
 TRIGGER_KINDS = ("match", "window_open", "window_expired", "revoked")
 FEEDBACK_RESULTS = ("taken", "declined", "unmatched")
+INSPECT_RESULTS = ("found", "not_found", "unauthorized", "disabled", "bad_request", "unreadable")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+"""Event to trigger: tens of milliseconds on a quiet worker, minutes behind a backlog."""
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # a `_created` series per counter doubles the families and nobody queries them
 
@@ -111,6 +114,11 @@ class WorkerMetrics:
         self._tallies: dict[str, OutcomeTally] = {}
         self._lag_partitions: set[str] = set()
         self._skips_seen: dict[str, int] = {}
+        self.inspections = Counter("momentstream_inspections", "Operator look-ups of a customer (/customers/<id>), "
+                                   "by result", ["result"], registry=r)  # fmt: skip
+        self.trigger_latency = Histogram("momentstream_trigger_latency_seconds", "From an event record's Kafka "
+                                         "timestamp to the broker holding the triggers it caused",
+                                         buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
 
@@ -133,6 +141,8 @@ class WorkerMetrics:
             self.model_skips.labels(objective=objective)
         for result in FEEDBACK_RESULTS:
             self.feedback.labels(result=result)
+        for result in INSPECT_RESULTS:
+            self.inspections.labels(result=result)
         for moment in looped:
             for group in ("treated", "control"):
                 for converted in ("true", "false"):

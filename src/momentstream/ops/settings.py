@@ -102,6 +102,11 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
     log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line")
+    inspect_token: SecretStr | None = Field(
+        None,
+        description="enables GET /customers/<id> (momentstream inspect) for callers that send it as a "
+        "Bearer token; unset: off",
+    )
 
     @field_validator(
         "lateness",

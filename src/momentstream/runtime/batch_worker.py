@@ -27,7 +27,16 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from momentstream.clock import parse_duration, parse_instant
 from momentstream.engine import Engine
@@ -35,6 +44,7 @@ from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.batching import Record, run_partition
 from momentstream.runtime.changelog_table import ChangelogTable
+from momentstream.runtime.inspect_page import InspectPage
 from momentstream.runtime.kafka_admin import changelog_topic
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
 from momentstream.runtime.processor import StreamProcessor, encode_tick
@@ -72,6 +82,8 @@ class _Batch:
     evicted: int = 0
     changelog: dict[int, dict[bytes, bytes | None]] = field(default_factory=dict)
     """Per partition, the state writes of the batch (None: a tombstone)."""
+    trigger_sources: list[int] = field(default_factory=list)
+    """Kafka timestamps (ms) of the event records that caused the batch's triggers."""
 
 
 class BatchWorker:
@@ -100,7 +112,10 @@ class BatchWorker:
         self._next = {"gauges": 0.0, "tick": 0.0, "models": time.monotonic() + settings.model_snapshot_interval_s}
         self.consumer = Consumer(_consumer_config(settings))
         self.producer = Producer(_producer_config(settings))
-        self.web = WebServer(settings.web_host, settings.web_port, self._render_metrics, self._readiness)
+        inspect = InspectPage(settings.inspect_token, engine, self.table.get_customer, lambda: sorted(self.owned),
+                              self.metrics)  # fmt: skip
+        self.web = WebServer(settings.web_host, settings.web_port, self._render_metrics, self._readiness,
+                             inspect.handle)  # fmt: skip
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -151,6 +166,9 @@ class BatchWorker:
         for partition, messages in by_partition.items():
             self._process_partition(partition, messages, batch)
         self._send(batch.records)
+        sent_at = time.time()
+        for produced_ms in batch.trigger_sources:
+            self.metrics.trigger_latency.observe(max(sent_at - produced_ms / 1000, 0.0))
         self._write_changelog(batch.changelog)
         # Counted before the commit: once the group's offsets show a record done, the metrics show it too.
         self._count(batch)
@@ -169,7 +187,8 @@ class BatchWorker:
     def _process_partition(self, partition: int, messages: list[Message], batch: _Batch) -> None:
         """All of a partition's records as one unit of work (see :mod:`momentstream.runtime.batching`)."""
         ticks = self.settings.ticks_topic
-        records = [Record(m.topic() == ticks, m.key(), m.value() or b"", _source(m)) for m in messages]
+        records = [Record(m.topic() == ticks, m.key(), m.value() or b"", _source(m), _timestamp_ms(m))
+                   for m in messages]  # fmt: skip
         result = run_partition(self.processor, partition, records)
         for record, work in result.refused:
             batch.records += dead_letters(
@@ -180,6 +199,7 @@ class BatchWorker:
         batch.ticks += result.ticks
         batch.held += result.held
         batch.evicted += result.evicted
+        batch.trigger_sources += result.trigger_sources
         # Drained right after the partition ran: the table's writes since the last drain are all this partition's.
         batch.changelog[partition] = self.table.drain(partition)
 
@@ -428,6 +448,12 @@ class BatchWorker:
 def _source(message: Message) -> bytes:
     """``topic/partition/offset`` of a record, for dead-letter headers."""
     return f"{message.topic()}/{message.partition()}/{message.offset()}".encode()
+
+
+def _timestamp_ms(message: Message) -> int | None:
+    """The record's Kafka timestamp in ms, or None when the broker gave none."""
+    kind, value = message.timestamp()
+    return None if kind == TIMESTAMP_NOT_AVAILABLE or value <= 0 else int(value)
 
 
 def _local_store(settings: WorkerSettings) -> LocalStore | None:

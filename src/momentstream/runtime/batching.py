@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work
 from momentstream.runtime.routing import result_of
-from momentstream.schema import Output
+from momentstream.schema import Output, Trigger
 
 __all__ = ["BatchResult", "Record", "run_partition"]
 
@@ -43,6 +43,8 @@ class Record:
     value: bytes
     source: bytes
     """``topic/partition/offset``, for the dead-letter headers."""
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp (when the event was produced), for the event-to-trigger latency."""
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class BatchResult:
     evicted: int = 0
     redone: bool = False
     """A record failed inside the batch, so the batch was redone record by record."""
+    trigger_sources: list[int] = field(default_factory=list)
+    """The Kafka timestamp of the event record behind each trigger (triggers of ticks are not counted)."""
 
 
 def run_partition(processor: StreamProcessor, partition: int, records: list[Record]) -> BatchResult:
@@ -109,6 +113,8 @@ def _note(result: BatchResult, record: Record, work: Work) -> None:
     else:
         result.results[result_of(work)] += 1
         result.held += work.held
+        if record.timestamp_ms is not None:
+            result.trigger_sources += [record.timestamp_ms] * sum(isinstance(o, Trigger) for o in work.outputs)
 
 
 def _work(processor: StreamProcessor, partition: int, record: Record, seal: bool) -> Work | None:

@@ -45,6 +45,10 @@ class ChangelogTable:
         """The stored value of a customer, if any."""
         return self._values.get(key)
 
+    def get_customer(self, customer_id: str) -> bytes | None:
+        """The stored value by customer id: one dict read, safe from the web thread while the loop writes."""
+        return self._values.get(customer_id.encode())
+
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._values[key] = value
         self._dirty[key] = value

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import time
+import urllib.parse
 from collections.abc import Awaitable
 from typing import Any, NoReturn
 
@@ -32,12 +33,14 @@ from momentstream.engine import Engine
 from momentstream.ops.kafka_connection import KafkaConnection
 from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
+from momentstream.runtime.inspect_page import PREFIX, InspectPage
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
 from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, result_of, route_output
 from momentstream.runtime.wallclock import WallClock
+from momentstream.schema import Trigger
 
 __all__ = ["TABLE_NAME", "Worker"]
 
@@ -180,6 +183,16 @@ class Worker:
             ready = self.is_ready()
             return web.json({"ready": ready, "partitions": sorted(self._owned())}, status=200 if ready else 503)
 
+        inspect = InspectPage(self.settings.inspect_token, self.engine, lambda c: self.table.get(c.encode()),
+                              lambda: sorted(self._owned()), self.metrics)  # fmt: skip
+
+        @app.page(PREFIX + "{customer_id}")
+        async def customer(web: Any, request: Any, customer_id: str) -> Any:
+            path = PREFIX + urllib.parse.quote(customer_id, safe="")  # the route gave it decoded
+            status, body, content_type = inspect.handle(path, request.headers.get("Authorization"))
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return web.bytes(body, content_type=content_type, status=status, headers=headers)
+
     # -- records ---------------------------------------------------------------------------
     async def handle(self, message: Any) -> None:
         """Process one record of either source topic.
@@ -242,6 +255,10 @@ class Worker:
         if triggers:
             try:
                 await asyncio.wait_for(asyncio.gather(*triggers), self.settings.delivery_timeout)
+                if message.topic != self.settings.ticks_topic and message.timestamp:
+                    latency = max(time.time() - float(message.timestamp), 0.0)
+                    for _ in range(sum(isinstance(o, Trigger) for o in work.outputs)):
+                        self.metrics.trigger_latency.observe(latency)
             except TimeoutError:
                 # Never save state or commit past triggers the broker has not taken. Exit at once,
                 # like a SIGKILL: nothing is committed, and after a restart the redelivered record

@@ -1,4 +1,5 @@
-"""/metrics, /healthz and /readyz of the batched worker, served from a background thread.
+"""/metrics, /healthz, /readyz (and /customers/<id>, see inspect_page) of the batched worker, served from a
+background thread.
 
 The thread only reads: the worker refreshes its gauges and readiness on its own loop, so a
 scrape never touches state the loop is changing.
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from momentstream.ops.metrics import CONTENT_TYPE
+from momentstream.runtime.inspect_page import PREFIX
 
 __all__ = ["WebServer"]
 
@@ -24,7 +26,8 @@ class WebServer:
     """The three pages an SRE and an orchestrator look at."""
 
     def __init__(self, host: str, port: int, metrics: Callable[[], bytes],
-                 readiness: Callable[[], tuple[bool, list[int]]]) -> None:  # fmt: skip
+                 readiness: Callable[[], tuple[bool, list[int]]],
+                 inspect: Callable[[str, str | None], tuple[int, bytes, str]] | None = None) -> None:  # fmt: skip
         pages = {"/metrics": self._metrics, "/healthz": self._healthz, "/readyz": self._readyz}
         self._render_metrics = metrics
         self._readiness = readiness
@@ -32,10 +35,17 @@ class WebServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 page = pages.get(self.path.split("?")[0])
-                status, body, content_type = page() if page else (404, b"not found\n", "text/plain")
+                if page is not None:
+                    status, body, content_type = page()
+                elif inspect is not None and self.path.startswith(PREFIX):
+                    status, body, content_type = inspect(self.path, self.headers.get("Authorization"))
+                else:
+                    status, body, content_type = 404, b"not found\n", "text/plain"
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                if status == 401:
+                    self.send_header("WWW-Authenticate", "Bearer")
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -1,0 +1,182 @@
+"""One customer's living story, as a person needs it before acting on a trigger.
+
+:func:`customer_view` turns a stored :class:`~momentstream.state.CustomerState` into a plain document:
+the recent events, each moment's partial matches (which step, since when, on which events), pending
+absences and windows, the latest scores, consent per channel, recent contacts, triggers held over quiet
+hours and triggers waiting for their outcome. :func:`render_view` prints it for a terminal. Pure: the
+worker's ``/customers/<id>`` page and ``momentstream inspect`` share both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from momentstream.engine import Engine
+from momentstream.schema import ms_to_datetime
+from momentstream.state import NEVER, CustomerState, EvidenceRow, MomentState
+
+__all__ = ["customer_view", "render_view"]
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None or ms <= NEVER:
+        return None
+    return ms_to_datetime(ms).isoformat().replace("+00:00", "Z")
+
+
+def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
+    """The customer's state as JSON-ready data (event ids, types and times; no event payloads).
+
+    >>> from momentstream.demo import default_engine
+    >>> view = customer_view(default_engine(None), CustomerState("c-1"))
+    >>> view["customer_id"], view["story"], view["consent"]
+    ('c-1', [], 'every channel (no consent records)')
+    """
+    compiled = {m.name: m for m in engine.moments}
+    moments = {}
+    for name, moment_state in sorted(state.moments.items()):
+        groups = [g.name for g in compiled[name].groups] if name in compiled else []
+        described = _moment(moment_state, groups)
+        if any(described[k] for k in ("partial_matches", "absences_pending", "windows")):
+            moments[name] = described
+    return {
+        "customer_id": state.customer_id,
+        "clock": _iso(state.watermark),
+        "newest_event": _iso(state.max_seen),
+        "zone": state.zone,
+        "story": [
+            {"at": _iso(ts), "type": kind, "channel": channel, "event_id": event_id}
+            for event_id, kind, channel, ts in state.story
+        ],
+        "events_held": len(state.buffer),
+        "moments": moments,
+        "scores": _scores(engine, state),
+        "consent": {
+            channel: {"granted": granted, "since": _iso(at)} for channel, (granted, at) in sorted(state.consent.items())
+        }
+        or "every channel (no consent records)",
+        "contacts": [
+            {
+                "at": _iso(at),
+                "moment": moment,
+                "trigger_id": trigger_id,
+                "window_opened": _iso(opens) if opens >= 0 else None,
+            }
+            for at, moment, trigger_id, opens in state.contacts
+        ],
+        "held_for_quiet_hours": [
+            {"moment": d.moment, "kind": d.kind, "fired_at": _iso(d.fired_at)} for d in state.deferred.values()
+        ],
+        "awaiting_outcome": [
+            {
+                "trigger_id": o.trigger_id,
+                "moment": o.moment,
+                "sent": _iso(o.at_ms),
+                "until": _iso(o.deadline_ms),
+                "group": "control" if o.holdout else "treated",
+                "feedback": o.feedback,
+                "converted": o.outcome_event_id is not None,
+            }
+            for o in sorted(state.open_triggers.values(), key=lambda o: o.at_ms)
+        ],
+        "next_timer": _iso(state.timers.peek()),
+    }
+
+
+def _evidence(rows: tuple[EvidenceRow, ...], groups: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"step": groups[g] if 0 <= g < len(groups) else str(g), "event_id": event_id, "at": _iso(ts)}
+        for event_id, ts, g, _ in rows
+    ]
+
+
+def _moment(moment_state: MomentState, groups: list[str]) -> dict[str, Any]:
+    partials = []
+    for partial in moment_state.partials:
+        if partial.dead:
+            continue
+        partials.append(
+            {
+                "at_step": groups[partial.group] if partial.group < len(groups) else str(partial.group),
+                "step": partial.group + 1,
+                "of": len(groups),
+                "since": _iso(partial.start_ts),
+                "last_event": _iso(partial.last_ts),
+                "evidence": _evidence(partial.evidence, groups),
+            }
+        )
+    return {
+        "version": moment_state.version,
+        "partial_matches": partials,
+        "absences_pending": [
+            {"completes_at": _iso(p.deadline), "evidence": _evidence(p.evidence, groups)}
+            for p in sorted(moment_state.pending.values(), key=lambda p: p.deadline)
+        ],
+        "windows": [
+            {
+                "opens_at": _iso(w.opens_at),
+                "closes_at": _iso(w.closes_at),
+                "status": "used" if w.used else "open" if w.is_open else "waiting",
+                "evidence": _evidence(w.evidence, groups),
+            }
+            for w in sorted(moment_state.windows.values(), key=lambda w: w.opens_at)
+        ],
+    }
+
+
+def _scores(engine: Engine, state: CustomerState) -> dict[str, dict[str, Any]]:
+    """Scores as of the customer's newest event (features decay with time; the clock may be far ahead)."""
+    if engine.scorer is None or state.scoring is None or state.max_seen <= NEVER:
+        return {}
+    at = state.max_seen
+    return {name: {**doc, "at": _iso(at)} for name, doc in engine.scorer.scores_now(state, at).items()}
+
+
+def render_view(view: dict[str, Any]) -> str:
+    """The view as text for a terminal: newest events last, one line per fact.
+
+    >>> print(render_view({"customer_id": "c-1", "clock": None, "zone": None, "story": [], "moments": {},
+    ...                    "scores": {}, "consent": "every channel", "contacts": [], "held_for_quiet_hours": [],
+    ...                    "awaiting_outcome": [], "partition": 3}))
+    customer c-1 (partition 3)
+    story: no events kept
+    moments: nothing in progress
+    scores: none yet
+    consent: every channel
+    """
+    where = ", ".join(f"{k} {view[k]}" for k in ("partition", "clock", "zone") if view.get(k) is not None)
+    lines = [f"customer {view['customer_id']}" + (f" ({where})" if where else "")]
+    story = view["story"]
+    lines.append("story (newest last):" if story else "story: no events kept")
+    lines += [f"  {e['at']}  {e['type']:<22} {e['channel']:<10} {e['event_id']}" for e in story]
+    lines.append("moments:" if view["moments"] else "moments: nothing in progress")
+    for name, moment in view["moments"].items():
+        lines.append(f"  {name} (version {moment['version']})")
+        for p in moment["partial_matches"]:
+            seen = ", ".join(f"{e['step']} {e['event_id']}" for e in p["evidence"])
+            where = f"step {p['step']} of {p['of']} ({p['at_step']})"
+            lines.append(f"    partial match: reached {where} since {p['since']}; {seen}")
+        lines += [f"    absence pending: completes at {a['completes_at']}" for a in moment["absences_pending"]]
+        lines += [f"    window {w['status']}: {w['opens_at']} to {w['closes_at']}" for w in moment["windows"]]
+    scores = view["scores"]
+    lines.append("scores:" if scores else "scores: none yet")
+    for name, score in scores.items():
+        why = ", ".join(f"{r['feature']} {r['points']:+}" for r in score.get("reasons", []))
+        tier = f" ({score['tier']})" if score.get("tier") else " (below every tier)"
+        lines.append(f"  {name} {score['score']}{tier}" + (f"; reasons: {why}" if why else ""))
+    consent = view["consent"]
+    if isinstance(consent, dict):
+        consent = ", ".join(
+            f"{c} {'granted' if v['granted'] else 'withdrawn'} since {v['since']}" for c, v in consent.items()
+        )
+    lines.append(f"consent: {consent}")
+    lines += [f"contacted: {c['at']} {c['moment']} (trigger {c['trigger_id']})" for c in view["contacts"]]
+    lines += [
+        f"held for quiet hours: {d['moment']} {d['kind']} fired {d['fired_at']}" for d in view["held_for_quiet_hours"]
+    ]
+    lines += [
+        f"awaiting outcome: trigger {o['trigger_id']} ({o['moment']}, {o['group']}) until {o['until']}"
+        + (f", feedback {o['feedback']}" if o["feedback"] else "")
+        for o in view["awaiting_outcome"]
+    ]
+    return "\n".join(lines)
