@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from kafka.errors import KafkaTimeoutError
 
 from momentstream.cli import main
 from momentstream.kafka_cli import _friendly
-from momentstream.ops.redact import install_log_redaction
+from momentstream.ops.redact import install_log_redaction, register_secret
 
 
 def test_worker_prints_its_effective_settings(
@@ -81,3 +82,57 @@ def test_credentials_in_a_kafka_clients_log_line_are_never_printed() -> None:
         logger.removeHandler(handler)
     assert "s3cret" not in stream.getvalue()
     assert "***@127.0.0.1:9092" in stream.getvalue()
+
+
+def test_print_settings_masks_every_secret_wherever_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "momentstream_inspect_token").write_text("tok-from-a-file")
+    monkeypatch.setenv("MOMENTSTREAM_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("MOMENTSTREAM_SASL_MECHANISM", "SCRAM-SHA-256")
+    monkeypatch.setenv("MOMENTSTREAM_SASL_USERNAME", "svc")
+    monkeypatch.setenv("MOMENTSTREAM_SASL_PASSWORD", "pw-from-the-env")
+    assert main(["worker", "--print-settings", "--secrets-dir", str(secrets)]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert doc["sasl_password"] == doc["inspect_token"] == "**********"
+    assert doc["sasl_username"] == "svc"
+    assert "pw-from-the-env" not in out
+    assert "tok-from-a-file" not in out
+
+
+def test_a_registered_secret_never_reaches_a_log_line() -> None:
+    install_log_redaction()
+    register_secret("pw-seen-by-librdkafka")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("confluent_kafka.librdkafka")
+    logger.addHandler(handler)
+    try:
+        logger.error("config: sasl.password=%s", "pw-seen-by-librdkafka")
+    finally:
+        logger.removeHandler(handler)
+    assert "pw-seen-by-librdkafka" not in stream.getvalue()
+    assert "sasl.password=***" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--env-file", "/no/such/.env"], "No such env file"),
+        (["--secrets-dir", "/no/such/dir"], "No such secrets directory"),
+        (["--settings", "/no/such/worker.yaml"], "No such settings file"),
+    ],
+)
+def test_a_missing_settings_source_is_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["worker", "--print-settings", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_inspect_without_a_token_says_which_variable_to_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", "c-1"]) == 2
+    assert "MOMENTSTREAM_INSPECT_TOKEN" in capsys.readouterr().err
