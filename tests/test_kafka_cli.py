@@ -69,19 +69,26 @@ def test_credentials_in_a_kafka_error_are_never_printed(capsys: pytest.CaptureFi
     assert "***@127.0.0.1:9092" in err
 
 
-def test_credentials_in_a_kafka_clients_log_line_are_never_printed() -> None:
-
+def logged(logger_name: str, message: str, *args: object) -> str:
+    """What a handler of ``logger_name`` writes for one error line, with the process's redaction on."""
     install_log_redaction()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    logger = logging.getLogger("kafka.net.manager")
+    logger = logging.getLogger(logger_name)
     logger.addHandler(handler)
     try:
-        logger.error("Bootstrap failed: %s", "Unable to bootstrap from ['alice:s3cret@127.0.0.1:9092']")
+        logger.error(message, *args)
     finally:
         logger.removeHandler(handler)
-    assert "s3cret" not in stream.getvalue()
-    assert "***@127.0.0.1:9092" in stream.getvalue()
+    return stream.getvalue()
+
+
+def test_credentials_in_a_kafka_clients_log_line_are_never_printed() -> None:
+    text = logged(
+        "kafka.net.manager", "Bootstrap failed: %s", "Unable to bootstrap from ['alice:s3cret@127.0.0.1:9092']"
+    )
+    assert "s3cret" not in text
+    assert "***@127.0.0.1:9092" in text
 
 
 def test_print_settings_masks_every_secret_wherever_it_came_from(
@@ -104,18 +111,10 @@ def test_print_settings_masks_every_secret_wherever_it_came_from(
 
 
 def test_a_registered_secret_never_reaches_a_log_line() -> None:
-    install_log_redaction()
     register_secret("pw-seen-by-librdkafka")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = logging.getLogger("confluent_kafka.librdkafka")
-    logger.addHandler(handler)
-    try:
-        logger.error("config: sasl.password=%s", "pw-seen-by-librdkafka")
-    finally:
-        logger.removeHandler(handler)
-    assert "pw-seen-by-librdkafka" not in stream.getvalue()
-    assert "sasl.password=***" in stream.getvalue()
+    text = logged("confluent_kafka.librdkafka", "config: sasl.password=%s", "pw-seen-by-librdkafka")
+    assert "pw-seen-by-librdkafka" not in text
+    assert "sasl.password=***" in text
 
 
 @pytest.mark.parametrize(
