@@ -36,7 +36,8 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
     moments = {}
     for name, moment_state in sorted(state.moments.items()):
         groups = [g.name for g in compiled[name].groups] if name in compiled else []
-        described = _moment(moment_state, groups)
+        kofn = compiled[name].kofn if name in compiled else None
+        described = _moment(moment_state, groups, kofn.names if kofn is not None else ())
         if any(described[k] for k in ("partial_matches", "absences_pending", "windows")):
             moments[name] = described
     return {
@@ -83,14 +84,19 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
     }
 
 
-def _evidence(rows: tuple[EvidenceRow, ...], groups: list[str]) -> list[dict[str, Any]]:
-    return [
-        {"step": groups[g] if 0 <= g < len(groups) else str(g), "event_id": event_id, "at": _iso(ts)}
-        for event_id, ts, g, _ in rows
-    ]
+def _evidence(rows: tuple[EvidenceRow, ...], groups: list[str], indicators: tuple[str, ...]) -> list[dict[str, Any]]:
+    found = []
+    for row in rows:
+        event_id, ts, g = row[0], row[1], row[2]
+        doc: dict[str, Any] = {"step": groups[g] if 0 <= g < len(groups) else str(g), "event_id": event_id,
+                               "at": _iso(ts)}  # fmt: skip
+        if len(row) > 4 and indicators:
+            doc["indicators"] = [n for i, n in enumerate(indicators) if row[4] >> i & 1]
+        found.append(doc)
+    return found
 
 
-def _moment(moment_state: MomentState, groups: list[str]) -> dict[str, Any]:
+def _moment(moment_state: MomentState, groups: list[str], indicators: tuple[str, ...]) -> dict[str, Any]:
     partials = []
     for partial in moment_state.partials:
         if partial.dead:
@@ -102,14 +108,14 @@ def _moment(moment_state: MomentState, groups: list[str]) -> dict[str, Any]:
                 "of": len(groups),
                 "since": _iso(partial.start_ts),
                 "last_event": _iso(partial.last_ts),
-                "evidence": _evidence(partial.evidence, groups),
+                "evidence": _evidence(partial.evidence, groups, indicators),
             }
         )
     return {
         "version": moment_state.version,
         "partial_matches": partials,
         "absences_pending": [
-            {"completes_at": _iso(p.deadline), "evidence": _evidence(p.evidence, groups)}
+            {"completes_at": _iso(p.deadline), "evidence": _evidence(p.evidence, groups, indicators)}
             for p in sorted(moment_state.pending.values(), key=lambda p: p.deadline)
         ],
         "windows": [
@@ -117,7 +123,7 @@ def _moment(moment_state: MomentState, groups: list[str]) -> dict[str, Any]:
                 "opens_at": _iso(w.opens_at),
                 "closes_at": _iso(w.closes_at),
                 "status": "used" if w.used else "open" if w.is_open else "waiting",
-                "evidence": _evidence(w.evidence, groups),
+                "evidence": _evidence(w.evidence, groups, indicators),
             }
             for w in sorted(moment_state.windows.values(), key=lambda w: w.opens_at)
         ],

@@ -164,6 +164,8 @@ class Evidence(BaseModel):
     event_id: str
     ts: datetime
     step: str
+    indicators: list[str] | None = None
+    """For an event of a k-of-n step: the names of the indicators it satisfied."""
 
 
 class StoryItem(BaseModel):

@@ -43,8 +43,9 @@ CONTACTS = 64
 NEVER = -(2**62)
 """A time before every event: the clock of a customer we have not heard from."""
 
-EvidenceRow = tuple[str, int, int, int]
-"""(event_id, ts in ms, step group index, the customer's event sequence number)."""
+EvidenceRow = tuple[str, int, int, int] | tuple[str, int, int, int, int]
+"""(event_id, ts in ms, step group index, the customer's event sequence number), and for an event of a
+k-of-n step, the mask of the indicators it satisfied (bit i: indicator i)."""
 
 Contact = tuple[int, str, str, int]
 """A delivered trigger: (emitted ms, moment, trigger id, window opening ms or -1 for a match)."""
@@ -367,7 +368,7 @@ def _rows(evidence: tuple[EvidenceRow, ...]) -> list[list[Any]]:
 
 
 def _unrows(rows: list[list[Any]]) -> tuple[EvidenceRow, ...]:
-    return tuple((r[0], r[1], r[2], r[3]) for r in rows)
+    return tuple((r[0], r[1], r[2], r[3]) if len(r) < 5 else (r[0], r[1], r[2], r[3], r[4]) for r in rows)
 
 
 def _moment_to_list(ms: MomentState) -> list[Any]:

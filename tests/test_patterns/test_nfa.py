@@ -7,6 +7,7 @@ import pytest
 from momentstream.clock import parse_duration
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import Moment
+from momentstream.state import CustomerState
 from tests.helpers import event, events, evidence_ids, hours, run, triggers
 
 
@@ -171,6 +172,32 @@ def test_k_of_n_followed_by_another_step() -> None:
     stream = [event("s", "seat_limit", 0), event("i", "invite", day), event("u", "usage", day + 1, value=900.0),
               event("call", "sales_call", 2 * day)]  # fmt: skip
     assert evidence_ids(run(moment, stream)) == [["s", "i", "u", "call"]]
+
+
+def test_k_of_n_evidence_names_the_indicators_each_event_met() -> None:
+    moment = kofn().followed_by("talked", where={"type": "sales_call"}, within="2d").compile()
+    day = hours(24)
+    both = event("big", "usage", day, value=900.0, properties={"page": "pricing"})  # heavy usage only
+    stream = [event("s", "seat_limit", 0), both, event("i", "invite", day + 1), event("call", "sales_call", 2 * day)]
+    (trigger,) = triggers(run(moment, stream))
+    assert [(e.event_id, e.step, e.indicators) for e in trigger.evidence] == [
+        ("s", "indicators", ["seats"]), ("big", "indicators", ["heavy"]), ("i", "indicators", ["invite"]),
+        ("call", "talked", None),
+    ]  # fmt: skip
+
+
+def test_an_event_that_meets_two_indicators_names_both_and_survives_the_state_encoding() -> None:
+    moment = Moment("expand").at_least(
+        2, of={"pricing": {"type": "page_view", "properties": {"page": "pricing"}},
+               "any_view": {"type": "page_view"}, "invite": {"type": "invite"}}, within="14d",
+    ).followed_by("talked", where={"type": "sales_call"}).compile()  # fmt: skip
+    engine = Engine([moment], EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c1")
+    engine.on_event(state, event("p", "page_view", 0, properties={"page": "pricing"}))
+    state = CustomerState.from_bytes(state.to_bytes())  # a restart between the indicators and the last step
+    outputs = engine.on_event(state, event("call", "sales_call", 60)).outputs
+    (trigger,) = triggers(outputs)
+    assert trigger.evidence[0].indicators == ["pricing", "any_view"]
 
 
 def test_cap_on_partial_matches_keeps_state_bounded() -> None:

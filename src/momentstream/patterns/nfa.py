@@ -560,7 +560,8 @@ def _indicators(kofn: KOfN, ms: MomentState, event_id: str, ts: int, seq: int, m
     if len(ms.indicators) < kofn.k:
         return None
     seen = sorted(set(ms.indicators.values()), key=lambda v: v[1])
-    evidence = tuple((eid, t, 0, s) for t, s, eid in seen)
+    masks = {v: sum(1 << i for i, w in ms.indicators.items() if w == v) for v in seen}  # which indicators it met
+    evidence = tuple((eid, t, 0, s, masks[(t, s, eid)]) for t, s, eid in seen)
     return PartialMatch(0, 1, seen[0][1], seen[0][0], seq, ts, evidence)
 
 

@@ -31,7 +31,15 @@ def is_held_out(m: CompiledMoment, customer_id: str) -> bool:
 
 
 def _evidence(m: CompiledMoment, rows: tuple[EvidenceRow, ...]) -> list[Evidence]:
-    return [Evidence(event_id=r[0], ts=ms_to_datetime(r[1]), step=m.groups[r[2]].name) for r in rows]
+    return [Evidence(event_id=r[0], ts=ms_to_datetime(r[1]), step=m.groups[r[2]].name,
+                     indicators=indicator_names(m, r[4]) if len(r) > 4 else None) for r in rows]  # fmt: skip
+
+
+def indicator_names(m: CompiledMoment, mask: int) -> list[str] | None:
+    """The k-of-n indicators a mask of bits names (None for a moment without indicators)."""
+    if m.kofn is None:
+        return None
+    return [name for i, name in enumerate(m.kofn.names) if mask >> i & 1]
 
 
 def _story(state: CustomerState) -> list[StoryItem]:
@@ -87,7 +95,11 @@ def window_trigger(m: CompiledMoment, state: CustomerState, event: WindowEvent) 
 def to_deferred(m: CompiledMoment, trigger: Trigger) -> DeferredTrigger:
     """What to keep of a trigger held over quiet hours, to build it again with the same id."""
     groups = {g.name: i for i, g in enumerate(m.groups)}
-    rows = tuple((e.event_id, to_ms(e.ts), groups.get(e.step, 0), 0) for e in trigger.evidence)
+    names = {n: i for i, n in enumerate(m.kofn.names)} if m.kofn is not None else {}
+    rows = tuple((e.event_id, to_ms(e.ts), groups.get(e.step, 0), 0) if e.indicators is None else
+                 (e.event_id, to_ms(e.ts), groups.get(e.step, 0), 0, sum(1 << names[n] for n in e.indicators
+                                                                          if n in names))
+                 for e in trigger.evidence)  # fmt: skip
     window = None if trigger.window is None else (to_ms(trigger.window.opens_at), to_ms(trigger.window.closes_at))
     return DeferredTrigger(m.name, m.version, trigger.kind, rows, window, to_ms(trigger.emitted_at))
 
