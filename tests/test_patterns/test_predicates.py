@@ -86,3 +86,38 @@ def test_errors_name_the_field(where: dict[str, Any], field: str) -> None:
     with pytest.raises(PatternError) as info:
         compile_predicate(where)
     assert info.value.field == field
+
+
+ANGRY = "This is the third time it broke. Useless, I want a refund now!"
+HAPPY = "Thanks so much, the new dashboard is great and the team was wonderful."
+
+
+def test_tone_matches_the_texts_of_angry_tickets_only() -> None:
+    angry = compile_predicate({"type": "support_ticket", "tone": {"lte": -0.5}})
+    assert angry(ev(type="support_ticket", text=ANGRY))
+    assert not angry(ev(type="support_ticket", text=HAPPY))
+    assert not angry(ev(type="support_ticket"))  # no text: no tone, never a match
+    assert not angry(ev(type="support_ticket", text=""))  # an empty text is neutral
+    assert angry.types == frozenset({"support_ticket"})
+    long_text = (ANGRY + " ") * 300  # near the 20,000-character limit of an event's text
+    assert angry(ev(type="support_ticket", text=long_text[:20_000]))
+    odd = "\u202e\x00 ☠️ ¿¡ 𝕭𝖗𝖔𝖐𝖊𝖓 " * 50
+    assert compile_predicate({"tone": {"gte": -1}})(ev(text=odd))  # every tone is within [-1, 1]
+
+
+@pytest.mark.parametrize(
+    ("tone", "field"),
+    [
+        (-0.5, "tone"),
+        ({}, "tone"),
+        ({"lte": -2}, "tone.lte"),
+        ({"lte": "low"}, "tone.lte"),
+        ({"lte": True}, "tone.lte"),
+        ({"between": 0.1}, "tone.between"),
+        ({"gt": float("nan")}, "tone.gt"),
+    ],
+)
+def test_a_tone_test_that_could_never_work_is_refused(tone: Any, field: str) -> None:
+    with pytest.raises(PatternError) as err:
+        compile_predicate({"type": "support_ticket", "tone": tone})
+    assert err.value.field == field

@@ -10,6 +10,7 @@ from VADER, a lexicon-based sentiment model, applied to the ticket text.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,7 @@ _ANOMALY_LIMIT = 10.0
 _ANALYZER: SentimentIntensityAnalyzer | None = None
 
 
+@functools.lru_cache(maxsize=512)  # a moment's tone test and the features read the same ticket's text
 def ticket_tone(text: str) -> float:
     """VADER's compound score of a text, from -1 (angry) to 1 (delighted).
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from momentstream.models.features import ticket_tone
 from momentstream.patterns.errors import PatternError
 from momentstream.schema import TouchpointEvent
 
@@ -32,7 +33,7 @@ _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "lt": operator.lt,
     "lte": operator.le,
 }
-_KEYS = {"type", "channel", "value", "properties", "day_of_week", "hour", "timezone", "not", "any_of"}
+_KEYS = {"type", "channel", "value", "properties", "day_of_week", "hour", "timezone", "not", "any_of", "tone"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,9 @@ def compile_predicate(spec: Mapping[str, Any] | None, default_timezone: str = "U
     Keys: ``type`` and ``channel`` (a name or a list), ``value`` (a number or comparisons
     ``{gte: 100}``), ``properties`` (per key: a value, a list of values, or comparisons, or
     ``{exists: true}``), ``day_of_week`` (``[mon, wed]``), ``hour`` (comparisons on 0–23),
-    ``timezone`` (IANA name or ``customer``) for those two, ``not`` and ``any_of``.
+    ``timezone`` (IANA name or ``customer``) for those two, ``tone`` (comparisons on the VADER compound
+    score of the event's ``text``, -1 angry to 1 delighted; an event without text never matches), ``not``
+    and ``any_of``.
 
     Examples
     --------
@@ -102,6 +105,10 @@ def compile_predicate(spec: Mapping[str, Any] | None, default_timezone: str = "U
         value_test = _comparison(spec["value"], "value")
         tests.append(lambda e: e.value is not None and value_test(e.value))
         described.append(f"value {spec['value']}")
+    if "tone" in spec:
+        tone_test = _tone(spec["tone"])
+        tests.append(lambda e: e.text is not None and tone_test(ticket_tone(e.text)))
+        described.append(f"tone {spec['tone']}")
     if "properties" in spec:
         props = spec["properties"]
         if not isinstance(props, Mapping) or not props:
@@ -158,6 +165,17 @@ def _all(tests: list[EventTest]) -> EventTest:
         first, second = tests
         return lambda e: first(e) and second(e)
     return lambda e: all(t(e) for t in tests)
+
+
+def _tone(raw: Any) -> Callable[[Any], bool]:
+    """``tone: {lte: -0.5}``: comparisons only, on numbers from -1 to 1 (a bound outside could never match)."""
+    if not isinstance(raw, Mapping) or not raw:
+        raise PatternError("expected comparisons on the text's tone, e.g. {lte: -0.5} (from -1 to 1)", field="tone")
+    for op, bound in raw.items():
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or not -1.0 <= bound <= 1.0:
+            raise PatternError(f"a tone bound is a number from -1 (angry) to 1 (delighted), not {bound!r}",
+                               field=f"tone.{op}")  # fmt: skip
+    return _comparison(raw, "tone")
 
 
 def _check_hours(raw: Any) -> None:
