@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from momentstream.schema import TouchpointEvent, export_json_schemas, make_trigger_id
+from momentstream.schema import TouchpointEvent, make_trigger_id
+from momentstream.schema_files import export_json_schemas
 
 GOOD = {"event_id": "e1", "customer_id": "c1", "type": "purchase", "ts": "2026-03-02T10:00:00+01:00"}
 

@@ -30,7 +30,8 @@ from momentstream.resources import bundled_moments_path
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 from momentstream.runtime.replay import DRAIN, replay_file
 from momentstream.runtime.sources import open_binary, write_events
-from momentstream.schema import export_json_schemas, ms_to_datetime
+from momentstream.schema import ms_to_datetime
+from momentstream.schema_files import export_json_schemas
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 from momentstream.triggers.consent import read_customer_list, suppression_events

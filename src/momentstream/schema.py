@@ -11,8 +11,7 @@ import json
 import math
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,6 +30,7 @@ __all__ = [
     "FeedbackUnmatched",
     "LateEvent",
     "Output",
+    "Playbook",
     "StoryItem",
     "TouchpointEvent",
     "Trigger",
@@ -41,10 +41,8 @@ __all__ = [
     "Window",
     "WindowCancelled",
     "describe_error",
-    "export_json_schemas",
     "make_trigger_id",
     "ms_to_datetime",
-    "write_json_schema",
 ]
 
 SCHEMA_VERSION = "1"
@@ -241,6 +239,17 @@ class Action(BaseModel):
     cost: float = 0.0
 
 
+class Playbook(BaseModel):
+    """What a person does with this trigger (the moment's ``playbook``), filled in from its evidence and score."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owner: str | None = None
+    channel: str | None = None
+    steps: list[str] = Field(default_factory=list)
+    talking_points: str = ""
+
+
 class Trigger(BaseModel):
     """What the engine tells a CRM: this customer, this moment, act now (and why).
 
@@ -273,6 +282,8 @@ class Trigger(BaseModel):
     """Set for moments that ``decide: {by: uplift}``."""
     action: Action | None = None
     """Set for moments with ``actions``: what to do (holdout triggers carry none)."""
+    playbook: Playbook | None = None
+    """Set for moments with a ``playbook``: who acts, how, and what to say."""
 
 
 class LateEvent(BaseModel):
@@ -465,36 +476,6 @@ def make_trigger_id(
         separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
-
-
-def export_json_schemas(directory: Path) -> list[Path]:
-    """Write the JSON Schema of every wire model into ``directory``; return the paths."""
-    written = []
-    models: dict[str, type[BaseModel]] = {
-        "touchpoint_event": TouchpointEvent,
-        "trigger": Trigger,
-        "late_event": LateEvent,
-        "window_cancelled": WindowCancelled,
-        "trigger_suppressed": TriggerSuppressed,
-        "trigger_deferred": TriggerDeferred,
-        "customer_erased": CustomerErased,
-        "trigger_revoked": TriggerRevoked,
-        "trigger_outcome": TriggerOutcome,
-        "feedback_unmatched": FeedbackUnmatched,
-    }
-    for name, model in models.items():
-        schema: dict[str, Any] = model.model_json_schema()
-        schema["$id"] = f"https://momentstream.dev/schemas/{name}.v{SCHEMA_VERSION}.json"
-        written.append(write_json_schema(directory, name, schema))
-    return written
-
-
-def write_json_schema(directory: Path, name: str, schema: dict[str, Any]) -> Path:
-    """Write one schema as ``<name>.v<version>.schema.json`` (stable key order, so diffs are real)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.v{SCHEMA_VERSION}.schema.json"
-    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-    return path
 
 
 def describe_error(err: ValidationError, whole: str = "(line)") -> str:

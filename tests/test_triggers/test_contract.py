@@ -11,7 +11,8 @@ import pytest
 
 from momentstream.demo import default_engine
 from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import Trigger, export_json_schemas
+from momentstream.schema import Trigger
+from momentstream.schema_files import export_json_schemas
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import (
     CONTENT_TYPE,

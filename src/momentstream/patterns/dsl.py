@@ -34,6 +34,7 @@ from momentstream.patterns.spec import (
 )
 from momentstream.triggers.consent import ALL_CHANNELS
 from momentstream.triggers.loop_spec import LOOP_KEYS, parse_loop
+from momentstream.triggers.playbook import PLAYBOOK_KEY, parse_playbook
 from momentstream.triggers.quiet_hours import QuietHours, parse_clock_time
 
 __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
@@ -42,7 +43,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
     "max_partial_matches", "timezone", "owner", "priority", "holdout", "cooldown",
-    "quiet_hours", "channels", *LOOP_KEYS,
+    "quiet_hours", "channels", PLAYBOOK_KEY, *LOOP_KEYS,
 }  # fmt: skip
 FILE_VERSION = 1
 """The moments file format this version reads (``version:`` at the top of the file)."""
@@ -112,6 +113,8 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
             spec = spec_from_mapping(merged, source=source)
             _check_channels(spec.channels, channels)
             _check_channels(tuple(a.channel for a in spec.loop.actions if a.channel), channels, "actions")
+            if spec.playbook is not None and spec.playbook.channel is not None:
+                _check_channels((spec.playbook.channel,), channels, "playbook.channel")
             if "quiet_hours" not in merged:
                 spec = replace(spec, quiet_hours=quiet)
             if spec.name in seen:
@@ -182,6 +185,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         priority=priority,
         channels=_channels(raw.get("channels")),
         loop=loop,
+        playbook=parse_playbook(raw.get(PLAYBOOK_KEY), [s.name for s in steps]),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from momentstream.triggers.loop_spec import LoopSpec
+from momentstream.triggers.playbook import PlaybookSpec
 from momentstream.triggers.quiet_hours import QuietHours
 
 __all__ = [
@@ -124,3 +125,5 @@ class MomentSpec:
     """The team that acts on this moment's triggers (beats the objective's owner; works without scoring)."""
     loop: LoopSpec = field(default_factory=LoopSpec)
     """Its outcome, decision rule and actions (:mod:`momentstream.triggers.loop_spec`)."""
+    playbook: PlaybookSpec | None = None
+    """What a person does with its triggers (:mod:`momentstream.triggers.playbook`)."""

@@ -36,8 +36,8 @@ from momentstream.schema import (
     TriggerKind,
     TriggerRevoked,
     describe_error,
-    write_json_schema,
 )
+from momentstream.schema_files import write_json_schema
 
 __all__ = [
     "CONTENT_TYPE",

@@ -25,6 +25,7 @@ from momentstream.schema import (
 )
 from momentstream.state import Contact, CustomerState, DeferredTrigger
 from momentstream.triggers.emit import deferred_trigger, is_held_out, to_deferred
+from momentstream.triggers.playbook import render_playbook
 from momentstream.triggers.policy import ContactPolicy, Defer, Suppress
 
 __all__ = ["DEFER_OWNER", "DEFER_TIMER", "Delivery", "suppressed"]
@@ -67,6 +68,8 @@ class Delivery:
             self._supersede(state, contact, trigger, outputs)
         if decision.channels is not None:
             trigger = trigger.model_copy(update={"channels": decision.channels})
+        if m.spec.playbook is not None:
+            trigger = trigger.model_copy(update={"playbook": render_playbook(m.spec.playbook, trigger)})
         self._remember_contact(state, (at, m.name, trigger.trigger_id, to_ms(window.opens_at) if window else -1))
         outputs.append(trigger)
         after = max(to_ms(e.ts) for e in trigger.evidence)

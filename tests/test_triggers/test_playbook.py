@@ -1,0 +1,126 @@
+"""A moment's playbook reaches the CRM filled in from the trigger; a typo in it is refused at load."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from momentstream.clock import to_ms
+from momentstream.demo import default_engine
+from momentstream.engine import Engine, EngineConfig
+from momentstream.patterns.dsl import parse_moments
+from momentstream.patterns.errors import PatternError
+from momentstream.runtime.replay import ReplayRunner
+from momentstream.schema import TouchpointEvent, Trigger
+from momentstream.sim.journeys import simulate
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MOMENT = """
+moments:
+  - name: rescue
+    pattern:
+      - {name: ticket, where: {type: support_ticket}}
+      - {name: order, where: {type: purchase}, within: 2d}
+    window: {anchor: order, opens_after: 1h, closes_after: 5h}
+{playbook}
+"""
+PLAYBOOK = """    playbook:
+      owner: success
+      channel: phone
+      steps: ["Call {customer_id} before {window.closes_at}", "Mention order {step.order.event_id}"]
+      talking_points: "Ticket {step.ticket.at}; {step.ticket.count} ticket(s); score {score}; {{literal}}; {reason.1}"
+"""
+
+
+def events(customer: str = "c-1") -> list[TouchpointEvent]:
+    def ev(i: int, kind: str, hours: float) -> TouchpointEvent:
+        return TouchpointEvent(event_id=f"{kind}-{i}", customer_id=customer, type=kind, ts=T0 + timedelta(hours=hours))
+
+    return [ev(1, "support_ticket", 0), ev(2, "purchase", 10)]
+
+
+def fire(playbook: str, customer: str = "c-1") -> list[Trigger]:
+    engine = Engine(parse_moments(MOMENT.replace("{playbook}", playbook)), EngineConfig())
+    return [
+        o
+        for o in ReplayRunner(engine).run(events(customer), until=to_ms(T0 + timedelta(days=1)))
+        if isinstance(o, Trigger)
+    ]
+
+
+def test_the_playbook_is_filled_from_the_triggers_evidence_and_window() -> None:
+    opened = next(t for t in fire(PLAYBOOK) if t.kind == "window_open")
+    assert opened.playbook is not None
+    assert opened.playbook.owner == "success"
+    assert opened.playbook.channel == "phone"
+    assert opened.playbook.steps == ["Call c-1 before 2026-03-03 00:00 UTC", "Mention order purchase-2"]
+    assert opened.playbook.talking_points == "Ticket 2026-03-02 09:00 UTC; 1 ticket(s); score n/a; {literal}; n/a"
+    expired = [t for t in fire(PLAYBOOK) if t.kind == "window_expired"]
+    assert all(t.playbook is None for t in expired)  # nothing left to do once the window has closed
+
+
+def test_the_playbook_changes_neither_the_trigger_id_nor_a_moment_without_one() -> None:
+    with_book = [t.trigger_id for t in fire(PLAYBOOK)]
+    without = fire("")
+    assert with_book == [t.trigger_id for t in without]
+    assert all(t.playbook is None for t in without)
+
+
+def test_a_customer_id_with_braces_is_shown_as_it_is_never_expanded() -> None:
+    odd = "c-{window.opens_at}-{{x}}"
+    opened = next(t for t in fire(PLAYBOOK, customer=odd) if t.kind == "window_open")
+    assert opened.playbook is not None
+    assert opened.playbook.steps[0] == f"Call {odd} before 2026-03-03 00:00 UTC"
+
+
+def test_the_bundled_moment_carries_its_scored_playbook() -> None:
+    engine = default_engine(None)
+    found = [o for o in ReplayRunner(engine).run(simulate(300, 60, 7).events)
+             if isinstance(o, Trigger) and o.moment == "post_purchase_window" and o.kind == "window_open"]  # fmt: skip
+    assert found
+    for trigger in found:
+        assert trigger.playbook is not None
+        assert trigger.score is not None
+        assert f"Churn score {trigger.score.score:.2f} ({trigger.score.tier})" in trigger.playbook.talking_points
+        assert "{" not in trigger.playbook.talking_points + "".join(trigger.playbook.steps)
+
+
+@pytest.mark.parametrize(
+    ("playbook", "field", "words"),
+    [
+        ("    playbook: call them\n", "playbook", "mapping"),
+        ("    playbook: {}\n", "playbook", "mapping"),
+        ("    playbook: {script: hi}\n", "playbook", "mapping"),
+        ("    playbook: {talking_points: '{step.tickt.at}'}\n", "playbook.talking_points", "{step.ticket.at}"),
+        ("    playbook: {talking_points: '{score'}\n", "playbook.talking_points", "unmatched brace"),
+        ("    playbook: {talking_points: 'a } b'}\n", "playbook.talking_points", "unmatched brace"),
+        ("    playbook: {talking_points: '{__class__}'}\n", "playbook.talking_points", "unknown placeholder"),
+        ("    playbook: {talking_points: '{step.ticket.at.__globals__}'}\n", "playbook.talking_points", "unknown"),
+        ("    playbook: {steps: [ok, '{reason.9}']}\n", "playbook.steps[1]", "unknown placeholder"),
+        ("    playbook: {steps: call}\n", "playbook.steps", "list"),
+        ("    playbook: {steps: ['']}\n", "playbook.steps", "list"),
+        ("    playbook: {steps: [" + ", ".join(["x"] * 21) + "]}\n", "playbook.steps", "20"),
+        ("    playbook: {steps: ['" + "x" * 501 + "']}\n", "playbook.steps[0]", "500"),
+        ("    playbook: {talking_points: '" + "x" * 4001 + "'}\n", "playbook.talking_points", "4000"),
+        ("    playbook: {talking_points: 12}\n", "playbook.talking_points", "text"),
+        ("    playbook: {owner: ''}\n", "playbook.owner", "name"),
+        ("    playbook: {channel: phnoe}\n", "playbook.channel", "did you mean 'phone'"),
+    ],
+)
+def test_a_playbook_that_would_confuse_a_person_is_refused(playbook: str, field: str, words: str) -> None:
+    with pytest.raises(PatternError) as err:
+        parse_moments(MOMENT.replace("{playbook}", playbook))
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_every_documented_placeholder_is_accepted() -> None:
+    names = ["customer_id", "moment", "kind", "emitted_at", "window.opens_at", "window.closes_at", "score", "tier",
+             "objective", "reason.1", "reason.2", "reason.3", "indicators", "action", "channel",
+             "step.ticket.at", "step.order.event_id", "step.order.count"]  # fmt: skip
+    text = " ".join("{" + n + "}" for n in names)
+    triggers = fire(f"    playbook: {{talking_points: '{text}'}}\n")
+    book: Any = next(t for t in triggers if t.kind == "window_open").playbook
+    assert book.talking_points.split(" ")[:3] == ["c-1", "rescue", "window_open"]
