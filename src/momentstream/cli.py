@@ -32,6 +32,7 @@ from momentstream.runtime.replay import DRAIN, replay_file
 from momentstream.runtime.sources import open_binary, write_events
 from momentstream.schema import ms_to_datetime
 from momentstream.schema_files import export_json_schemas
+from momentstream.shadow_cli import add_shadow_report, run_shadow_report
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 from momentstream.triggers.consent import read_customer_list, suppression_events
@@ -191,9 +192,12 @@ def _parser() -> argparse.ArgumentParser:
     suppress.add_argument("--lift", action="store_true", help="give consent back instead (consent_granted)")
     suppress.add_argument("--name", default="suppression",
                           help="list name, kept in each event and its id (default suppression)")  # fmt: skip
-    report = sub.add_parser("report", help="reports over outputs (uplift of treated vs holdout customers)")
+    report = sub.add_parser(
+        "report", help="reports over outputs (uplift of treated vs holdout customers; shadow vs live moments)"
+    )
     reports = report.add_subparsers(dest="report", required=True, metavar="REPORT")
     add_uplift_report(reports)
+    add_shadow_report(reports)
     add_discover_command(sub)
     add_profile_command(sub)
     add_kafka_commands(sub)
@@ -306,6 +310,7 @@ def _replay(args: argparse.Namespace) -> int:
         args.models_out.parent.mkdir(parents=True, exist_ok=True)
         args.models_out.write_bytes(snapshot)
     rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
+    rows += [[moment, f"{kind} (shadow: audit only)", n] for (moment, kind), n in sorted(summary.shadow.items())]
     report = [
         f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
         f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers"
@@ -447,7 +452,7 @@ _COMMANDS = {
     "simulate": _simulate,
     "check": _check,
     "schema": _schema,
-    "report": run_uplift_report,
+    "report": lambda args: run_shadow_report(args) if args.report == "shadow" else run_uplift_report(args),
     "suppress": _suppress,
     **KAFKA_COMMANDS,
 }

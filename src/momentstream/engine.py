@@ -33,6 +33,7 @@ from momentstream.schema import (
     Output,
     Reason,
     Score,
+    ShadowTrigger,
     TouchpointEvent,
     Trigger,
     TriggerRevoked,
@@ -151,6 +152,8 @@ class Engine:
             t: tuple(m for m in self.moments if m.relevant_types is None or t in m.relevant_types) for t in types
         }
         self._next_moments = tuple(m for m in self.moments if m.has_next)
+        self._shadows = {m.name: m.spec.compare_to for m in self.moments if m.spec.mode == "shadow"}
+        """Shadow moments and the live moment each may replace (None: none named)."""
         self.delivery = Delivery(self.moments)
         self.loop = Loop(self.moments, self.scorer)
         self.policy = self.delivery.policy
@@ -378,6 +381,10 @@ class Engine:
         for trigger in pending:
             scored = self._score(state, trigger, outputs)
             if scored is None:
+                continue
+            if scored.moment in self._shadows:  # runs and is scored like the live moments; nobody is contacted
+                outputs.append(ShadowTrigger(customer_id=scored.customer_id, moment=scored.moment,
+                                             compare_to=self._shadows[scored.moment], trigger=scored))  # fmt: skip
                 continue
             x = None
             if self.loop.active:

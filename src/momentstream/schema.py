@@ -31,6 +31,7 @@ __all__ = [
     "LateEvent",
     "Output",
     "Playbook",
+    "ShadowTrigger",
     "StoryItem",
     "TouchpointEvent",
     "Trigger",
@@ -286,6 +287,18 @@ class Trigger(BaseModel):
     """Set for moments with a ``playbook``: who acts, how, and what to say."""
 
 
+class ShadowTrigger(BaseModel):
+    """A trigger of a ``mode: shadow`` moment: audited to compare with the live moments, never acted on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["shadow_trigger"] = "shadow_trigger"
+    customer_id: str
+    moment: str
+    compare_to: str | None = None
+    trigger: Trigger
+
+
 class LateEvent(BaseModel):
     """An event older than what the customer's clock has already committed to."""
 
@@ -459,6 +472,7 @@ Output = (
     | TriggerRevoked
     | TriggerOutcome
     | FeedbackUnmatched
+    | ShadowTrigger
 )
 
 

@@ -17,6 +17,7 @@ from momentstream.schema import (
     CustomerErased,
     FeedbackUnmatched,
     LateEvent,
+    ShadowTrigger,
     TouchpointEvent,
     Trigger,
     TriggerDeferred,
@@ -43,6 +44,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "trigger_revoked": TriggerRevoked,
         "trigger_outcome": TriggerOutcome,
         "feedback_unmatched": FeedbackUnmatched,
+        "shadow_trigger": ShadowTrigger,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

@@ -114,6 +114,8 @@ class WorkerMetrics:
         self._tallies: dict[str, OutcomeTally] = {}
         self._lag_partitions: set[str] = set()
         self._skips_seen: dict[str, int] = {}
+        self.shadow_triggers = Counter("momentstream_shadow_triggers", "Triggers of shadow moments (audited, never "
+                                       "sent), by moment and kind", ["moment", "kind"], registry=r)  # fmt: skip
         self.inspections = Counter("momentstream_inspections", "Operator look-ups of a customer (/customers/<id>), "
                                    "by result", ["result"], registry=r)  # fmt: skip
         self.trigger_latency = Histogram("momentstream_trigger_latency_seconds", "From an event record's Kafka "
@@ -123,7 +125,7 @@ class WorkerMetrics:
                            registry=r)  # fmt: skip
 
     def precreate(self, moments: Iterable[str], suppress_reasons: Iterable[str], objectives: Iterable[str] = (),
-                  looped: Iterable[str] = ()) -> None:  # fmt: skip
+                  looped: Iterable[str] = (), shadows: Iterable[str] = ()) -> None:  # fmt: skip
         """Series at 0 for every label value known at start, so a rate over a counter that never moved is 0
         (not "no data", which an alert comparing it with 0 never sees) and dashboards show every moment."""
         names, reasons = list(moments), [*suppress_reasons, "score_condition"]
@@ -143,6 +145,9 @@ class WorkerMetrics:
             self.feedback.labels(result=result)
         for result in INSPECT_RESULTS:
             self.inspections.labels(result=result)
+        for moment in shadows:
+            for kind in TRIGGER_KINDS:
+                self.shadow_triggers.labels(moment=moment, kind=kind)
         for moment in looped:
             for group in ("treated", "control"):
                 for converted in ("true", "false"):

@@ -43,7 +43,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MOMENT_KEYS = {
     "name", "version", "description", "pattern", "within", "window", "skip",
     "max_partial_matches", "timezone", "owner", "priority", "holdout", "cooldown",
-    "quiet_hours", "channels", PLAYBOOK_KEY, *LOOP_KEYS,
+    "quiet_hours", "channels", PLAYBOOK_KEY, "mode", "compare_to", *LOOP_KEYS,
 }  # fmt: skip
 FILE_VERSION = 1
 """The moments file format this version reads (``version:`` at the top of the file)."""
@@ -125,6 +125,14 @@ def parse_moments(text: str, source: str = "<string>") -> list[CompiledMoment]:
             raise err.located(source=source, moment=str(name)) from None
     if not compiled:
         raise PatternError("the file defines no moments", source=source)
+    live = {m.name for m in compiled if m.spec.mode == "live"}
+    for m in compiled:
+        target = m.spec.compare_to
+        if target is not None and target not in live:
+            near = difflib.get_close_matches(target, sorted(live), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else f" (live moments: {', '.join(sorted(live))})"
+            raise PatternError(f"compare_to names no live moment of this file{hint}", source=source, moment=m.name,
+                               field="compare_to")  # fmt: skip
     return compiled
 
 
@@ -186,7 +194,20 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         channels=_channels(raw.get("channels")),
         loop=loop,
         playbook=parse_playbook(raw.get(PLAYBOOK_KEY), [s.name for s in steps]),
+        **_mode(raw),
     )
+
+
+def _mode(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``mode: shadow`` (optionally ``compare_to: <live moment>``): run without acting."""
+    mode = raw.get("mode", "live")
+    if mode not in ("live", "shadow"):
+        raise PatternError(f"expected live or shadow, not {mode!r}", field="mode")
+    compare_to = raw.get("compare_to")
+    if compare_to is not None and (mode != "shadow" or not isinstance(compare_to, str) or not _NAME.match(compare_to)):
+        raise PatternError("compare_to names the live moment a shadow moment may replace (mode: shadow)",
+                           field="compare_to")  # fmt: skip
+    return {"mode": mode, "compare_to": compare_to}
 
 
 def _policy(raw: Any) -> tuple[tuple[int, int] | None, QuietHours | None]:

@@ -127,3 +127,7 @@ class MomentSpec:
     """Its outcome, decision rule and actions (:mod:`momentstream.triggers.loop_spec`)."""
     playbook: PlaybookSpec | None = None
     """What a person does with its triggers (:mod:`momentstream.triggers.playbook`)."""
+    mode: Literal["live", "shadow"] = "live"
+    """shadow: runs and is scored, but its triggers go to the audit output only (no CRM, no policy, no loop)."""
+    compare_to: str | None = None
+    """For a shadow moment: the live moment it may replace (``report shadow`` compares the two)."""

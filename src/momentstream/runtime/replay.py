@@ -27,6 +27,7 @@ from momentstream.schema import (
     FeedbackUnmatched,
     LateEvent,
     Output,
+    ShadowTrigger,
     TouchpointEvent,
     Trigger,
     TriggerOutcome,
@@ -70,6 +71,8 @@ class ReplaySummary:
     evicted: int = 0
     seconds: float = 0.0
     outcomes: Counter[str] = field(default_factory=Counter)
+    shadow: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Triggers of shadow moments by (moment, kind): in the audit output only."""
     """Outcome windows closed, by group (treated, control) and ``converted``; ``unmatched`` feedback."""
 
     def count(self, output: Output) -> None:
@@ -88,6 +91,8 @@ class ReplaySummary:
             self.outcomes["converted"] += output.converted
         elif isinstance(output, FeedbackUnmatched):
             self.outcomes["unmatched"] += 1
+        elif isinstance(output, ShadowTrigger):
+            self.shadow[(output.moment, output.trigger.kind)] += 1
 
     @property
     def trigger_total(self) -> int:

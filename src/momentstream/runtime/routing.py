@@ -18,6 +18,7 @@ from momentstream.schema import (
     FeedbackUnmatched,
     LateEvent,
     Output,
+    ShadowTrigger,
     Trigger,
     TriggerDeferred,
     TriggerOutcome,
@@ -59,6 +60,8 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
         metrics.count_outcome(output)
     elif isinstance(output, FeedbackUnmatched):
         metrics.feedback.labels(result="unmatched").inc()
+    elif isinstance(output, ShadowTrigger):
+        metrics.shadow_triggers.labels(moment=output.moment, kind=output.trigger.kind).inc()
     customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
     headers = [("output", output.output.encode())]
     return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)
@@ -68,7 +71,9 @@ def precreate_series(metrics: WorkerMetrics, engine: Engine) -> None:
     """Every series this engine's outputs can count, at 0 from the start (see ``WorkerMetrics.precreate``)."""
     objectives = list(engine.scorer.models) if engine.scorer is not None else []
     looped = [m.name for m in engine.moments if m.spec.loop.outcome is not None]
-    metrics.precreate([m.name for m in engine.moments], POLICY_REASONS, objectives, looped)
+    shadows = [m.name for m in engine.moments if m.spec.mode == "shadow"]
+    metrics.precreate([m.name for m in engine.moments if m.spec.mode == "live"], POLICY_REASONS, objectives, looped,
+                      shadows)  # fmt: skip
 
 
 def dead_letters(work: Work, key: bytes | None, value: bytes, source: bytes, topic: str) -> list[Outgoing]:
