@@ -25,6 +25,7 @@ from momentstream.ops.redact import install_log_redaction
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
+from momentstream.patterns.rollout import plan_rollout, registry
 from momentstream.profile_cli import add_profile_command, run_profile, sample_warnings
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
@@ -177,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="a sample of your events (JSON lines; the first 100,000 are read): warn about\n"
                             "moments and objectives none of whose event types occur in it")  # fmt: skip
     check.add_argument("--objectives", type=Path, help="objectives YAML checked with --events (default: bundled)")
+    check.add_argument("--against", type=Path, metavar="RUNNING",
+                       help="the moments file now running: say what the new one keeps, resets\n"
+                       "and adds, and refuse a pattern changed without a new version")  # fmt: skip
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
@@ -384,6 +388,13 @@ def _check(args: argparse.Namespace) -> int:
         if m.window is not None:
             window = f"{format_duration(m.window.opens_after_ms)}..{format_duration(m.window.closes_after_ms)}"
         rows.append([m.name, m.version, steps, window, m.skip])
+    if args.against is not None:
+        plan = plan_rollout(registry(load_moments(args.against)), moments)
+        print(f"against {args.against}:")
+        for line in plan.lines():
+            print(f"  {line}")
+        if plan.refused:
+            return 2
     print(f"{path}: {len(moments)} moments OK")
     for warning in Engine(moments).warnings:
         print(f"warning: {warning}")

@@ -161,6 +161,21 @@ class Engine:
         """Triggers fired at the current instant, decided together in priority order."""
         self._evicting = False
 
+    def replace_moments(self, moments: Iterable[CompiledMoment]) -> None:
+        """Run these moments from now on (a live reload). Customers keep the progress of moments whose name and
+        version stay; a new version starts afresh when its customer is next seen. On an error nothing changes.
+
+        Check the change with :func:`momentstream.patterns.rollout.plan_rollout` first: this method trusts it.
+        """
+        before = self.moments
+        self.moments = tuple(moments)
+        try:
+            self._reset()
+        except Exception:
+            self.moments = before
+            self._reset()
+            raise
+
     @classmethod
     def from_file(cls, path: str | Path, config: EngineConfig | None = None) -> Engine:
         """An engine for the moments of a YAML file."""

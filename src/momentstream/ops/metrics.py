@@ -116,6 +116,8 @@ class WorkerMetrics:
         self._skips_seen: dict[str, int] = {}
         self.shadow_triggers = Counter("momentstream_shadow_triggers", "Triggers of shadow moments (audited, never "
                                        "sent), by moment and kind", ["moment", "kind"], registry=r)  # fmt: skip
+        self.reloads = Counter("momentstream_moment_reloads", "Moments file reloads (SIGHUP), by result: applied, "
+                               "refused (the previous moments keep running)", ["result"], registry=r)  # fmt: skip
         self.inspections = Counter("momentstream_inspections", "Operator look-ups of a customer (/customers/<id>), "
                                    "by result", ["result"], registry=r)  # fmt: skip
         self.trigger_latency = Histogram("momentstream_trigger_latency_seconds", "From an event record's Kafka "
@@ -145,6 +147,8 @@ class WorkerMetrics:
             self.feedback.labels(result=result)
         for result in INSPECT_RESULTS:
             self.inspections.labels(result=result)
+        for result in ("applied", "refused"):
+            self.reloads.labels(result=result)
         for moment in shadows:
             for kind in TRIGGER_KINDS:
                 self.shadow_triggers.labels(moment=moment, kind=kind)

@@ -47,6 +47,7 @@ from momentstream.runtime.changelog_table import ChangelogTable
 from momentstream.runtime.inspect_page import InspectPage
 from momentstream.runtime.kafka_admin import changelog_topic
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
+from momentstream.runtime.moment_registry import reload_moments
 from momentstream.runtime.processor import StreamProcessor, encode_tick
 from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, route_output
 from momentstream.runtime.wallclock import WallClock
@@ -108,6 +109,7 @@ class BatchWorker:
         """Next offset after the last processed record, per input partition (what a revoke or stop commits)."""
         self.ready = False
         self.stopping = False
+        self._reload_requested = False
         self._delivery_errors: list[str] = []
         self._next = {"gauges": 0.0, "tick": 0.0, "models": time.monotonic() + settings.model_snapshot_interval_s}
         self.consumer = Consumer(_consumer_config(settings))
@@ -122,6 +124,7 @@ class BatchWorker:
         """Process until SIGTERM or SIGINT; then publish the models once more and leave the group."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
+        signal.signal(signal.SIGHUP, self._request_reload)
         self.web.start()
         topics = [self.settings.touchpoints_topic, self.settings.ticks_topic]
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
@@ -134,6 +137,9 @@ class BatchWorker:
                 if records:
                     self.run_batch(records)
                 self._housekeeping()
+                if self._reload_requested:  # between batches: no customer is half-way through the old moments
+                    self._reload_requested = False
+                    reload_moments(self.settings, self.engine, self.metrics)
         finally:
             self.ready = False
             if self.engine.scorer is not None:
@@ -145,6 +151,10 @@ class BatchWorker:
             if self.local is not None:
                 self.local.close()
         return 0
+
+    def _request_reload(self, signum: int, frame: FrameType | None) -> None:
+        logger.warning("SIGHUP: reloading the moments file after the current batch")
+        self._reload_requested = True
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         logger.warning("signal %d: stopping after the current batch", signum)

@@ -9,11 +9,18 @@ import faust
 from momentstream.engine import Engine
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
+from momentstream.patterns.rollout import MomentChangeError
 from momentstream.runtime.batch_worker import BatchWorker
 from momentstream.runtime.faust_app import Worker
 from momentstream.runtime.kafka_access import check_access
 from momentstream.runtime.kafka_admin import ensure_topics
-from momentstream.runtime.kafka_io import read_topic
+from momentstream.runtime.moment_registry import (
+    MODELS_KEY,
+    REGISTRY_KEY,
+    check_moments,
+    newest_by_key,
+    publish_registry,
+)
 
 __all__ = ["run_worker"]
 
@@ -33,8 +40,17 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     made = [name for name, what in created.items() if what == "created"]
     if made:
         logger.warning("created topics: %s", ", ".join(made))
+    stored = newest_by_key(settings)
+    try:
+        plan = check_moments(stored.get(REGISTRY_KEY), engine.moments)
+    except MomentChangeError as err:
+        logger.error("refusing these moments (the deployment's record is in %s): %s", settings.models_topic, err)
+        return 2
+    for line in plan.lines():
+        logger.warning("moments: %s", line)
+    publish_registry(settings, engine.moments)
     if engine.scorer is not None:
-        restore_models(settings, engine)
+        restore_models(settings, engine, stored.get(MODELS_KEY))
     if settings.runtime == "batch":
         try:
             worker = BatchWorker(settings, engine)
@@ -54,12 +70,9 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     return 0
 
 
-def restore_models(settings: WorkerSettings, engine: Engine) -> bool:
-    """Load the newest model snapshot from the models topic, if there is one."""
+def restore_models(settings: WorkerSettings, engine: Engine, newest: bytes | None) -> bool:
+    """Load the newest model snapshot of the models topic (``newest``), if there is one."""
     assert engine.scorer is not None
-    newest: bytes | None = None
-    for record in read_topic(settings.kafka, settings.models_topic, idle_timeout_s=2.0):
-        newest = record.value
     if newest is None:
         logger.warning("no model snapshot in %s: models start fresh", settings.models_topic)
         return False

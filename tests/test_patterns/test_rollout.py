@@ -1,0 +1,109 @@
+"""What a new moments file keeps, resets and refuses, and the engine applying it in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from momentstream.cli import main
+from momentstream.demo import default_engine
+from momentstream.engine import Engine, EngineConfig
+from momentstream.models.objectives import ObjectivesError
+from momentstream.patterns.dsl import parse_moments
+from momentstream.patterns.rollout import fingerprint, plan_rollout, registry
+from momentstream.schema import TouchpointEvent, Trigger
+
+BASE = """
+moments:
+  - name: m
+    description: first words
+    pattern:
+      - {name: a, where: {type: ticket}}
+      - {name: b, where: {type: purchase}, within: 2d}
+"""
+
+
+def spec(text: str = BASE):  # type: ignore[no-untyped-def]
+    return parse_moments(text)[0].spec
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("first words", "other words"),
+        (
+            "    pattern:",
+            "    priority: 5\n    channels: [email]\n    holdout: 0.2\n"
+            "    owner: sales\n    playbook: {steps: [call]}\n    pattern:",
+        ),
+    ],
+)
+def test_what_does_not_touch_matching_keeps_the_fingerprint(change: tuple[str, str]) -> None:
+    assert fingerprint(spec(BASE.replace(*change))) == fingerprint(spec())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("type: purchase", "type: order"),
+        ("within: 2d", "within: 3d"),
+        ("    pattern:", "    skip: no_skip\n    pattern:"),
+        ("    pattern:", "    max_partial_matches: 5\n    pattern:"),
+        ("    pattern:", "    timezone: Europe/Paris\n    pattern:"),
+        ("    pattern:", "    window: {opens_after: 1h, closes_after: 2h}\n    pattern:"),
+    ],
+)
+def test_what_changes_matching_changes_the_fingerprint(change: tuple[str, str]) -> None:
+    assert fingerprint(spec(BASE.replace(*change))) != fingerprint(spec())
+
+
+def test_the_plan_keeps_resets_adds_removes_and_refuses() -> None:
+    old = registry(parse_moments(BASE + "  - name: gone\n    pattern: [{name: x, where: {type: x}}]\n"))
+    bumped = BASE.replace("    description", "    version: 2\n    description").replace("2d", "5d")
+    plan = plan_rollout(old, parse_moments(bumped + "  - name: fresh\n    pattern: [{name: x, where: {type: x}}]\n"))
+    assert (plan.kept, plan.new_version, plan.added, plan.removed, plan.refused) == (
+        [], [("m", 1, 2)], ["fresh"], ["gone"], [])  # fmt: skip
+    refused = plan_rollout(old, parse_moments(BASE.replace("2d", "5d")))
+    assert refused.refused == ["moment 'm' changed its pattern but kept version 1: give it version: 2"]
+    assert plan_rollout(old, parse_moments(BASE)).kept == ["m"]
+
+
+def test_check_against_the_running_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    running, changed = tmp_path / "running.yaml", tmp_path / "changed.yaml"
+    running.write_text(BASE)
+    changed.write_text(BASE.replace("2d", "5d"))
+    assert main(["check", str(changed), "--against", str(running)]) == 2
+    assert "refused: moment 'm' changed its pattern but kept version 1: give it version: 2" in capsys.readouterr().out
+    changed.write_text(BASE.replace("2d", "5d").replace("    description", "    version: 2\n    description"))
+    assert main(["check", str(changed), "--against", str(running)]) == 0
+    assert "new version: m 1 -> 2" in capsys.readouterr().out
+
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def ev(n: int, kind: str, hours: float) -> TouchpointEvent:
+    return TouchpointEvent(event_id=f"e{n}", customer_id="c1", type=kind, ts=T0 + timedelta(hours=hours))
+
+
+def test_replacing_moments_keeps_the_progress_of_unchanged_ones() -> None:
+    engine = Engine(parse_moments(BASE), EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c1")
+    engine.on_event(state, ev(1, "ticket", 0))
+    engine.replace_moments(parse_moments(BASE + "  - name: extra\n    pattern: [{name: x, where: {type: x}}]\n"))
+    outputs = engine.on_event(state, ev(2, "purchase", 5)).outputs
+    assert [t.moment for t in outputs if isinstance(t, Trigger)] == ["m"]  # the ticket before the reload counted
+    engine.replace_moments(parse_moments(BASE.replace("    description", "    version: 2\n    description")))
+    engine.on_event(state, ev(3, "purchase", 6))
+    assert [o for o in engine.on_event(state, ev(4, "purchase", 7)).outputs if isinstance(o, Trigger)] == []
+
+
+def test_a_replacement_that_breaks_an_objective_binding_changes_nothing() -> None:
+    engine = default_engine(None)  # the bundled objectives bind the bundled moments by name
+    before = engine.moments
+    with pytest.raises(ObjectivesError):
+        engine.replace_moments(parse_moments(BASE))
+    assert engine.moments == before
+    assert engine.on_event(engine.new_state("c1"), ev(1, "support_ticket", 0)) is not None  # still runs
