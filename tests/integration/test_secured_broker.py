@@ -45,7 +45,7 @@ def secured() -> Iterator[SecuredBroker]:
 @pytest.fixture(scope="module")
 def journeys() -> list[TouchpointEvent]:
     """A small simulated history: enough moments to compare with the replay runner."""
-    return simulate(80, 45, 5).events
+    return simulate(50, 40, 5).events
 
 
 def sasl_env(broker: SecuredBroker, secrets: Path, password_file: str | None = None) -> dict[str, str]:
@@ -124,7 +124,7 @@ def test_the_faust_runtime_connects_with_a_client_certificate(
     secured: SecuredBroker, journeys: list[TouchpointEvent], tmp_path: Path
 ) -> None:
     deployment = Deployment(secured.ssl, extra_env={**mtls_env(secured), "MOMENTSTREAM_RUNTIME": "faust"})
-    events = journeys[: len(journeys) // 3]
+    events = journeys
     got = run_end_to_end(deployment, events, tmp_path)
     expected = replay_triggers(events)
     assert expected
@@ -158,14 +158,17 @@ def test_a_refused_login_or_certificate_fails_fast_with_the_setting_to_fix(
     commands = [["topics", "create"], ["worker", "--web-port", str(free_port())]]
     if case == "wrong password":  # each command builds its own clients; one case is enough for the others
         commands += [["tail", "actions"], ["tick", "--at", "now"], ["produce", "-"]]
-    for command in commands:
-        started = time.monotonic()
-        done = cli(env, *command, timeout=60)
-        took = time.monotonic() - started
-        message = done.stderr.decode()
-        assert done.returncode == 1, (command, message)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOMENTSTREAM_")}
+    started = time.monotonic()
+    running = [(command, subprocess.Popen([sys.executable, "-m", "momentstream", *command], env={**clean, **env},
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+               for command in commands]  # fmt: skip  # side by side: each must fail on its own within the bound
+    for command, proc in running:
+        _, err = proc.communicate(timeout=60)
+        message = err.decode()
+        assert proc.returncode == 1, (command, message)
         assert reason in message, (command, message)
         assert "refused the connection" in message, (command, message)
         assert "not-the-Pa55word" not in message
         assert secured.password not in message
-        assert took < 30, (command, took)
+    assert time.monotonic() - started < 45, commands
