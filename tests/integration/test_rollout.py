@@ -124,3 +124,26 @@ def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker,
     assert started.returncode == 2, started.stderr
     assert "refusing these moments" in started.stderr
     assert "give it version: 2" in started.stderr
+
+
+def test_the_faust_runtime_reloads_on_sighup_too(kafka_broker: Broker, tmp_path: Path) -> None:
+    moments = tmp_path / "moments.yaml"
+    moments.write_text(V1)
+    env = {"MOMENTSTREAM_MOMENTS": str(moments), "MOMENTSTREAM_SCORING": "false", "MOMENTSTREAM_RUNTIME": "faust"}
+    deployment = Deployment(kafka_broker.bootstrap, partitions=2, extra_env=env)
+    deployment.create_topics()
+    worker = WorkerProcess(deployment, tmp_path)
+    try:
+        worker.wait_ready(120)
+        moments.write_text(V2)
+        worker.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: worker.metrics().get("momentstream_moment_reloads_total{result=applied}") == 1, 30,
+                   "the reload applied", [worker])  # fmt: skip
+        assert "momentstream_shadow_triggers_total{kind=match,moment=ticket_only}" in worker.metrics()
+        moments.write_text(V3)
+        worker.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: worker.metrics().get("momentstream_moment_reloads_total{result=refused}") == 1, 30,
+                   "the changed pattern refused", [worker])  # fmt: skip
+        assert worker.proc.poll() is None
+    finally:
+        worker.kill(signal.SIGTERM)

@@ -35,6 +35,7 @@ from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.inspect_page import PREFIX, InspectPage
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
+from momentstream.runtime.moment_registry import reload_moments
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
@@ -83,6 +84,7 @@ class Worker:
         self.table = self.app.Table(
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
+        self._reload_requested = False
         self.failing = False
         """Set when the agent raised (Faust restarts it); /readyz answers 503 until a record completes."""
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
@@ -297,8 +299,16 @@ class Worker:
             return
         await self.models.send(key=b"snapshot", value=snapshot)
 
+    def request_reload(self, signum: int, frame: Any) -> None:
+        """SIGHUP: reload the moments file at the next gauges tick, between records (see ``reload_moments``)."""
+        logger.warning("SIGHUP: reloading the moments file between records")
+        self._reload_requested = True
+
     async def update_gauges(self) -> None:
-        """Refresh the gauges SREs alert on (cheap: counts kept by the processor)."""
+        """Refresh the gauges SREs alert on (cheap: counts kept by the processor); apply a requested reload."""
+        if self._reload_requested:  # on the event loop, so no record is half-way through the engine
+            self._reload_requested = False
+            reload_moments(self.settings, self.engine, self.metrics)
         refresh_model_gauges(self.engine, self.metrics)
         self.metrics.customers.set(self.processor.customers_tracked())
         self.metrics.timers_pending.set(self.processor.timers_pending())

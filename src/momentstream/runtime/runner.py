@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import faust
 
@@ -59,6 +60,7 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
             return 1
         return worker.run()
     app = Worker(settings, engine)
+    signal.signal(signal.SIGHUP, app.request_reload)
     app.app.conf.loghandlers = list(logging.root.handlers)  # mode's setup clears the root, then adds these
     # Faust's own console handler is left out (a root without handlers), so every line has the one format.
     quiet_root = {"version": 1, "disable_existing_loggers": False, "root": {"level": settings.log_level.upper(),
