@@ -80,6 +80,15 @@ def add_kafka_commands(sub: Any) -> None:
     tick.add_argument("--at", required=True, help="event time: an ISO time with a timezone, or now")
     tick.add_argument("--final", action="store_true", help="end of input: release held events without lateness")
 
+    rollout = _subcommand(sub, "rollout", "apply a moments file to every worker of a running deployment",
+                          "Check a moments file against the moments the deployment runs (kept, new\n"
+                          "version, added, removed; a pattern changed under the same version is\n"
+                          "refused), then publish it to the models topic: every worker applies it\n"
+                          "between batches within seconds, and a worker that starts later runs it too.\n"
+                          "Unchanged moments keep every customer's partial matches.")  # fmt: skip
+    rollout.add_argument("moments", type=Path, help="the moments YAML file to run from now on")
+    rollout.add_argument("--dry-run", action="store_true", help="print the plan, publish nothing")
+
     inspect = _subcommand(sub, "inspect", "show one customer's living story, from the workers",
                           "Ask the workers for a customer's state: recent events, partial matches and the\n"
                           "step each reached, pending absences and windows, scores, consent, contacts and\n"
@@ -223,6 +232,33 @@ def _tick(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollout(args: argparse.Namespace) -> int:
+    import json as json_module
+
+    from momentstream.patterns.dsl import load_moments
+    from momentstream.patterns.errors import PatternError
+    from momentstream.patterns.rollout import plan_rollout
+    from momentstream.runtime.moment_registry import FILE_KEY, REGISTRY_KEY, newest_by_key, publish
+
+    try:
+        moments = load_moments(args.moments)
+    except (PatternError, OSError) as err:
+        print(f"momentstream: {err}", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    stored, _ = newest_by_key(settings)
+    running = json_module.loads(stored[REGISTRY_KEY]) if REGISTRY_KEY in stored else {}
+    plan = plan_rollout(running if isinstance(running, dict) else {}, moments)
+    for line in plan.lines():
+        print(line)
+    if plan.refused:
+        return 2
+    if not args.dry_run:
+        publish(settings, FILE_KEY, args.moments.read_bytes())
+        print(f"published to {settings.models_topic}: every worker applies it within seconds", file=sys.stderr)
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from momentstream.inspect_cli import inspect_customer
 
@@ -252,5 +288,5 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
 
 
 _RAW_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick,
-                 "inspect": _inspect}  # fmt: skip
+                 "inspect": _inspect, "rollout": _rollout}  # fmt: skip
 KAFKA_COMMANDS = {name: _friendly(command) for name, command in _RAW_COMMANDS.items()}

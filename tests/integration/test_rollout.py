@@ -147,3 +147,37 @@ def test_the_faust_runtime_reloads_on_sighup_too(kafka_broker: Broker, tmp_path:
         assert worker.proc.poll() is None
     finally:
         worker.kill(signal.SIGTERM)
+
+
+def test_momentstream_rollout_reaches_a_running_worker_and_outlives_it(kafka_broker: Broker, tmp_path: Path) -> None:
+    local = tmp_path / "local.yaml"
+    local.write_text(V1)
+    env = {"MOMENTSTREAM_MOMENTS": str(local), "MOMENTSTREAM_SCORING": "false"}
+    deployment = Deployment(kafka_broker.bootstrap, partitions=2, extra_env=env)
+    deployment.create_topics()
+    operator_env = {**os.environ, **deployment.env()}
+    v2, v3 = tmp_path / "v2.yaml", tmp_path / "v3.yaml"
+    v2.write_text(V2)
+    v3.write_text(V3)
+    worker = WorkerProcess(deployment, tmp_path)
+    try:
+        worker.wait_ready()
+        dry = cli(operator_env, "rollout", str(v2), "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "new version: repeat_buyer 1 -> 2" in dry.stdout
+        done = cli(operator_env, "rollout", str(v2))
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: worker.metrics().get("momentstream_moment_reloads_total{result=applied}") == 1, 30,
+                   "the rollout applied", [worker])  # fmt: skip
+        refused = cli(operator_env, "rollout", str(v3))  # checked against what the deployment runs: V2
+        assert refused.returncode == 2
+        assert "give it version: 2" in refused.stdout
+    finally:
+        worker.kill(signal.SIGTERM)
+    late = WorkerProcess(deployment, tmp_path, "w2")  # starts with the local V1 file, runs the rolled-out V2
+    try:
+        late.wait_ready()
+        assert "momentstream_shadow_triggers_total{kind=match,moment=ticket_only}" in late.metrics()
+        assert "running the file last rolled out" in late.log_path.read_text()
+    finally:
+        late.kill(signal.SIGTERM)

@@ -47,7 +47,7 @@ from momentstream.runtime.changelog_table import ChangelogTable
 from momentstream.runtime.inspect_page import InspectPage
 from momentstream.runtime.kafka_admin import changelog_topic
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
-from momentstream.runtime.moment_registry import reload_moments
+from momentstream.runtime.moment_registry import RolloutWatcher, reload_moments
 from momentstream.runtime.processor import StreamProcessor, encode_tick
 from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, route_output
 from momentstream.runtime.wallclock import WallClock
@@ -69,6 +69,8 @@ _Records = list[tuple[bytes, bytes | None]]
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 """librdkafka's own messages go through Python logging, so the credential redaction applies to them too."""
 SLOW_BATCH_S = 5.0
+ROLLOUT_POLL_S = 2.0
+"""How often the worker looks for a file published by `momentstream rollout`."""
 
 
 @dataclass(slots=True)
@@ -90,7 +92,8 @@ class _Batch:
 class BatchWorker:
     """Touchpoints in, triggers out, in batches; state in a :class:`ChangelogTable`."""
 
-    def __init__(self, settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics | None = None) -> None:
+    def __init__(self, settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics | None = None,
+                 rollouts: RolloutWatcher | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.engine = engine
         self.metrics = metrics or WorkerMetrics()
@@ -111,7 +114,10 @@ class BatchWorker:
         self.stopping = False
         self._reload_requested = False
         self._delivery_errors: list[str] = []
-        self._next = {"gauges": 0.0, "tick": 0.0, "models": time.monotonic() + settings.model_snapshot_interval_s}
+        self._next = {"gauges": 0.0, "tick": 0.0, "models": time.monotonic() + settings.model_snapshot_interval_s,
+                      "rollouts": 0.0}  # fmt: skip
+        self.rollouts = rollouts
+        """Notices files published by ``momentstream rollout`` (None: only SIGHUP reloads)."""
         self.consumer = Consumer(_consumer_config(settings))
         self.producer = Producer(_producer_config(settings))
         inspect = InspectPage(settings.inspect_token, engine, self.table.get_customer, lambda: sorted(self.owned),
@@ -148,6 +154,8 @@ class BatchWorker:
             self._commit_now()
             self.consumer.close()
             self.web.stop()
+            if self.rollouts is not None:
+                self.rollouts.close()
             if self.local is not None:
                 self.local.close()
         return 0
@@ -409,6 +417,11 @@ class BatchWorker:
     # -- clock, models, gauges -------------------------------------------------------------------
     def _housekeeping(self) -> None:
         now = time.monotonic()
+        if self.rollouts is not None and now >= self._next["rollouts"]:
+            self._next["rollouts"] = now + ROLLOUT_POLL_S
+            text = self.rollouts.newest_file()
+            if text is not None:  # between batches, like a SIGHUP reload
+                reload_moments(self.settings, self.engine, self.metrics, text)
         if self.settings.clock == "wall" and now >= self._next["tick"] and self.owned:
             self._next["tick"] = now + self.settings.tick_interval_s
             value = encode_tick(self.clock.now_ms())

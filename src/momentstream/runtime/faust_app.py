@@ -35,7 +35,7 @@ from momentstream.ops.metrics import CONTENT_TYPE, WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.inspect_page import PREFIX, InspectPage
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
-from momentstream.runtime.moment_registry import reload_moments
+from momentstream.runtime.moment_registry import RolloutWatcher, reload_moments
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
@@ -62,7 +62,8 @@ TABLE_NAME = "customer_state"
 class Worker:
     """The Faust app with its topics, table, agent, ticker and web pages."""
 
-    def __init__(self, settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics | None = None) -> None:
+    def __init__(self, settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics | None = None,
+                 rollouts: RolloutWatcher | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.engine = engine
         self.metrics = metrics or WorkerMetrics()
@@ -85,6 +86,8 @@ class Worker:
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
         self._reload_requested = False
+        self.rollouts = rollouts
+        """Notices files published by ``momentstream rollout``, checked with the gauges (every 5 s)."""
         self.failing = False
         """Set when the agent raised (Faust restarts it); /readyz answers 503 until a record completes."""
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
@@ -309,6 +312,9 @@ class Worker:
         if self._reload_requested:  # on the event loop, so no record is half-way through the engine
             self._reload_requested = False
             reload_moments(self.settings, self.engine, self.metrics)
+        rolled_out = self.rollouts.newest_file() if self.rollouts is not None else None
+        if rolled_out is not None:
+            reload_moments(self.settings, self.engine, self.metrics, rolled_out)
         refresh_model_gauges(self.engine, self.metrics)
         self.metrics.customers.set(self.processor.customers_tracked())
         self.metrics.timers_pending.set(self.processor.timers_pending())

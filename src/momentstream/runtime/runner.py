@@ -8,16 +8,22 @@ import signal
 import faust
 
 from momentstream.engine import Engine
+from momentstream.models.objectives import ObjectivesError
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import WorkerSettings
+from momentstream.patterns.dsl import parse_moments
+from momentstream.patterns.errors import PatternError
 from momentstream.patterns.rollout import MomentChangeError
 from momentstream.runtime.batch_worker import BatchWorker
 from momentstream.runtime.faust_app import Worker
 from momentstream.runtime.kafka_access import check_access
 from momentstream.runtime.kafka_admin import ensure_topics
 from momentstream.runtime.moment_registry import (
+    FILE_KEY,
     MODELS_KEY,
     REGISTRY_KEY,
+    ROLLOUT_SOURCE,
+    RolloutWatcher,
     check_moments,
     newest_by_key,
     publish_registry,
@@ -41,7 +47,15 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     made = [name for name, what in created.items() if what == "created"]
     if made:
         logger.warning("created topics: %s", ", ".join(made))
-    stored = newest_by_key(settings)
+    stored, models_end = newest_by_key(settings)
+    rolled_out = stored.get(FILE_KEY)
+    if rolled_out is not None:  # the deployment's source of truth since its first rollout
+        try:
+            engine.replace_moments(parse_moments(rolled_out.decode(errors="replace"), source=ROLLOUT_SOURCE))
+        except (PatternError, ObjectivesError, ValueError) as err:
+            logger.error("the moments rolled out to %s do not load: %s", settings.models_topic, err)
+            return 2
+        logger.warning("moments: running the file last rolled out (momentstream rollout), not the local one")
     try:
         plan = check_moments(stored.get(REGISTRY_KEY), engine.moments)
     except MomentChangeError as err:
@@ -54,12 +68,12 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
         restore_models(settings, engine, stored.get(MODELS_KEY))
     if settings.runtime == "batch":
         try:
-            worker = BatchWorker(settings, engine)
+            worker = BatchWorker(settings, engine, rollouts=RolloutWatcher(settings, models_end))
         except OSError as err:  # the web port is taken, most often
             logger.error("cannot serve on %s:%d: %s", settings.web_host, settings.web_port, err.strerror or err)
             return 1
         return worker.run()
-    app = Worker(settings, engine)
+    app = Worker(settings, engine, rollouts=RolloutWatcher(settings, models_end))
     signal.signal(signal.SIGHUP, app.request_reload)
     app.app.conf.loghandlers = list(logging.root.handlers)  # mode's setup clears the root, then adds these
     # Faust's own console handler is left out (a root without handlers), so every line has the one format.
