@@ -53,7 +53,8 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
         try:
             engine.replace_moments(parse_moments(rolled_out.decode(errors="replace"), source=ROLLOUT_SOURCE))
         except (PatternError, ObjectivesError, ValueError) as err:
-            logger.error("the moments rolled out to %s do not load: %s", settings.models_topic, err)
+            logger.error("the moments rolled out to %s do not load (%s); publish a good file with momentstream "
+                         "rollout", settings.models_topic, err)  # fmt: skip
             return 2
         logger.warning("moments: running the file last rolled out (momentstream rollout), not the local one")
     try:
