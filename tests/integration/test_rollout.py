@@ -70,12 +70,18 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, check=False)  # fmt: skip
 
 
-def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker, tmp_path: Path) -> None:
+def deployment_on(broker: Broker, tmp_path: Path, **extra: str) -> tuple[Path, Deployment]:
+    """A 2-partition deployment whose workers read the moments file returned (V1 to start with)."""
     moments = tmp_path / "moments.yaml"
     moments.write_text(V1)
-    env = {"MOMENTSTREAM_MOMENTS": str(moments), "MOMENTSTREAM_SCORING": "false", "MOMENTSTREAM_MAX_SKEW": "365d"}
-    deployment = Deployment(kafka_broker.bootstrap, partitions=2, extra_env=env)
+    env = {"MOMENTSTREAM_MOMENTS": str(moments), "MOMENTSTREAM_SCORING": "false", **extra}
+    deployment = Deployment(broker.bootstrap, partitions=2, extra_env=env)
     deployment.create_topics()
+    return moments, deployment
+
+
+def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker, tmp_path: Path) -> None:
+    moments, deployment = deployment_on(kafka_broker, tmp_path, MOMENTSTREAM_MAX_SKEW="365d")
     settings = deployment.settings()
     before, after = phases()
     worker = WorkerProcess(deployment, tmp_path)
@@ -127,11 +133,7 @@ def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker,
 
 
 def test_the_faust_runtime_reloads_on_sighup_too(kafka_broker: Broker, tmp_path: Path) -> None:
-    moments = tmp_path / "moments.yaml"
-    moments.write_text(V1)
-    env = {"MOMENTSTREAM_MOMENTS": str(moments), "MOMENTSTREAM_SCORING": "false", "MOMENTSTREAM_RUNTIME": "faust"}
-    deployment = Deployment(kafka_broker.bootstrap, partitions=2, extra_env=env)
-    deployment.create_topics()
+    moments, deployment = deployment_on(kafka_broker, tmp_path, MOMENTSTREAM_RUNTIME="faust")
     worker = WorkerProcess(deployment, tmp_path)
     try:
         worker.wait_ready(120)
@@ -150,11 +152,7 @@ def test_the_faust_runtime_reloads_on_sighup_too(kafka_broker: Broker, tmp_path:
 
 
 def test_momentstream_rollout_reaches_a_running_worker_and_outlives_it(kafka_broker: Broker, tmp_path: Path) -> None:
-    local = tmp_path / "local.yaml"
-    local.write_text(V1)
-    env = {"MOMENTSTREAM_MOMENTS": str(local), "MOMENTSTREAM_SCORING": "false"}
-    deployment = Deployment(kafka_broker.bootstrap, partitions=2, extra_env=env)
-    deployment.create_topics()
+    _, deployment = deployment_on(kafka_broker, tmp_path)
     operator_env = {**os.environ, **deployment.env()}
     v2, v3 = tmp_path / "v2.yaml", tmp_path / "v3.yaml"
     v2.write_text(V2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from momentstream.demo import default_engine
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
+from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
@@ -75,15 +77,25 @@ def test_a_customer_id_with_braces_is_shown_as_it_is_never_expanded() -> None:
     assert opened.playbook.steps[0] == f"Call {odd} before 2026-03-03 00:00 UTC"
 
 
-def test_the_bundled_moment_carries_its_scored_playbook() -> None:
-    engine = default_engine(None)
+def test_a_playbook_can_quote_the_score_and_its_reasons(tmp_path: Path) -> None:
+    scored = (
+        bundled_moments_path()
+        .read_text()
+        .replace(
+            "reach out\n        before {window.closes_at}.", "churn score {score} ({tier}); first reason: {reason.1}."
+        )
+    )
+    assert "{score}" in scored
+    path = tmp_path / "moments.yaml"
+    path.write_text(scored)
+    engine = default_engine(path)  # the bundled objectives score this moment (churn)
     found = [o for o in ReplayRunner(engine).run(simulate(300, 60, 7).events)
              if isinstance(o, Trigger) and o.moment == "post_purchase_window" and o.kind == "window_open"]  # fmt: skip
     assert found
     for trigger in found:
         assert trigger.playbook is not None
         assert trigger.score is not None
-        assert f"Churn score {trigger.score.score:.2f} ({trigger.score.tier})" in trigger.playbook.talking_points
+        assert f"churn score {trigger.score.score:.2f} ({trigger.score.tier})" in trigger.playbook.talking_points
         assert "{" not in trigger.playbook.talking_points + "".join(trigger.playbook.steps)
 
 
