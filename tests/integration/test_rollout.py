@@ -7,10 +7,13 @@ by a running worker (which keeps the previous moments) and by a worker starting 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -133,10 +136,21 @@ def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker,
 
 
 def test_the_faust_runtime_reloads_on_sighup_too(kafka_broker: Broker, tmp_path: Path) -> None:
-    moments, deployment = deployment_on(kafka_broker, tmp_path, MOMENTSTREAM_RUNTIME="faust")
+    token = "faust-page-t0ken"
+    moments, deployment = deployment_on(kafka_broker, tmp_path, MOMENTSTREAM_RUNTIME="faust",
+                                        MOMENTSTREAM_INSPECT_TOKEN=token)  # fmt: skip
     worker = WorkerProcess(deployment, tmp_path)
     try:
         worker.wait_ready(120)
+        # The Faust runtime serves the look-up page too (test_inspect covers its content on the batch runtime).
+        assert worker.get("/customers/nobody")[0] == 401
+        request = urllib.request.Request(
+            worker.url("/customers/no%2Fbody"), headers={"Authorization": f"Bearer {token}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(request, timeout=5)
+        assert missing.value.code == 404
+        assert json.loads(missing.value.read())["error"] == "customer not on this worker"
         moments.write_text(V2)
         worker.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: worker.metrics().get("momentstream_moment_reloads_total{result=applied}") == 1, 30,
