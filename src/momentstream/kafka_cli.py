@@ -233,12 +233,10 @@ def _tick(args: argparse.Namespace) -> int:
 
 
 def _rollout(args: argparse.Namespace) -> int:
-    import json as json_module
-
     from momentstream.patterns.dsl import load_moments
     from momentstream.patterns.errors import PatternError
     from momentstream.patterns.rollout import plan_rollout
-    from momentstream.runtime.moment_registry import FILE_KEY, REGISTRY_KEY, newest_by_key, publish
+    from momentstream.runtime.moment_registry import FILE_KEY, REGISTRY_KEY, newest_by_key, publish, read_registry
 
     try:
         moments = load_moments(args.moments)
@@ -247,8 +245,7 @@ def _rollout(args: argparse.Namespace) -> int:
         return 2
     settings = _settings(args)
     stored, _ = newest_by_key(settings)
-    running = json_module.loads(stored[REGISTRY_KEY]) if REGISTRY_KEY in stored else {}
-    plan = plan_rollout(running if isinstance(running, dict) else {}, moments)
+    plan = plan_rollout(read_registry(stored.get(REGISTRY_KEY)), moments)
     for line in plan.lines():
         print(line)
     if plan.refused:

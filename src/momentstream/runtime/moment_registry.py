@@ -37,6 +37,7 @@ __all__ = [
     "check_moments",
     "newest_by_key",
     "publish",
+    "read_registry",
     "reload_moments",
 ]
 
@@ -61,16 +62,23 @@ def newest_by_key(settings: WorkerSettings) -> tuple[dict[bytes, bytes], int]:
     return newest, end
 
 
+def read_registry(recorded: bytes | None) -> Mapping[str, Mapping[str, object]]:
+    """The recorded registry (name -> version and fingerprint); empty when there is none or it is unreadable."""
+    if recorded is None:
+        return {}
+    try:
+        doc = json.loads(recorded)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        logger.error("the moments record in the models topic is unreadable; comparing with nothing")
+        return {}
+    return doc
+
+
 def check_moments(recorded: bytes | None, moments: Iterable[CompiledMoment]) -> RolloutPlan:
     """The plan from the recorded registry to these moments; :class:`MomentChangeError` if it refuses any."""
-    old: Mapping[str, Mapping[str, object]] = {}
-    if recorded is not None:
-        try:
-            doc = json.loads(recorded)
-            old = doc if isinstance(doc, dict) else {}
-        except ValueError:
-            logger.error("the moments record in the models topic is unreadable; comparing with nothing")
-    plan = plan_rollout(old, moments)
+    plan = plan_rollout(read_registry(recorded), moments)
     if plan.refused:
         raise MomentChangeError("; ".join(plan.refused))
     return plan
