@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from momentstream.engine import Engine
+from momentstream.patterns.nfa import CompiledMoment
 from momentstream.schema import ms_to_datetime
 from momentstream.state import NEVER, CustomerState, EvidenceRow, MomentState
+from momentstream.triggers.emit import indicator_names
 
 __all__ = ["customer_view", "render_view"]
 
@@ -35,9 +37,7 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
     compiled = {m.name: m for m in engine.moments}
     moments = {}
     for name, moment_state in sorted(state.moments.items()):
-        groups = [g.name for g in compiled[name].groups] if name in compiled else []
-        kofn = compiled[name].kofn if name in compiled else None
-        described = _moment(moment_state, groups, kofn.names if kofn is not None else ())
+        described = _moment(moment_state, compiled.get(name))
         if any(described[k] for k in ("partial_matches", "absences_pending", "windows")):
             moments[name] = described
     return {
@@ -84,38 +84,42 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
     }
 
 
-def _evidence(rows: tuple[EvidenceRow, ...], groups: list[str], indicators: tuple[str, ...]) -> list[dict[str, Any]]:
+def _step_name(m: CompiledMoment | None, group: int) -> str:
+    """A step's name; its index when the moment is no longer configured (or the index is out of range)."""
+    return m.groups[group].name if m is not None and 0 <= group < len(m.groups) else str(group)
+
+
+def _evidence(rows: tuple[EvidenceRow, ...], m: CompiledMoment | None) -> list[dict[str, Any]]:
     found = []
     for row in rows:
-        event_id, ts, g = row[0], row[1], row[2]
-        doc: dict[str, Any] = {"step": groups[g] if 0 <= g < len(groups) else str(g), "event_id": event_id,
-                               "at": _iso(ts)}  # fmt: skip
-        if len(row) > 4 and indicators:
-            doc["indicators"] = [n for i, n in enumerate(indicators) if row[4] >> i & 1]
+        doc: dict[str, Any] = {"step": _step_name(m, row[2]), "event_id": row[0], "at": _iso(row[1])}
+        names = indicator_names(m, row[4]) if m is not None and len(row) > 4 else None
+        if names is not None:
+            doc["indicators"] = names
         found.append(doc)
     return found
 
 
-def _moment(moment_state: MomentState, groups: list[str], indicators: tuple[str, ...]) -> dict[str, Any]:
+def _moment(moment_state: MomentState, m: CompiledMoment | None) -> dict[str, Any]:
     partials = []
     for partial in moment_state.partials:
         if partial.dead:
             continue
         partials.append(
             {
-                "at_step": groups[partial.group] if partial.group < len(groups) else str(partial.group),
+                "at_step": _step_name(m, partial.group),
                 "step": partial.group + 1,
-                "of": len(groups),
+                "of": len(m.groups) if m is not None else 0,
                 "since": _iso(partial.start_ts),
                 "last_event": _iso(partial.last_ts),
-                "evidence": _evidence(partial.evidence, groups, indicators),
+                "evidence": _evidence(partial.evidence, m),
             }
         )
     return {
         "version": moment_state.version,
         "partial_matches": partials,
         "absences_pending": [
-            {"completes_at": _iso(p.deadline), "evidence": _evidence(p.evidence, groups, indicators)}
+            {"completes_at": _iso(p.deadline), "evidence": _evidence(p.evidence, m)}
             for p in sorted(moment_state.pending.values(), key=lambda p: p.deadline)
         ],
         "windows": [
@@ -123,7 +127,7 @@ def _moment(moment_state: MomentState, groups: list[str], indicators: tuple[str,
                 "opens_at": _iso(w.opens_at),
                 "closes_at": _iso(w.closes_at),
                 "status": "used" if w.used else "open" if w.is_open else "waiting",
-                "evidence": _evidence(w.evidence, groups, indicators),
+                "evidence": _evidence(w.evidence, m),
             }
             for w in sorted(moment_state.windows.values(), key=lambda w: w.opens_at)
         ],
