@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,7 +131,8 @@ def _values(trigger: Trigger) -> dict[str, str]:
     for e in trigger.evidence:  # the step's last event wins, as a window's anchor does
         values[f"step.{e.step}.at"] = _when(e.ts)
         values[f"step.{e.step}.event_id"] = e.event_id
-        values[f"step.{e.step}.count"] = str(sum(1 for x in trigger.evidence if x.step == e.step))
+    for step, count in Counter(e.step for e in trigger.evidence).items():
+        values[f"step.{step}.count"] = str(count)
     return values
 
 
