@@ -35,6 +35,7 @@ DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "too_large", "key_mismat
                        "processing_error")  # fmt: skip
 TRIGGER_KINDS = ("match", "window_open", "window_expired", "revoked")
 FEEDBACK_RESULTS = ("taken", "declined", "unmatched")
+RELOAD_RESULTS = ("applied", "refused")
 INSPECT_RESULTS = ("found", "not_found", "unauthorized", "disabled", "bad_request", "unreadable")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Event to trigger: tens of milliseconds on a quiet worker, minutes behind a backlog."""
@@ -131,27 +132,21 @@ class WorkerMetrics:
         """Series at 0 for every label value known at start, so a rate over a counter that never moved is 0
         (not "no data", which an alert comparing it with 0 never sees) and dashboards show every moment."""
         names, reasons = list(moments), [*suppress_reasons, "score_condition"]
-        for result in EVENT_RESULTS:
-            self.events.labels(result=result)
-        for reason in DEAD_LETTER_REASONS:
-            self.dead_letters.labels(reason=reason)
+        single: tuple[tuple[Counter, Iterable[str]], ...] = (
+            (self.events, EVENT_RESULTS), (self.dead_letters, DEAD_LETTER_REASONS), (self.model_skips, objectives),
+            (self.feedback, FEEDBACK_RESULTS), (self.inspections, INSPECT_RESULTS), (self.reloads, RELOAD_RESULTS),
+        )  # fmt: skip
+        for counter, values in single:
+            for value in values:
+                counter.labels(value)
+        for counter, moment_names in ((self.triggers, names), (self.shadow_triggers, shadows)):
+            for moment in moment_names:
+                for kind in TRIGGER_KINDS:
+                    counter.labels(moment=moment, kind=kind)
         for moment in names:
             self.deferred.labels(moment=moment)
-            for kind in TRIGGER_KINDS:
-                self.triggers.labels(moment=moment, kind=kind)
             for reason in reasons:
                 self.suppressed.labels(moment=moment, reason=reason)
-        for objective in objectives:
-            self.model_skips.labels(objective=objective)
-        for result in FEEDBACK_RESULTS:
-            self.feedback.labels(result=result)
-        for result in INSPECT_RESULTS:
-            self.inspections.labels(result=result)
-        for result in ("applied", "refused"):
-            self.reloads.labels(result=result)
-        for moment in shadows:
-            for kind in TRIGGER_KINDS:
-                self.shadow_triggers.labels(moment=moment, kind=kind)
         for moment in looped:
             for group in ("treated", "control"):
                 for converted in ("true", "false"):
