@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
+from momentstream.runtime.devcluster import Deployment, WorkerProcess, run_command, wait_until
 from momentstream.runtime.kafka_admin import consumer_lag
 from momentstream.schema import TouchpointEvent
 from momentstream.sim.journeys import simulate
@@ -27,9 +25,7 @@ T0 = datetime(2026, 1, 20, 9, tzinfo=UTC)
 
 
 def inspect(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOMENTSTREAM_")}
-    return subprocess.run([sys.executable, "-m", "momentstream", "inspect", *args], env={**clean, **env},
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    return run_command(env, "inspect", *args, timeout_s=60)
 
 
 def test_an_operator_reads_a_customers_story_from_the_worker_that_holds_it(

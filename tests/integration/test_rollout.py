@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -24,7 +22,7 @@ from momentstream.clock import to_ms
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import parse_moments
 from momentstream.runtime.devbroker import Broker, free_port
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
+from momentstream.runtime.devcluster import Deployment, WorkerProcess, run_command, wait_until
 from momentstream.runtime.kafka_admin import consumer_lag
 from momentstream.runtime.kafka_io import send_ticks
 from momentstream.runtime.replay import ReplayRunner
@@ -66,11 +64,6 @@ def phases() -> tuple[list[TouchpointEvent], list[TouchpointEvent]]:
     before = [ev("support_ticket", i, i) for i in range(20)] + [ev("purchase", i, i + 1) for i in range(0, 20, 2)]
     after = [ev("purchase", i, 30 + i) for i in range(20)] + [ev("support_ticket", i, 60 + i) for i in range(5)]
     return sorted(before, key=lambda e: e.ts), sorted(after, key=lambda e: e.ts)
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "momentstream", *args], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
 
 
 def deployment_on(broker: Broker, tmp_path: Path, **extra: str) -> tuple[Path, Deployment]:
@@ -129,7 +122,7 @@ def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker,
     v3.write_text(V3)
     env2 = {**os.environ, **deployment.env(), "MOMENTSTREAM_MOMENTS": str(v3), "MOMENTSTREAM_WEB_HOST": "127.0.0.1",
             "MOMENTSTREAM_WEB_PORT": str(free_port()), "MOMENTSTREAM_DATA_DIR": str(tmp_path / "w2")}  # fmt: skip
-    started = cli(env2, "worker")
+    started = run_command(env2, "worker")
     assert started.returncode == 2, started.stderr
     assert "refusing these moments" in started.stderr
     assert "give it version: 2" in started.stderr
@@ -174,14 +167,14 @@ def test_momentstream_rollout_reaches_a_running_worker_and_outlives_it(kafka_bro
     worker = WorkerProcess(deployment, tmp_path)
     try:
         worker.wait_ready()
-        dry = cli(operator_env, "rollout", str(v2), "--dry-run")
+        dry = run_command(operator_env, "rollout", str(v2), "--dry-run")
         assert dry.returncode == 0, dry.stderr
         assert "new version: repeat_buyer 1 -> 2" in dry.stdout
-        done = cli(operator_env, "rollout", str(v2))
+        done = run_command(operator_env, "rollout", str(v2))
         assert done.returncode == 0, done.stderr
         wait_until(lambda: worker.metrics().get("momentstream_moment_reloads_total{result=applied}") == 1, 30,
                    "the rollout applied", [worker])  # fmt: skip
-        refused = cli(operator_env, "rollout", str(v3))  # checked against what the deployment runs: V2
+        refused = run_command(operator_env, "rollout", str(v3))  # checked against what the deployment runs: V2
         assert refused.returncode == 2
         assert "give it version: 2" in refused.stdout
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from momentstream.runtime.devbroker import BrokerUnavailableError, free_port
-from momentstream.runtime.devcluster import Deployment, WorkerProcess
+from momentstream.runtime.devcluster import Deployment, WorkerProcess, run_command
 from momentstream.runtime.devsecure import SecuredBroker, secured_broker
 from momentstream.schema import TouchpointEvent
 from momentstream.sim.journeys import simulate
@@ -65,22 +65,13 @@ def mtls_env(broker: SecuredBroker) -> dict[str, str]:
             "MOMENTSTREAM_SSL_KEY": str(c.client_key)}  # fmt: skip
 
 
-def cli(
-    env: dict[str, str], *args: str, stdin: bytes | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[bytes]:
-    """``momentstream ARGS`` as an operator runs it, with only these settings in its environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOMENTSTREAM_")}
-    return subprocess.run([sys.executable, "-m", "momentstream", *args], env={**clean, **env}, input=stdin,
-                          capture_output=True, timeout=timeout, check=False)  # fmt: skip
-
-
 def run_end_to_end(deployment: Deployment, events: list[TouchpointEvent], tmp_path: Path) -> dict[str, Any]:
     """topics create, produce and a worker through the CLI; the deduplicated triggers the CRM would see."""
     env = deployment.env()
-    made = cli(env, "topics", "create")
-    assert made.returncode == 0, made.stderr.decode()
-    sent = cli(env, "produce", "-", stdin=b"\n".join(lines_of(events)))
-    assert sent.returncode == 0, sent.stderr.decode()
+    made = run_command(env, "topics", "create")
+    assert made.returncode == 0, made.stderr
+    sent = run_command(env, "produce", "-", stdin="\n".join(line.decode() for line in lines_of(events)))
+    assert sent.returncode == 0, sent.stderr
     worker = WorkerProcess(deployment, tmp_path)
     try:
         worker.wait_ready(120)
@@ -100,8 +91,8 @@ def test_the_end_to_end_trigger_test_passes_through_sasl_ssl_with_scram(
     assert expected
     assert got == expected
     treated = {i for i, t in expected.items() if not t["holdout"]}
-    tailed = cli(deployment.env(), "tail", "actions", "--dedup", "--idle", "2")
-    assert tailed.returncode == 0, tailed.stderr.decode()
+    tailed = run_command(deployment.env(), "tail", "actions", "--dedup", "--idle", "2")
+    assert tailed.returncode == 0, tailed.stderr
     envelopes = [json.loads(line) for line in tailed.stdout.splitlines()]
     assert {e["id"] for e in envelopes if not is_revocation(e)} == treated
     crm = load_example()  # the example CRM subscriber, with its own security flags

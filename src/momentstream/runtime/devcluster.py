@@ -15,14 +15,14 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["Deployment", "WorkerProcess", "free_port", "wait_until"]
+__all__ = ["Deployment", "WorkerProcess", "free_port", "run_command", "wait_until"]
 
 from momentstream.ops.settings import WorkerSettings, load_settings
 from momentstream.runtime.devbroker import free_port
@@ -178,3 +178,12 @@ def wait_until(
     tails = "\n---\n".join(w.log_tail() for w in workers)
     state = f" ({detail()})" if detail is not None else ""
     raise AssertionError(f"timed out waiting for {what}{state}\n{tails}")
+
+
+def run_command(env: Mapping[str, str], *args: str, stdin: str | None = None,
+                timeout_s: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """``momentstream ARGS`` as an operator runs it: this process's environment without its MOMENTSTREAM_*
+    variables (a test's settings must not leak in), then ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOMENTSTREAM_")}
+    return subprocess.run([sys.executable, "-m", "momentstream", *args], env={**clean, **env}, input=stdin,
+                          capture_output=True, text=True, timeout=timeout_s, check=False)  # fmt: skip
