@@ -12,12 +12,14 @@ gives the same outputs, which is what lets the replay runner and the Kafka runti
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from momentstream.clock import Timer, format_duration, is_due, to_ms
+from momentstream.identity import Forward, Handoff, IdentityError, MergeRecord, adopt
 from momentstream.models.objectives import ObjectivesError, ObjectiveSet
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
@@ -27,8 +29,10 @@ from momentstream.patterns.windows import WindowEvent
 from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     FEEDBACK_EVENT_TYPE,
+    IDENTIFY_EVENT_TYPE,
     CustomerErased,
     DuplicateEvent,
+    IdentityMerged,
     LateEvent,
     Output,
     Reason,
@@ -97,6 +101,9 @@ class Step:
     """The customer asked to be erased: the runtime must delete every stored trace of ``state``."""
     evict: bool = False
     """The customer was idle past ``idle_ttl_ms`` with nothing pending: the runtime may drop its state."""
+    handoffs: tuple[Handoff, ...] = ()
+    """Records for other customers (an alias's merge, forwarded events): the runtime delivers each keyed by its
+    customer, before it saves ``state``."""
 
 
 class Engine:
@@ -190,11 +197,15 @@ class Engine:
         """Take one event of ``state``'s customer; ``state`` is updated in place and returned."""
         if event.customer_id != state.customer_id:
             raise ValueError("event and state belong to different customers")
+        if state.alias_of is not None:
+            return self._forward(state, event)
         if event.type == ERASURE_EVENT_TYPE:
             # Before dedup and lateness: an erasure is honoured whenever it arrives, and again if repeated.
-            return Step(state, [self._erased(state, event)], erase=True)
+            return Step(state, [self._erased(state, event)], erase=True, handoffs=_alias_erasures(state, event))
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
+        if event.type == IDENTIFY_EVENT_TYPE and event.properties["canonical_id"] != state.customer_id:
+            return self._hand_off(state, event)
         if event.type == FEEDBACK_EVENT_TYPE:
             # The CRM's report on a trigger, not the customer's activity: linked by id on arrival, so a report
             # stamped before the customer's latest event is not late.
@@ -215,13 +226,100 @@ class Engine:
         state.buffer_event(ts, event)
         state.max_seen = max(state.max_seen, ts)
         outputs: list[Output] = []
+        self._run_held(state, outputs)
+        return Step(state, outputs)
+
+    def _run_held(self, state: CustomerState, outputs: list[Output]) -> None:
+        """Run what the watermark has passed, and force the oldest held events through over the bounds."""
         self._advance(state, state.max_seen - self.config.allowed_lateness_ms, False, outputs)
         config = self.config
         while state.buffer and (
             len(state.buffer) > config.max_buffered_events or state.buffered_bytes > config.max_buffered_bytes
         ):
-            self._advance(state, state.buffer[0][0], False, outputs)  # force the oldest held events through
+            self._advance(state, state.buffer[0][0], False, outputs)
+
+    # -- identity (see momentstream.identity) ---------------------------------------------
+    def _hand_off(self, state: CustomerState, event: TouchpointEvent) -> Step:
+        """An alias is identified: run it up to the identify time, send its state on and leave a stub."""
+        canonical = str(event.properties["canonical_id"])
+        if canonical in state.aliases:
+            raise IdentityError("identify would make a customer an alias of its own alias (an identity cycle)")
+        outputs: list[Output] = []
+        self._advance(state, to_ms(event.ts), True, outputs)
+        record = MergeRecord(event.event_id, state.customer_id, canonical, event, state.to_bytes())
+        state.become_stub(canonical)
+        ttl = self.config.idle_ttl_ms
+        if ttl is not None:  # a stub is forgotten after a silence like any customer
+            state.idle_at = state.max_seen + ttl
+            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
+        return Step(state, outputs, handoffs=(record,))
+
+    def _forward(self, state: CustomerState, event: TouchpointEvent) -> Step:
+        """An event under a stub: it belongs to the canonical customer (an erasure also erases the stub)."""
+        canonical = state.alias_of
+        assert canonical is not None
+        if event.type == ERASURE_EVENT_TYPE:
+            erased = Step(state, [self._erased(state, event)], erase=True)
+            if event.properties.get("erases_alias_of") == canonical:
+                return erased  # sent by the canonical customer's own erasure
+            forwarded = event.model_copy(update={"customer_id": canonical})
+            return Step(state, erased.outputs, erase=True, handoffs=(Forward(forwarded),))
+        if not state.remember_id(event.event_id):  # also ends any forwarding loop
+            return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
+        state.max_seen = max(state.max_seen, to_ms(event.ts))
+        if event.type == IDENTIFY_EVENT_TYPE and event.properties["canonical_id"] == canonical:
+            return Step(state, [])  # the link is known
+        return Step(state, [], handoffs=(Forward(event.model_copy(update={"customer_id": canonical})),))
+
+    def on_merge(self, state: CustomerState, record: MergeRecord) -> Step:
+        """An alias's state arrives for ``state``'s customer: held at the identify time like an event.
+
+        Its held events join this customer's; its progress is taken over when the watermark passes
+        the identify time (on arrival if this customer has already run past it: ``late``).
+        """
+        if record.canonical_id != state.customer_id:
+            raise ValueError("merge record and state belong to different customers")
+        if state.alias_of is not None:
+            if state.alias_of == record.alias_id:
+                raise IdentityError("two ids were identified as each other (an identity cycle)")
+            return Step(state, [], handoffs=(record.towards(state.alias_of),))
+        try:  # every check before the first change of state
+            alias = CustomerState.from_bytes(record.state)
+        except (ValueError, TypeError, IndexError, KeyError) as err:
+            raise IdentityError(f"the merge record's alias state is unreadable ({type(err).__name__})") from None
+        if alias.customer_id != record.alias_id or record.alias_id == state.customer_id:
+            raise IdentityError("merge record names another alias than its state")
+        if state.customer_id in alias.aliases:
+            raise IdentityError("a customer would become its own alias (an identity cycle)")
+        if not state.remember_id(record.merge_id):
+            return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=record.merge_id)])
+        for event_id in alias.recent_ids:  # a repeat of an alias event forwarded later is a duplicate here
+            state.remember_id(event_id)
+        held = [alias.pop_buffered() for _ in range(len(alias.buffer))]
+        state.merging[record.merge_id] = alias.to_bytes()
+        marker = record.identify.model_copy(update={"customer_id": state.customer_id, "event_id": record.merge_id})
+        outputs: list[Output] = []
+        ts = to_ms(marker.ts)
+        if ts < state.frontier:
+            self._adopt(state, marker, outputs, late=True)
+        else:
+            state.buffer_event(ts, marker)
+            state.max_seen = max(state.max_seen, ts)
+        for held_ts, event in held:
+            state.buffer_event(held_ts, event.model_copy(update={"customer_id": state.customer_id}))
+            state.max_seen = max(state.max_seen, held_ts)
+        self._run_held(state, outputs)
         return Step(state, outputs)
+
+    def _adopt(self, state: CustomerState, marker: TouchpointEvent, outputs: list[Output], late: bool) -> None:
+        alias = CustomerState.from_bytes(state.merging.pop(marker.event_id))
+        adopted = adopt(state, alias, self._by_name)
+        if self.config.idle_ttl_ms is not None and state.idle_at is None and state.timers:
+            state.idle_at = state.max_seen + self.config.idle_ttl_ms
+            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
+        outputs.append(IdentityMerged(customer_id=state.customer_id, alias_id=alias.customer_id,
+                                      merge_id=marker.event_id, identified_at=marker.ts, late=late,
+                                      adopted=adopted))  # fmt: skip
 
     @staticmethod
     def _erased(state: CustomerState, event: TouchpointEvent) -> CustomerErased:
@@ -284,6 +382,8 @@ class Engine:
                 return
 
     def _process_event(self, state: CustomerState, ts: int, event: TouchpointEvent, outputs: list[Output]) -> None:
+        if event.type == IDENTIFY_EVENT_TYPE and event.event_id in state.merging:
+            self._adopt(state, event, outputs, late=False)
         state.seq += 1
         seq = state.seq
         state.frontier = max(state.frontier, ts)
@@ -494,6 +594,21 @@ def _longest_span(m: CompiledMoment) -> int | None:
         spans.append(m.kofn.within_ms)
     longest = max(spans)
     return longest or None
+
+
+def _alias_erasures(state: CustomerState, event: TouchpointEvent) -> tuple[Handoff, ...]:
+    """An erasure for each id merged into an erased customer (their stubs still hold event ids)."""
+    erasures = []
+    waiting = [CustomerState.from_bytes(raw) for raw in state.merging.values()]  # merged, not yet taken in
+    aliases = dict.fromkeys(
+        [*state.aliases, *(a.customer_id for a in waiting), *(n for a in waiting for n in a.aliases)]
+    )
+    for alias in aliases:
+        event_id = "erase-" + hashlib.sha256(f"{event.event_id}\0{alias}".encode()).hexdigest()[:32]
+        erasure = TouchpointEvent(event_id=event_id, customer_id=alias, type=ERASURE_EVENT_TYPE, ts=event.ts,
+                                  channel=event.channel, properties={"erases_alias_of": state.customer_id})  # fmt: skip
+        erasures.append(Forward(erasure))
+    return tuple(erasures)
 
 
 _OFFSETS: dict[int, str] = {}

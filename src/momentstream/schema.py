@@ -14,11 +14,12 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "EARLIEST_TS",
     "FEEDBACK_EVENT_TYPE",
+    "IDENTIFY_EVENT_TYPE",
     "LATEST_TS",
     "MAX_ABS_VALUE",
     "MAX_EVENT_BYTES",
@@ -28,6 +29,7 @@ __all__ = [
     "DuplicateEvent",
     "Evidence",
     "FeedbackUnmatched",
+    "IdentityMerged",
     "LateEvent",
     "Output",
     "Playbook",
@@ -153,6 +155,15 @@ class TouchpointEvent(BaseModel):
         if zone is not None and not (isinstance(zone, str) and _is_zone(zone)):
             raise ValueError("timezone: not an IANA timezone name (e.g. Europe/Berlin)")
         return value
+
+    @model_validator(mode="after")
+    def _identify_names_its_customer(self) -> TouchpointEvent:
+        if self.type == IDENTIFY_EVENT_TYPE:
+            canonical = self.properties.get("canonical_id")
+            if not isinstance(canonical, str) or not 0 < len(canonical) <= 200:
+                raise ValueError("an identify event names the customer it joins in properties.canonical_id "
+                                 "(1 to 200 characters)")  # fmt: skip
+        return self
 
 
 class Evidence(BaseModel):
@@ -443,7 +454,30 @@ class FeedbackUnmatched(BaseModel):
 
 
 ERASURE_EVENT_TYPE = "erasure_request"
-"""An event of this type erases its customer (right to erasure); send it keyed like any other event."""
+"""An event of this type erases its customer (right to erasure); send it keyed like any other event. Under
+any id of a stitched customer it erases the customer and every alias."""
+
+IDENTIFY_EVENT_TYPE = "identify"
+"""Keyed by an alias id (a device, an email), ``properties.canonical_id`` names the customer it is: the
+alias's state merges into that customer's, and its later events go there (see :mod:`momentstream.identity`)."""
+
+
+class IdentityMerged(BaseModel):
+    """Audit: an alias's state was taken into its canonical customer (``adopted`` counts what came along).
+
+    ``late`` merges arrived after the canonical customer had run past the identify time: they were
+    applied on arrival, so their order against those events may differ from a replay's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["identity_merged"] = "identity_merged"
+    customer_id: str
+    alias_id: str
+    merge_id: str
+    identified_at: datetime
+    late: bool = False
+    adopted: dict[str, int]
 
 
 class CustomerErased(BaseModel):
@@ -473,6 +507,7 @@ Output = (
     | TriggerOutcome
     | FeedbackUnmatched
     | ShadowTrigger
+    | IdentityMerged
 )
 
 

@@ -211,6 +211,12 @@ class CustomerState:
     open_triggers: dict[int, OpenTrigger] = field(default_factory=dict)
     """Triggers waiting for their outcome window to close, by the ref of their timer."""
     next_open_ref: int = 0
+    alias_of: str | None = None
+    """This id was identified as another customer's alias: its events go on to that customer (a stub)."""
+    aliases: list[str] = field(default_factory=list)
+    """Ids merged into this customer (erased with it)."""
+    merging: dict[str, bytes] = field(default_factory=dict)
+    """Alias states that arrived and wait, by merge id, for the watermark to pass their identify event."""
     buffered_bytes: int = field(default=0, repr=False, compare=False)
     """Estimated size of the held events (derived from ``buffer``; bounded by the engine)."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -253,6 +259,16 @@ class CustomerState:
             self.timers.discard(name)
         return ms
 
+    def become_stub(self, canonical_id: str) -> None:
+        """Forget everything but the recent event ids: from now on this id only forwards to ``canonical_id``."""
+        kept = self.recent_ids
+        fresh = CustomerState(self.customer_id, dedup_size=self.dedup_size, story_size=self.story_size,
+                              recent_ids=kept, max_seen=self.max_seen)  # fmt: skip
+        for name in self.__slots__:
+            setattr(self, name, getattr(fresh, name))
+        self._id_set = set(kept)
+        self.alias_of = canonical_id
+
     # -- encoding -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Compact, versioned msgpack encoding (see :data:`STATE_FORMAT`)."""
@@ -284,6 +300,7 @@ class CustomerState:
                 self.idle_at,
             ],
             [self.next_open_ref, [[ref, *t.to_list()] for ref, t in self.open_triggers.items()]],
+            [self.alias_of, self.aliases, [[merge_id, raw] for merge_id, raw in self.merging.items()]],
         ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -329,6 +346,9 @@ class CustomerState:
         if len(rest) > 4:
             state.next_open_ref = rest[4][0]
             state.open_triggers = {t[0]: OpenTrigger.from_list(t[1:]) for t in rest[4][1]}
+        if len(rest) > 5:
+            state.alias_of, state.aliases = rest[5][0], list(rest[5][1])
+            state.merging = {m[0]: bytes(m[1]) for m in rest[5][2]}
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)
         state.buffered_bytes = sum(b[3] for b in state.buffer)

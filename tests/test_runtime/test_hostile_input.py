@@ -22,11 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from momentstream.demo import default_engine
+from momentstream.identity import MERGE_MAGIC, IdentityError, MergeRecord, decode_merge
 from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
 from momentstream.runtime.replay import replay_file
 from momentstream.runtime.sources import Reject, read_events
-from momentstream.schema import Trigger
+from momentstream.schema import TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
+from momentstream.state import CustomerState
 
 PARTITIONS = 2
 
@@ -90,8 +92,23 @@ def mutant(draw: st.DrawFn, n: int) -> bytes:
 
 
 @st.composite
+def forged_merge(draw: st.DrawFn, n: int) -> bytes:
+    """A merge record (see momentstream.identity) for the customer ``fuzz-n``, broken or forged."""
+    alias, canonical = f"fuzz-a{n}", f"fuzz-{n}"
+    identify = TouchpointEvent(event_id=f"fz-{n}", customer_id=alias, type="identify",
+                               ts=datetime(2020, 1, 1, tzinfo=UTC), properties={"canonical_id": canonical})  # fmt: skip
+    states = [b"", b"\x93\x01", *(CustomerState(c).to_bytes() for c in (canonical, "cust-00001", alias))]
+    state = draw(st.sampled_from(states))
+    record = MergeRecord(f"fz-{n}", f"fuzz-a{n}", f"fuzz-{n}", identify, state).encode()
+    cut = draw(st.integers(len(MERGE_MAGIC), len(record)))
+    return draw(st.sampled_from([record, record[:cut], MERGE_MAGIC + draw(st.binary(max_size=64))]))
+
+
+@st.composite
 def hostile_record(draw: st.DrawFn, n: int) -> bytes:
-    kind = draw(st.sampled_from(["bytes", "json", "mutant", "mutant", "mutant", "huge"]))
+    kind = draw(st.sampled_from(["bytes", "json", "mutant", "mutant", "mutant", "huge", "merge"]))
+    if kind == "merge":
+        return draw(forged_merge(n)).replace(b"\n", b" ")
     if kind == "bytes":
         return draw(st.binary(min_size=1, max_size=200)).replace(b"\n", b" ")
     if kind == "json":
@@ -177,6 +194,11 @@ def partition_of(key: bytes) -> int:
 
 def key_of(value: bytes) -> bytes:
     """The record key a producer would give: the customer id when there is one."""
+    if value.startswith(MERGE_MAGIC):
+        try:
+            return decode_merge(value).canonical_id.encode()
+        except IdentityError:
+            return b"junk"
     try:
         customer = json.loads(value)["customer_id"]
     except (ValueError, TypeError, KeyError, RecursionError):
@@ -228,7 +250,8 @@ def test_the_processor_dead_letters_every_refused_record_and_the_good_ones_fire_
     view, letters = process(lines)
     assert view == clean_processor()
     assert len(letters) <= len(inserted)
-    assert set(letters) <= {"invalid_json", "invalid_event", "too_large", "key_mismatch"}
+    assert set(letters) <= {"invalid_json", "invalid_event", "too_large", "key_mismatch", "invalid_merge",
+                            "identity_refused"}  # fmt: skip
 
 
 @cache
@@ -252,7 +275,7 @@ def test_the_processor_takes_any_record_without_raising(data: st.DataObject) -> 
         assert key == work.event.customer_id.encode()
     else:
         assert work.dead_letter.reason in {"invalid_json", "invalid_event", "too_large", "key_mismatch",
-                                           "missing_key"}  # fmt: skip
+                                           "missing_key", "invalid_merge", "identity_refused"}  # fmt: skip
         assert not work.outputs
         assert not work.encoded
     assert not work.failures

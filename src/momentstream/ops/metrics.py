@@ -32,10 +32,11 @@ __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 CONTENT_TYPE = "text/plain; version=0.0.4"
 EVENT_RESULTS = ("processed", "dead_lettered", "duplicate", "late")
 DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "too_large", "key_mismatch", "missing_key", "invalid_tick",
-                       "processing_error")  # fmt: skip
+                       "processing_error", "invalid_merge", "identity_refused")  # fmt: skip
 TRIGGER_KINDS = ("match", "window_open", "window_expired", "revoked")
 FEEDBACK_RESULTS = ("taken", "declined", "unmatched")
 RELOAD_RESULTS = ("applied", "refused")
+IDENTITY_STEPS = ("merge_sent", "forwarded", "merged", "merged_late")
 INSPECT_RESULTS = ("found", "not_found", "unauthorized", "disabled", "bad_request", "unreadable")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Event to trigger: tens of milliseconds on a quiet worker, minutes behind a backlog."""
@@ -119,6 +120,9 @@ class WorkerMetrics:
                                        "sent), by moment and kind", ["moment", "kind"], registry=r)  # fmt: skip
         self.reloads = Counter("momentstream_moment_reloads", "Moments file reloads (SIGHUP), by result: applied, "
                                "refused (the previous moments keep running)", ["result"], registry=r)  # fmt: skip
+        self.identity = Counter("momentstream_identity_records", "Identity stitching: alias states sent on "
+                                "(merge_sent), events forwarded from an alias (forwarded), alias states taken in, in "
+                                "order or late (merged, merged_late)", ["step"], registry=r)  # fmt: skip
         self.inspections = Counter("momentstream_inspections", "Operator look-ups of a customer (/customers/<id>), "
                                    "by result", ["result"], registry=r)  # fmt: skip
         self.trigger_latency = Histogram("momentstream_trigger_latency_seconds", "From an event record's Kafka "
@@ -135,6 +139,7 @@ class WorkerMetrics:
         single: tuple[tuple[Counter, Iterable[str]], ...] = (
             (self.events, EVENT_RESULTS), (self.dead_letters, DEAD_LETTER_REASONS), (self.model_skips, objectives),
             (self.feedback, FEEDBACK_RESULTS), (self.inspections, INSPECT_RESULTS), (self.reloads, RELOAD_RESULTS),
+            (self.identity, IDENTITY_STEPS),
         )  # fmt: skip
         for counter, values in single:
             for value in values:

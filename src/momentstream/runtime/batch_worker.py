@@ -49,7 +49,7 @@ from momentstream.runtime.kafka_admin import changelog_topic
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
 from momentstream.runtime.moment_registry import RolloutWatcher, reload_moments
 from momentstream.runtime.processor import StreamProcessor, encode_tick
-from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, route_output
+from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, route_handoff, route_output
 from momentstream.runtime.wallclock import WallClock
 from momentstream.runtime.web import WebServer
 
@@ -213,6 +213,7 @@ class BatchWorker:
                 work, record.key, record.value, record.source, self.settings.dead_letter_topic
             )
         batch.records += [route_output(o, self.settings, self.metrics, self.source_name) for o in result.outputs]
+        batch.records += [route_handoff(h, self.settings, self.metrics) for h in result.handoffs]
         batch.results.update(result.results)
         batch.ticks += result.ticks
         batch.held += result.held
@@ -513,4 +514,7 @@ def _producer_config(settings: WorkerSettings) -> dict[str, Any]:
         "enable.idempotence": True,
         "linger.ms": settings.producer_linger_ms,
         "message.max.bytes": 1_000_000,
+        # Keyed records this worker puts back on the touchpoints topic (identity handoffs) must land where the
+        # Java clients, kafka-python and Faust put that key: their murmur2, not librdkafka's default CRC32.
+        "partitioner": "murmur2_random",
     }

@@ -25,6 +25,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from momentstream.identity import Handoff
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work
 from momentstream.runtime.routing import result_of
 from momentstream.schema import Output, Trigger
@@ -52,6 +53,8 @@ class BatchResult:
     """What a partition's batch caused; its states are already saved in the processor's table."""
 
     outputs: list[Output] = field(default_factory=list)
+    handoffs: list[Handoff] = field(default_factory=list)
+    """Records for customers elsewhere (see :mod:`momentstream.identity`), sent with the outputs."""
     refused: list[tuple[Record, Work]] = field(default_factory=list)
     """Records with a dead letter or other customers' failures, and the work that says why."""
     results: Counter[str] = field(default_factory=Counter)
@@ -83,6 +86,7 @@ def run_partition(processor: StreamProcessor, partition: int, records: list[Reco
         return _one_by_one(processor, partition, records)
     processor.save(merged)
     result.outputs = merged.outputs
+    result.handoffs = [h for _, h in merged.handoffs]
     result.evicted = merged.evicted
     return result
 
@@ -101,6 +105,7 @@ def _one_by_one(processor: StreamProcessor, partition: int, records: list[Record
             processor.save(work)
         _note(result, record, work)
         result.outputs.extend(work.outputs)
+        result.handoffs.extend(h for _, h in work.handoffs)
         result.evicted += work.evicted
     return result
 

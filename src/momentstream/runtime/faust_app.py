@@ -39,7 +39,14 @@ from momentstream.runtime.moment_registry import RolloutWatcher, reload_moments
 from momentstream.runtime.processor import DeadLetter, StreamProcessor, Work, encode_tick
 from momentstream.runtime.producer_flush import BoundedFlush
 from momentstream.runtime.resume_after_seek import ResumeAfterSeek
-from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, result_of, route_output
+from momentstream.runtime.routing import (
+    Outgoing,
+    dead_letters,
+    precreate_series,
+    result_of,
+    route_handoff,
+    route_output,
+)
 from momentstream.runtime.wallclock import WallClock
 from momentstream.schema import Trigger
 
@@ -81,7 +88,9 @@ class Worker:
         self.audit = self.app.topic(settings.audit_topic, **raw)
         self.dead_letter = self.app.topic(settings.dead_letter_topic, **raw)
         self.models = self.app.topic(settings.models_topic, **raw)
-        self._topics = {t.get_topic_name(): t for t in (self.actions, self.holdout, self.audit, self.dead_letter)}
+        self.touchpoints = self.app.topic(settings.touchpoints_topic, **raw)  # for handoffs to other customers
+        sends = (self.actions, self.holdout, self.audit, self.dead_letter, self.touchpoints)
+        self._topics = {t.get_topic_name(): t for t in sends}
         self.table = self.app.Table(
             TABLE_NAME, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
@@ -255,6 +264,7 @@ class Worker:
             for letter in letters:
                 self.metrics.dead_letters.labels(reason=dict(letter.headers)["momentstream.reason"].decode()).inc()
         outgoing = [route_output(o, self.settings, self.metrics, self.source_name) for o in work.outputs]
+        outgoing += [route_handoff(h, self.settings, self.metrics) for _, h in work.handoffs]
         deliveries = [await self._send(record) for record in outgoing]
         triggers = [d for d, record in zip(deliveries, outgoing, strict=True) if record.must_arrive]
         if triggers:

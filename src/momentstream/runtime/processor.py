@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from momentstream.clock import WakeupIndex, to_ms
-from momentstream.engine import Engine
+from momentstream.engine import Engine, Step
+from momentstream.identity import MERGE_MAGIC, Handoff, IdentityError, decode_merge
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, confirmed_newest, error_text, output_customer
 from momentstream.runtime.sources import Refusal, parse_event
 from momentstream.runtime.stored import MAX_STORED_BYTES, decode_entry, encode_entry
@@ -57,6 +58,10 @@ class StateTable(Protocol):
 
 class DictTable(dict[bytes, bytes]):
     """An in-memory :class:`StateTable`, for tests and single-process use."""
+
+
+REVERTING = frozenset({"processing_error", "identity_refused"})
+"""Dead-letter reasons of records whose customer was reverted to its stored state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +118,14 @@ class Work:
     """The stored value of each changed customer and its timer count, made before anything is sent."""
     held: bool = False
     """The event was further than max_skew ahead of the partition clock: processed, but time did not move."""
+    handoffs: list[tuple[str, Handoff]] = field(default_factory=list)
+    """Records for other customers (see :mod:`momentstream.identity`), with the customer that sent each; sent
+    with the outputs, before the states are saved."""
 
     @property
     def reverted(self) -> bool:
         """A customer was reverted to its stored state while this work ran (see :meth:`StreamProcessor.seal`)."""
-        return bool(self.failures) or (self.dead_letter is not None and self.dead_letter.reason == "processing_error")
+        return bool(self.failures) or (self.dead_letter is not None and self.dead_letter.reason in REVERTING)
 
     def absorb(self, later: Work) -> None:
         """Fold the unsealed work of a later record of the same partition into this one (a batch).
@@ -125,6 +133,7 @@ class Work:
         The newest state of a customer wins; one erased in between is deleted before it is written again.
         """
         self.outputs.extend(later.outputs)
+        self.handoffs.extend(later.handoffs)
         for customer_id in later.erased:
             self.changed.pop(customer_id, None)
             self.erased.add(customer_id)
@@ -208,6 +217,8 @@ class StreamProcessor:
         the customer is reverted to its stored state (so the record leaves no trace) and the
         record is dead-lettered with the error: it never escapes to stop the worker.
         """
+        if value.startswith(MERGE_MAGIC):
+            return self._on_merge(partition, key, value, seal)
         work = Work(partition)
         event = parse_event(value)
         if isinstance(event, Refusal):
@@ -225,18 +236,50 @@ class StreamProcessor:
             step = self.engine.on_event(state, event)
         except Exception as err:  # a bug or an unforeseen input: this record only, never the worker
             self._revert(clock, event.customer_id, work)
-            work.dead_letter = DeadLetter("processing_error", error_text(err, event.customer_id))
+            reason = "identity_refused" if isinstance(err, IdentityError) else "processing_error"
+            work.dead_letter = DeadLetter(reason, error_text(err, event.customer_id))
             logger.error("processing error on partition %d: %s (record dead-lettered)", partition, type(err).__name__)
             return work
-        work.outputs.extend(step.outputs)
-        if step.erase:
-            self._forget(clock, event.customer_id, work)
+        return self._stepped(clock, work, state, step, to_ms(event.ts), seal)
+
+    def _on_merge(self, partition: int, key: bytes | None, value: bytes, seal: bool) -> Work:
+        """An alias's state for the customer of ``key`` (see :mod:`momentstream.identity`)."""
+        work = Work(partition)
+        try:
+            record = decode_merge(value)
+        except IdentityError as err:
+            work.dead_letter = DeadLetter("invalid_merge", str(err))
             return work
-        self._changed(work, event.customer_id, state)
-        work.held = clock.shared.observe(to_ms(event.ts), event.customer_id)
-        clock.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
+        customer_id = record.canonical_id
+        if key != customer_id.encode():
+            work.dead_letter = DeadLetter("key_mismatch", "a merge record's key must be its canonical_id")
+            return work
+        clock = self._clock(partition)
+        try:
+            state = self._load(partition, customer_id)
+            step = self.engine.on_merge(state, record)
+        except Exception as err:  # kept whole in the dead-letter topic: nothing of the alias is lost
+            self._revert(clock, customer_id, work)
+            reason = "identity_refused" if isinstance(err, IdentityError) else "processing_error"
+            work.dead_letter = DeadLetter(reason, error_text(err, customer_id))
+            logger.error("merge record refused on partition %d: %s", partition, type(err).__name__)
+            return work
+        return self._stepped(clock, work, state, step, to_ms(record.identify.ts), seal)
+
+    def _stepped(self, clock: _PartitionClock, work: Work, state: CustomerState, step: Step, ts: int,
+                 seal: bool) -> Work:  # fmt: skip
+        """Record what the engine did with one record of ``state``'s customer, then run the partition's due work."""
+        customer_id = state.customer_id
+        work.outputs.extend(step.outputs)
+        work.handoffs.extend((customer_id, handoff) for handoff in step.handoffs)
+        if step.erase:
+            self._forget(clock, customer_id, work)
+            return work
+        self._changed(work, customer_id, state)
+        work.held = clock.shared.observe(ts, customer_id)
+        clock.wakeups.update(customer_id, self.engine.next_wakeup(state))
         if clock.now is not None:
-            self._fire_due(partition, clock, clock.now, False, work)
+            self._fire_due(work.partition, clock, clock.now, False, work)
         return self.seal(work) if seal else work
 
     def on_tick(self, partition: int, tick: Tick, seal: bool = True) -> Work:
@@ -379,6 +422,7 @@ class StreamProcessor:
         if customer_id.encode() not in self.table:  # a new customer: _load counted it, nothing was stored
             clock.customers = max(clock.customers - 1, 0)
         work.outputs = [o for o in work.outputs if output_customer(o) != customer_id]
+        work.handoffs = [h for h in work.handoffs if h[0] != customer_id]
         clock.wakeups.update(customer_id, None)
 
     def _fail(self, clock: _PartitionClock, customer_id: str, err: Exception, work: Work) -> None:

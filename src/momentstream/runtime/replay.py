@@ -19,6 +19,7 @@ from typing import IO, Literal
 
 from momentstream.clock import WakeupIndex, to_ms
 from momentstream.engine import Engine
+from momentstream.identity import Forward, IdentityError, MergeRecord
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, error_text
 from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Refusal, Reject, open_binary, read_events
@@ -146,6 +147,8 @@ class ReplayRunner:
             state = self.states[event.customer_id] = self.engine.new_state(event.customer_id)
         try:
             step = self.engine.on_event(state, event)
+        except IdentityError as err:  # refused before any change: the customer stays as it was
+            raise EventRefusedError(Refusal("identity_refused", error_text(err, event.customer_id))) from None
         except Exception as err:
             self._reset(event.customer_id)
             raise EventRefusedError(Refusal("processing_error", error_text(err, event.customer_id))) from None
@@ -153,11 +156,32 @@ class ReplayRunner:
         if step.erase:
             del self.states[event.customer_id]
             self.wakeups.update(event.customer_id, None)
-            return outputs
-        self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
-        self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
-        if self.clock is not None:
+        else:
+            self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
+            self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
+        for handoff in step.handoffs:  # at once: on Kafka they take one trip through the touchpoints topic
+            outputs.extend(self.feed(handoff.event) if isinstance(handoff, Forward) else self._merge(handoff))
+        if self.clock is not None and not step.erase:
             outputs.extend(self.tick(self.clock))
+        return outputs
+
+    def _merge(self, record: MergeRecord) -> list[Output]:
+        """An alias's state reaches its canonical customer (see :mod:`momentstream.identity`)."""
+        customer_id = record.canonical_id
+        state = self.states.get(customer_id)
+        if state is None:
+            state = self.states[customer_id] = self.engine.new_state(customer_id)
+        try:
+            step = self.engine.on_merge(state, record)
+        except IdentityError as err:
+            raise EventRefusedError(Refusal("identity_refused", error_text(err, customer_id))) from None
+        except Exception as err:
+            self._reset(customer_id)
+            raise EventRefusedError(Refusal("processing_error", error_text(err, customer_id))) from None
+        self.wakeups.update(customer_id, self.engine.next_wakeup(state))
+        outputs = step.outputs
+        for handoff in step.handoffs:
+            outputs.extend(self.feed(handoff.event) if isinstance(handoff, Forward) else self._merge(handoff))
         return outputs
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from momentstream.engine import POLICY_REASONS, Engine
+from momentstream.identity import Handoff, MergeRecord, handoff_target
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import DeadLetter, Work
@@ -16,6 +17,7 @@ from momentstream.runtime.sources import kept_raw
 from momentstream.schema import (
     DuplicateEvent,
     FeedbackUnmatched,
+    IdentityMerged,
     LateEvent,
     Output,
     ShadowTrigger,
@@ -27,7 +29,15 @@ from momentstream.schema import (
 )
 from momentstream.triggers.contract import encode, kafka_headers
 
-__all__ = ["Outgoing", "dead_letters", "letter_headers", "precreate_series", "result_of", "route_output"]
+__all__ = [
+    "Outgoing",
+    "dead_letters",
+    "letter_headers",
+    "precreate_series",
+    "result_of",
+    "route_handoff",
+    "route_output",
+]
 
 Headers = list[tuple[str, bytes]]
 
@@ -62,9 +72,24 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
         metrics.feedback.labels(result="unmatched").inc()
     elif isinstance(output, ShadowTrigger):
         metrics.shadow_triggers.labels(moment=output.moment, kind=output.trigger.kind).inc()
+    elif isinstance(output, IdentityMerged):
+        metrics.identity.labels("merged_late" if output.late else "merged").inc()
     customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
     headers = [("output", output.output.encode())]
     return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)
+
+
+def route_handoff(handoff: Handoff, settings: WorkerSettings, metrics: WorkerMetrics) -> Outgoing:
+    """A record for another customer goes back onto the touchpoints topic, keyed by that customer, so it reaches
+    the partition (and worker) that owns them. Waited for like a trigger: the sender's state is saved after."""
+    if isinstance(handoff, MergeRecord):
+        metrics.identity.labels("merge_sent").inc()
+        value, kind = handoff.encode(), b"merge"
+    else:
+        metrics.identity.labels("forwarded").inc()
+        value, kind = handoff.event.model_dump_json(exclude_none=True).encode(), b"forward"
+    target = handoff_target(handoff).encode()
+    return Outgoing(settings.touchpoints_topic, target, value, [("momentstream.handoff", kind)], True)
 
 
 def precreate_series(metrics: WorkerMetrics, engine: Engine) -> None:
