@@ -1,5 +1,6 @@
 """The Faust runtime (``runtime: faust``), kept as an alternative to the batched worker, on the same
-scenarios: a SIGKILL mid-stream and two workers sharing the partitions give the replay runner's triggers.
+scenarios: a SIGKILL mid-stream, two workers sharing the partitions, and identity handoffs between two workers
+(one SIGKILLed) give the replay runner's triggers.
 
 (The whole integration suite passes with MOMENTSTREAM_RUNTIME=faust too; these two run in every CI.)
 """
@@ -14,6 +15,7 @@ import pytest
 from momentstream.runtime.devbroker import Broker
 from momentstream.schema import TouchpointEvent
 from momentstream.sim.journeys import simulate
+from tests.integration import test_identity as identity
 from tests.integration import test_kafka_runtime as scenarios
 
 pytestmark = pytest.mark.kafka
@@ -43,3 +45,7 @@ def test_faust_sigkill_mid_stream_loses_no_trigger(kafka_broker: Broker, journey
 def test_faust_two_workers_agree_with_replay(kafka_broker: Broker, journeys: list[TouchpointEvent],
                                              tmp_path: Path) -> None:  # fmt: skip
     scenarios.test_two_workers_split_partitions_and_agree(kafka_broker, journeys, tmp_path)
+
+
+def test_faust_stitches_ids_across_workers(kafka_broker: Broker, tmp_path: Path) -> None:
+    identity.test_split_ids_across_two_workers_give_the_replay_runners_triggers(kafka_broker, tmp_path)
