@@ -224,3 +224,25 @@ def test_check_shows_what_each_moment_counts_as_success(tmp_path: Path, capsys: 
     row = next(line for line in out.split("closing the loop")[1].splitlines() if line.startswith("cart"))
     assert "type: purchase" in row
     assert "uplift x 100 > 8" in row
+
+
+def test_simulate_split_ids_writes_logins_that_replay_merges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.jsonl"
+    assert main(["simulate", "-o", str(events), "--customers", "40", "--days", "30", "--split-ids", "50%"]) == 0
+    written = capsys.readouterr().err
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    logins = [e for e in lines if e["type"] == "identify"]
+    assert logins
+    assert f"and {len(logins)} alias ids joined to them by identify events" in written
+    assert main(["replay", str(events), "-o", str(tmp_path / "t.jsonl")]) == 0
+    assert f"{len(logins)} alias ids merged into their customers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["1.5", "-0.1", "nan", "half", "150%"])
+def test_simulate_split_ids_refuses_what_is_not_a_share(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--split-ids", bad])
+    assert info.value.code == 2
+    assert "--split-ids" in capsys.readouterr().err

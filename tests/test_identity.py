@@ -12,6 +12,7 @@ from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import CustomerErased, DuplicateEvent, IdentityMerged, TouchpointEvent, Trigger
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
+from momentstream.state import CustomerState
 from tests.helpers import event, evidence_ids, hours, run, triggers
 
 TICKET_THEN_PURCHASE = (
@@ -91,7 +92,8 @@ def test_a_pending_absence_and_a_window_move_with_their_timers() -> None:
     assert fired == [("quiet_after_signup", "match", "ann"), ("second_purchase", "window_expired", "ann"),
                      ("second_purchase", "window_open", "ann")]  # fmt: skip
     [merged] = [o for o in outputs if isinstance(o, IdentityMerged)]
-    assert merged.adopted["pending_matches"] == 1 and merged.adopted["windows"] == 1
+    assert merged.adopted["pending_matches"] == 1
+    assert merged.adopted["windows"] == 1
     assert merged.adopted["timers"] == 2
 
 
@@ -132,8 +134,6 @@ def test_a_repeated_merge_record_is_taken_once() -> None:
     before = alias.to_bytes()
     [record] = engine.on_event(alias, identify("id1", "dev-1", "ann", 10)).handoffs
     # The stub was not saved: the identify runs again on the old state and sends the same bytes.
-    from momentstream.state import CustomerState
-
     again = CustomerState.from_bytes(before)
     [record_again] = engine.on_event(again, identify("id1", "dev-1", "ann", 10)).handoffs
     assert record_again == record
@@ -152,7 +152,8 @@ def test_an_identity_cycle_is_refused_and_changes_nothing() -> None:
     list(runner.run([event("t1", "support_ticket", 0, "dev-1"), identify("id1", "dev-1", "ann", 10)]))
     assert runner.states["dev-1"].alias_of == "ann"
     list(runner.run([identify("id2", "ann", "dev-1", 20)]))  # dev-1 is ann's own alias
-    assert runner.states["ann"].alias_of is None and runner.states["ann"].aliases == ["dev-1"]
+    assert runner.states["ann"].alias_of is None
+    assert runner.states["ann"].aliases == ["dev-1"]
     assert [refusal.reason for _, refusal in runner.refused] == ["identity_refused"]
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from momentstream.argtypes import duration, positive_duration, positive_int
+from momentstream.argtypes import duration, positive_duration, positive_int, share
 from momentstream.clock import format_duration, parse_instant
 from momentstream.demo import DemoOptions, default_engine, run_demo
 from momentstream.discover_cli import add_discover_command, run_discover
@@ -34,6 +34,7 @@ from momentstream.runtime.sources import open_binary, write_events
 from momentstream.schema import ms_to_datetime
 from momentstream.schema_files import export_json_schemas
 from momentstream.shadow_cli import add_shadow_report, run_shadow_report
+from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 from momentstream.triggers.consent import read_customer_list, suppression_events
@@ -170,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--customers", type=positive_int, default=3000, help="customers to simulate (default 3000)")
     simulate.add_argument("--days", type=positive_int, default=120, help="days of history (default 120)")
     simulate.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
+    simulate.add_argument("--split-ids", type=share, default=0.0, metavar="SHARE",
+                          help="give this share of customers (0.3 or 30%%) a device id for their events before a\n"
+                               "login, and an identify event at the login; a fifth of those have an email id\n"
+                               "in between (see README: One customer, several ids)")  # fmt: skip
 
     check = sub.add_parser("check", help="validate a moments file and list its moments")
     check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
@@ -322,7 +327,8 @@ def _replay(args: argparse.Namespace) -> int:
         f"rejected {summary.rejected:,} malformed lines" + (f" (see {args.rejects})" if args.rejects else
                                                              " (use --rejects FILE to keep them)"),
         f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
-        f"lateness {format_duration(engine.config.allowed_lateness_ms)}",
+        f"lateness {format_duration(engine.config.allowed_lateness_ms)}"
+        + (f", {summary.merged:,} alias ids merged into their customers" if summary.merged else ""),
         *([f"{summary.held:,} events more than --max-skew ahead of the clock were held: processed for their "
            "customer, without moving anybody else's time"] if summary.held else []),
         f"{summary.trigger_total:,} triggers"
@@ -367,10 +373,15 @@ def _instant(text: str) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     sim = simulate(args.customers, args.days, args.seed)
+    events, aliases = sim.events, 0
+    if args.split_ids:
+        split = split_identities(events, args.split_ids, seed=args.seed, chained=0.2)
+        events, aliases = split.events, len(split.aliases)
     with _open_out(args.output) as out:
         assert out is not None
-        write_events(sim.events, out)
-    print(f"wrote {len(sim.events):,} events of {len(sim.truth):,} customers", file=sys.stderr)
+        write_events(events, out)
+    extra = f" (and {aliases:,} alias ids joined to them by identify events)" if aliases else ""
+    print(f"wrote {len(events):,} events of {len(sim.truth):,} customers{extra}", file=sys.stderr)
     return 0
 
 

@@ -26,6 +26,7 @@ from momentstream.runtime.sources import Refusal, Reject, open_binary, read_even
 from momentstream.schema import (
     DuplicateEvent,
     FeedbackUnmatched,
+    IdentityMerged,
     LateEvent,
     Output,
     ShadowTrigger,
@@ -72,9 +73,11 @@ class ReplaySummary:
     evicted: int = 0
     seconds: float = 0.0
     outcomes: Counter[str] = field(default_factory=Counter)
+    """Outcome windows closed, by group (treated, control) and ``converted``; ``unmatched`` feedback."""
     shadow: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Triggers of shadow moments by (moment, kind): in the audit output only."""
-    """Outcome windows closed, by group (treated, control) and ``converted``; ``unmatched`` feedback."""
+    merged: int = 0
+    """Alias ids whose state was taken into their customer (identify events)."""
 
     def count(self, output: Output) -> None:
         """Tally one output."""
@@ -94,6 +97,8 @@ class ReplaySummary:
             self.outcomes["unmatched"] += 1
         elif isinstance(output, ShadowTrigger):
             self.shadow[(output.moment, output.trigger.kind)] += 1
+        elif isinstance(output, IdentityMerged):
+            self.merged += 1
 
     @property
     def trigger_total(self) -> int:
