@@ -86,3 +86,20 @@ def test_odd_customer_ids_and_a_moment_no_longer_configured_do_not_break_the_vie
     retired = view["moments"]["retired_moment"]["partial_matches"][0]
     assert retired["at_step"].isdigit()  # step indices, with no names to give them
     assert odd in render_view(view)
+
+
+def test_a_stub_names_its_customer_and_the_customer_lists_its_aliases() -> None:
+    engine = default_engine(None)
+    alias = run(engine, [event(1, "support_ticket", 0, "dev-1")], until_hours=1)
+    [record] = engine.on_event(alias, event(2, "identify", 2, "dev-1", properties={"canonical_id": "ann"})).handoffs
+    stub = customer_view(engine, alias)
+    assert (stub["alias_of"], stub["story"], stub["moments"]) == ("ann", [], {})
+    assert "an alias of ann" in render_view(stub)
+    ann = engine.new_state("ann")
+    engine.on_merge(ann, record)
+    assert customer_view(engine, ann)["merges_waiting"] == 1
+    engine.on_tick(ann, int((T0 + timedelta(hours=3)).timestamp() * 1000))
+    view = customer_view(engine, ann)
+    assert (view["aliases"], view["merges_waiting"]) == (["dev-1"], 0)
+    assert [e["event_id"] for e in view["story"]] == ["e1", "e2"]
+    assert "aliases merged in: dev-1" in render_view(view)

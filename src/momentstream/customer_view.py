@@ -42,6 +42,9 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
             moments[name] = described
     return {
         "customer_id": state.customer_id,
+        "alias_of": state.alias_of,
+        "aliases": list(state.aliases),
+        "merges_waiting": len(state.merging),
         "clock": _iso(state.watermark),
         "newest_event": _iso(state.max_seen),
         "zone": state.zone,
@@ -156,6 +159,12 @@ def render_view(view: dict[str, Any]) -> str:
     """
     where = ", ".join(f"{k} {view[k]}" for k in ("partition", "clock", "zone") if view.get(k) is not None)
     lines = [f"customer {view['customer_id']}" + (f" ({where})" if where else "")]
+    if view.get("alias_of"):
+        lines.append(f"an alias of {view['alias_of']}: its events go there (look that customer up)")
+    if view.get("aliases"):
+        lines.append(f"aliases merged in: {', '.join(view['aliases'])}")
+    if view.get("merges_waiting"):
+        lines.append(f"alias states waiting for their identify time: {view['merges_waiting']}")
     story = view["story"]
     lines.append("story (newest last):" if story else "story: no events kept")
     lines += [f"  {e['at']}  {e['type']:<22} {e['channel']:<10} {e['event_id']}" for e in story]

@@ -16,6 +16,7 @@ from momentstream.schema import (
     SCHEMA_VERSION,
     CustomerErased,
     FeedbackUnmatched,
+    IdentityMerged,
     LateEvent,
     ShadowTrigger,
     TouchpointEvent,
@@ -45,6 +46,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "trigger_outcome": TriggerOutcome,
         "feedback_unmatched": FeedbackUnmatched,
         "shadow_trigger": ShadowTrigger,
+        "identity_merged": IdentityMerged,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()
