@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,14 +21,18 @@ type_sets = st.sets(st.sampled_from(ALPHABET), min_size=1, max_size=2).map(froze
 @st.composite
 def groups(draw: st.DrawFn) -> RefGroup:
     low, high = draw(st.sampled_from(QUANTIFIERS))
+    consecutive = draw(st.booleans())
+    repeats = high is None or high > 1
     return RefGroup(
         types=draw(type_sets),
         contiguity=draw(st.sampled_from(["next", "followed_by", "followed_by_any"])),
         min_times=low,
         max_times=high,
-        consecutive=draw(st.booleans()),
+        consecutive=consecutive,
         within=draw(st.one_of(st.none(), st.integers(1, 4))),
         absence_before=frozenset(),
+        until=draw(type_sets) if high is None and draw(st.integers(0, 3)) == 0 else frozenset(),
+        combinations=repeats and not consecutive and draw(st.integers(0, 3)) == 0,
     )
 
 
@@ -38,12 +44,17 @@ def patterns(draw: st.DrawFn) -> RefPattern:
         gs[0] = RefGroup(first.types, first.contiguity, 1, first.max_times or 1, first.consecutive,
                          first.within, first.absence_before)  # fmt: skip
     for i in range(1, len(gs)):
-        if gs[i].min_times > 0 and draw(st.integers(0, 3)) == 0:
-            g = gs[i]
-            gs[i] = RefGroup(g.types, g.contiguity, g.min_times, g.max_times, g.consecutive, g.within,
-                             draw(type_sets))  # fmt: skip
-    return RefPattern(tuple(gs), draw(st.one_of(st.none(), st.integers(1, 8))),
-                      draw(st.sampled_from(["no_skip", "skip_to_next", "skip_past_last_event"])))  # fmt: skip
+        g = gs[i]
+        if draw(st.integers(0, 3)) == 0:
+            gs[i] = replace(g := gs[i], absence_before=draw(type_sets))
+        if draw(st.integers(0, 4)) == 0:
+            gs[i] = replace(g := gs[i], not_next_before=draw(type_sets))
+        startable = all(h.min_times == 0 for h in gs[:i])
+        if (g.max_times is None or g.max_times > 1) and not g.combinations and not startable:
+            gs[i] = replace(g, greedy=draw(st.integers(0, 2)) == 0)
+    skip = draw(st.sampled_from(["no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first", "skip_to_last"]))
+    skip_group = draw(st.integers(0, len(gs) - 1)) if skip in ("skip_to_first", "skip_to_last") else None
+    return RefPattern(tuple(gs), draw(st.one_of(st.none(), st.integers(1, 8))), skip, skip_group)
 
 
 def to_spec(p: RefPattern) -> MomentSpec:
@@ -51,15 +62,20 @@ def to_spec(p: RefPattern) -> MomentSpec:
     for i, g in enumerate(p.groups):
         if g.absence_before:
             steps.append(AbsentStep(f"not_{i}", {"type": sorted(g.absence_before)}))
+        if g.not_next_before:
+            steps.append(AbsentStep(f"not_next_{i}", {"type": sorted(g.not_next_before)}, immediately=True))
         steps.append(EventStep(f"g{i}", {"type": sorted(g.types)}, g.contiguity,  # type: ignore[arg-type]
                                g.min_times, g.max_times, g.consecutive,
-                               None if g.within is None else g.within * 60_000))  # fmt: skip
+                               None if g.within is None else g.within * 60_000,
+                               until={"type": sorted(g.until)} if g.until else None, greedy=g.greedy,
+                               combinations=g.combinations))  # fmt: skip
     within = None if p.within is None else p.within * 60_000
+    skip_step = None if p.skip_group is None else f"g{p.skip_group}"
     return MomentSpec("prop", tuple(steps), within_ms=within, skip=p.skip,  # type: ignore[arg-type]
-                      max_partial_matches=10_000)  # fmt: skip
+                      skip_step=skip_step, max_partial_matches=10_000)  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pattern=patterns(),
     sequence=st.lists(st.tuples(st.sampled_from(ALPHABET), st.integers(0, 2)), max_size=7),

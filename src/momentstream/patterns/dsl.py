@@ -23,6 +23,7 @@ from momentstream.patterns.predicates import CUSTOMER_TIMEZONE, compile_predicat
 from momentstream.patterns.spec import (
     CONTIGUITIES,
     SKIP_STRATEGIES,
+    SKIP_TO_STEP,
     AbsentStep,
     Contiguity,
     EventStep,
@@ -53,7 +54,8 @@ KNOWN_CHANNELS = frozenset({
     "account_manager", "support", "slack", "webhook",
 })  # fmt: skip
 """Channel names a moment may list without declaring them; a file names others in ``channels:``."""
-_STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within"}
+_STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within", "until",
+              "greedy", "combinations"}  # fmt: skip
 _WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
 
 
@@ -155,9 +157,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
     version = raw.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise PatternError("expected a positive integer", field="version")
-    skip = raw.get("skip", "skip_past_last_event")
-    if skip not in SKIP_STRATEGIES:
-        raise PatternError(f"unknown strategy {skip!r} (expected one of {list(SKIP_STRATEGIES)})", field="skip")
+    skip, skip_step = _skip(raw.get("skip", "skip_past_last_event"))
     cap = raw.get("max_partial_matches", 64)
     if isinstance(cap, bool) or not isinstance(cap, int):
         raise PatternError("expected an integer", field="max_partial_matches")
@@ -182,6 +182,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source: str = "") -> MomentSpec:
         within_ms=_duration(raw, "within", "within"),
         window=_window(raw["window"]) if raw.get("window") is not None else None,
         skip=skip,
+        skip_step=skip_step,
         max_partial_matches=cap,
         timezone=str(raw.get("timezone", "UTC")),
         source=source,
@@ -305,7 +306,7 @@ def _step(raw: Any, i: int) -> Step:
     if not isinstance(raw, Mapping):
         raise PatternError("expected a mapping", field=where)
     try:
-        if "absent" in raw:
+        if "absent" in raw or "not_next" in raw:
             return _absent_step(raw, i)
         if "at_least" in raw:
             return _kofn_step(raw, i)
@@ -346,9 +347,34 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
         contiguity=contiguity,
         min_times=min_times,
         max_times=max_times,
-        consecutive=bool(raw.get("consecutive", False)),
+        consecutive=_flag(raw, "consecutive"),
         within_ms=_duration(raw, "within", "within"),
+        until=raw.get("until"),
+        greedy=_flag(raw, "greedy"),
+        combinations=_flag(raw, "combinations"),
     )
+
+
+def _flag(raw: Mapping[str, Any], key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise PatternError("expected true or false", field=key)
+    return value
+
+
+def _skip(raw: Any) -> tuple[SkipStrategy, str | None]:
+    """``skip: skip_past_last_event`` and the others by name; ``skip: {skip_to_first: step}`` names a step."""
+    if isinstance(raw, Mapping) and len(raw) == 1:
+        [(strategy, step)] = raw.items()
+        if strategy in SKIP_TO_STEP and isinstance(step, str):
+            return strategy, step
+    if raw in SKIP_TO_STEP:
+        raise PatternError(f"{raw} skips to a step: write skip: {{{raw}: <step name>}}", field="skip")
+    if not isinstance(raw, str) or raw not in SKIP_STRATEGIES:
+        named = [s for s in SKIP_STRATEGIES if s not in SKIP_TO_STEP]
+        raise PatternError(f"unknown strategy {raw!r} (expected one of {named}, or {{skip_to_first: step}} or "
+                           "{skip_to_last: step})", field="skip")  # fmt: skip
+    return raw, None
 
 
 def _count(value: Any) -> bool:
@@ -356,6 +382,11 @@ def _count(value: Any) -> bool:
 
 
 def _absent_step(raw: Mapping[str, Any], i: int) -> AbsentStep:
+    if "not_next" in raw:
+        unknown = set(raw) - {"name", "not_next"}
+        if unknown:
+            raise PatternError(f"unknown key(s) {sorted(unknown)} (not_next takes name, not_next)")
+        return AbsentStep(name=str(raw.get("name", f"not_next_{i}")), where=raw["not_next"], immediately=True)
     unknown = set(raw) - {"name", "absent", "for"}
     if unknown:
         raise PatternError(f"unknown key(s) {sorted(unknown)} (an absence takes name, absent, for)")
@@ -451,6 +482,29 @@ class Moment:
         """No ``where`` event before the next step, or for ``for_`` at the end of the pattern."""
         return self._add(AbsentStep(name, where, None if for_ is None else parse_duration(for_)))
 
+    def not_next(self, name: str, where: Any) -> Moment:
+        """The very next event after the previous step may not satisfy ``where`` (Flink's notNext)."""
+        return self._add(AbsentStep(name, where, immediately=True))
+
+    def _loop_option(self, what: str, **change: Any) -> Moment:
+        steps = self._spec.steps
+        if not steps or not isinstance(steps[-1], EventStep):
+            raise PatternError(f"{what} needs an event step before it", moment=self._spec.name)
+        self._spec = replace(self._spec, steps=(*steps[:-1], replace(steps[-1], **change)))
+        return self
+
+    def until(self, where: Any) -> Moment:
+        """The last (looping) step takes no event from the first one satisfying ``where`` on."""
+        return self._loop_option("until", until=where)
+
+    def greedy(self) -> Moment:
+        """The last (repeating) step takes every event it can before the match moves on."""
+        return self._loop_option("greedy", greedy=True)
+
+    def allow_combinations(self) -> Moment:
+        """Repeats of the last step may skip matching events: every combination (Flink's allowCombinations)."""
+        return self._loop_option("allow_combinations", combinations=True)
+
     def _quantify(self, min_times: int, max_times: int | None, consecutive: bool | None = None) -> Moment:
         steps = self._spec.steps
         if not steps or not isinstance(steps[-1], EventStep):
@@ -496,9 +550,10 @@ class Moment:
         self._spec = replace(self._spec, window=spec)
         return self
 
-    def skip(self, strategy: SkipStrategy) -> Moment:
-        """After-match skip strategy (``skip_past_last_event`` by default)."""
-        self._spec = replace(self._spec, skip=strategy)
+    def skip(self, strategy: SkipStrategy, step: str | None = None) -> Moment:
+        """After-match skip strategy (``skip_past_last_event`` by default); ``skip_to_first`` and
+        ``skip_to_last`` name the ``step``."""
+        self._spec = replace(self._spec, skip=strategy, skip_step=step)
         return self
 
     def max_partial_matches(self, cap: int) -> Moment:

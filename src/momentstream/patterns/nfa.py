@@ -7,8 +7,14 @@ and ``max`` events that satisfy its predicate, such that
 * a group's first event relates to the previous matched event by the group's contiguity:
   ``next`` — it is the very next event; ``followed_by`` — no event in between satisfies the
   group's predicate; ``followed_by_any`` — no constraint;
-* repeats inside a group are ``followed_by`` (or ``next`` when ``consecutive``);
-* no event between two matched events satisfies an absence placed between their groups;
+* repeats inside a group are ``followed_by`` (or ``next`` when ``consecutive``, ``followed_by_any``
+  with ``combinations``);
+* no event between two matched events satisfies an absence placed between their groups, and the
+  event right after the earlier one does not satisfy a ``not_next`` placed there;
+* a looping group with ``until`` takes no event at or after the first one that satisfies ``until``
+  since the previous group's last event;
+* a match moves on from a ``greedy`` group only if no event it could still have taken came before
+  the next matched event (that event included);
 * the gap to the previous group is at most the group's ``within``, the whole span at most the
   moment's ``within``; a trailing absence holds for its ``for`` after the last matched event.
 
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from momentstream.clock import format_duration
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
-from momentstream.patterns.spec import AbsentStep, EventStep, KOfNStep, MomentSpec, SkipStrategy, Where
+from momentstream.patterns.spec import SKIP_TO_STEP, AbsentStep, EventStep, KOfNStep, MomentSpec, SkipStrategy, Where
 from momentstream.schema import TouchpointEvent
 from momentstream.state import EvidenceRow, MomentState, PartialMatch, PendingMatch
 
@@ -60,6 +66,12 @@ class Option:
     pred_bit: int
     absence_bits: int
     within_ms: int | None
+    stop_bits: int = 0
+    """An event satisfying these ends the option for good (the target group's ``until``)."""
+    greedy: bool = False
+    """Taking an event here forbids the options past the target group for that event (and so for ever)."""
+    not_next_bits: int = 0
+    """The event right after the partial match's last one may not satisfy these (``not_next``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,8 @@ class Group:
     min_times: int
     max_times: int | None
     pred_bit: int
+    until_bits: int = 0
+    greedy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +177,8 @@ class CompiledMoment:
     start_bits: int
     by_type: dict[str, tuple[tuple[int, Test], ...]]
     any_type: tuple[tuple[int, Test], ...]
+    skip_group: int | None = None
+    """The group ``skip_to_first`` / ``skip_to_last`` skip to."""
 
     @property
     def name(self) -> str:
@@ -245,6 +261,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
     contiguity: list[int] = []
     step_within: list[int | None] = []
     boundary_absence: dict[int, int] = {}
+    boundary_not_next: dict[int, int] = {}
     end_absence_ms: int | None = None
     end_absence_bits = 0
     kofn: KOfN | None = None
@@ -260,8 +277,15 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
         if isinstance(step, AbsentStep):
             if not groups:
                 raise PatternError("a pattern cannot start with an absence", field=field)
-            bit = table.add(step.where, f"{field}.absent")
+            bit = table.add(step.where, f"{field}.{'not_next' if step.immediately else 'absent'}")
             is_last = all(isinstance(s, AbsentStep) for s in steps[i:])
+            if step.immediately:
+                if is_last:
+                    raise PatternError("a pattern cannot end with not_next: nothing would say when it holds "
+                                       "(use an absence with 'for')", field=field)  # fmt: skip
+                b = len(groups) - 1
+                boundary_not_next[b] = boundary_not_next.get(b, 0) | bit
+                continue
             if is_last:
                 if step.for_ms is None or step.for_ms <= 0:
                     raise PatternError("an absence at the end of a pattern needs a positive 'for'",
@@ -274,9 +298,6 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
                 if step.for_ms is not None:
                     raise PatternError("'for' only applies to an absence at the end of a pattern",
                                        field=f"{field}.for")  # fmt: skip
-                nxt = steps[i + 1]
-                if isinstance(nxt, EventStep) and nxt.min_times == 0:
-                    raise PatternError("the step after an absence cannot be optional", field=f"pattern[{i + 1}]")
                 b = len(groups) - 1
                 boundary_absence[b] = boundary_absence.get(b, 0) | bit
             continue
@@ -288,28 +309,26 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
             contiguity.append(ANY)
             step_within.append(None)
             continue
-        _check_event_step(step, field)
+        _check_event_step(step, field, first=all(g.min_times == 0 for g in groups))
         if step.within_ms is not None and step.within_ms <= 0:
             raise PatternError("must be positive", field=f"{field}.within")
         bit = table.add(step.where, f"{field}.where")
-        groups.append(Group(step.name, step.min_times, step.max_times, bit))
+        until = table.add(step.until, f"{field}.until") if step.until is not None else 0
+        groups.append(Group(step.name, step.min_times, step.max_times, bit, until, step.greedy))
         contiguity.append(_CONTIGUITY_CODE[step.contiguity])
         step_within.append(step.within_ms)
     if all(g.min_times == 0 for g in groups):
         raise PatternError("at least one step must be mandatory", field="pattern")
-    inner = [
-        NEXT if isinstance(s, EventStep) and s.consecutive else FOLLOWED_BY
-        for s in steps
-        if not isinstance(s, AbsentStep)
-    ]
+    inner = [_inner_contiguity(s) for s in steps if not isinstance(s, AbsentStep)]
+    boundaries = _Boundaries(boundary_absence, boundary_not_next)
     positions = tuple(
-        _positions_for(g, groups, contiguity, step_within, boundary_absence, inner[g]) for g in range(len(groups))
+        _positions_for(g, groups, contiguity, step_within, boundaries, inner[g]) for g in range(len(groups))
     )
     start = _start_position(groups, kofn)
     window = _compile_window(spec, table, groups, end_absence_ms)
     predicates = tuple(table.items)
     by_type, any_type, relevant = _index(predicates)
-    has_next = any(o.contiguity == NEXT for row in positions for pos in row for o in pos.options)
+    has_next = any(o.contiguity == NEXT or o.not_next_bits for row in positions for pos in row for o in pos.options)
     return CompiledMoment(
         spec=spec,
         groups=tuple(groups),
@@ -325,15 +344,61 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
         start_bits=_start_bits(start, kofn),
         by_type=by_type,
         any_type=any_type,
+        skip_group=_skip_group(spec, groups),
     )
 
 
-def _check_event_step(step: EventStep, field: str) -> None:
+def _skip_group(spec: MomentSpec, groups: list[Group]) -> int | None:
+    if spec.skip not in SKIP_TO_STEP:
+        if spec.skip_step is not None:
+            raise PatternError(f"only skip_to_first and skip_to_last name a step, not {spec.skip}", field="skip")
+        return None
+    found = [i for i, g in enumerate(groups) if g.name == spec.skip_step]
+    if not found:
+        names = [g.name for g in groups]
+        raise PatternError(f"{spec.skip} needs the name of an event step (steps: {names}), "
+                           f"not {spec.skip_step!r}", field="skip")  # fmt: skip
+    return found[0]
+
+
+def _check_event_step(step: EventStep, field: str, first: bool) -> None:
+    """Quantifiers and the looping options; ``first``: the step can begin a match."""
     if step.max_times is not None and (step.max_times < 1 or step.max_times < step.min_times):
         raise PatternError(f"times must satisfy 1 <= max and min <= max, got [{step.min_times}, {step.max_times}]",
                            field=f"{field}.times")  # fmt: skip
     if step.min_times < 0:
         raise PatternError("times cannot be negative", field=f"{field}.times")
+    if step.until is not None and step.max_times is not None:
+        raise PatternError(
+            "until stops a looping step: give it one_or_more or times: [n, null]", field=f"{field}.until"
+        )
+    repeats = step.max_times is None or step.max_times > 1
+    if step.combinations and (not repeats or step.consecutive):
+        raise PatternError("combinations applies to a repeating step that is not consecutive",
+                           field=f"{field}.combinations")  # fmt: skip
+    if step.greedy:
+        if not repeats or step.combinations:
+            raise PatternError("greedy applies to a repeating step without combinations", field=f"{field}.greedy")
+        if first:
+            raise PatternError("a step that can begin a match cannot be greedy (nothing comes before it to move on "
+                               "from)", field=f"{field}.greedy")  # fmt: skip
+
+
+def _inner_contiguity(step: EventStep | KOfNStep) -> int:
+    """How a group's repeats relate to each other."""
+    if isinstance(step, EventStep) and step.consecutive:
+        return NEXT
+    if isinstance(step, EventStep) and step.combinations:
+        return ANY
+    return FOLLOWED_BY
+
+
+@dataclass(frozen=True, slots=True)
+class _Boundaries:
+    """Constraints between group ``b`` and the next one: absences and not-next, as predicate masks."""
+
+    absent: dict[int, int]
+    not_next: dict[int, int]
 
 
 def _compile_kofn(step: KOfNStep, table: _PredicateTable, field: str) -> KOfN:
@@ -356,14 +421,17 @@ def _moves(
     groups: list[Group],
     contiguity: list[int],
     step_within: list[int | None],
-    absences: dict[int, int],
+    boundaries: _Boundaries,
 ) -> tuple[list[Option], bool]:
     """Options that leave group ``g`` (skipping optional groups), and whether the match can end."""
     options = []
-    crossed = 0
+    crossed = crossed_next = 0
     for h in range(g + 1, len(groups)):
-        crossed |= absences.get(h - 1, 0)
-        options.append(Option(h, False, contiguity[h], groups[h].pred_bit, crossed, step_within[h]))
+        crossed |= boundaries.absent.get(h - 1, 0)
+        crossed_next |= boundaries.not_next.get(h - 1, 0)
+        target = groups[h]
+        options.append(Option(h, False, contiguity[h], target.pred_bit, crossed, step_within[h], target.until_bits,
+                              target.greedy, crossed_next))  # fmt: skip
         if groups[h].min_times > 0:
             return options, False
     return options, True
@@ -374,12 +442,12 @@ def _positions_for(
     groups: list[Group],
     contiguity: list[int],
     step_within: list[int | None],
-    absences: dict[int, int],
+    boundaries: _Boundaries,
     inner: int,
 ) -> tuple[Position, Position, Position]:
     group = groups[g]
-    repeat = Option(g, True, inner, group.pred_bit, 0, None)
-    moves, completes = _moves(g, groups, contiguity, step_within, absences)
+    repeat = Option(g, True, inner, group.pred_bit, 0, None, group.until_bits, group.greedy)
+    moves, completes = _moves(g, groups, contiguity, step_within, boundaries)
     below_min = _position((repeat,), False)
     between = _position((repeat, *moves), completes)
     at_max = _position(tuple(moves), completes)
@@ -465,13 +533,23 @@ def advance(m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int
             continue
         pos = m.position(pm.group, pm.count)
         dead = pm.dead
+        greedy_above = len(m.groups)
         for i, opt in enumerate(pos.options):
             bit = 1 << i
             if dead & bit:
                 continue
+            if (
+                mask & opt.stop_bits
+                or opt.target > greedy_above
+                or (mask & opt.not_next_bits and seq == pm.last_seq + 1)
+            ):
+                dead |= bit  # until, a greedy group that took this event, or not_next: never again
+                continue
             hit = mask & opt.pred_bit
             late = opt.within_ms is not None and ts - pm.last_ts > opt.within_ms
             if hit and not late and (opt.contiguity != NEXT or seq == pm.last_seq + 1):
+                if opt.greedy:
+                    greedy_above = opt.target
                 count = pm.count + 1 if opt.repeat else 1
                 created.append(
                     PartialMatch(
@@ -573,6 +651,17 @@ def _apply_skip(
     if m.skip == "no_skip":
         return completions
     reported: list[Completion] = []
+    if m.skip_group is not None:  # Flink's SKIP_TO_FIRST[step] / SKIP_TO_LAST[step]
+        floor = -1
+        for c in completions:
+            if c.start_seq < floor:
+                continue
+            reported.append(c)
+            seqs = [row[3] for row in c.evidence if row[2] == m.skip_group]
+            if seqs:  # a match without the step skips nothing (Flink's default)
+                floor = max(floor, seqs[0] if m.skip == "skip_to_first" else seqs[-1])
+        _prune(ms, lambda start: start < floor, cancelled)
+        return reported
     if m.skip == "skip_past_last_event":
         floor = -1
         for c in completions:

@@ -32,13 +32,26 @@ def fingerprint(spec: MomentSpec) -> str:
     >>> fingerprint(a) == fingerprint(a), fingerprint(a) == fingerprint(b)
     (True, False)
     """
+    rules: list[object] = [spec.within_ms, spec.skip, spec.max_partial_matches, spec.timezone]
+    if spec.skip_step is not None:
+        rules.append(spec.skip_step)
     matching = {
-        "steps": [dataclasses.asdict(s) | {"kind": type(s).__name__} for s in spec.steps],
+        "steps": [_step_fields(s) | {"kind": type(s).__name__} for s in spec.steps],
         "window": dataclasses.asdict(spec.window) if spec.window else None,
-        "rules": [spec.within_ms, spec.skip, spec.max_partial_matches, spec.timezone],
+        "rules": rules,
     }
     text = json.dumps(matching, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_LATER_FIELDS = {"until": None, "greedy": False, "combinations": False, "immediately": False}
+"""Step fields added after fingerprints were first recorded: left out at their defaults, so a deployment's
+recorded fingerprints stay valid across the upgrade that added them."""
+
+
+def _step_fields(step: object) -> dict[str, object]:
+    fields = dataclasses.asdict(step)  # type: ignore[call-overload]
+    return {k: v for k, v in fields.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
 
 
 def registry(moments: Iterable[CompiledMoment]) -> dict[str, dict[str, object]]:

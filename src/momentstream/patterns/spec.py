@@ -17,6 +17,7 @@ from momentstream.triggers.quiet_hours import QuietHours
 __all__ = [
     "CONTIGUITIES",
     "SKIP_STRATEGIES",
+    "SKIP_TO_STEP",
     "AbsentStep",
     "Contiguity",
     "EventStep",
@@ -29,8 +30,11 @@ __all__ = [
 
 Contiguity = Literal["next", "followed_by", "followed_by_any"]
 CONTIGUITIES: tuple[Contiguity, ...] = ("next", "followed_by", "followed_by_any")
-SkipStrategy = Literal["no_skip", "skip_to_next", "skip_past_last_event"]
-SKIP_STRATEGIES: tuple[SkipStrategy, ...] = ("no_skip", "skip_to_next", "skip_past_last_event")
+SkipStrategy = Literal["no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first", "skip_to_last"]
+SKIP_STRATEGIES: tuple[SkipStrategy, ...] = ("no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first",
+                                             "skip_to_last")  # fmt: skip
+SKIP_TO_STEP: tuple[SkipStrategy, ...] = ("skip_to_first", "skip_to_last")
+"""Strategies that name a step (``MomentSpec.skip_step``), as Flink's SKIP_TO_FIRST[b] and SKIP_TO_LAST[b]."""
 
 Where = Mapping[str, Any] | None
 
@@ -42,7 +46,12 @@ class EventStep:
     ``contiguity`` relates the step's first event to the previous matched event: ``next``
     (the very next event), ``followed_by`` (the first later event that matches) or
     ``followed_by_any`` (any later event that matches). Repeats inside the step are
-    ``followed_by`` unless ``consecutive``. ``within_ms`` limits the gap since the previous step.
+    ``followed_by`` unless ``consecutive`` (``next``) or ``combinations`` (``followed_by_any``: every
+    combination, Flink's allowCombinations). ``within_ms`` limits the gap since the previous step.
+
+    For a looping step: ``until`` stops it once an event satisfying it arrives after the previous step
+    (that event is not taken into the loop); ``greedy`` makes it take every event it can, so the match
+    moves on only past events the loop could not take (Flink's ``until`` and ``greedy``).
     """
 
     name: str
@@ -52,6 +61,9 @@ class EventStep:
     max_times: int | None = 1
     consecutive: bool = False
     within_ms: int | None = None
+    until: Where = None
+    greedy: bool = False
+    combinations: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,8 @@ class AbsentStep:
     name: str
     where: Where
     for_ms: int | None = None
+    immediately: bool = False
+    """Only the very next event after the previous step may not satisfy ``where`` (Flink's notNext)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,8 @@ class MomentSpec:
     within_ms: int | None = None
     window: WindowSpec | None = None
     skip: SkipStrategy = "skip_past_last_event"
+    skip_step: str | None = None
+    """The step ``skip_to_first`` and ``skip_to_last`` skip to."""
     max_partial_matches: int = 64
     timezone: str = "UTC"
     source: str = ""
