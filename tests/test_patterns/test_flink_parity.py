@@ -223,3 +223,19 @@ def test_a_greedy_first_step_is_refused() -> None:
 def test_a_skip_strategy_must_name_a_real_step(skip: str, message: str) -> None:
     with pytest.raises(PatternError, match=message):
         parse_moments(f"moments: [{{name: m, skip: {skip}, pattern: [{{name: a, where: {{type: a}}}}]}}]")
+
+
+# -- the differences from Flink, on purpose (README: "Against Flink CEP") ---------------------------
+def test_within_is_inclusive() -> None:
+    moment = Moment("m").begin("a", where={"type": "a"}).followed_by("b", where={"type": "b"}).within("7d")
+    week = 7 * 24 * 60
+    assert evidence_ids(run(moment.compile(), [event("a", "a", 0), event("b", "b", week)])) == [["a", "b"]]
+    assert evidence_ids(run(moment.compile(), [event("a", "a", 0), event("b", "b", week + 1)])) == []
+
+
+def test_an_absence_after_a_loop_holds_between_the_loop_and_the_next_step_only() -> None:
+    m = Moment("m").begin("loop", where={"type": "a"}).one_or_more()
+    m = m.not_followed_by("no_x", where={"type": "x"}).followed_by("end", where={"type": "b"}).skip("no_skip")
+    got = names(m, stream("a", "x", "a", "b"))
+    assert ["a1", "a2", "b1"] in got  # the x inside the loop does not count (Flink would drop this match)
+    assert ["a1", "b1"] not in got  # the x between the loop's last event and b does

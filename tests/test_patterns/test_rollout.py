@@ -53,10 +53,26 @@ def test_what_does_not_touch_matching_keeps_the_fingerprint(change: tuple[str, s
         ("    pattern:", "    max_partial_matches: 5\n    pattern:"),
         ("    pattern:", "    timezone: Europe/Paris\n    pattern:"),
         ("    pattern:", "    window: {opens_after: 1h, closes_after: 2h}\n    pattern:"),
+        ("    pattern:", "    skip: {skip_to_last: a}\n    pattern:"),
+        ("within: 2d}", "within: 2d, one_or_more: true, greedy: true}"),
+        ("within: 2d}", "within: 2d, one_or_more: true, until: {type: refund}}"),
+        ("within: 2d}", "within: 2d, one_or_more: true, combinations: true}"),
+        ("      - {name: b", "      - {name: n, not_next: {type: refund}}\n      - {name: b"),
     ],
 )
 def test_what_changes_matching_changes_the_fingerprint(change: tuple[str, str]) -> None:
-    assert fingerprint(spec(BASE.replace(*change))) != fingerprint(spec())
+    changed = BASE.replace(*change)
+    assert changed != BASE
+    assert fingerprint(spec(changed)) != fingerprint(spec())
+
+
+def test_fingerprints_recorded_by_earlier_releases_stay_valid() -> None:
+    """Deployments hold these in their models topic: a new release must compute the same values, or every
+    worker would refuse to start after the upgrade. (Recorded before until/greedy/combinations/not_next.)"""
+    assert fingerprint(spec()) == "016afd1c89408b38"
+    bundled = {m.name: fingerprint(m.spec) for m in default_engine(None).moments}
+    assert bundled == {"post_purchase_window": "d00e0d115aad764d", "silent_churn": "6b53bc8783652a60",
+                       "expansion_signals": "e35cf91ae28bbabd", "advocacy_moment": "b51b2639b3738711"}  # fmt: skip
 
 
 def test_the_plan_keeps_resets_adds_removes_and_refuses() -> None:
