@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from momentstream.demo import default_engine
+from momentstream.engine import Engine
 from momentstream.ops.metrics import WorkerMetrics
-from momentstream.ops.settings import load_settings
+from momentstream.ops.settings import WorkerSettings, load_settings
 from momentstream.patterns.rollout import MomentChangeError, registry
-from momentstream.resources import bundled_moments_path
+from momentstream.resources import bundled_moments_path, bundled_objectives_path
 from momentstream.runtime.moment_registry import check_moments, reload_moments
 
 
@@ -45,3 +47,74 @@ def test_the_recorded_moments_decide_what_a_start_may_run(caplog: pytest.LogCapt
     with caplog.at_level("ERROR"):
         assert check_moments(b"\xff not json", moments).added == [m.name for m in moments]
     assert "unreadable" in caplog.text
+
+
+def reload_files(tmp_path: Path, objectives: str) -> tuple[WorkerSettings, Engine]:
+    """A worker's settings and engine on copies of the bundled files, the objectives then replaced by ``objectives``."""
+    moments_file, objectives_file = tmp_path / "moments.yaml", tmp_path / "objectives.yaml"
+    moments_file.write_text(bundled_moments_path().read_text())
+    objectives_file.write_text(bundled_objectives_path().read_text())
+    settings = load_settings(None, report_unknown=False).model_copy(
+        update={"moments": moments_file, "objectives": objectives_file}
+    )
+    engine = default_engine(moments_file, objectives=objectives_file)
+    objectives_file.write_text(objectives)
+    return settings, engine
+
+
+BUNDLED_OBJECTIVES = bundled_objectives_path().read_text()
+
+
+def test_sighup_reloads_the_objectives_and_keeps_the_learned_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    published: list[object] = []
+    monkeypatch.setattr("momentstream.runtime.moment_registry.publish_registry", lambda *a: published.append(a))
+    assert "min: 0.90" in BUNDLED_OBJECTIVES
+    settings, engine = reload_files(tmp_path, BUNDLED_OBJECTIVES.replace("min: 0.90", "min: 0.80"))
+    assert engine.scorer is not None
+    churn = engine.scorer.models["churn"]
+    churn.learn({"log_days_since_last_purchase": 1.0}, 1)
+    with caplog.at_level("WARNING"):
+        assert reload_moments(settings, engine, WorkerMetrics()) is True
+    assert engine.scorer.models["churn"] is churn  # the learned model goes on
+    assert engine.scorer.config.tiers[0].min == 0.8
+    assert "objective tiers or moment bindings changed" in caplog.text
+    assert len(published) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("horizon: 30d", "horizon: 45d"), "changed what its model learns from"),
+        (("objective: churn", "objective: nope"), "moments.post_purchase_window.objective"),  # no such objective
+    ],
+)
+def test_a_refused_objectives_file_changes_neither_objectives_nor_moments(
+    tmp_path: Path, change: tuple[str, str], message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert change[0] in BUNDLED_OBJECTIVES
+    settings, engine = reload_files(tmp_path, BUNDLED_OBJECTIVES.replace(*change, 1))
+    assert engine.scorer is not None
+    moments, config, models = engine.moments, engine.scorer.config, dict(engine.scorer.models)
+    with caplog.at_level("ERROR"):
+        assert reload_moments(settings, engine, WorkerMetrics()) is False
+    assert message in caplog.text
+    assert (engine.moments, engine.scorer.config, engine.scorer.models) == (moments, config, models)
+
+
+def test_a_refused_moments_file_puts_the_objectives_back_with_their_models(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    head, tail = BUNDLED_OBJECTIVES.split("\n  - name: advocacy")
+    without = head + "\nmoments:" + tail.split("\nmoments:")[1]
+    assert "advocacy_moment: {objective: advocacy}" in without
+    settings, engine = reload_files(tmp_path, without.replace("advocacy_moment: {objective: advocacy}",
+                                                              "gone_moment: {objective: churn}"))  # fmt: skip
+    assert engine.scorer is not None
+    advocacy = engine.scorer.models["advocacy"]
+    with caplog.at_level("ERROR"):
+        assert reload_moments(settings, engine, WorkerMetrics()) is False
+    assert "gone_moment" in caplog.text
+    assert engine.scorer.models["advocacy"] is advocacy
+    assert [o.name for o in engine.scorer.config.objectives] == ["churn", "expansion", "advocacy"]

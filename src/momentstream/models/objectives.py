@@ -83,6 +83,13 @@ class Objective:
         """Predictions waiting for a label at once: one per slice, until their label is known."""
         return -(-self.label_delay_ms // self.sample_every_ms)
 
+    def learning_key(self) -> tuple[object, ...]:
+        """What the model learns from and how: an objective keeps its learned model across a reload while this
+        stays the same (owners, tiers and moment bindings may change freely)."""
+        outcome = (self.outcome.description, sorted(self.outcome.types or ()))
+        return (outcome, self.outcome_means, self.horizon_ms, self.outcome_after_ms, self.estimator, self.optimizer,
+                self.learning_rate, self.l2, self.features, self.max_pending)  # fmt: skip
+
     def label_for_outcome(self) -> int:
         """The label when the outcome event is seen within the horizon."""
         return 1 if self.outcome_means == "positive" else 0

@@ -32,7 +32,7 @@ import msgpack
 
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState
-from momentstream.models.objectives import WARMING_UP, Objective, ObjectiveSet
+from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
 from momentstream.models.uplift import UpliftModel
 from momentstream.patterns.nfa import CompiledMoment
@@ -148,12 +148,45 @@ class Scorer:
     """Runs the objectives' models over customers' events for the :class:`Engine`."""
 
     def __init__(self, objectives: ObjectiveSet, keep_label_log: bool = False) -> None:
+        self.models: dict[str, ObjectiveModel] = {}
+        self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
+        self.silence_limit_ms: int | None = None
+        """No sample after this much silence (the engine sets its idle TTL here, so customers can be forgotten)."""
+        self.uplift_models: dict[str, UpliftModel] = {}
+        """Per moment that decides by uplift (:mod:`momentstream.triggers.loop`); shared, snapshotted like models."""
+        self.bandits: dict[str, ActionBandit] = {}
+        """Per moment with actions."""
+        self._configure(objectives)
+
+    def replace_objectives(self, objectives: ObjectiveSet) -> list[str]:
+        """Run these objectives from now on (a live reload); returns what changed, one line each.
+
+        An objective that stays keeps its learned model; a new one starts a fresh model; a removed one's
+        model and waiting predictions are let go. Changing what an objective learns from (its outcome,
+        horizon, features, estimator …) under the same name is refused with :class:`ObjectivesError` before
+        anything changes: the model would mix two meanings. Give it a new name to start afresh.
+        """
+        before = self._by_name
+        changed = [o.name for o in objectives.objectives
+                   if o.name in before and o.learning_key() != before[o.name].learning_key()]  # fmt: skip
+        if changed:
+            raise ObjectivesError(f"objective {changed[0]!r} changed what its model learns from (outcome, horizon, "
+                                  "features or model settings): give it a new name to train a new model",
+                                  moment=changed[0])  # fmt: skip
+        names = {o.name for o in objectives.objectives}
+        lines = [f"{n}: new model" for n in sorted(names - set(before))]
+        lines += [f"{n}: removed" for n in sorted(set(before) - names)]
+        if objectives.bindings != self.config.bindings or objectives.tiers != self.config.tiers:
+            lines.append("tiers or moment bindings changed")
+        self._configure(objectives)
+        return lines
+
+    def _configure(self, objectives: ObjectiveSet) -> None:
         self.config = objectives
         self.models = {
-            o.name: ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2, o.estimator)
+            o.name: self.models.get(o.name) or ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2, o.estimator)
             for o in objectives.objectives
         }
-        self.label_log: list[LabelRecord] | None = [] if keep_label_log else None
         self._by_name = {o.name: o for o in objectives.objectives}
         selectors: dict[tuple[str, ...], FeatureSelector] = {}  # objectives with the same features share one
         self._select: dict[str, FeatureSelector] = {}
@@ -164,12 +197,6 @@ class Scorer:
         self._sample_step = min((o.sample_every_ms for o in objectives.objectives), default=DAY_MS)
         """The customer's sampling clock: the shortest slice of any objective's horizon."""
         self._longest = max((o.label_delay_ms for o in objectives.objectives), default=DAY_MS)
-        self.silence_limit_ms: int | None = None
-        """No sample after this much silence (the engine sets its idle TTL here, so customers can be forgotten)."""
-        self.uplift_models: dict[str, UpliftModel] = {}
-        """Per moment that decides by uplift (:mod:`momentstream.triggers.loop`); shared, snapshotted like models."""
-        self.bandits: dict[str, ActionBandit] = {}
-        """Per moment with actions."""
         self._default_select = selectors.setdefault(DEFAULT_FEATURES, FeatureSelector(DEFAULT_FEATURES))
 
     def add_loop_models(self, moments: tuple[CompiledMoment, ...]) -> None:

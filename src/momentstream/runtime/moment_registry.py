@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping
 from confluent_kafka import Consumer, TopicPartition
 
 from momentstream.engine import Engine
-from momentstream.models.objectives import ObjectivesError
+from momentstream.models.objectives import ObjectivesError, load_objectives
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.patterns.dsl import load_moments, parse_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.patterns.rollout import MomentChangeError, RolloutPlan, plan_rollout, registry
-from momentstream.resources import bundled_moments_path
+from momentstream.resources import bundled_moments_path, bundled_objectives_path
 from momentstream.runtime.kafka_io import producer, read_topic
 from momentstream.runtime.routing import precreate_series
 
@@ -125,14 +125,30 @@ class RolloutWatcher:
 
 def reload_moments(settings: WorkerSettings, engine: Engine, metrics: WorkerMetrics, text: str | None = None) -> bool:
     """Apply the moments file again (SIGHUP), or ``text`` (a rollout): unchanged moments keep every customer's
-    progress, a new version resets only its own, and a refused or broken file leaves the running moments."""
+    progress, a new version resets only its own, and a refused or broken file leaves the running moments.
+
+    A SIGHUP reloads the objectives file too (when scoring is on): both apply together or neither does.
+    Objectives keep their learned models unless what they learn from changed, which is refused.
+    """
     path = ROLLOUT_SOURCE if text is not None else str(settings.moments or bundled_moments_path())
+    scorer = engine.scorer if settings.scoring and text is None else None
+    before = (scorer.config, dict(scorer.models)) if scorer is not None else None
+    objective_lines: list[str] = []
     try:
         moments = parse_moments(text, source=path) if text is not None else load_moments(path)
         plan = plan_rollout(registry(engine.moments), moments)
         if plan.refused:
             raise MomentChangeError("; ".join(plan.refused))
-        engine.replace_moments(moments)
+        if scorer is not None:
+            objective_lines = scorer.replace_objectives(load_objectives(settings.objectives or
+                                                                        bundled_objectives_path()))  # fmt: skip
+        try:
+            engine.replace_moments(moments)
+        except Exception:
+            if scorer is not None and before is not None:
+                scorer.models = before[1]  # every model as it was, a removed objective's too
+                scorer.replace_objectives(before[0])
+            raise
     except (PatternError, MomentChangeError, ObjectivesError, OSError, ValueError) as err:
         metrics.reloads.labels(result="refused").inc()
         logger.error("moments not reloaded from %s, the previous ones keep running: %s", path, err)
@@ -140,5 +156,6 @@ def reload_moments(settings: WorkerSettings, engine: Engine, metrics: WorkerMetr
     publish_registry(settings, engine.moments)
     precreate_series(metrics, engine)
     metrics.reloads.labels(result="applied").inc()
-    logger.warning("moments reloaded from %s: %s", path, "; ".join(plan.lines()) or "nothing changed")
+    lines = plan.lines() + [f"objective {line}" for line in objective_lines]
+    logger.warning("moments reloaded from %s: %s", path, "; ".join(lines) or "nothing changed")
     return True
