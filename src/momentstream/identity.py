@@ -141,7 +141,8 @@ def adopt(into: CustomerState, alias: CustomerState, moments: Mapping[str, Compi
         ours = into.moment(name, m.version)
         for p in theirs.partials:
             ours.partials.append(PartialMatch(p.group, p.count, p.start_seq + shift, p.start_ts, p.last_seq + shift,
-                                              p.last_ts, _shifted(p.evidence, shift), p.dead))  # fmt: skip
+                                              p.last_ts, _shifted(p.evidence, shift), p.dead,
+                                              _shifted_seen(p.seen, shift)))  # fmt: skip
         ours.partials.sort(key=lambda p: p.start_seq)
         excess = len(ours.partials) - m.spec.max_partial_matches
         if excess > 0:
@@ -220,6 +221,7 @@ def _shift_moments(state: CustomerState, shift: int) -> None:
     for ms in state.moments.values():
         for p in ms.partials:
             p.start_seq, p.last_seq, p.evidence = p.start_seq + shift, p.last_seq + shift, _shifted(p.evidence, shift)
+            p.seen = _shifted_seen(p.seen, shift)
         for pm in ms.pending.values():
             pm.start_seq, pm.last_seq, pm.evidence = (
                 pm.start_seq + shift,
@@ -229,6 +231,10 @@ def _shift_moments(state: CustomerState, shift: int) -> None:
         for w in ms.windows.values():
             w.evidence = _shifted(w.evidence, shift)
         ms.indicators = {i: (ts, seq + shift, event_id) for i, (ts, seq, event_id) in ms.indicators.items()}
+
+
+def _shifted_seen(seen: tuple[tuple[int, int, int, str], ...], shift: int) -> tuple[tuple[int, int, int, str], ...]:
+    return tuple((index, ts, seq + shift, event_id) for index, ts, seq, event_id in seen)
 
 
 def _shifted(evidence: tuple[EvidenceRow, ...], shift: int) -> tuple[EvidenceRow, ...]:

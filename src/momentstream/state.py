@@ -115,6 +115,9 @@ class PartialMatch:
     last_ts: int
     evidence: tuple[EvidenceRow, ...]
     dead: int = 0
+    seen: tuple[tuple[int, int, int, str], ...] = ()
+    """Before a later k-of-n step: the indicators met since this match's last event, as (indicator, ts, seq,
+    event id)."""
 
 
 @dataclass(slots=True)
@@ -394,8 +397,8 @@ def _unrows(rows: list[list[Any]]) -> tuple[EvidenceRow, ...]:
 def _moment_to_list(ms: MomentState) -> list[Any]:
     return [
         ms.version,
-        [[p.group, p.count, p.start_seq, p.start_ts, p.last_seq, p.last_ts, p.dead, _rows(p.evidence)]
-         for p in ms.partials],
+        [[p.group, p.count, p.start_seq, p.start_ts, p.last_seq, p.last_ts, p.dead, _rows(p.evidence),
+          *([[list(x) for x in p.seen]] if p.seen else [])] for p in ms.partials],
         [[p.ref, p.deadline, p.start_seq, p.last_seq, _rows(p.evidence)] for p in ms.pending.values()],
         [[w.ref, w.opens_at, w.closes_at, w.completed_at, w.is_open, w.used, _rows(w.evidence)]
          for w in ms.windows.values()],
@@ -409,7 +412,9 @@ def _moment_to_list(ms: MomentState) -> list[Any]:
 def _moment_from_list(raw: list[Any]) -> MomentState:
     version, partials, pending, windows, indicators, next_ref, dropped, last_cancel = raw
     ms = MomentState(version, next_ref=next_ref, dropped=dropped, last_cancel=last_cancel)
-    ms.partials = [PartialMatch(p[0], p[1], p[2], p[3], p[4], p[5], _unrows(p[7]), p[6]) for p in partials]
+    ms.partials = [PartialMatch(p[0], p[1], p[2], p[3], p[4], p[5], _unrows(p[7]), p[6],
+                                tuple((x[0], x[1], x[2], x[3]) for x in p[8]) if len(p) > 8 else ())
+                   for p in partials]  # fmt: skip
     for p in pending:
         ms.pending[p[0]] = PendingMatch(p[0], p[1], p[2], p[3], _unrows(p[4]))
     for w in windows:

@@ -61,7 +61,7 @@ def broken(step_yaml: str, extra: str = "") -> str:
         (broken("      - {where: {type: a}}\n      - {absent: {type: b}}\n"), "field 'pattern[1].for'"),
         (
             broken("      - {where: {type: a}}\n      - {at_least: 2, of: {x: {type: x}}, within: 1d}\n"),
-            "k-of-n indicators must be the first step",
+            "field 'pattern[1].at_least': at_least must be between 1 and the 1 indicators",
         ),
         (broken("      - {at_least: 3, of: {x: {type: x}, y: {type: y}}, within: 1d}\n"), "at_least"),
         (broken("      - {where: {type: a, value: {above: 3}}}\n"), "field 'pattern[0].where.value.above'"),

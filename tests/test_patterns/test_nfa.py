@@ -7,6 +7,7 @@ import pytest
 from momentstream.clock import parse_duration
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import Moment
+from momentstream.patterns.errors import PatternError
 from momentstream.state import CustomerState
 from tests.helpers import event, events, evidence_ids, hours, run, triggers
 
@@ -215,3 +216,46 @@ def test_cap_on_partial_matches_keeps_state_bounded() -> None:
 
 def test_durations_in_the_builder_use_the_same_parser() -> None:
     assert silent_after_purchase().compile().end_absence_ms == parse_duration("18h")
+
+
+# -- k-of-n as a later step -----------------------------------------------------------------------
+def trial_then_signals(within: str = "3d") -> Moment:
+    signals = {"seats": {"type": "seat_added"}, "invite": {"type": "teammate_invited"}, "api": {"type": "api_call"}}
+    return Moment("m").begin("trial", where={"type": "trial_started"}).at_least(2, signals, within, name="signals")
+
+
+def test_a_later_k_of_n_step_counts_indicators_after_the_previous_step_only() -> None:
+    stream = events([("seat_added", 0), ("trial_started", 10), ("page_view", 20), ("teammate_invited", 30),
+                     ("api_call", 40)])  # fmt: skip
+    outputs = run(trial_then_signals().compile(), stream)
+    # The seat added before the trial does not count: the match needs the invite and the API call.
+    assert evidence_ids(outputs) == [["e1", "e3", "e4"]]
+    [trigger] = triggers(outputs)
+    assert [(e.step, e.indicators) for e in trigger.evidence] == [("trial", None), ("signals", ["invite"]),
+                                                                  ("signals", ["api"])]  # fmt: skip
+
+
+def test_a_later_k_of_n_step_forgets_indicators_older_than_its_within() -> None:
+    stream = events([("trial_started", 0), ("seat_added", 10), ("api_call", hours(30))])
+    assert evidence_ids(run(trial_then_signals("1d").compile(), stream)) == []
+    assert evidence_ids(run(trial_then_signals("2d").compile(), stream)) == [["e0", "e1", "e2"]]
+
+
+def test_a_later_k_of_n_step_can_be_followed_and_its_progress_survives_the_state_encoding() -> None:
+    moment = trial_then_signals().followed_by("paid", where={"type": "purchase"}).compile()
+    engine = Engine([moment], EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c1")
+    for e in events([("trial_started", 0), ("seat_added", 10)]):
+        engine.on_event(state, e)
+    [partial] = state.moments["m"].partials
+    assert [i for i, *_ in partial.seen] == [0]  # seats seen, waiting for one more
+    state = CustomerState.from_bytes(state.to_bytes())
+    outputs = []
+    for e in [event("e2", "api_call", 20), event("e3", "purchase", 30)]:
+        outputs += engine.on_event(state, e).outputs
+    assert evidence_ids(outputs) == [["e0", "e1", "e2", "e3"]]
+
+
+def test_only_one_k_of_n_step_per_moment() -> None:
+    with pytest.raises(PatternError, match="one k-of-n step"):
+        trial_then_signals().at_least(1, {"x": {"type": "x"}}, "1d", name="more").compile()

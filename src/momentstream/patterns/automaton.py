@@ -47,6 +47,8 @@ class Option:
     """Taking an event here forbids the options past the target group for that event (and so for ever)."""
     not_next_bits: int = 0
     """The event right after the partial match's last one may not satisfy these (``not_next``)."""
+    kofn: bool = False
+    """The target is a later k-of-n step: events feed the partial match's indicators instead of being taken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class KOfN:
-    """Compiled k-of-n indicators (always the first group)."""
+    """Compiled k-of-n indicators: the first group (counted per moment) or a later one (per partial match)."""
 
     k: int
     names: tuple[str, ...]
@@ -85,6 +87,7 @@ class KOfN:
     within_ms: int
     any_bits: int
     """Mask of every indicator's predicate."""
+    group: int = 0
 
 
 @dataclass(frozen=True, slots=True)

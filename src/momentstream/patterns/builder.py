@@ -70,7 +70,8 @@ class Moment:
         return self._event(name, where, "followed_by_any", within)
 
     def at_least(self, k: int, of: Mapping[str, Any], within: str, name: str = "indicators") -> Moment:
-        """At least ``k`` distinct indicators within ``within`` (must be the first step)."""
+        """At least ``k`` distinct indicators within ``within``: the customer's (first step) or those after the
+        previous step (later); one per moment."""
         return self._add(KOfNStep(name, k, tuple(of.items()), parse_duration(within)))
 
     def not_followed_by(self, name: str, where: Any, for_: str | None = None) -> Moment:

@@ -117,9 +117,9 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
                 boundary_absence[b] = boundary_absence.get(b, 0) | bit
             continue
         if isinstance(step, KOfNStep):
-            if groups:
-                raise PatternError("k-of-n indicators must be the first step", field=field)
-            kofn = _compile_kofn(step, table, field)
+            if kofn is not None:
+                raise PatternError("a moment may have one k-of-n step", field=field)
+            kofn = _compile_kofn(step, table, field, len(groups))
             groups.append(Group(step.name, 1, 1, 0))
             contiguity.append(ANY)
             step_within.append(None)
@@ -139,7 +139,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
     positions = tuple(
         _positions_for(g, groups, contiguity, step_within, boundaries, inner[g]) for g in range(len(groups))
     )
-    start = _startmake_position(groups, kofn)
+    start = _start_position(groups, kofn if kofn is not None and kofn.group == 0 else None)
     window = _compile_window(spec, table, groups, end_absence_ms)
     predicates = tuple(table.items)
     by_type, any_type, relevant = _index(predicates)
@@ -156,7 +156,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
         predicates=predicates,
         relevant_types=relevant,
         has_next=has_next,
-        start_bits=_start_bits(start, kofn),
+        start_bits=_start_bits(start, kofn if kofn is not None and kofn.group == 0 else None),
         by_type=by_type,
         any_type=any_type,
         skip_group=_skip_group(spec, groups),
@@ -216,7 +216,7 @@ class _Boundaries:
     not_next: dict[int, int]
 
 
-def _compile_kofn(step: KOfNStep, table: _PredicateTable, field: str) -> KOfN:
+def _compile_kofn(step: KOfNStep, table: _PredicateTable, field: str, group: int) -> KOfN:
     names = [n for n, _ in step.indicators]
     if len(set(names)) != len(names):
         raise PatternError("indicator names must be distinct", field=f"{field}.of")
@@ -228,7 +228,7 @@ def _compile_kofn(step: KOfNStep, table: _PredicateTable, field: str) -> KOfN:
     any_bits = 0
     for bit in bits:
         any_bits |= bit
-    return KOfN(step.k, tuple(names), bits, step.within_ms, any_bits)
+    return KOfN(step.k, tuple(names), bits, step.within_ms, any_bits, group)
 
 
 def _moves(
@@ -246,7 +246,7 @@ def _moves(
         crossed_next |= boundaries.not_next.get(h - 1, 0)
         target = groups[h]
         options.append(Option(h, False, contiguity[h], target.pred_bit, crossed, step_within[h], target.until_bits,
-                              target.greedy, crossed_next))  # fmt: skip
+                              target.greedy, crossed_next, kofn=not target.pred_bit))  # fmt: skip
         if groups[h].min_times > 0:
             return options, False
     return options, True
@@ -269,7 +269,7 @@ def _positions_for(
     return below_min, between, at_max
 
 
-def _startmake_position(groups: list[Group], kofn: KOfN | None) -> Position:
+def _start_position(groups: list[Group], kofn: KOfN | None) -> Position:
     if kofn is not None:
         return make_position((), False)
     options = []

@@ -41,7 +41,7 @@ from momentstream.patterns.automaton import (
     StepOutcome,
 )
 from momentstream.patterns.compiler import compile_moment
-from momentstream.state import MomentState, PartialMatch, PendingMatch
+from momentstream.state import EvidenceRow, MomentState, PartialMatch, PendingMatch
 
 __all__ = [
     "ANY",
@@ -91,6 +91,15 @@ def advance(m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int
             ):
                 dead |= bit  # until, a greedy group that took this event, or not_next: never again
                 continue
+            if opt.kofn:  # a later k-of-n step: this match gathers its own indicators
+                assert m.kofn is not None
+                if mask & m.kofn.any_bits:
+                    met = _gather(m.kofn, pm, event_id, ts, seq, mask)
+                    if met is not None:
+                        created.append(met)
+                if mask & opt.absence_bits:
+                    dead |= bit
+                continue
             hit = mask & opt.pred_bit
             late = opt.within_ms is not None and ts - pm.last_ts > opt.within_ms
             if hit and not late and (opt.contiguity != NEXT or seq == pm.last_seq + 1):
@@ -117,7 +126,7 @@ def advance(m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int
     if ms.pending and mask & m.end_absence_bits:
         cancelled.extend(ms.pending)
         ms.pending.clear()
-    if m.kofn is not None:
+    if m.kofn is not None and m.kofn.group == 0:
         started = _indicators(m.kofn, ms, event_id, ts, seq, mask)
         if started is not None and (within is None or ts - started.start_ts <= within):
             created.append(started)
@@ -173,20 +182,41 @@ def expire(m: CompiledMoment, ms: MomentState, now: int) -> None:
 
 
 def _indicators(kofn: KOfN, ms: MomentState, event_id: str, ts: int, seq: int, mask: int) -> PartialMatch | None:
+    """A first k-of-n step: the moment's indicators; a match begins whenever k of them are met."""
     if not mask & kofn.any_bits:
         return None
+    rows = _met(kofn, ms.indicators, event_id, ts, seq, mask)
+    if rows is None:
+        return None
+    return PartialMatch(kofn.group, 1, rows[0][3], rows[0][1], seq, ts, rows)
+
+
+def _gather(kofn: KOfN, pm: PartialMatch, event_id: str, ts: int, seq: int, mask: int) -> PartialMatch | None:
+    """A later k-of-n step: ``pm``'s own indicators since its last event; k of them extend it (it stays, as the
+    indicators go on)."""
+    seen = {i: (t, s, e) for i, t, s, e in pm.seen}
+    rows = _met(kofn, seen, event_id, ts, seq, mask)
+    pm.seen = tuple((i, *v) for i, v in sorted(seen.items()))
+    if rows is None:
+        return None
+    return PartialMatch(kofn.group, 1, pm.start_seq, pm.start_ts, seq, ts, (*pm.evidence, *rows))
+
+
+def _met(kofn: KOfN, seen: dict[int, tuple[int, int, str]], event_id: str, ts: int, seq: int,
+         mask: int) -> tuple[EvidenceRow, ...] | None:  # fmt: skip
+    """Record the indicators this event meets in ``seen`` (and forget those older than ``within``); the evidence
+    rows (each with the mask of what it met) once k are met."""
     for index, bit in enumerate(kofn.bits):
         if mask & bit:
-            ms.indicators[index] = (ts, seq, event_id)
+            seen[index] = (ts, seq, event_id)
     horizon = ts - kofn.within_ms
-    for index in [i for i, seen in ms.indicators.items() if seen[0] < horizon]:
-        del ms.indicators[index]
-    if len(ms.indicators) < kofn.k:
+    for index in [i for i, v in seen.items() if v[0] < horizon]:
+        del seen[index]
+    if len(seen) < kofn.k:
         return None
-    seen = sorted(set(ms.indicators.values()), key=lambda v: v[1])
-    masks = {v: sum(1 << i for i, w in ms.indicators.items() if w == v) for v in seen}  # which indicators it met
-    evidence = tuple((eid, t, 0, s, masks[(t, s, eid)]) for t, s, eid in seen)
-    return PartialMatch(0, 1, seen[0][1], seen[0][0], seq, ts, evidence)
+    events = sorted(set(seen.values()), key=lambda v: v[1])
+    masks = {v: sum(1 << i for i, w in seen.items() if w == v) for v in events}  # which indicators it met
+    return tuple((eid, t, kofn.group, s, masks[(t, s, eid)]) for t, s, eid in events)
 
 
 def _apply_skip(
