@@ -12,12 +12,14 @@ from collections import deque
 
 from kafka.partitioner.default import murmur2
 
-from momentstream.engine import Engine
+from momentstream.engine import Engine, EngineConfig
 from momentstream.identity import MERGE_MAGIC, Forward, Handoff, decode_merge
 from momentstream.patterns.dsl import load_moments
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
 from momentstream.runtime.replay import ReplayRunner
+from momentstream.runtime.routing import dead_letters
+from momentstream.runtime.sources import RAW_KEPT
 from momentstream.schema import DuplicateEvent, IdentityMerged, Output, TouchpointEvent, Trigger
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
@@ -143,3 +145,23 @@ def test_a_forwarded_event_is_an_ordinary_record_of_the_customer() -> None:
     key, value = wire(forward)
     forwarded = TouchpointEvent.model_validate_json(value)
     assert (key, forwarded.customer_id, forwarded.event_id) == (b"ann", "ann", "p1")
+
+
+def test_a_refused_merge_record_is_dead_lettered_whole() -> None:
+    """The merge record is the only copy of the alias's state: its dead letter keeps every byte."""
+    engine = Engine([TICKET_THEN_PURCHASE], EngineConfig(allowed_lateness_ms=86_400_000))
+    alias = engine.new_state("dev-1")
+    for i in range(200):  # held events after the login: a state well over the 4 KiB kept of other refused records
+        engine.on_event(alias, event(f"v{i}", "page_view", 400 + i, "dev-1", text="x" * 50))
+    [record] = engine.on_event(alias, identify("id1", "dev-1", "ann", 300)).handoffs
+    _, value = wire(record)
+    assert len(value) > RAW_KEPT
+    processor = StreamProcessor(engine, DictTable())
+    ann_joins_dev = identify("id0", "ann", "dev-1", 0).model_dump_json().encode()
+    processor.save(processor.on_event(0, b"ann", ann_joins_dev))  # ann is dev-1's alias now: a cycle
+    work = processor.on_event(0, b"ann", value)
+    assert work.dead_letter is not None
+    assert work.dead_letter.reason == "identity_refused"
+    [letter] = dead_letters(work, b"ann", value, b"touchpoints/0/7", "dead-letter")
+    assert letter.value == value
+    assert dict(letter.headers)["momentstream.reason"] == work.dead_letter.reason.encode()

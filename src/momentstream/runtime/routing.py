@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from momentstream.engine import POLICY_REASONS, Engine
-from momentstream.identity import Handoff, MergeRecord, handoff_target
+from momentstream.identity import MERGE_MAGIC, Handoff, MergeRecord, handoff_target
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import DeadLetter, Work
@@ -105,7 +105,8 @@ def dead_letters(work: Work, key: bytes | None, value: bytes, source: bytes, top
     """The refused record itself (original bytes, reason in headers) and other customers whose timers raised."""
     letters = []
     if work.dead_letter is not None:
-        kept, size, digest = kept_raw(value)
+        # A refused merge record is kept whole (it fits a message): it is the only copy of the alias's state.
+        kept, size, digest = (value, None, None) if value.startswith(MERGE_MAGIC) else kept_raw(value)
         letters.append(Outgoing(topic, key, kept, letter_headers(work.dead_letter, source, size, digest), True))
     for failure in work.failures:  # other customers whose timers raised: reverted, reported by their key
         letter = DeadLetter("processing_error", failure.error)
