@@ -1,6 +1,6 @@
 """The Faust runtime (``runtime: faust``), kept as an alternative to the batched worker, on the same
-scenarios: a SIGKILL mid-stream, two workers sharing the partitions, and identity handoffs between two workers
-(one SIGKILLed) give the replay runner's triggers.
+scenarios: a SIGKILL mid-stream, two workers sharing the partitions, and identity handoffs between partitions
+give the replay runner's triggers.
 
 (The whole integration suite passes with MOMENTSTREAM_RUNTIME=faust too; these two run in every CI.)
 """
@@ -47,5 +47,6 @@ def test_faust_two_workers_agree_with_replay(kafka_broker: Broker, journeys: lis
     scenarios.test_two_workers_split_partitions_and_agree(kafka_broker, journeys, tmp_path)
 
 
-def test_faust_stitches_ids_across_workers(kafka_broker: Broker, tmp_path: Path) -> None:
-    identity.test_split_ids_across_two_workers_give_the_replay_runners_triggers(kafka_broker, tmp_path)
+def test_faust_stitches_ids(kafka_broker: Broker, tmp_path: Path) -> None:
+    """One Faust worker (the batch runtime's test adds a second worker and a SIGKILL)."""
+    identity.stitch_split_ids(kafka_broker, tmp_path, customers=40, crash=False)

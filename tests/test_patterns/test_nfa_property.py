@@ -75,7 +75,7 @@ def to_spec(p: RefPattern) -> MomentSpec:
                       skip_step=skip_step, max_partial_matches=10_000)  # fmt: skip
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=900, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pattern=patterns(),
     sequence=st.lists(st.tuples(st.sampled_from(ALPHABET), st.integers(0, 2)), max_size=7),

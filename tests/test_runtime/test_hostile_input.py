@@ -241,7 +241,7 @@ def clean_processor() -> dict[str, dict[str, Any]]:
     return view
 
 
-@budget(60)
+@budget(30)
 @given(hostile_stream())
 def test_the_processor_dead_letters_every_refused_record_and_the_good_ones_fire_as_before(
     stream: tuple[list[bytes], list[int]],
