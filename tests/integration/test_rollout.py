@@ -48,8 +48,17 @@ SHADOW = """  - name: ticket_only
     compare_to: after_ticket
     pattern: [{name: ticket, where: {type: support_ticket}}]
 """
+FLINKISH = """  - name: orders_then_ticket
+    skip: {skip_to_last: orders}
+    pattern:
+      - {name: orders, where: {type: purchase}, one_or_more: true, until: {type: refund}}
+      - {name: no_refund, not_next: {type: refund}}
+      - {name: views, where: {type: page_view}, optional: true, one_or_more: true, greedy: true}
+      - {name: ticket, where: {type: support_ticket}, within: 2d}
+"""
+"""Flink's constructs (until, not_next, greedy, skip_to_last) on the broker, added by the reload."""
 V1 = "moments:\n" + AFTER_TICKET + REPEAT.replace("VERSION", "1")
-V2 = "moments:\n" + AFTER_TICKET + REPEAT.replace("VERSION", "2") + SHADOW
+V2 = "moments:\n" + AFTER_TICKET + REPEAT.replace("VERSION", "2") + SHADOW + FLINKISH
 V3 = V2.replace("within: 3d", "within: 5d")  # a changed pattern, same version: refused
 
 
@@ -117,6 +126,11 @@ def test_sighup_rolls_out_new_moments_without_losing_state(kafka_broker: Broker,
     assert sorted(a["customer_id"] for a in shadow) == [f"c{i}" for i in range(5)]  # phase 2 tickets only
     assert all(t["moment"] != "ticket_only" for t in live.values())
     assert "changed its pattern but kept version 1: give it version: 2" in log
+    # The moment added by the reload saw the events after it, as a replay of those events alone does.
+    flinkish = Engine(parse_moments("moments:\n" + FLINKISH), EngineConfig())
+    added = {t.trigger_id for t in ReplayRunner(flinkish).run(after) if isinstance(t, Trigger)}
+    assert len(added) == 5
+    assert {i for i, t in live.items() if t["moment"] == "orders_then_ticket"} == added
     # A worker started with the refused file does not start; the deployment's record names the version to use.
     v3 = tmp_path / "v3.yaml"
     v3.write_text(V3)
