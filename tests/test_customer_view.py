@@ -9,6 +9,7 @@ from typing import Any
 from momentstream.customer_view import customer_view, render_view
 from momentstream.demo import default_engine
 from momentstream.engine import Engine
+from momentstream.patterns.dsl import Moment
 from momentstream.schema import TouchpointEvent
 from momentstream.state import CustomerState
 
@@ -103,3 +104,13 @@ def test_a_stub_names_its_customer_and_the_customer_lists_its_aliases() -> None:
     assert (view["aliases"], view["merges_waiting"]) == (["dev-1"], 0)
     assert [e["event_id"] for e in view["story"]] == ["e1", "e2"]
     assert "aliases merged in: dev-1" in render_view(view)
+
+
+def test_a_later_k_of_n_step_shows_the_indicators_met_so_far() -> None:
+    signals = {"seats": {"type": "seat_added"}, "invite": {"type": "teammate_invited"}, "api": {"type": "api_call"}}
+    moment = Moment("adoption").begin("trial", where={"type": "trial_started"}).at_least(2, signals, "3d").compile()
+    engine = Engine([moment])
+    state = run(engine, [event(1, "trial_started", 0), event(2, "api_call", 1)], until_hours=2)
+    [partial] = customer_view(engine, state)["moments"]["adoption"]["partial_matches"]
+    assert partial["indicators_seen"] == ["api"]
+    assert "indicators met so far: api" in render_view(customer_view(engine, state))

@@ -105,19 +105,21 @@ def _evidence(rows: tuple[EvidenceRow, ...], m: CompiledMoment | None) -> list[d
 
 def _moment(moment_state: MomentState, m: CompiledMoment | None) -> dict[str, Any]:
     partials = []
+    kofn = m.kofn if m is not None else None
     for partial in moment_state.partials:
         if partial.dead:
             continue
-        partials.append(
-            {
-                "at_step": _step_name(m, partial.group),
-                "step": partial.group + 1,
-                "of": len(m.groups) if m is not None else 0,
-                "since": _iso(partial.start_ts),
-                "last_event": _iso(partial.last_ts),
-                "evidence": _evidence(partial.evidence, m),
-            }
-        )
+        doc: dict[str, Any] = {
+            "at_step": _step_name(m, partial.group),
+            "step": partial.group + 1,
+            "of": len(m.groups) if m is not None else 0,
+            "since": _iso(partial.start_ts),
+            "last_event": _iso(partial.last_ts),
+            "evidence": _evidence(partial.evidence, m),
+        }
+        if partial.seen and kofn is not None:  # a later k-of-n step: the indicators met so far
+            doc["indicators_seen"] = [kofn.names[i] for i, *_ in partial.seen if 0 <= i < len(kofn.names)]
+        partials.append(doc)
     return {
         "version": moment_state.version,
         "partial_matches": partials,
@@ -175,6 +177,8 @@ def render_view(view: dict[str, Any]) -> str:
             seen = ", ".join(f"{e['step']} {e['event_id']}" for e in p["evidence"])
             where = f"step {p['step']} of {p['of']} ({p['at_step']})"
             lines.append(f"    partial match: reached {where} since {p['since']}; {seen}")
+            if p.get("indicators_seen"):
+                lines.append(f"      indicators met so far: {', '.join(p['indicators_seen'])}")
         lines += [f"    absence pending: completes at {a['completes_at']}" for a in moment["absences_pending"]]
         lines += [f"    window {w['status']}: {w['opens_at']} to {w['closes_at']}" for w in moment["windows"]]
     scores = view["scores"]
