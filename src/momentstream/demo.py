@@ -24,10 +24,10 @@ from momentstream.clock import to_ms
 from momentstream.demo_discovery import discovery_act, seeds_from
 from momentstream.demo_loop import loop_act
 from momentstream.engine import Engine, EngineConfig
-from momentstream.models.objectives import WARMING_UP, load_objectives
+from momentstream.models.objectives import WARMING_UP, objectives_for
 from momentstream.models.scorer import Scorer
 from momentstream.patterns.dsl import load_moments
-from momentstream.resources import bundled_moments_path, bundled_objectives_path
+from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import ReplayRunner, ReplaySummary, replay_file
 from momentstream.runtime.sources import write_events
 from momentstream.schema import Trigger
@@ -235,5 +235,6 @@ def default_engine(
     config = EngineConfig(idle_ttl_ms=idle_ttl_ms)
     if lateness_ms is not None:
         config = replace(config, allowed_lateness_ms=lateness_ms)
-    scorer = Scorer(load_objectives(objectives or bundled_objectives_path())) if scoring else None
-    return Engine(load_moments(moments or bundled_moments_path()), config, scorer)
+    compiled = load_moments(moments or bundled_moments_path())
+    scorer = Scorer(objectives_for(compiled, objectives)) if scoring else None
+    return Engine(compiled, config, scorer)

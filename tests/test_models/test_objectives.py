@@ -70,3 +70,20 @@ def test_a_moments_file_passed_as_objectives_says_so(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("momentstream: invalid objectives: ")
+
+
+def test_your_own_moments_run_with_the_bundled_objectives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bundled objectives bind the bundled moments: with your own moments file and no objectives file, the
+    bindings to moments you do not have are dropped (an objectives file of yours is held to every binding)."""
+    moments = tmp_path / "moments.yaml"
+    moments.write_text("moments:\n  - name: silent_churn\n    pattern: [{name: a, where: {type: purchase}}]\n"
+                       "  - name: mine\n    pattern: [{name: a, where: {type: login}}]\n")  # fmt: skip
+    engine = default_engine(moments)
+    assert engine.scorer is not None
+    assert set(engine.scorer.config.bindings) == {"silent_churn"}
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event_id":"e","customer_id":"c","type":"purchase","ts":"2026-01-05T00:00:00Z"}\n')
+    assert main(["replay", str(events), "-c", str(moments), "-o", str(tmp_path / "t.jsonl"), "-q"]) == 0
+    mine = with_change(tmp_path / "objectives.yaml")  # the bundled file as the user's own: every binding counts
+    with pytest.raises(ObjectivesError, match="no moment named"):
+        default_engine(moments, objectives=mine)

@@ -6,10 +6,10 @@ A bad file fails when it is loaded, naming the file and the field, like a bad mo
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -19,6 +19,10 @@ from momentstream.models.estimators import OPTIMIZERS as _OPTIMIZERS
 from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
+from momentstream.resources import bundled_objectives_path
+
+if TYPE_CHECKING:
+    from momentstream.patterns.nfa import CompiledMoment
 
 __all__ = [
     "WARMING_UP",
@@ -29,6 +33,7 @@ __all__ = [
     "Tier",
     "WarmUp",
     "load_objectives",
+    "objectives_for",
     "parse_objectives",
 ]
 
@@ -359,3 +364,14 @@ def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., Objecti
         rise_within_ms=_duration_of(raw.get("within", "7d"), f"{where}.within", fail, moment),
         min_anomaly=None if anomaly is None else _number(anomaly, f"{where}.min_anomaly", fail, moment, 0.0, 10.0),
     )
+
+
+def objectives_for(moments: Iterable[CompiledMoment], objectives: Path | None) -> ObjectiveSet:
+    """The objectives file, or the bundled one. The bundled file binds the bundled moments to its objectives:
+    with your own moments and no objectives file, only its bindings to moments you have are kept (your own
+    objectives file is held to every binding it makes)."""
+    loaded = load_objectives(objectives or bundled_objectives_path())
+    if objectives is not None:
+        return loaded
+    names = {m.name for m in moments}
+    return replace(loaded, bindings={k: v for k, v in loaded.bindings.items() if k in names})

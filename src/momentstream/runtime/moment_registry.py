@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping
 from confluent_kafka import Consumer, TopicPartition
 
 from momentstream.engine import Engine
-from momentstream.models.objectives import ObjectivesError, load_objectives
+from momentstream.models.objectives import ObjectivesError, objectives_for
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.patterns.dsl import load_moments, parse_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.patterns.rollout import MomentChangeError, RolloutPlan, plan_rollout, registry
-from momentstream.resources import bundled_moments_path, bundled_objectives_path
+from momentstream.resources import bundled_moments_path
 from momentstream.runtime.kafka_io import producer, read_topic
 from momentstream.runtime.routing import precreate_series
 
@@ -140,8 +140,7 @@ def reload_moments(settings: WorkerSettings, engine: Engine, metrics: WorkerMetr
         if plan.refused:
             raise MomentChangeError("; ".join(plan.refused))
         if scorer is not None:
-            objective_lines = scorer.replace_objectives(load_objectives(settings.objectives or
-                                                                        bundled_objectives_path()))  # fmt: skip
+            objective_lines = scorer.replace_objectives(objectives_for(moments, settings.objectives))
         try:
             engine.replace_moments(moments)
         except Exception:
