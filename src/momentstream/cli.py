@@ -398,7 +398,8 @@ def _check(args: argparse.Namespace) -> int:
         window = "-"
         if m.window is not None:
             window = f"{format_duration(m.window.opens_after_ms)}..{format_duration(m.window.closes_after_ms)}"
-        rows.append([m.name, m.version, steps, window, m.skip])
+        skip = f"{m.skip}[{m.spec.skip_step}]" if m.spec.skip_step else m.skip
+        rows.append([m.name, m.version, steps, window, skip])
     if args.against is not None:
         plan = plan_rollout(registry(load_moments(args.against)), moments)
         print(f"against {args.against}:")
