@@ -246,3 +246,12 @@ def test_simulate_split_ids_refuses_what_is_not_a_share(bad: str, capsys: pytest
         main(["simulate", "--split-ids", bad])
     assert info.value.code == 2
     assert "--split-ids" in capsys.readouterr().err
+
+
+def test_check_names_the_step_a_skip_strategy_skips_to(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("moments:\n  - name: m\n    skip: {skip_to_last: orders}\n    pattern:\n"
+                    "      - {name: orders, where: {type: purchase}, one_or_more: true}\n"
+                    "      - {name: ticket, where: {type: support_ticket}}\n")  # fmt: skip
+    assert main(["check", str(path)]) == 0
+    assert "skip_to_last[orders]" in capsys.readouterr().out
