@@ -12,14 +12,15 @@ gives the same outputs, which is what lets the replay runner and the Kafka runti
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from momentstream.clock import Timer, format_duration, is_due, to_ms
-from momentstream.identity import Forward, Handoff, IdentityError, MergeRecord, adopt
+from momentstream.clock import Timer, is_due, to_ms
+from momentstream.engine_checks import config_warnings
+from momentstream.engine_identity import IdentitySteps
+from momentstream.identity import alias_erasures
 from momentstream.models.objectives import ObjectivesError, ObjectiveSet
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
@@ -30,9 +31,7 @@ from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     FEEDBACK_EVENT_TYPE,
     IDENTIFY_EVENT_TYPE,
-    CustomerErased,
     DuplicateEvent,
-    IdentityMerged,
     LateEvent,
     Output,
     Reason,
@@ -44,6 +43,7 @@ from momentstream.schema import (
     ms_to_datetime,
 )
 from momentstream.state import CustomerState
+from momentstream.step import IDLE_OWNER, IDLE_TIMER, Step
 from momentstream.triggers.consent import CONSENT_GRANTED, CONSENT_TYPES, apply_consent
 from momentstream.triggers.delivery import DEFER_TIMER, Delivery, suppressed
 from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
@@ -51,10 +51,6 @@ from momentstream.triggers.loop import LOOP_TIMER, Loop
 from momentstream.triggers.policy import POLICY_REASONS
 
 __all__ = ["POLICY_REASONS", "Engine", "EngineConfig", "Step"]
-
-IDLE_TIMER = "idle"
-IDLE_OWNER = "~idle"
-"""The customer's idle timer (see ``EngineConfig.idle_ttl_ms``); not a moment name."""
 
 logger = logging.getLogger(__name__)
 
@@ -91,22 +87,7 @@ class EngineConfig:
     consent records; partial matches go with it). None keeps every customer for ever."""
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """The result of one engine call: the customer's state afterwards and what to emit."""
-
-    state: CustomerState
-    outputs: list[Output]
-    erase: bool = False
-    """The customer asked to be erased: the runtime must delete every stored trace of ``state``."""
-    evict: bool = False
-    """The customer was idle past ``idle_ttl_ms`` with nothing pending: the runtime may drop its state."""
-    handoffs: tuple[Handoff, ...] = ()
-    """Records for other customers (an alias's merge, forwarded events): the runtime delivers each keyed by its
-    customer, before it saves ``state``."""
-
-
-class Engine:
+class Engine(IdentitySteps):
     """Runs compiled moments over customers' events.
 
     Examples
@@ -148,7 +129,7 @@ class Engine:
             if unknown:
                 message = f"no moment named {unknown[0]!r} in the moments file (moments: {', '.join(names)})"
                 raise ObjectivesError(message, moment=unknown[0], field=f"moments.{unknown[0]}")
-        self.warnings = _config_warnings(self.moments, self.config)
+        self.warnings = config_warnings(self.moments, self.config)
         """Settings that work but probably not as meant; runtimes log them and ``check`` prints them."""
         for warning in self.warnings:
             logger.warning("%s", warning)
@@ -201,7 +182,7 @@ class Engine:
             return self._forward(state, event)
         if event.type == ERASURE_EVENT_TYPE:
             # Before dedup and lateness: an erasure is honoured whenever it arrives, and again if repeated.
-            return Step(state, [self._erased(state, event)], erase=True, handoffs=_alias_erasures(state, event))
+            return Step(state, [self._erased(state, event)], erase=True, handoffs=alias_erasures(state, event))
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         if event.type == IDENTIFY_EVENT_TYPE and event.properties["canonical_id"] != state.customer_id:
@@ -237,100 +218,6 @@ class Engine:
             len(state.buffer) > config.max_buffered_events or state.buffered_bytes > config.max_buffered_bytes
         ):
             self._advance(state, state.buffer[0][0], False, outputs)
-
-    # -- identity (see momentstream.identity) ---------------------------------------------
-    def _hand_off(self, state: CustomerState, event: TouchpointEvent) -> Step:
-        """An alias is identified: run it up to the identify time, send its state on and leave a stub."""
-        canonical = str(event.properties["canonical_id"])
-        if canonical in state.aliases:
-            raise IdentityError("identify would make a customer an alias of its own alias (an identity cycle)")
-        outputs: list[Output] = []
-        self._advance(state, to_ms(event.ts), True, outputs)
-        record = MergeRecord(event.event_id, state.customer_id, canonical, event, state.to_bytes())
-        state.become_stub(canonical)
-        ttl = self.config.idle_ttl_ms
-        if ttl is not None:  # a stub is forgotten after a silence like any customer
-            state.idle_at = state.max_seen + ttl
-            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
-        return Step(state, outputs, handoffs=(record,))
-
-    def _forward(self, state: CustomerState, event: TouchpointEvent) -> Step:
-        """An event under a stub: it belongs to the canonical customer (an erasure also erases the stub)."""
-        canonical = state.alias_of
-        assert canonical is not None
-        if event.type == ERASURE_EVENT_TYPE:
-            erased = Step(state, [self._erased(state, event)], erase=True)
-            if event.properties.get("erases_alias_of") == canonical:
-                return erased  # sent by the canonical customer's own erasure
-            forwarded = event.model_copy(update={"customer_id": canonical})
-            return Step(state, erased.outputs, erase=True, handoffs=(Forward(forwarded),))
-        if not state.remember_id(event.event_id):  # also ends any forwarding loop
-            return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
-        state.max_seen = max(state.max_seen, to_ms(event.ts))
-        if event.type == IDENTIFY_EVENT_TYPE and event.properties["canonical_id"] == canonical:
-            return Step(state, [])  # the link is known
-        return Step(state, [], handoffs=(Forward(event.model_copy(update={"customer_id": canonical})),))
-
-    def on_merge(self, state: CustomerState, record: MergeRecord) -> Step:
-        """An alias's state arrives for ``state``'s customer: held at the identify time like an event.
-
-        Its held events join this customer's; its progress is taken over when the watermark passes
-        the identify time (on arrival if this customer has already run past it: ``late``).
-        """
-        if record.canonical_id != state.customer_id:
-            raise ValueError("merge record and state belong to different customers")
-        if state.alias_of is not None:
-            if state.alias_of == record.alias_id:
-                raise IdentityError("two ids were identified as each other (an identity cycle)")
-            return Step(state, [], handoffs=(record.towards(state.alias_of),))
-        try:  # every check before the first change of state
-            alias = CustomerState.from_bytes(record.state)
-        except (ValueError, TypeError, IndexError, KeyError) as err:
-            raise IdentityError(f"the merge record's alias state is unreadable ({type(err).__name__})") from None
-        if alias.customer_id != record.alias_id or record.alias_id == state.customer_id:
-            raise IdentityError("merge record names another alias than its state")
-        if state.customer_id in alias.aliases:
-            raise IdentityError("a customer would become its own alias (an identity cycle)")
-        if not state.remember_id(record.merge_id):
-            return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=record.merge_id)])
-        for event_id in alias.recent_ids:  # a repeat of an alias event forwarded later is a duplicate here
-            state.remember_id(event_id)
-        held = [alias.pop_buffered() for _ in range(len(alias.buffer))]
-        state.merging[record.merge_id] = alias.to_bytes()
-        marker = record.identify.model_copy(update={"customer_id": state.customer_id, "event_id": record.merge_id})
-        outputs: list[Output] = []
-        ts = to_ms(marker.ts)
-        if ts < state.frontier:
-            self._adopt(state, marker, outputs, late=True)
-        else:
-            state.buffer_event(ts, marker)
-            state.max_seen = max(state.max_seen, ts)
-        for held_ts, event in held:
-            state.buffer_event(held_ts, event.model_copy(update={"customer_id": state.customer_id}))
-            state.max_seen = max(state.max_seen, held_ts)
-        self._run_held(state, outputs)
-        return Step(state, outputs)
-
-    def _adopt(self, state: CustomerState, marker: TouchpointEvent, outputs: list[Output], late: bool) -> None:
-        alias = CustomerState.from_bytes(state.merging.pop(marker.event_id))
-        adopted = adopt(state, alias, self._by_name)
-        if self.config.idle_ttl_ms is not None and state.idle_at is None and state.timers:
-            state.idle_at = state.max_seen + self.config.idle_ttl_ms
-            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
-        outputs.append(IdentityMerged(customer_id=state.customer_id, alias_id=alias.customer_id,
-                                      merge_id=marker.event_id, identified_at=marker.ts, late=late,
-                                      adopted=adopted))  # fmt: skip
-
-    @staticmethod
-    def _erased(state: CustomerState, event: TouchpointEvent) -> CustomerErased:
-        scoring = Scorer.scoring(state) if state.scoring is not None else None  # may still be raw, as read back
-        pending = sum(len(p) for p in scoring.pending.values()) if scoring is not None else 0
-        removed = {"timers": len(state.timers), "pending_labels": pending, "story_items": len(state.story),
-                   "held_events": len(state.buffer), "partial_matches": len(state.moments),
-                   "deferred_triggers": len(state.deferred),
-                   "open_outcome_windows": len(state.open_triggers)}  # fmt: skip
-        return CustomerErased(customer_id=state.customer_id, request_event_id=event.event_id,
-                              requested_at=event.ts, removed=removed)  # fmt: skip
 
     def on_tick(self, state: CustomerState, now: int, final: bool = False) -> Step:
         """The clock reached ``now`` (event-time ms): release events and fire timers that are due.
@@ -561,54 +448,6 @@ class Engine:
         """Drop an empty moment state and its stale timers, so idle customers stay small."""
         del state.moments[name]
         state.timers.discard(name)
-
-
-def _config_warnings(moments: tuple[CompiledMoment, ...], config: EngineConfig) -> list[str]:
-    """Refuse impossible engine settings; return the doubtful ones as sentences."""
-    ttl = config.idle_ttl_ms
-    if ttl is not None and ttl <= 0:
-        raise ValueError("idle_ttl must be longer than 0s (leave it unset to keep every customer)")
-    if config.allowed_lateness_ms < 0:
-        raise ValueError("allowed lateness cannot be negative")
-    warnings = []
-    for m in moments:
-        if m.spec.loop.decide is not None and not m.spec.holdout_share:
-            warnings.append(f"moment {m.name!r} decides by uplift without a holdout: its control model cannot learn, "
-                            "so it sends every trigger (decision: learning); give it holdout: 0.1")  # fmt: skip
-        span = _longest_span(m)
-        if ttl is not None and span is not None and ttl < span:
-            warnings.append(
-                f"idle_ttl {format_duration(ttl)} is shorter than moment {m.name!r} may take to match "
-                f"({format_duration(span)}): a customer silent that long loses its partial matches"
-            )
-    return warnings
-
-
-def _longest_span(m: CompiledMoment) -> int | None:
-    """The longest time a moment's partial match may wait for its next event (its declared limits)."""
-    spec = m.spec
-    spans = [spec.within_ms or 0]
-    for step in spec.steps:
-        spans.append(getattr(step, "within_ms", None) or 0)
-    if m.kofn is not None:
-        spans.append(m.kofn.within_ms)
-    longest = max(spans)
-    return longest or None
-
-
-def _alias_erasures(state: CustomerState, event: TouchpointEvent) -> tuple[Handoff, ...]:
-    """An erasure for each id merged into an erased customer (their stubs still hold event ids)."""
-    erasures = []
-    waiting = [CustomerState.from_bytes(raw) for raw in state.merging.values()]  # merged, not yet taken in
-    aliases = dict.fromkeys(
-        [*state.aliases, *(a.customer_id for a in waiting), *(n for a in waiting for n in a.aliases)]
-    )
-    for alias in aliases:
-        event_id = "erase-" + hashlib.sha256(f"{event.event_id}\0{alias}".encode()).hexdigest()[:32]
-        erasure = TouchpointEvent(event_id=event_id, customer_id=alias, type=ERASURE_EVENT_TYPE, ts=event.ts,
-                                  channel=event.channel, properties={"erases_alias_of": state.customer_id})  # fmt: skip
-        erasures.append(Forward(erasure))
-    return tuple(erasures)
 
 
 _OFFSETS: dict[int, str] = {}

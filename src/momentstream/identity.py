@@ -23,6 +23,7 @@ mistaken for one and an alias state near the stored-size limit still fits one Ka
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from pydantic import ValidationError
 
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER
 from momentstream.patterns.nfa import CompiledMoment
-from momentstream.schema import TouchpointEvent
+from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.state import (
     CONTACTS,
     REVOCABLE,
@@ -46,7 +47,16 @@ from momentstream.state import (
 from momentstream.triggers.delivery import DEFER_OWNER
 from momentstream.triggers.loop import LOOP_OWNER
 
-__all__ = ["MERGE_MAGIC", "Forward", "Handoff", "IdentityError", "MergeRecord", "adopt", "decode_merge"]
+__all__ = [
+    "MERGE_MAGIC",
+    "Forward",
+    "Handoff",
+    "IdentityError",
+    "MergeRecord",
+    "adopt",
+    "alias_erasures",
+    "decode_merge",
+]
 
 MERGE_MAGIC = b"\x00momentstream.merge.1\x00"
 """The first bytes of a merge record on the touchpoints topic."""
@@ -240,3 +250,18 @@ def _shifted_seen(seen: tuple[tuple[int, int, int, str], ...], shift: int) -> tu
 def _shifted(evidence: tuple[EvidenceRow, ...], shift: int) -> tuple[EvidenceRow, ...]:
     rows: list[Any] = [(*r[:3], r[3] + shift, *r[4:]) for r in evidence]
     return tuple(rows)
+
+
+def alias_erasures(state: CustomerState, event: TouchpointEvent) -> tuple[Handoff, ...]:
+    """An erasure for each id merged into an erased customer (their stubs still hold event ids)."""
+    erasures = []
+    waiting = [CustomerState.from_bytes(raw) for raw in state.merging.values()]  # merged, not yet taken in
+    aliases = dict.fromkeys(
+        [*state.aliases, *(a.customer_id for a in waiting), *(n for a in waiting for n in a.aliases)]
+    )
+    for alias in aliases:
+        event_id = "erase-" + hashlib.sha256(f"{event.event_id}\0{alias}".encode()).hexdigest()[:32]
+        erasure = TouchpointEvent(event_id=event_id, customer_id=alias, type=ERASURE_EVENT_TYPE, ts=event.ts,
+                                  channel=event.channel, properties={"erases_alias_of": state.customer_id})  # fmt: skip
+        erasures.append(Forward(erasure))
+    return tuple(erasures)
