@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from momentstream.clock import parse_instant, to_ms
+from momentstream.identity import MERGE_MAGIC, IdentityError, decode_merge
 from momentstream.ops.redact import redact_credentials
 from momentstream.runtime.sources import describe_error
 
@@ -205,14 +206,35 @@ def _tail(args: argparse.Namespace) -> int:
             if trigger_id in seen:
                 continue
             seen.add(trigger_id)
-        if "momentstream.reason" in record.headers:
-            doc = {h: v.decode(errors="replace") for h, v in record.headers.items()}
-            doc["raw"] = record.value.decode(errors="replace")
-            line = json.dumps(doc)
-        else:
-            line = record.value.decode(errors="replace")
-        print(line, flush=True)
+        print(_printable(record.value, record.headers), flush=True)
     return 0
+
+
+def _printable(value: bytes, headers: dict[str, bytes]) -> str:
+    """One line per record: a dead letter with its headers, a merge record (binary) as a summary, else the value.
+
+    >>> from momentstream.identity import MergeRecord
+    >>> from momentstream.schema import TouchpointEvent
+    >>> from momentstream.state import CustomerState
+    >>> login = TouchpointEvent.model_validate({"event_id": "l1", "customer_id": "dev-1", "type": "identify",
+    ...     "ts": "2026-01-05T00:00:00Z", "properties": {"canonical_id": "ann"}})
+    >>> merge = MergeRecord("l1", "dev-1", "ann", login, CustomerState("dev-1").to_bytes()).encode()
+    >>> json.loads(_printable(merge, {}))["identity_merge"]["alias_id"]
+    'dev-1'
+    """
+    if "momentstream.reason" in headers:
+        doc = {h: v.decode(errors="replace") for h, v in headers.items()}
+        doc["raw"] = value.decode(errors="replace")
+        return json.dumps(doc)
+    if value.startswith(MERGE_MAGIC):
+        try:
+            merge = decode_merge(value)
+        except IdentityError as err:
+            return json.dumps({"identity_merge": {"unreadable": str(err), "size": len(value)}})
+        summary = {"merge_id": merge.merge_id, "alias_id": merge.alias_id, "canonical_id": merge.canonical_id,
+                   "identified_at": merge.identify.ts.isoformat(), "state_bytes": len(merge.state)}  # fmt: skip
+        return json.dumps({"identity_merge": summary})
+    return value.decode(errors="replace")
 
 
 def _tick(args: argparse.Namespace) -> int:
