@@ -23,26 +23,20 @@ from momentstream.patterns.dsl import load_moments
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import ReplayRunner
 from momentstream.schema import IdentityMerged, TouchpointEvent, Trigger
-from momentstream.sim.identities import split_identities
+from momentstream.sim.identities import SplitHistory, split_identities
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
 
 Key = tuple[object, ...]
 
 
-def replay(events: list[TouchpointEvent], aliases: dict[str, str]) -> tuple[float, set[Key], int]:
+def replay(events: list[TouchpointEvent], ids: SplitHistory) -> tuple[float, set[Key], int]:
     """(events/s, triggers as comparable keys, merges) of one replay."""
-
-    def canonical(customer_id: str) -> str:
-        while customer_id in aliases:
-            customer_id = aliases[customer_id]
-        return customer_id
-
     runner = ReplayRunner(Engine(load_moments(bundled_moments_path()), EngineConfig()))
     started = time.perf_counter()
     outputs = list(runner.run(events))
     seconds = time.perf_counter() - started
-    found = {(canonical(t.customer_id), t.moment, t.kind, tuple(e.event_id for e in t.evidence))
+    found = {(ids.canonical(t.customer_id), t.moment, t.kind, tuple(e.event_id for e in t.evidence))
              for t in outputs if isinstance(t, Trigger)}  # fmt: skip
     merges = sum(isinstance(o, IdentityMerged) for o in outputs)
     return len(events) / seconds, found, merges
@@ -58,11 +52,11 @@ def main() -> int:
     split = split_identities(sim.events, share=args.share, seed=4, chained=0.2)
     unstitched = [e for e in split.events if e.type != "identify"]
     print(f"{len(sim.events):,} events of {customers:,} customers; {len(split.aliases):,} alias ids", file=sys.stderr)
-    replay(sim.events[: len(sim.events) // 5], {})  # warm-up: caches (ticket tone, predicates) filled once
-    whole_rate, whole, _ = replay(sim.events, {})
+    replay(sim.events[: len(sim.events) // 5], split)  # warm-up: caches (ticket tone, predicates) filled once
+    whole_rate, whole, _ = replay(sim.events, split)
     rows = [["whole history", f"{len(sim.events):,}", f"{whole_rate:,.0f}", "", f"{len(whole):,}", "100.0%", "0"]]
     for label, events in (("split, with identify events", split.events), ("split, no identify events", unstitched)):
-        rate, found, merges = replay(events, split.aliases)
+        rate, found, merges = replay(events, split)
         share = 100 * len(found & whole) / max(len(whole), 1)
         rows.append([label, f"{len(events):,}", f"{rate:,.0f}", f"{merges:,}", f"{len(found):,}", f"{share:.1f}%",
                      f"{len(found - whole):,}"])  # fmt: skip

@@ -208,14 +208,9 @@ def test_a_stitched_replay_of_split_histories_finds_what_the_whole_histories_giv
     split = split_identities(sim.events, share=0.5, seed=2, chained=0.3)
     assert sum(e.type == "identify" for e in split.events) > 60
 
-    def canonical(customer_id: str) -> str:
-        while customer_id in split.aliases:
-            customer_id = split.aliases[customer_id]
-        return customer_id
-
     def found(events: list[TouchpointEvent]) -> set[tuple[object, ...]]:
         runner = ReplayRunner(Engine(load_moments(bundled_moments_path()), EngineConfig()))
-        return {(canonical(t.customer_id), t.moment, t.kind, tuple(e.event_id for e in t.evidence),
+        return {(split.canonical(t.customer_id), t.moment, t.kind, tuple(e.event_id for e in t.evidence),
                  t.window.opens_at if t.window else None)
                 for t in runner.run(events) if isinstance(t, Trigger)}  # fmt: skip
 

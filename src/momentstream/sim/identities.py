@@ -25,6 +25,12 @@ class SplitHistory:
     events: list[TouchpointEvent] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
 
+    def canonical(self, customer_id: str) -> str:
+        """The customer an id finally is (itself, if it is no alias)."""
+        while customer_id in self.aliases:
+            customer_id = self.aliases[customer_id]
+        return customer_id
+
 
 def split_identities(events: Iterable[TouchpointEvent], share: float = 0.3, seed: int = 7,
                      chained: float = 0.0, cut_at: datetime | None = None) -> SplitHistory:  # fmt: skip
