@@ -76,11 +76,11 @@ class IdentitySteps:
         canonical = state.alias_of
         assert canonical is not None
         if event.type == ERASURE_EVENT_TYPE:
-            erased = Step(state, [self._erased(state, event)], erase=True)
+            erased: list[Output] = [self._erased(state, event)]
             if event.properties.get("erases_alias_of") == canonical:
-                return erased  # sent by the canonical customer's own erasure
+                return Step(state, erased, erase=True)  # sent by the canonical customer's own erasure
             forwarded = event.model_copy(update={"customer_id": canonical})
-            return Step(state, erased.outputs, erase=True, handoffs=(Forward(forwarded),))
+            return Step(state, erased, erase=True, handoffs=(Forward(forwarded),))
         if not state.remember_id(event.event_id):  # also ends any forwarding loop
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         state.max_seen = max(state.max_seen, to_ms(event.ts))
@@ -131,10 +131,9 @@ class IdentitySteps:
     def _adopt(self: _Engine, state: CustomerState, marker: TouchpointEvent, outputs: list[Output],
                late: bool) -> None:  # fmt: skip
         alias = CustomerState.from_bytes(state.merging.pop(marker.event_id))
+        # No idle timer to arm here: the identify event runs next and arms it, and a late merge's customer has
+        # run events already.
         adopted = adopt(state, alias, self._by_name)
-        if self.config.idle_ttl_ms is not None and state.idle_at is None and state.timers:
-            state.idle_at = state.max_seen + self.config.idle_ttl_ms
-            state.timers.schedule(state.idle_at, IDLE_TIMER, IDLE_OWNER, 0)
         outputs.append(IdentityMerged(customer_id=state.customer_id, alias_id=alias.customer_id,
                                       merge_id=marker.event_id, identified_at=marker.ts, late=late,
                                       adopted=adopted))  # fmt: skip

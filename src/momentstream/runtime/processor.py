@@ -64,6 +64,11 @@ REVERTING = frozenset({"processing_error", "identity_refused"})
 """Dead-letter reasons of records whose customer was reverted to its stored state."""
 
 
+def _refusal_reason(err: Exception) -> str:
+    """The dead-letter reason of a record the engine raised on (its customer is reverted either way)."""
+    return "identity_refused" if isinstance(err, IdentityError) else "processing_error"
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """Why a record was refused; the runtime sends it on with the original bytes."""
@@ -236,8 +241,7 @@ class StreamProcessor:
             step = self.engine.on_event(state, event)
         except Exception as err:  # a bug or an unforeseen input: this record only, never the worker
             self._revert(clock, event.customer_id, work)
-            reason = "identity_refused" if isinstance(err, IdentityError) else "processing_error"
-            work.dead_letter = DeadLetter(reason, error_text(err, event.customer_id))
+            work.dead_letter = DeadLetter(_refusal_reason(err), error_text(err, event.customer_id))
             logger.error("processing error on partition %d: %s (record dead-lettered)", partition, type(err).__name__)
             return work
         return self._stepped(clock, work, state, step, to_ms(event.ts), seal)
@@ -260,8 +264,7 @@ class StreamProcessor:
             step = self.engine.on_merge(state, record)
         except Exception as err:  # kept whole in the dead-letter topic: nothing of the alias is lost
             self._revert(clock, customer_id, work)
-            reason = "identity_refused" if isinstance(err, IdentityError) else "processing_error"
-            work.dead_letter = DeadLetter(reason, error_text(err, customer_id))
+            work.dead_letter = DeadLetter(_refusal_reason(err), error_text(err, customer_id))
             logger.error("merge record refused on partition %d: %s", partition, type(err).__name__)
             return work
         return self._stepped(clock, work, state, step, to_ms(record.identify.ts), seal)

@@ -19,7 +19,7 @@ from typing import IO, Literal
 
 from momentstream.clock import WakeupIndex, to_ms
 from momentstream.engine import Engine
-from momentstream.identity import Forward, IdentityError, MergeRecord
+from momentstream.identity import Forward, Handoff, IdentityError, MergeRecord
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, error_text
 from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Refusal, Reject, open_binary, read_events
@@ -164,8 +164,7 @@ class ReplayRunner:
         else:
             self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
             self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
-        for handoff in step.handoffs:  # at once: on Kafka they take one trip through the touchpoints topic
-            outputs.extend(self.feed(handoff.event) if isinstance(handoff, Forward) else self._merge(handoff))
+        outputs.extend(self._deliver(step.handoffs))
         if self.clock is not None and not step.erase:
             outputs.extend(self.tick(self.clock))
         return outputs
@@ -184,8 +183,12 @@ class ReplayRunner:
             self._reset(customer_id)
             raise EventRefusedError(Refusal("processing_error", error_text(err, customer_id))) from None
         self.wakeups.update(customer_id, self.engine.next_wakeup(state))
-        outputs = step.outputs
-        for handoff in step.handoffs:
+        return step.outputs + self._deliver(step.handoffs)
+
+    def _deliver(self, handoffs: tuple[Handoff, ...]) -> list[Output]:
+        """Records for other customers, at once (on Kafka they take one trip through the touchpoints topic)."""
+        outputs: list[Output] = []
+        for handoff in handoffs:
             outputs.extend(self.feed(handoff.event) if isinstance(handoff, Forward) else self._merge(handoff))
         return outputs
 
