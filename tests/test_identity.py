@@ -9,7 +9,14 @@ from momentstream.identity import MERGE_MAGIC, IdentityError, MergeRecord, decod
 from momentstream.patterns.dsl import Moment, load_moments
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import CustomerErased, DuplicateEvent, IdentityMerged, TouchpointEvent, Trigger
+from momentstream.schema import (
+    CustomerErased,
+    DuplicateEvent,
+    IdentityMerged,
+    IdentityRelinked,
+    TouchpointEvent,
+    Trigger,
+)
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
 from momentstream.state import CustomerState
@@ -220,3 +227,64 @@ def test_a_stitched_replay_of_split_histories_finds_what_the_whole_histories_giv
     # Without stitching the split ids lose matches: the test can tell.
     unstitched = [e for e in split.events if e.type != "identify"]
     assert found(unstitched) != whole
+
+
+def test_a_shared_device_never_carries_one_customers_history_into_anothers() -> None:
+    """dev-1 is ann's, then bob logs in on it: ann's ticket must never be evidence in bob's trigger."""
+    outputs = run(TICKET_THEN_PURCHASE, [
+        event("t-ann", "support_ticket", 0, "ann"),
+        identify("id1", "dev-1", "ann", 10),
+        identify("id2", "dev-1", "bob", 20),
+        event("p-dev", "purchase", 30, "dev-1"),  # bob's now
+        event("p-bob", "purchase", 40, "bob"),
+    ])  # fmt: skip
+    assert not [o for o in outputs if isinstance(o, IdentityMerged) and o.customer_id == "bob"]
+    assert [t.customer_id for t in triggers(outputs)] == []  # bob never had a ticket; ann never bought
+    [relinked] = [o for o in outputs if isinstance(o, IdentityRelinked)]
+    assert (relinked.customer_id, relinked.previous_id, relinked.canonical_id) == ("dev-1", "ann", "bob")
+
+
+def test_after_a_relink_the_device_counts_for_its_new_customer_only() -> None:
+    outputs = run(TICKET_THEN_PURCHASE, [
+        identify("id1", "dev-1", "ann", 0),
+        event("t-dev", "support_ticket", 5, "dev-1"),  # ann's (forwarded)
+        identify("id2", "dev-1", "bob", 20),
+        event("t-bob", "support_ticket", 25, "dev-1"),  # bob's
+        event("p-ann", "purchase", 30, "ann"),
+        event("p-bob", "purchase", 40, "dev-1"),
+    ])  # fmt: skip
+    got = sorted((t.customer_id, tuple(e.event_id for e in t.evidence)) for t in triggers(outputs))
+    assert got == [("ann", ("t-dev", "p-ann")), ("bob", ("t-bob", "p-bob"))]
+
+
+def test_erasing_the_first_owner_of_a_relinked_device_leaves_the_second_untouched() -> None:
+    engine = Engine([TICKET_THEN_PURCHASE])
+    runner = ReplayRunner(engine)
+    stream = [
+        event("t-bob", "support_ticket", 0, "bob"),
+        identify("id1", "dev-1", "ann", 10),
+        identify("id2", "dev-1", "bob", 20),
+        event("x", "erasure_request", 30, "ann"),
+        event("p-bob", "purchase", 40, "bob"),
+    ]
+    outputs = list(runner.run(stream))
+    erased = sorted(o.customer_id for o in outputs if isinstance(o, CustomerErased))
+    # the device's stub held ann's event ids, so it goes with her; the erasure it passes on erases nothing of bob's
+    assert erased == ["ann", "dev-1"]
+    fired = [(t.customer_id, [e.event_id for e in t.evidence]) for t in triggers(outputs)]
+    assert fired == [("bob", ["t-bob", "p-bob"])]
+    assert "bob" in runner.states
+    more = list(runner.run([event("y", "erasure_request", 50, "bob")]))
+    assert sorted(o.customer_id for o in more if isinstance(o, CustomerErased)) == ["bob"]
+    assert runner.states == {}
+
+
+def test_an_erasure_forwarded_for_another_customer_erases_nobody_else() -> None:
+    """A crafted erasure naming someone else in erases_alias_of is not an erasure of this customer."""
+    outputs = run(TICKET_THEN_PURCHASE, [
+        event("t-bob", "support_ticket", 0, "bob"),
+        event("x", "erasure_request", 5, "bob", properties={"erases_alias_of": "mallory"}),
+        event("p-bob", "purchase", 10, "bob"),
+    ])  # fmt: skip
+    assert not [o for o in outputs if isinstance(o, CustomerErased)]
+    assert [t.customer_id for t in triggers(outputs)] == ["bob"]

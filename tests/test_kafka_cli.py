@@ -96,7 +96,7 @@ def test_print_settings_masks_every_secret_wherever_it_came_from(
 ) -> None:
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    (secrets / "momentstream_inspect_token").write_text("tok-from-a-file")
+    (secrets / "momentstream_inspect_token").write_text("tok-from-a-secret-file")
     monkeypatch.setenv("MOMENTSTREAM_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("MOMENTSTREAM_SASL_MECHANISM", "SCRAM-SHA-256")
     monkeypatch.setenv("MOMENTSTREAM_SASL_USERNAME", "svc")
@@ -107,7 +107,7 @@ def test_print_settings_masks_every_secret_wherever_it_came_from(
     assert doc["sasl_password"] == doc["inspect_token"] == "**********"
     assert doc["sasl_username"] == "svc"
     assert "pw-from-the-env" not in out
-    assert "tok-from-a-file" not in out
+    assert "tok-from-a-secret-file" not in out
 
 
 def test_a_registered_secret_never_reaches_a_log_line() -> None:

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from momentstream.kafka_cli import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.models.objectives import ObjectivesError
 from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.redact import install_log_redaction
+from momentstream.ops.settings import MIN_KEY_BYTES
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
@@ -80,6 +82,16 @@ VOCABULARY_SAMPLE = 100_000
 def _skew(text: str) -> int | None:
     """``--max-skew 7d``, or ``off``."""
     return None if text == "off" else positive_duration(text)
+
+
+def _snapshot_key() -> bytes | None:
+    """The worker's ``model_snapshot_key`` from the environment, for snapshot files (same check as the worker's)."""
+    key = os.environ.get("MOMENTSTREAM_MODEL_SNAPSHOT_KEY")
+    if key is None:
+        return None
+    if len(key.strip().encode()) < MIN_KEY_BYTES:
+        raise ConfigurationError(f"MOMENTSTREAM_MODEL_SNAPSHOT_KEY must be at least {MIN_KEY_BYTES} characters")
+    return key.encode()
 
 
 def _version() -> str:
@@ -159,8 +171,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--idle-ttl", type=positive_duration, default=None,
                         help="forget customers silent this long with nothing pending, e.g. 400d\n"
                              "(default: keep every customer)")  # fmt: skip
-    replay.add_argument("--models-in", type=Path, help="start from this model snapshot (from --models-out)")
-    replay.add_argument("--models-out", type=Path, help="write the models' snapshot here afterwards")
+    replay.add_argument(
+        "--models-in",
+        type=Path,
+        help="start from this model snapshot (from --models-out); models "
+        "that are not plain data load only when signed with MOMENTSTREAM_MODEL_SNAPSHOT_KEY",
+    )
+    replay.add_argument(
+        "--models-out",
+        type=Path,
+        help="write the models' snapshot here afterwards (models that "
+        "are not plain data only with MOMENTSTREAM_MODEL_SNAPSHOT_KEY set, which signs them)",
+    )
     _quiet_option(replay)
 
     simulate = sub.add_parser("simulate", help="write simulated journeys as JSON-lines events",
@@ -293,13 +315,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring, args.idle_ttl)
+    if engine.scorer is not None:
+        engine.scorer.snapshot_key = _snapshot_key()
     if args.models_in and engine.scorer is not None:
         try:
             refused = engine.scorer.restore(args.models_in.read_bytes())
         except ValueError as err:
             raise ConfigurationError(f"--models-in {args.models_in}: {err}") from None
-        for name in refused:
-            print(f"momentstream: --models-in: model {name!r} has non-finite weights; it starts fresh",
+        for refusal in refused:
+            print(f"momentstream: --models-in: model {refusal.name!r} not loaded ({refusal.reason}); it starts fresh",
                   file=sys.stderr)  # fmt: skip
     with (
         _open_out(args.output) as out,

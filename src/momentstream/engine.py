@@ -20,7 +20,7 @@ from pathlib import Path
 from momentstream.clock import Timer, is_due, to_ms
 from momentstream.engine_checks import config_warnings
 from momentstream.engine_identity import IdentitySteps
-from momentstream.identity import alias_erasures
+from momentstream.identity import MAX_ALIASES, alias_erasures
 from momentstream.models.objectives import ObjectivesError, ObjectiveSet
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
@@ -31,6 +31,7 @@ from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     FEEDBACK_EVENT_TYPE,
     IDENTIFY_EVENT_TYPE,
+    RELINKED_ALIAS,
     DuplicateEvent,
     LateEvent,
     Output,
@@ -181,12 +182,22 @@ class Engine(IdentitySteps):
         if state.alias_of is not None:
             return self._forward(state, event)
         if event.type == ERASURE_EVENT_TYPE:
+            if event.properties.get("erases_alias_of", state.customer_id) != state.customer_id:
+                # Another customer's erasure, forwarded by an id since re-linked to this one (or reaching an id
+                # already erased): it erases nothing here, and leaves no blank state behind.
+                blank = state.to_bytes() == self.new_state(state.customer_id).to_bytes()
+                return Step(state, [], erase=blank)
             # Before dedup and lateness: an erasure is honoured whenever it arrives, and again if repeated.
             return Step(state, [self._erased(state, event)], erase=True, handoffs=alias_erasures(state, event))
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
-        if event.type == IDENTIFY_EVENT_TYPE and event.properties["canonical_id"] != state.customer_id:
-            return self._hand_off(state, event)
+        if event.type == IDENTIFY_EVENT_TYPE:
+            if event.properties["canonical_id"] != state.customer_id:
+                return self._hand_off(state, event)
+            relinked = event.properties.get(RELINKED_ALIAS)
+            if (isinstance(relinked, str) and relinked != state.customer_id and relinked not in state.aliases
+                    and len(state.aliases) < MAX_ALIASES):  # fmt: skip
+                state.aliases.append(relinked)
         if event.type == FEEDBACK_EVENT_TYPE:
             # The CRM's report on a trigger, not the customer's activity: linked by id on arrival, so a report
             # stamped before the customer's latest event is not late.

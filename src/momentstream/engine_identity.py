@@ -12,9 +12,11 @@ from momentstream.models.scorer import Scorer
 from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     IDENTIFY_EVENT_TYPE,
+    RELINKED_ALIAS,
     CustomerErased,
     DuplicateEvent,
     IdentityMerged,
+    IdentityRelinked,
     Output,
     TouchpointEvent,
 )
@@ -84,9 +86,30 @@ class IdentitySteps:
         if not state.remember_id(event.event_id):  # also ends any forwarding loop
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         state.max_seen = max(state.max_seen, to_ms(event.ts))
-        if event.type == IDENTIFY_EVENT_TYPE and event.properties["canonical_id"] == canonical:
-            return Step(state, [])  # the link is known
+        if event.type == IDENTIFY_EVENT_TYPE:
+            named = str(event.properties["canonical_id"])
+            if named == canonical:
+                return Step(state, [])  # the link is known
+            if named != state.customer_id:
+                return self._relink(state, event, named)
         return Step(state, [], handoffs=(Forward(event.model_copy(update={"customer_id": canonical})),))
+
+    @staticmethod
+    def _relink(state: CustomerState, event: TouchpointEvent, named: str) -> Step:
+        """A stitched id identifies as another customer (a shared device): it forwards there from now on.
+
+        The customer it belonged to is not merged into the new one: an identify only ever moves the state of the
+        id it is keyed by, and a stub has none. The identify goes on to the new customer as its own event, naming
+        this id as its alias so that customer's erasure reaches it.
+        """
+        previous = state.alias_of
+        assert previous is not None
+        state.alias_of = named
+        relinked = IdentityRelinked(customer_id=state.customer_id, previous_id=previous, canonical_id=named,
+                                    event_id=event.event_id, identified_at=event.ts)  # fmt: skip
+        properties = {**event.properties, RELINKED_ALIAS: state.customer_id}
+        forwarded = event.model_copy(update={"customer_id": named, "properties": properties})
+        return Step(state, [relinked], handoffs=(Forward(forwarded),))
 
     def on_merge(self: _Engine, state: CustomerState, record: MergeRecord) -> Step:
         """An alias's state arrives for ``state``'s customer: held at the identify time like an event.

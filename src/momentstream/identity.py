@@ -48,6 +48,7 @@ from momentstream.triggers.delivery import DEFER_OWNER
 from momentstream.triggers.loop import LOOP_OWNER
 
 __all__ = [
+    "MAX_ALIASES",
     "MERGE_MAGIC",
     "Forward",
     "Handoff",
@@ -58,6 +59,8 @@ __all__ = [
     "decode_merge",
 ]
 
+MAX_ALIASES = 1000
+"""Ids a re-linked identify may add to a customer's aliases (each is an erasure target; the list stays small)."""
 MERGE_MAGIC = b"\x00momentstream.merge.1\x00"
 """The first bytes of a merge record on the touchpoints topic."""
 

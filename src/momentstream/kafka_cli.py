@@ -132,7 +132,12 @@ def _settings(args: argparse.Namespace, report_unknown: bool = True, check: bool
     settings = load_settings(args.settings, report_unknown=report_unknown, env_file=args.env_file,
                              secrets_dir=args.secrets_dir, broker=args.broker, partitions=args.partitions,
                              app_id=args.app_id, **extra)  # fmt: skip
-    for secret in (settings.sasl_password, settings.ssl_key_password, settings.inspect_token):
+    for secret in (
+        settings.sasl_password,
+        settings.ssl_key_password,
+        settings.inspect_token,
+        settings.model_snapshot_key,
+    ):
         register_secret(None if secret is None else secret.get_secret_value())
     if check and settings.kafka.security_protocol != "PLAINTEXT":
         from momentstream.runtime.kafka_access import check_access

@@ -24,12 +24,14 @@ __all__ = [
     "MAX_ABS_VALUE",
     "MAX_EVENT_BYTES",
     "MAX_PROPERTY_CHARS",
+    "RELINKED_ALIAS",
     "SCHEMA_VERSION",
     "Action",
     "DuplicateEvent",
     "Evidence",
     "FeedbackUnmatched",
     "IdentityMerged",
+    "IdentityRelinked",
     "LateEvent",
     "Output",
     "Playbook",
@@ -462,6 +464,11 @@ IDENTIFY_EVENT_TYPE = "identify"
 alias's state merges into that customer's, and its later events go there (see :mod:`momentstream.identity`)."""
 
 
+RELINKED_ALIAS = "relinked_alias"
+"""Property of an identify event a re-linked id forwards to its new customer: that customer now has this alias
+(so an erasure of the customer reaches it too)."""
+
+
 class IdentityMerged(BaseModel):
     """Audit: an alias's state was taken into its canonical customer (``adopted`` counts what came along).
 
@@ -478,6 +485,20 @@ class IdentityMerged(BaseModel):
     identified_at: datetime
     late: bool = False
     adopted: dict[str, int]
+
+
+class IdentityRelinked(BaseModel):
+    """Audit: an id already stitched to one customer identified as another (a shared device): from now on
+    its events go to ``canonical_id``. Nothing of ``previous_id``'s state moves; the two customers stay apart."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["identity_relinked"] = "identity_relinked"
+    customer_id: str
+    previous_id: str
+    canonical_id: str
+    event_id: str
+    identified_at: datetime
 
 
 class CustomerErased(BaseModel):
@@ -508,6 +529,7 @@ Output = (
     | FeedbackUnmatched
     | ShadowTrigger
     | IdentityMerged
+    | IdentityRelinked
 )
 
 

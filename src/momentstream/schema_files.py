@@ -17,6 +17,7 @@ from momentstream.schema import (
     CustomerErased,
     FeedbackUnmatched,
     IdentityMerged,
+    IdentityRelinked,
     LateEvent,
     ShadowTrigger,
     TouchpointEvent,
@@ -47,6 +48,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "feedback_unmatched": FeedbackUnmatched,
         "shadow_trigger": ShadowTrigger,
         "identity_merged": IdentityMerged,
+        "identity_relinked": IdentityRelinked,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

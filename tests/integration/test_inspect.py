@@ -54,7 +54,7 @@ def test_an_operator_reads_a_customers_story_from_the_worker_that_holds_it(
         doc = json.loads(inspect(env, CUSTOMER, "--worker", address, "--json").stdout)
         assert [e["event_id"] for e in doc["story"]] == ["t-1", "v-1"]
         assert doc["moments"]["post_purchase_window"]["partial_matches"][0]["evidence"][0]["event_id"] == "t-1"
-        wrong = inspect({**env, "MOMENTSTREAM_INSPECT_TOKEN": "not-it"}, CUSTOMER, "--worker", address)
+        wrong = inspect({**env, "MOMENTSTREAM_INSPECT_TOKEN": "not-it-but-as-long"}, CUSTOMER, "--worker", address)
         assert wrong.returncode == 2
         assert "Bearer" in wrong.stderr
         missing = inspect(env, "nobody-at-all", "--worker", address)

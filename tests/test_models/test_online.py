@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 
@@ -12,7 +13,8 @@ from momentstream.models.estimators import OPTIMIZERS, build
 from momentstream.models.objectives import load_objectives
 from momentstream.models.online import FEATURE_LIMIT, ObjectiveModel, bounded
 from momentstream.models.scaled_logistic import ScaledLogistic
-from momentstream.models.scorer import PoisonedModelError, Scorer
+from momentstream.models.scorer import SNAPSHOT_FORMAT, PoisonedModelError, Refusal, Scorer
+from momentstream.models.snapshot_codec import encode_model
 from momentstream.resources import bundled_objectives_path
 
 
@@ -70,7 +72,7 @@ def test_a_model_that_went_nan_after_a_label_rolls_back_to_its_checkpoint(optimi
         model.learn({"days_since_last_purchase": 40.0 + i % 5, "events_30d": 0.5}, 1)
         model.learn({"days_since_last_purchase": 2.0 + i % 3, "events_30d": 9.0}, 0)
     before = model.score({"days_since_last_purchase": 50.0, "events_30d": 0.2})
-    model._checkpoint = pickle.dumps(model.pipeline)
+    model._checkpoint = copy.deepcopy(model.pipeline)
     method = "score_and_learn" if optimizer == "sgd" else "learn_one"
     real = getattr(model.pipeline, method)
 
@@ -91,21 +93,37 @@ def scorer() -> Scorer:
     return Scorer(load_objectives(bundled_objectives_path()))
 
 
-def test_a_poisoned_model_is_neither_published_nor_loaded() -> None:
+@pytest.mark.parametrize(("optimizer", "reason"), [("sgd", "malformed"), ("adam", "non_finite")])
+def test_a_poisoned_model_is_neither_published_nor_loaded(optimizer: str, reason: str) -> None:
+    """The fused model travels as plain numbers (a NaN fails the field checks); a River pipeline is signed
+    and checked for finite weights once unpickled."""
+    key = b"poison-test-key-16"
     good = scorer()
+    good.snapshot_key = key
     snapshot = good.snapshot()
     bad = scorer()
-    poisoned(bad.models["churn"])
+    bad.models["churn"] = ObjectiveModel("churn", optimizer=optimizer)
+    poisoned(trained_into(bad.models["churn"]))
     assert not bad.models["churn"].is_finite()
     with pytest.raises(PoisonedModelError, match="churn"):
         bad.snapshot()
-    body = {name: pickle.dumps(model) for name, model in bad.models.items()}
-
-    poisoned_snapshot = msgpack.packb([1, sorted(body), body], use_bin_type=True)
+    body = {name: encode_model(name, model, key) for name, model in bad.models.items()}
+    poisoned_snapshot = msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True)
     fresh = scorer()
-    assert fresh.restore(poisoned_snapshot) == ["churn"]
+    fresh.models["churn"] = ObjectiveModel("churn", optimizer=optimizer)
+    fresh.snapshot_key = key
+    assert fresh.restore(poisoned_snapshot) == [Refusal("churn", reason)]
     assert fresh.models["churn"].is_finite()
+    assert fresh.models["churn"].learned == 0
+    assert fresh.refusals == {reason: 1}
     assert scorer().restore(snapshot) == []
+
+
+def trained_into(model: ObjectiveModel) -> ObjectiveModel:
+    for i in range(100):
+        model.learn({"days_since_last_purchase": 40.0 + i % 5, "events_30d": 0.5}, 1)
+        model.learn({"days_since_last_purchase": 2.0 + i % 3, "events_30d": 9.0}, 0)
+    return model
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x01garbage", b"\x93\x01\x90\xa1x"])

@@ -212,7 +212,7 @@ def test_snapshot_and_restore_keep_the_models(journeys: list[TouchpointEvent]) -
         assert fresh.models[name].score(x) == model.score(x)
         assert fresh.models[name].version == model.version
     with pytest.raises(ValueError, match="format"):
-        fresh.restore(b"\x93\x02\x90\x80")
+        fresh.restore(b"\x93\x03\x90\x80")
 
 
 def test_scoring_state_survives_the_state_encoding(journeys: list[TouchpointEvent]) -> None:

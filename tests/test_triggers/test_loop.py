@@ -270,12 +270,17 @@ def test_models_of_the_loop_travel_in_the_snapshot(lift: float) -> None:
     e.scorer.bandits["cart"].learn("call", {"x": 1.0}, converted=True)
     fresh = engine(moments(DECIDE + ACTIONS))
     assert fresh.scorer is not None
+    unsigned = e.scorer.snapshot()  # uplift arms and bandits are not plain data: left out without a key
+    assert fresh.scorer.restore(unsigned) == []
+    assert fresh.scorer.bandits["cart"].learned == 0
+    e.scorer.snapshot_key = fresh.scorer.snapshot_key = b"loop-models-key-16"
     assert fresh.scorer.restore(e.scorer.snapshot()) == []
     x = fresh.scorer.loop_features("cart", CustomerState("z"), 0)
     assert fresh.scorer.uplift_models["cart"].lift(x) == e.scorer.uplift_models["cart"].lift(x)
     assert fresh.scorer.bandits["cart"].learned == 1
     changed = engine(moments(DECIDE + ACTIONS.replace("call", "visit")))
     assert changed.scorer is not None
+    changed.scorer.snapshot_key = e.scorer.snapshot_key
     assert changed.scorer.restore(e.scorer.snapshot()) == []
     assert changed.scorer.bandits["cart"].learned == 0  # other actions: the bandit starts again
 

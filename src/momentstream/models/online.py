@@ -11,8 +11,8 @@ data it has not learned yet) and feeds the absolute error to ADWIN, which flags 
 
 from __future__ import annotations
 
+import copy
 import math
-import pickle
 from typing import Any
 
 from river import drift, metrics
@@ -101,7 +101,7 @@ class ObjectiveModel:
         """Feature vectors (to learn or score) that held NaN or infinity, and scores that were not finite."""
         self.reverted = 0
         """Labels after which the model scored NaN and went back to its last good checkpoint."""
-        self._checkpoint: bytes | None = None
+        self._checkpoint: Learner | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Snapshots carry the model, not its rollback checkpoint."""
@@ -164,7 +164,7 @@ class ObjectiveModel:
             return
         x = clean
         if self._checkpoint is None or self.learned % CHECKPOINT_EVERY == 0:
-            self._checkpoint = pickle.dumps(self.pipeline)
+            self._checkpoint = copy.deepcopy(self.pipeline)
         pipeline = self.pipeline
         if isinstance(pipeline, ScaledLogistic):
             p = pipeline.score_and_learn(x, label)  # the score before learning, in the same pass
@@ -175,7 +175,7 @@ class ObjectiveModel:
             pipeline.learn_one(x, bool(label))
         if not self._still_finite(x):
             # Unreachable with bounded features, and kept so: a shared model must never go NaN.
-            self.pipeline = pickle.loads(self._checkpoint)
+            self.pipeline = copy.deepcopy(self._checkpoint)
             self.reverted += 1
             return
         self.learned += 1

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
+from momentstream.models.snapshot_codec import SharedModel, SnapshotRefusedError, decode_model, encode_model
 from momentstream.models.uplift import UpliftModel
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.schema import TouchpointEvent
@@ -47,6 +47,7 @@ __all__ = [
     "LabelRecord",
     "Pending",
     "PoisonedModelError",
+    "Refusal",
     "Scorer",
     "ScoringState",
     "TriggerScore",
@@ -58,7 +59,7 @@ LABEL_TIMER = "label"
 RESCORE_TIMER = "rescore"
 """Timer kind of a silent-period prediction; its moment field is :data:`RESCORE_OWNER`."""
 RESCORE_OWNER = "~rescore"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 HISTORY = 8
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ logger = logging.getLogger(__name__)
 
 class PoisonedModelError(ValueError):
     """A model holds NaN or infinite weights: it is neither published nor loaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A model of a snapshot that was not loaded (it starts fresh), and why (a metric label)."""
+
+    name: str
+    reason: str
 
 
 @dataclass(slots=True)
@@ -156,6 +165,12 @@ class Scorer:
         """Per moment that decides by uplift (:mod:`momentstream.triggers.loop`); shared, snapshotted like models."""
         self.bandits: dict[str, ActionBandit] = {}
         """Per moment with actions."""
+        self.snapshot_key: bytes | None = None
+        """Signs (and checks) the snapshot entries of models that are not plain data (the worker's
+        ``model_snapshot_key``); without one those models are left out of snapshots."""
+        self.refusals: dict[str, int] = {}
+        """Snapshots and snapshot entries refused by :meth:`restore`, by reason."""
+        self._unsigned_warned: set[str] = set()
         self._configure(objectives)
 
     def replace_objectives(self, objectives: ObjectiveSet) -> list[str]:
@@ -416,53 +431,85 @@ class Scorer:
 
     # -- snapshots -------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """The models, versioned. Model bodies are pickled River objects: restore only your own files.
+        """The models, versioned, as data (see :mod:`momentstream.models.snapshot_codec`).
 
-        Raises :class:`PoisonedModelError` rather than write a model with non-finite weights.
+        Models that are not plain data are signed with :attr:`snapshot_key`, or left out without one
+        (they start fresh after a restart). Raises :class:`PoisonedModelError` rather than write a model
+        with non-finite weights.
         """
         shared = self._shared_models()
         poisoned = sorted(name for name, model in shared.items() if not model.is_finite())
         if poisoned:
             raise PoisonedModelError(f"models with non-finite weights are not published: {', '.join(poisoned)}")
-        body = {name: pickle.dumps(model) for name, model in shared.items()}
+        body = {}
+        for name, model in shared.items():
+            entry = encode_model(name, model, self.snapshot_key)
+            if entry is not None:
+                body[name] = entry
+            elif name not in self._unsigned_warned:
+                self._unsigned_warned.add(name)
+                logger.warning("model %s is not plain data and no model_snapshot_key is set: it is left out of "
+                               "snapshots and starts fresh after a restart", name)  # fmt: skip
         return msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True)
 
-    def restore(self, data: bytes) -> list[str]:
+    def restore(self, data: bytes) -> list[Refusal]:
         """Load :meth:`snapshot` bytes; objectives not in the snapshot keep fresh models.
 
-        A model with non-finite weights is not loaded (it keeps a fresh model); returns the names
-        of such models so the caller can say so.
+        A snapshot that cannot be read, or of the pickled format 1, raises :class:`SnapshotRefusedError` (a
+        ``ValueError``). Each model that is not loaded keeps a fresh model and is returned with its reason:
+        a malformed entry, an unsigned or wrongly signed one, another kind of model, non-finite weights.
+        Every refusal is also counted in :attr:`refusals` for the workers' metric.
         """
+        try:
+            doc = self._snapshot_document(data)
+        except SnapshotRefusedError as err:
+            self.refusals[err.reason] = self.refusals.get(err.reason, 0) + 1
+            raise
+        refused = []
+        shared = self._shared_models()
+        for name, entry in doc.items():
+            fresh = shared.get(name) if isinstance(name, str) else None
+            if fresh is None:
+                continue
+            try:
+                model = decode_model(name, entry, fresh, self.snapshot_key)
+            except SnapshotRefusedError as err:
+                logger.error("model snapshot entry refused, %s starts fresh: %s", name, err)
+                refused.append(Refusal(name, err.reason))
+                continue
+            if not model.is_finite():
+                logger.error("model %s in the snapshot has non-finite weights: not loaded, starting fresh", name)
+                refused.append(Refusal(name, "non_finite"))
+                continue
+            if isinstance(model, ActionBandit) and model.actions != fresh.actions:  # type: ignore[union-attr]
+                continue  # the moment's actions changed: its bandit starts again
+            self._put(name, model)
+        for refusal in refused:
+            self.refusals[refusal.reason] = self.refusals.get(refusal.reason, 0) + 1
+        return refused
+
+    @staticmethod
+    def _snapshot_document(data: bytes) -> dict[Any, Any]:
         try:
             doc = msgpack.unpackb(data, raw=False)
         except (ValueError, msgpack.UnpackException) as err:
-            raise ValueError(f"not a model snapshot: {err}") from None
+            raise SnapshotRefusedError(f"not a model snapshot: {err}", "unreadable") from None
+        if isinstance(doc, list) and doc and doc[0] == 1:
+            raise SnapshotRefusedError("model snapshot format 1 holds unsigned pickles: refused (models start fresh; "
+                                  "the next snapshot a worker publishes is of the safe format)",
+                                  "pickled_format")  # fmt: skip
         if not isinstance(doc, list) or len(doc) < 3 or doc[0] != SNAPSHOT_FORMAT or not isinstance(doc[2], dict):
-            raise ValueError(f"model snapshot format is not {SNAPSHOT_FORMAT}")
-        refused = []
-        shared = self._shared_models()
-        for name, body in doc[2].items():
-            if name in shared:
-                model = pickle.loads(body)
-                if type(model) is not type(shared[name]):
-                    raise ValueError(f"snapshot entry {name!r} is not a {type(shared[name]).__name__}")
-                if not model.is_finite():
-                    logger.error("model %s in the snapshot has non-finite weights: not loaded, starting fresh", name)
-                    refused.append(name)
-                    continue
-                if isinstance(model, ActionBandit) and model.actions != shared[name].actions:  # type: ignore[union-attr]
-                    continue  # the moment's actions changed: its bandit starts again
-                self._put(name, model)
-        return refused
+            raise SnapshotRefusedError(f"model snapshot format is not {SNAPSHOT_FORMAT}", "unreadable")
+        return doc[2]
 
-    def _shared_models(self) -> dict[str, ObjectiveModel | UpliftModel | ActionBandit]:
+    def _shared_models(self) -> dict[str, SharedModel]:
         """Every model shared by the customers, by its snapshot name (loop models prefixed ``~``)."""
-        shared: dict[str, ObjectiveModel | UpliftModel | ActionBandit] = dict(self.models)
+        shared: dict[str, SharedModel] = dict(self.models)
         shared.update({f"~uplift:{name}": model for name, model in self.uplift_models.items()})
         shared.update({f"~actions:{name}": bandit for name, bandit in self.bandits.items()})
         return shared
 
-    def _put(self, name: str, model: ObjectiveModel | UpliftModel | ActionBandit) -> None:
+    def _put(self, name: str, model: SharedModel) -> None:
         if isinstance(model, UpliftModel):
             self.uplift_models[name.removeprefix("~uplift:")] = model
         elif isinstance(model, ActionBandit):

@@ -36,7 +36,8 @@ DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "too_large", "key_mismat
 TRIGGER_KINDS = ("match", "window_open", "window_expired", "revoked")
 FEEDBACK_RESULTS = ("taken", "declined", "unmatched")
 RELOAD_RESULTS = ("applied", "refused")
-IDENTITY_STEPS = ("merge_sent", "forwarded", "merged", "merged_late")
+IDENTITY_STEPS = ("merge_sent", "forwarded", "merged", "merged_late", "relinked")
+SNAPSHOT_REFUSALS = ("pickled_format", "unsigned", "bad_signature", "malformed", "kind", "non_finite", "unreadable")
 INSPECT_RESULTS = ("found", "not_found", "unauthorized", "disabled", "bad_request", "unreadable")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Event to trigger: tens of milliseconds on a quiet worker, minutes behind a backlog."""
@@ -104,6 +105,10 @@ class WorkerMetrics:
                                    ["objective"], registry=r)  # fmt: skip
         self.snapshots_refused = Counter("momentstream_model_snapshots_refused", "Model snapshots not published "
                                          "because a model had non-finite weights", registry=r)  # fmt: skip
+        self.snapshot_refusals = Counter("momentstream_model_snapshot_refusals", "Model snapshots, or models in "
+                                         "one, refused at load (the model starts fresh), by reason: "
+                                         "pickled_format, unsigned, bad_signature, malformed, kind, non_finite, "
+                                         "unreadable", ["reason"], registry=r)  # fmt: skip
         self.outcomes = Counter("momentstream_trigger_outcomes", "Outcome windows closed, by moment, group "
                                 "(treated or control), whether the outcome came, and the trigger's tier (none: "
                                 "unscored)", ["moment", "group", "converted", "tier"], registry=r)  # fmt: skip
@@ -116,6 +121,7 @@ class WorkerMetrics:
         self._tallies: dict[str, OutcomeTally] = {}
         self._lag_partitions: set[str] = set()
         self._skips_seen: dict[str, int] = {}
+        self._refusals_seen: dict[str, int] = {}
         self.shadow_triggers = Counter("momentstream_shadow_triggers", "Triggers of shadow moments (audited, never "
                                        "sent), by moment and kind", ["moment", "kind"], registry=r)  # fmt: skip
         self.reloads = Counter("momentstream_moment_reloads", "Moments file reloads (SIGHUP), by result: applied, "
@@ -139,7 +145,7 @@ class WorkerMetrics:
         single: tuple[tuple[Counter, Iterable[str]], ...] = (
             (self.events, EVENT_RESULTS), (self.dead_letters, DEAD_LETTER_REASONS), (self.model_skips, objectives),
             (self.feedback, FEEDBACK_RESULTS), (self.inspections, INSPECT_RESULTS), (self.reloads, RELOAD_RESULTS),
-            (self.identity, IDENTITY_STEPS),
+            (self.identity, IDENTITY_STEPS), (self.snapshot_refusals, SNAPSHOT_REFUSALS),
         )  # fmt: skip
         for counter, values in single:
             for value in values:
@@ -173,6 +179,14 @@ class WorkerMetrics:
         if total > seen:
             self.model_skips.labels(objective=objective).inc(total - seen)
         self._skips_seen[objective] = total
+
+    def count_snapshot_refusals(self, totals: dict[str, int]) -> None:
+        """Bring the snapshot refusal counter up to the scorer's running totals, by reason."""
+        for reason, total in totals.items():
+            seen = self._refusals_seen.get(reason, 0)
+            if total > seen:
+                self.snapshot_refusals.labels(reason=reason).inc(total - seen)
+            self._refusals_seen[reason] = total
 
     def count_outcome(self, outcome: TriggerOutcome) -> None:
         """Count a closed outcome window and move the moment's uplift gauge (once both groups have one)."""

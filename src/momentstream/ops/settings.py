@@ -30,7 +30,10 @@ from momentstream.ops.kafka_connection import KafkaConnection, Mechanism, Protoc
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WorkerSettings", "load_settings"]
+__all__ = ["MIN_KEY_BYTES", "WorkerSettings", "load_settings"]
+
+MIN_KEY_BYTES = 16
+"""A shorter secret (model_snapshot_key, inspect_token) is refused at load: it could be guessed."""
 
 
 class WorkerSettings(BaseSettings):
@@ -63,6 +66,10 @@ class WorkerSettings(BaseSettings):
     dead_letter_topic: str = Field("momentstream.dead-letter", description="refused records, original bytes + reason")
     models_topic: str = Field("momentstream.models", description="compacted topic of model snapshots")
     model_snapshot_interval: str = Field("60s", description="how often a worker publishes its model snapshot")
+    model_snapshot_key: SecretStr | None = Field(None, description="HMAC key (16+ characters) that signs the "
+                                                 "snapshot entries of models that are not plain data (River "
+                                                 "pipelines, trees, uplift and action models); unset: those "
+                                                 "start fresh after a restart. Never printed or logged")  # fmt: skip
     partitions: int = Field(8, ge=1, le=10_000, description="partitions of touchpoints, ticks and the changelog")
     replication_factor: int = Field(1, ge=1, le=10, description="replication of the topics `topics create` makes")
     store: Literal["memory", "rocksdb"] = Field("memory", description="table store; rocksdb needs rocksdict")
@@ -130,6 +137,14 @@ class WorkerSettings(BaseSettings):
     def _positive(cls, value: str | None) -> str | None:
         if value is not None and parse_duration(value) <= 0:
             raise ValueError("must be longer than 0s")
+        return value
+
+    @field_validator("model_snapshot_key", "inspect_token")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"must be at least {MIN_KEY_BYTES} characters (an empty or short secret can be "
+                             "guessed); leave it unset to turn the feature off")  # fmt: skip
         return value
 
     @field_validator("clock_origin")

@@ -30,6 +30,7 @@ def refresh_model_gauges(engine: Engine, metrics: WorkerMetrics) -> None:
     """Labels learned, inputs skipped, drift, progressive AUC and calibration per objective."""
     if engine.scorer is None:
         return
+    metrics.count_snapshot_refusals(engine.scorer.refusals)
     for name, model in engine.scorer.models.items():
         metrics.count_model_skips(name, model.skipped + model.reverted)
         metrics.model_labels.labels(objective=name).set(model.learned)

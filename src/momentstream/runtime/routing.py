@@ -18,6 +18,7 @@ from momentstream.schema import (
     DuplicateEvent,
     FeedbackUnmatched,
     IdentityMerged,
+    IdentityRelinked,
     LateEvent,
     Output,
     ShadowTrigger,
@@ -74,6 +75,8 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
         metrics.shadow_triggers.labels(moment=output.moment, kind=output.trigger.kind).inc()
     elif isinstance(output, IdentityMerged):
         metrics.identity.labels("merged_late" if output.late else "merged").inc()
+    elif isinstance(output, IdentityRelinked):
+        metrics.identity.labels("relinked").inc()
     customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
     headers = [("output", output.output.encode())]
     return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)

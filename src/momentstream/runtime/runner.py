@@ -90,16 +90,19 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
 def restore_models(settings: WorkerSettings, engine: Engine, newest: bytes | None) -> bool:
     """Load the newest model snapshot of the models topic (``newest``), if there is one."""
     assert engine.scorer is not None
+    key = settings.model_snapshot_key
+    engine.scorer.snapshot_key = None if key is None else key.get_secret_value().encode()
     if newest is None:
         logger.warning("no model snapshot in %s: models start fresh", settings.models_topic)
         return False
     try:
         refused = engine.scorer.restore(newest)
     except ValueError as err:
-        logger.error("model snapshot in %s unreadable (%s): models start fresh", settings.models_topic, err)
+        logger.error("model snapshot in %s refused (%s): models start fresh", settings.models_topic, err)
         return False
     if refused:
-        logger.error("models with non-finite weights not restored, starting fresh: %s", ", ".join(refused))
+        logger.error("models not restored, starting fresh: %s",
+                     ", ".join(f"{r.name} ({r.reason})" for r in refused))  # fmt: skip
     versions = ", ".join(m.version for m in engine.scorer.models.values())
     logger.warning("models restored from %s: %s", settings.models_topic, versions)
     return True
