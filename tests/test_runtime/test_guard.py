@@ -225,3 +225,51 @@ def test_a_state_too_large_to_store_fails_its_customer_before_anything_is_sent()
         assert all(len(v) <= MAX_STORED_BYTES for v in table.values())
     assert "ok" in reasons
     assert "processing_error" in reasons
+
+
+def first_far_future(journeys: list[TouchpointEvent]) -> TouchpointEvent:
+    """A login dated 2062 from a device with a wrong clock, first of all on its partition."""
+    return journeys[0].model_copy(update={"customer_id": "wrong-clock", "event_id": "from-2062", "type": "login",
+                                          "ts": journeys[0].ts.replace(year=2062)})  # fmt: skip
+
+
+def test_a_far_future_event_first_of_all_silences_nobody_in_replay(journeys: list[TouchpointEvent]) -> None:
+    clean = trigger_set(list(ReplayRunner(default_engine(None, scoring=False)).run(journeys)))
+    runner = ReplayRunner(default_engine(None, scoring=False))
+    outputs = list(runner.run([first_far_future(journeys), *journeys]))
+    assert trigger_set([o for o in outputs if getattr(o, "customer_id", "") != "wrong-clock"]) == clean
+    assert len(clean) > 20
+    assert runner.held == 1
+    assert not [o for o in outputs if type(o).__name__ == "LateEvent"]
+
+
+def test_a_far_future_event_first_on_a_fresh_partition_silences_nobody(journeys: list[TouchpointEvent]) -> None:
+    """The clock a fresh partition's first event sets is tentative: the next customer, far behind, takes it back."""
+    clean, _ = feed_all(StreamProcessor(default_engine(None, scoring=False), DictTable()), journeys)
+    wrong = first_far_future(journeys)
+    processor = StreamProcessor(default_engine(None, scoring=False), DictTable())
+    held = 0
+    outputs: list[Output] = []
+    for e in [wrong, *journeys]:
+        work = processor.on_event(partition_of(e.customer_id), e.customer_id.encode(),
+                                  e.model_dump_json(exclude_defaults=True).encode())  # fmt: skip
+        held += work.held
+        outputs.extend(work.outputs)
+        processor.save(work)
+    assert trigger_set(outputs) == trigger_set(clean)
+    assert not [o for o in outputs if type(o).__name__ == "LateEvent"]
+    assert held == 1
+
+
+def test_a_tentative_clock_is_confirmed_by_a_second_customer_and_then_holds_jumps() -> None:
+    clock = SharedClock(DAY)
+    assert not clock.observe(10 * DAY, "a")
+    assert not clock.confirmed
+    assert not clock.observe(10 * DAY + 5, "a")  # the same customer confirms nothing
+    assert not clock.confirmed
+    assert not clock.observe(10 * DAY + 9, "b")
+    assert clock.confirmed
+    assert clock.observe(400 * DAY, "c")  # established: a jump is held as before
+    assert not clock.observe(5 * DAY, "d")  # and an old event does not take the clock back
+    assert clock.now == 10 * DAY + 9
+    assert clock.retracted == 0

@@ -40,6 +40,16 @@ class SharedClock:
     (True, 864000000)
     >>> clock.observe(400 * day + 9, "b"), clock.now          # another customer: time did move
     (False, 34560000009)
+
+    Until a second customer's event agrees with it (within the skew), the clock is only tentative: a
+    far-future event first on a fresh partition sets it, and the next customer's event far behind it
+    takes it back, holding that first event as a candidate instead (counted in ``retracted``).
+
+    >>> fresh = SharedClock(max_skew_ms=day)
+    >>> fresh.observe(13_000 * day, "wrong-device"), fresh.observe(10 * day, "a"), fresh.now, fresh.retracted
+    (False, False, 864000000, 1)
+    >>> fresh.observe(10 * day + 5, "b"), fresh.confirmed, fresh.observe(13_000 * day + 1, "wrong-device")
+    (False, True, True)
     """
 
     max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS
@@ -47,6 +57,12 @@ class SharedClock:
     now: int | None = None
     candidate: tuple[int, str] | None = None
     """The newest held jump: (event time, customer), waiting for another customer to confirm it."""
+    confirmed: bool = False
+    """Two customers' events (or a tick) agree with the clock; before that it is tentative."""
+    setter: str | None = None
+    """The customer whose event set a tentative clock."""
+    retracted: int = 0
+    """Tentative clocks taken back because the next customer's event was far behind (those events held)."""
 
     def observe(self, ts: int, customer: str) -> bool:
         """Take an event's time; True if it was held (too far ahead: the clock did not move)."""
@@ -54,19 +70,31 @@ class SharedClock:
         if skew is not None and self.wall_clock is not None and ts - self.wall_clock() > skew:
             return True
         now = self.now
-        if now is None or skew is None or ts - now <= skew:
+        if now is None or skew is None:
             if now is None or ts > now:
+                self.now, self.setter = ts, customer
+            return False
+        if not self.confirmed and customer != self.setter:
+            if now - ts > skew:  # one customer's far-future event set the clock: it becomes a held candidate
+                self.now, self.candidate, self.setter = ts, (now, self.setter or ""), customer
+                self.retracted += 1
+                return False
+            if ts - now <= skew:
+                self.confirmed = True
+        if ts - now <= skew:
+            if ts > now:
                 self.now = ts
             return False
         held = self.candidate
         if held is not None and held[1] != customer and abs(ts - held[0]) <= skew:
-            self.now, self.candidate = max(ts, held[0]), None
+            self.now, self.candidate, self.confirmed = max(ts, held[0]), None, True
             return False
         self.candidate = (ts, customer)
         return True
 
     def tick(self, now_ms: int) -> int:
         """A tick record: time reached ``now_ms`` (ticks are trusted; returns the clock)."""
+        self.confirmed = True
         if self.now is None or now_ms > self.now:
             self.now = now_ms
         return self.now

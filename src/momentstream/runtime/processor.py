@@ -279,7 +279,8 @@ class StreamProcessor:
             self._forget(clock, customer_id, work)
             return work
         self._changed(work, customer_id, state)
-        work.held = clock.shared.observe(ts, customer_id)
+        retracted = clock.shared.retracted
+        work.held = clock.shared.observe(ts, customer_id) or clock.shared.retracted > retracted
         clock.wakeups.update(customer_id, self.engine.next_wakeup(state))
         if clock.now is not None:
             self._fire_due(work.partition, clock, clock.now, False, work)
@@ -377,6 +378,7 @@ class StreamProcessor:
                 clock.set_timers(customer_id, entry.timers)
         # The skew bound holds across restarts: one customer's far-future state does not set the clock.
         clock.shared.now = confirmed_newest(newest, self.max_skew_ms)
+        clock.shared.confirmed = len(newest) > 1
         logger.info("partition %d: %d customers, %d with wake-ups", partition, clock.customers, len(clock.wakeups))
         return clock
 

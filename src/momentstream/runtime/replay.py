@@ -163,10 +163,11 @@ class ReplayRunner:
             self.wakeups.update(event.customer_id, None)
         else:
             self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
-            self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
+            retracted = self.shared.retracted
+            self.held += self.shared.observe(to_ms(event.ts), event.customer_id) or self.shared.retracted > retracted
         outputs.extend(self._deliver(step.handoffs))
         if self.clock is not None and not step.erase:
-            outputs.extend(self.tick(self.clock))
+            outputs.extend(self._fire_due(self.clock))
         return outputs
 
     def _merge(self, record: MergeRecord) -> list[Output]:
@@ -198,8 +199,12 @@ class ReplayRunner:
         return self.shared.now
 
     def tick(self, now: int, final: bool = False) -> list[Output]:
-        """Advance the clock to ``now`` for every customer with due work."""
+        """A tick: advance the clock to ``now`` for every customer with due work."""
         self.shared.tick(now)
+        return self._fire_due(now, final)
+
+    def _fire_due(self, now: int, final: bool = False) -> list[Output]:
+        """Run every customer whose timers or held events are due at ``now``."""
         outputs: list[Output] = []
         horizon = now + self.engine.config.allowed_lateness_ms + 1 if final else now
         while True:
