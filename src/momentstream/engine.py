@@ -38,12 +38,14 @@ from momentstream.schema import (
     Reason,
     Score,
     ShadowTrigger,
+    StateTrimmed,
     TouchpointEvent,
     Trigger,
     TriggerRevoked,
     ms_to_datetime,
 )
 from momentstream.state import CustomerState
+from momentstream.state_budget import should_measure, trim
 from momentstream.step import IDLE_OWNER, IDLE_TIMER, Step
 from momentstream.triggers.consent import CONSENT_GRANTED, CONSENT_TYPES, apply_consent
 from momentstream.triggers.delivery import DEFER_TIMER, Delivery, suppressed
@@ -76,6 +78,10 @@ class EngineConfig:
         events live in the stored state, which must stay well below the broker's message limit.
     idle_ttl_ms
         See the attribute.
+    max_state_bytes
+        The encoded size a customer's state is kept within (see :mod:`momentstream.state_budget`): half a
+        worker's stored-value limit by default, so replay and the workers trim at the same event, and no
+        worker ever has to refuse a customer. None: no bound (replay only).
     """
 
     allowed_lateness_ms: int = 60_000
@@ -83,6 +89,7 @@ class EngineConfig:
     story_size: int = 16
     max_buffered_events: int = 1_000
     max_buffered_bytes: int = 262_144
+    max_state_bytes: int | None = 393_216
     idle_ttl_ms: int | None = None
     """Forget a customer silent this long with nothing pending (no timers, held or deferred triggers,
     consent records; partial matches go with it). None keeps every customer for ever."""
@@ -215,10 +222,11 @@ class Engine(IdentitySteps):
             if revoked and self.loop.active:
                 self.loop.forget(state, [r for r in revoked if isinstance(r, TriggerRevoked)])
             return Step(state, late)
-        state.buffer_event(ts, event)
+        weight = state.buffer_event(ts, event)
         state.max_seen = max(state.max_seen, ts)
         outputs: list[Output] = []
         self._run_held(state, outputs)
+        self._keep_within_budget(state, weight, outputs)
         return Step(state, outputs)
 
     def _run_held(self, state: CustomerState, outputs: list[Output]) -> None:
@@ -240,7 +248,24 @@ class Engine(IdentitySteps):
         watermark = now if final else now - self.config.allowed_lateness_ms
         self._evicting = False
         self._advance(state, watermark, final, outputs)
+        if not self._evicting:
+            self._keep_within_budget(state, 0, outputs)
         return Step(state, outputs, evict=self._evicting)
+
+    def _keep_within_budget(self, state: CustomerState, weight: int, outputs: list[Output]) -> None:
+        """Measure the state when :func:`should_measure` says so; over the budget, run its held events, then
+        trim it to three quarters of the budget and say what went."""
+        budget = self.config.max_state_bytes
+        if budget is None or not should_measure(state, weight, budget):
+            return
+        before = state.size_hint = len(state.to_bytes())
+        if before <= budget:
+            return
+        while state.buffer:  # held events run early rather than be dropped
+            self._advance(state, state.buffer[0][0], False, outputs)
+        after, dropped = trim(state, budget * 3 // 4)
+        outputs.append(StateTrimmed(customer_id=state.customer_id, at=ms_to_datetime(state.max_seen),
+                                    bytes_before=before, bytes_after=after, dropped=dropped))  # fmt: skip
 
     def next_wakeup(self, state: CustomerState) -> int | None:
         """The clock time at which :meth:`on_tick` would have work for this customer."""

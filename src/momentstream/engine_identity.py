@@ -40,6 +40,8 @@ class _Engine(Protocol):
 
     def _run_held(self, state: CustomerState, outputs: list[Output]) -> None: ...
 
+    def _keep_within_budget(self, state: CustomerState, weight: int, outputs: list[Output]) -> None: ...
+
     def _adopt(self, state: CustomerState, marker: TouchpointEvent, outputs: list[Output], late: bool) -> None: ...
 
 
@@ -149,6 +151,7 @@ class IdentitySteps:
             state.buffer_event(held_ts, event.model_copy(update={"customer_id": state.customer_id}))
             state.max_seen = max(state.max_seen, held_ts)
         self._run_held(state, outputs)
+        self._keep_within_budget(state, len(record.state), outputs)
         return Step(state, outputs)
 
     def _adopt(self: _Engine, state: CustomerState, marker: TouchpointEvent, outputs: list[Output],

@@ -36,6 +36,7 @@ __all__ = [
     "Output",
     "Playbook",
     "ShadowTrigger",
+    "StateTrimmed",
     "StoryItem",
     "TouchpointEvent",
     "Trigger",
@@ -501,6 +502,21 @@ class IdentityRelinked(BaseModel):
     identified_at: datetime
 
 
+class StateTrimmed(BaseModel):
+    """Audit: the customer's state outgrew ``max_state_bytes`` and its oldest, cheapest parts were dropped
+    (``dropped`` counts them by kind: partial_matches, pending_absences, story_items, dedup_ids,
+    waiting_predictions). Replay and every worker trim at the same event, so their triggers stay equal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["state_trimmed"] = "state_trimmed"
+    customer_id: str
+    at: datetime
+    bytes_before: int
+    bytes_after: int
+    dropped: dict[str, int]
+
+
 class CustomerErased(BaseModel):
     """Confirms an erasure: the customer's state, timers, pending labels and story are gone.
 
@@ -530,6 +546,7 @@ Output = (
     | ShadowTrigger
     | IdentityMerged
     | IdentityRelinked
+    | StateTrimmed
 )
 
 

@@ -20,6 +20,7 @@ from momentstream.schema import (
     IdentityRelinked,
     LateEvent,
     ShadowTrigger,
+    StateTrimmed,
     TouchpointEvent,
     Trigger,
     TriggerDeferred,
@@ -49,6 +50,7 @@ def export_json_schemas(directory: Path) -> list[Path]:
         "shadow_trigger": ShadowTrigger,
         "identity_merged": IdentityMerged,
         "identity_relinked": IdentityRelinked,
+        "state_trimmed": StateTrimmed,
     }
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()

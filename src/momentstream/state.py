@@ -220,6 +220,8 @@ class CustomerState:
     """Ids merged into this customer (erased with it)."""
     merging: dict[str, bytes] = field(default_factory=dict)
     """Alias states that arrived and wait, by merge id, for the watermark to pass their identify event."""
+    size_hint: int = 0
+    """The encoded size at the engine's last measurement (see :mod:`momentstream.state_budget`)."""
     buffered_bytes: int = field(default=0, repr=False, compare=False)
     """Estimated size of the held events (derived from ``buffer``; bounded by the engine)."""
     _id_set: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -240,12 +242,13 @@ class CustomerState:
         if len(self.story) > self.story_size:
             self.story.popleft()
 
-    def buffer_event(self, ts: int, event: TouchpointEvent) -> None:
-        """Hold an event until the watermark passes it, ordered by (time, arrival)."""
+    def buffer_event(self, ts: int, event: TouchpointEvent) -> int:
+        """Hold an event until the watermark passes it, ordered by (time, arrival); returns its weight."""
         weight = event_weight(event)
         heapq.heappush(self.buffer, (ts, self.arrivals, event, weight))  # (ts, arrival) is unique: never compared on
         self.arrivals += 1
         self.buffered_bytes += weight
+        return weight
 
     def pop_buffered(self) -> tuple[int, TouchpointEvent]:
         """The oldest held event, taken out of the buffer."""
@@ -304,6 +307,7 @@ class CustomerState:
             ],
             [self.next_open_ref, [[ref, *t.to_list()] for ref, t in self.open_triggers.items()]],
             [self.alias_of, self.aliases, [[merge_id, raw] for merge_id, raw in self.merging.items()]],
+            self.size_hint,
         ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -352,6 +356,8 @@ class CustomerState:
         if len(rest) > 5:
             state.alias_of, state.aliases = rest[5][0], list(rest[5][1])
             state.merging = {m[0]: bytes(m[1]) for m in rest[5][2]}
+        if len(rest) > 6:
+            state.size_hint = rest[6]
         state._id_set = set(state.recent_ids)
         heapq.heapify(state.buffer)
         state.buffered_bytes = sum(b[3] for b in state.buffer)

@@ -210,7 +210,9 @@ def test_error_texts_mask_the_customer_id() -> None:
 def test_a_state_too_large_to_store_fails_its_customer_before_anything_is_sent() -> None:
     """The last line of defence, behind the bounded events and held-event budget: never a crashed worker."""
     base = default_engine(None, scoring=False)
-    roomy = Engine(base.moments, EngineConfig(allowed_lateness_ms=3_600_000, max_buffered_bytes=10**9))
+    roomy = Engine(
+        base.moments, EngineConfig(allowed_lateness_ms=3_600_000, max_buffered_bytes=10**9, max_state_bytes=None)
+    )  # both budgets off: the last line alone
     table = DictTable()
     processor = StreamProcessor(roomy, table)
     t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
