@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from momentstream.demo import default_engine
 from momentstream.engine import Engine, EngineConfig
 from momentstream.patterns.dsl import Moment
 from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
 from momentstream.runtime.replay import ReplayRunner
 from momentstream.runtime.stored import MAX_STORED_BYTES
 from momentstream.schema import Output, StateTrimmed, TouchpointEvent, Trigger
+from momentstream.sim.journeys import simulate
 from momentstream.state import CustomerState
 from momentstream.state_budget import should_measure, trim
 
@@ -55,7 +57,7 @@ def ids(outputs: list[Output]) -> list[str]:
 
 
 def test_an_over_size_customer_is_trimmed_alike_in_replay_and_the_worker_and_never_frozen() -> None:
-    events = heavy_customer()
+    events = heavy_customer(1000)
     replayed = list(ReplayRunner(engine()).run(events))
     worked, dead, largest = through_processor(events)
     assert dead == 0
@@ -76,15 +78,12 @@ def test_without_a_budget_the_same_customer_outgrows_what_a_worker_can_store() -
     """The budget is what keeps it storable: unbounded, the state passes the stored-value limit."""
     state = engine(None).new_state("big")
     eng = engine(None)
-    for e in heavy_customer(400):
+    for e in heavy_customer(300):
         eng.on_event(state, e)
     assert len(state.to_bytes()) > MAX_STORED_BYTES
 
 
 def test_ordinary_customers_are_never_trimmed() -> None:
-    from momentstream.demo import default_engine
-    from momentstream.sim.journeys import simulate
-
     outputs = list(ReplayRunner(default_engine(None)).run(sorted(simulate(100, 60, 3).events, key=lambda e: e.ts)))
     assert not [o for o in outputs if isinstance(o, StateTrimmed)]
 
