@@ -104,7 +104,7 @@ def test_trim_drops_the_oldest_cheapest_parts_first_and_stops_at_the_target() ->
 
 
 @pytest.mark.parametrize(("arrivals", "weight", "hint", "measured"), [
-    (16, 10, 0, True), (17, 10, 0, False), (17, 4096, 0, True), (17, 10, 300, True), (17, 10, 100, False),
+    (64, 10, 0, True), (65, 10, 0, False), (65, 4096, 0, True), (65, 10, 300, True), (65, 10, 100, False),
 ])  # fmt: skip
 def test_measurement_points_depend_on_the_state_alone(arrivals: int, weight: int, hint: int, measured: bool) -> None:
     state = CustomerState("c1", arrivals=arrivals, size_hint=hint)

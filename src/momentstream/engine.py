@@ -247,8 +247,9 @@ class Engine(IdentitySteps):
         outputs: list[Output] = []
         watermark = now if final else now - self.config.allowed_lateness_ms
         self._evicting = False
+        seq = state.seq
         self._advance(state, watermark, final, outputs)
-        if not self._evicting:
+        if state.seq != seq and not self._evicting:  # held events ran: partial matches may have grown
             self._keep_within_budget(state, 0, outputs)
         return Step(state, outputs, evict=self._evicting)
 

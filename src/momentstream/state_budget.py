@@ -20,7 +20,7 @@ from momentstream.state import CustomerState
 
 __all__ = ["EVIDENCE_ROWS", "LARGE_EVENT_BYTES", "MEASURE_EVERY", "should_measure", "trim"]
 
-MEASURE_EVERY = 16
+MEASURE_EVERY = 64
 """Arrivals between two measurements of a state under half its budget."""
 LARGE_EVENT_BYTES = 2_048
 """An event at least this large is followed by a measurement."""
