@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from momentstream.runtime.sources import open_text
 from momentstream.schema import ShadowTrigger, Trigger, describe_error
+from momentstream.schema_files import validate_ignoring_unknown
 from momentstream.textable import format_table
 from momentstream.triggers.contract import json_records, read_triggers
 from momentstream.triggers.shadow import compare_shadow
@@ -44,7 +45,7 @@ def _read_shadow(path: str) -> list[ShadowTrigger]:
             if not isinstance(doc, dict) or doc.get("output") != "shadow_trigger":
                 continue
             try:
-                found.append(ShadowTrigger.model_validate(doc))
+                found.append(validate_ignoring_unknown(ShadowTrigger, doc))
             except ValidationError as err:
                 raise ValueError(f"{path}: line {number}: not a shadow trigger ({describe_error(err)[:300]})") from None
     return found

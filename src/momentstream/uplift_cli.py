@@ -19,6 +19,7 @@ from momentstream.argtypes import duration
 from momentstream.clock import format_duration
 from momentstream.runtime.sources import open_binary, open_text, read_events
 from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome, describe_error
+from momentstream.schema_files import validate_ignoring_unknown
 from momentstream.textable import format_table
 from momentstream.triggers.contract import json_records, read_triggers
 from momentstream.triggers.uplift import GroupRate, Uplift, outcome_uplift, uplift, uplift_over_time
@@ -83,7 +84,7 @@ def read_outcomes(lines: list[str], source: str) -> tuple[list[TriggerOutcome], 
             other += 1
             continue
         try:
-            outcomes.append(TriggerOutcome.model_validate(doc))
+            outcomes.append(validate_ignoring_unknown(TriggerOutcome, doc))
         except ValidationError as err:
             raise ValueError(f"{source}: line {number}: not a trigger outcome ({describe_error(err)[:300]})") from None
     return outcomes, other

@@ -55,8 +55,8 @@ def lines_of(events: list[TouchpointEvent]) -> list[bytes]:
     return [e.model_dump_json(exclude_defaults=True).encode() for e in events]
 
 
-CONTRACT_SCHEMA = contract_schema()
-REVOCATION_SCHEMA = revocation_schema()
+CONTRACT_SCHEMA = contract_schema(strict=True)  # the producer is held to the strict form
+REVOCATION_SCHEMA = revocation_schema(strict=True)
 
 
 def without_score(doc: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from momentstream.demo import default_engine
 from momentstream.runtime.replay import ReplayRunner
@@ -22,6 +23,7 @@ from momentstream.triggers.contract import (
     encode,
     from_cloudevent,
     kafka_headers,
+    read_triggers,
     to_cloudevent,
     write_contract_schema,
 )
@@ -40,7 +42,7 @@ def triggers() -> list[Trigger]:
 
 
 def test_every_trigger_envelope_validates_against_the_contract_schema(triggers: list[Trigger]) -> None:
-    schema = contract_schema()
+    schema = contract_schema(strict=True)  # the producer: no field the schema does not name
     jsonschema.Draft202012Validator.check_schema(schema)
     for trigger in triggers:
         envelope = json.loads(encode(trigger, "momentstream/test"))
@@ -98,3 +100,37 @@ def test_non_json_is_refused() -> None:
     with pytest.raises(ContractError, match="not JSON"):
         from_cloudevent(b"{oops")
     assert EVENT_TYPE.endswith(".v1")
+
+
+def added_field(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The same envelope as a later 1.x release might write it: new fields at the top, in data and deeper."""
+    data = {**envelope["data"], "journey_stage": "onboarding"}
+    data["evidence"] = [{**data["evidence"][0], "weight": 0.7}, *data["evidence"][1:]]
+    return {**envelope, "traceparent": "00-abc-def-01", "data": data}
+
+
+def test_the_published_schema_and_our_reader_accept_added_fields(triggers: list[Trigger]) -> None:
+    """Additive versioning: a consumer of v1 keeps working when a field is added within the major version."""
+    newer = added_field(json.loads(encode(triggers[0], "momentstream/test")))
+    committed = json.loads((REPO / "schemas" / "trigger_cloudevent.v1.schema.json").read_text())
+    jsonschema.validate(newer, committed, format_checker=jsonschema.FormatChecker())
+    assert from_cloudevent(newer) == triggers[0]
+    assert list(read_triggers([json.dumps(newer), json.dumps(newer["data"])])) == [triggers[0], triggers[0]]
+    with pytest.raises(jsonschema.ValidationError, match="journey_stage"):
+        jsonschema.validate(newer, contract_schema(strict=True))  # the producer's own check stays strict
+
+
+def test_every_published_output_schema_accepts_added_fields_and_the_input_stays_strict(tmp_path: Path) -> None:
+    for path in [*export_json_schemas(tmp_path), *write_contract_schema(tmp_path)]:
+        text = path.read_text()
+        if path.name.startswith("touchpoint_event"):
+            assert '"additionalProperties": false' in text  # an unknown event field is a typo: refused by name
+        else:
+            assert '"additionalProperties": false' not in text, path.name
+
+
+def test_an_added_field_does_not_hide_a_real_error(triggers: list[Trigger]) -> None:
+    newer = added_field(json.loads(encode(triggers[0], "momentstream/test")))
+    newer["data"]["moment_version"] = "two"
+    with pytest.raises(ValidationError, match="moment_version"):
+        from_cloudevent(newer)

@@ -37,7 +37,7 @@ from momentstream.schema import (
     TriggerRevoked,
     describe_error,
 )
-from momentstream.schema_files import write_json_schema
+from momentstream.schema_files import accepting_added_fields, validate_ignoring_unknown, write_json_schema
 
 __all__ = [
     "CONTENT_TYPE",
@@ -160,23 +160,27 @@ def from_cloudevent(value: bytes | str | dict[str, Any]) -> Trigger:
     data = event.get("data")
     if not isinstance(data, dict):
         raise ContractError("no data object")
-    trigger = Trigger.model_validate(data)
+    trigger = validate_ignoring_unknown(Trigger, data)
     if trigger.trigger_id != event.get("id"):
         raise ContractError("id differs from data.trigger_id")
     return trigger
 
 
-def write_contract_schema(directory: Path) -> list[Path]:
-    """Write :func:`contract_schema` and :func:`revocation_schema` next to the other schemas."""
+def write_contract_schema(directory: Path, strict: bool = False) -> list[Path]:
+    """Write :func:`contract_schema` and :func:`revocation_schema` next to the other schemas (the consumer's
+    form, which accepts added fields, unless ``strict``)."""
     return [
-        write_json_schema(directory, "trigger_cloudevent", contract_schema()),
-        write_json_schema(directory, "trigger_revoked_cloudevent", revocation_schema()),
+        write_json_schema(directory, "trigger_cloudevent", contract_schema(strict)),
+        write_json_schema(directory, "trigger_revoked_cloudevent", revocation_schema(strict)),
     ]
 
 
-def revocation_schema() -> dict[str, Any]:
-    """JSON Schema of the revocation envelope (the second type on the actions topic)."""
+def revocation_schema(strict: bool = False) -> dict[str, Any]:
+    """JSON Schema of the revocation envelope (the second type on the actions topic); ``strict`` refuses any
+    field it does not name (the producer's check), else added fields are accepted (the consumer's)."""
     data = TriggerRevoked.model_json_schema(mode="serialization")
+    if not strict:
+        data = accepting_added_fields(data)
     text = {"type": "string", "minLength": 1}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -223,15 +227,18 @@ def read_triggers(lines: Iterable[str]) -> Iterator[Trigger]:
             raise ValueError(f"line {number}: an audit record ({str(doc['output'])[:40]!r}), not a trigger: "
                              "pass the triggers file (and --holdout file), not the audit file")  # fmt: skip
         try:
-            yield from_cloudevent(doc) if "specversion" in doc else Trigger.model_validate(doc)
+            yield from_cloudevent(doc) if "specversion" in doc else validate_ignoring_unknown(Trigger, doc)
         except (ValidationError, KeyError, TypeError) as err:
             detail = describe_error(err) if isinstance(err, ValidationError) else type(err).__name__
             raise ValueError(f"line {number}: not a trigger ({detail[:300]})") from None
 
 
-def contract_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of the envelope, with the trigger schema as ``data``."""
+def contract_schema(strict: bool = False) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the envelope, with the trigger schema as ``data``; ``strict`` refuses
+    any field it does not name (the producer's check), else added fields are accepted (the consumer's)."""
     data = Trigger.model_json_schema(mode="serialization")
+    if not strict:
+        data = accepting_added_fields(data)
     definitions = data.pop("$defs", {})
     definitions["Trigger"] = data
     text = {"type": "string", "minLength": 1}
