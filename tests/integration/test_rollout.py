@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -158,6 +159,11 @@ def test_the_faust_runtime_reloads_on_sighup_too(kafka_broker: Broker, tmp_path:
             urllib.request.urlopen(request, timeout=5)
         assert missing.value.code == 404
         assert json.loads(missing.value.read())["error"] == "customer not on this worker"
+        # Faust's own pages (topics, routing, table contents) are not served to whoever reaches the port.
+        for page in ("/router/", "/table/momentstream-customers/", "/graph/", "/stats/"):
+            assert worker.get(page)[0] == 404, page
+        assert worker.get("/healthz")[0] == 200
+        assert worker.metrics()["momentstream_loop_heartbeat_timestamp_seconds{}"] > time.time() - 60
         moments.write_text(V2)
         worker.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: worker.metrics().get("momentstream_moment_reloads_total{result=applied}") == 1, 30,

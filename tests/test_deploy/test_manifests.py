@@ -97,7 +97,9 @@ def test_the_compose_stack_pins_its_images_and_mounts_files_that_exist() -> None
                 assert (DEPLOY / source).exists(), (name, source)
     assert services["worker"]["build"]["dockerfile"] == "Dockerfile"
     assert (DEPLOY / services["worker"]["build"]["context"] / "Dockerfile").is_file()
-    assert services["worker"]["ports"] == [f"{DEFAULT_PORT}:{DEFAULT_PORT}"]
+    assert services["worker"]["ports"] == [f"127.0.0.1:{DEFAULT_PORT}:{DEFAULT_PORT}"]
+    for name, service in services.items():  # nothing published beyond this machine
+        assert all(str(p).startswith("127.0.0.1:") for p in service.get("ports", [])), name
     scrape = load(DEPLOY / "prometheus" / "prometheus.yml")
     (job,) = scrape["scrape_configs"]
     assert job["job_name"] == "momentstream"
@@ -118,3 +120,13 @@ def test_the_secured_override_reads_the_password_from_a_secret_file() -> None:
     unknown = [k for k in env if k.removeprefix("MOMENTSTREAM_").lower() not in WorkerSettings.model_fields
                and k != "MOMENTSTREAM_SECRETS_DIR"]  # fmt: skip
     assert not unknown
+
+
+def test_the_network_policy_admits_prometheus_and_operators_to_the_port_the_pods_serve() -> None:
+    policy = load(DEPLOY / "kubernetes" / "networkpolicy.yaml")
+    pods = load(DEPLOY / "kubernetes" / "statefulset.yaml")["spec"]["template"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pods["metadata"]["labels"].items()
+    ports = {p["name"] for c in pods["spec"]["containers"] for p in c.get("ports", [])}
+    [rule] = policy["spec"]["ingress"]
+    assert {p["port"] for p in rule["ports"]} <= ports
+    assert "networkpolicy.yaml" in load(DEPLOY / "kubernetes" / "kustomization.yaml")["resources"]

@@ -18,7 +18,7 @@ def test_every_deployment_yaml_passes_yamllint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-CORE_KINDS = ("configmap.yaml", "service.yaml", "statefulset.yaml", "poddisruptionbudget.yaml")
+CORE_KINDS = ("configmap.yaml", "service.yaml", "statefulset.yaml", "poddisruptionbudget.yaml", "networkpolicy.yaml")
 
 
 @pytest.mark.parametrize("name", CORE_KINDS)

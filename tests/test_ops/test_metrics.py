@@ -16,6 +16,7 @@ ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts
 
 def exposed_names() -> set[str]:
     metrics = WorkerMetrics()
+    metrics.precreate(["m"], ["no_consent"], ["churn"])  # every series a worker creates at start
     metrics.events.labels(result="processed").inc()
     metrics.dead_letters.labels(reason="invalid_json").inc()
     metrics.triggers.labels(moment="m", kind="match").inc()

@@ -8,6 +8,7 @@ customer id.
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Iterable
 
 from prometheus_client import (
@@ -136,6 +137,12 @@ class WorkerMetrics:
                                          buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
+        self.last_beat = time.time()
+        """Unix time the processing loop last completed a cycle (set by that loop, read by the web thread)."""
+        self.heartbeat = Gauge("momentstream_loop_heartbeat_timestamp_seconds", "Unix time the processing loop "
+                               "last completed a cycle (a batch, an idle poll, a recovery chunk); read when "
+                               "scraped, so a hung loop shows its age", registry=r)  # fmt: skip
+        self.heartbeat.set_function(lambda: self.last_beat)
 
     def precreate(self, moments: Iterable[str], suppress_reasons: Iterable[str], objectives: Iterable[str] = (),
                   looped: Iterable[str] = (), shadows: Iterable[str] = ()) -> None:  # fmt: skip
@@ -162,6 +169,14 @@ class WorkerMetrics:
             for group in ("treated", "control"):
                 for converted in ("true", "false"):
                     self.outcomes.labels(moment=moment, group=group, converted=converted, tier="none")
+
+    def beat(self) -> None:
+        """The processing loop is alive: called once per cycle by that loop, never by the web thread."""
+        self.last_beat = time.time()
+
+    def loop_age(self) -> float:
+        """Seconds since the processing loop last beat (what liveness compares with ``heartbeat_timeout``)."""
+        return time.time() - self.last_beat
 
     def set_lag(self, lags: dict[int, int], owned: set[int]) -> None:
         """Lag of the partitions this worker owns; partitions given away lose their series (a stale lag of a

@@ -76,6 +76,8 @@ class WorkerSettings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="local table data (rocksdb) and worker files")
     web_host: str = Field("0.0.0.0", description="address of /metrics, /healthz and /readyz")
     web_port: int = Field(6066, ge=1, le=65_535, description="port of /metrics, /healthz and /readyz")
+    heartbeat_timeout: str = Field("2m", description="/healthz answers 503 (the liveness probe restarts the "
+                                   "worker) once the processing loop has not beaten for this long")  # fmt: skip
     lateness: str = Field("1m", description="allowed lateness of events per customer")
     max_skew: str | None = Field("7d", description="an event this far ahead of its partition's clock (or of the wall "
                                  "clock with clock=wall) does not move it unless another customer's event confirms "
@@ -123,6 +125,7 @@ class WorkerSettings(BaseSettings):
         "max_skew",
         "erasure_within",
         "batch_max_wait",
+        "heartbeat_timeout",
     )
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
@@ -131,7 +134,13 @@ class WorkerSettings(BaseSettings):
         return value
 
     @field_validator(
-        "idle_ttl", "max_skew", "erasure_within", "tick_interval", "model_snapshot_interval", "batch_max_wait"
+        "idle_ttl",
+        "max_skew",
+        "erasure_within",
+        "tick_interval",
+        "model_snapshot_interval",
+        "batch_max_wait",
+        "heartbeat_timeout",
     )
     @classmethod
     def _positive(cls, value: str | None) -> str | None:
@@ -210,6 +219,11 @@ class WorkerSettings(BaseSettings):
     def erasure_within_ms(self) -> int:
         """How soon erased state must be physically gone from the changelog, in milliseconds."""
         return parse_duration(self.erasure_within)
+
+    @property
+    def heartbeat_timeout_s(self) -> float:
+        """``heartbeat_timeout`` in seconds."""
+        return parse_duration(self.heartbeat_timeout) / 1000
 
     @property
     def model_snapshot_interval_s(self) -> float:

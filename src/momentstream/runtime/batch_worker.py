@@ -123,7 +123,7 @@ class BatchWorker:
         inspect = InspectPage(settings.inspect_token, engine, self.table.get_customer, lambda: sorted(self.owned),
                               self.metrics)  # fmt: skip
         self.web = WebServer(settings.web_host, settings.web_port, self._render_metrics, self._readiness,
-                             inspect.handle)  # fmt: skip
+                             inspect.handle, self.metrics.loop_age, settings.heartbeat_timeout_s)  # fmt: skip
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -139,6 +139,7 @@ class BatchWorker:
                        self.settings.batch_max_records, wait_s * 1000)  # fmt: skip
         try:
             while not self.stopping:
+                self.metrics.beat()
                 records = self.consumer.consume(self.settings.batch_max_records, wait_s)
                 if records:
                     self.run_batch(records)
@@ -399,6 +400,7 @@ class BatchWorker:
         loaded: dict[int, _Records] = {p: [] for p in pending}
         try:
             while pending:
+                self.metrics.beat()  # a long recovery is progress, not a hang
                 for message in reader.consume(10_000, 1.0):
                     p = message.partition()
                     if p not in pending:

@@ -99,6 +99,8 @@ class Worker:
         """Notices files published by ``momentstream rollout``, checked with the gauges (every 5 s)."""
         self.failing = False
         """Set when the agent raised (Faust restarts it); /readyz answers 503 until a record completes."""
+        self._busy_since: float | None = None
+        """When the record in the agent started (monotonic), None between records (see the heartbeat)."""
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
         self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
         wall = self.clock.now_ms if settings.clock == "wall" else None
@@ -136,6 +138,11 @@ class Worker:
             web_bind=s.web_host,
             web_port=s.web_port,
             web_in_thread=False,
+            # Faust's own pages show topics, routing and table contents to anyone who can reach the port.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
         )
 
     # -- wiring ----------------------------------------------------------------------------
@@ -188,8 +195,17 @@ class Worker:
             await self.update_gauges()
             return web.bytes(self.metrics.render(), content_type=CONTENT_TYPE)
 
+        @app.timer(interval=1.0, name="momentstream.heartbeat")  # type: ignore[untyped-decorator]
+        async def heartbeat() -> None:
+            """Idle is alive; a record in the agent for longer than heartbeat_timeout is not (no beat)."""
+            if self._busy_since is None:
+                self.metrics.beat()
+
         @app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
+            age = self.metrics.loop_age()
+            if age > self.settings.heartbeat_timeout_s:
+                return web.json({"status": "stalled", "seconds_since_heartbeat": round(age, 1)}, status=503)
             return web.json({"status": "ok"})
 
         @app.page("/readyz")
@@ -215,6 +231,7 @@ class Worker:
         If even that fails, the worker exits at once without committing the record's offset.
         """
         started = time.perf_counter()
+        self._busy_since = time.monotonic()
         try:
             work = self._process(message)
             await self.publish(work, message)
@@ -222,6 +239,8 @@ class Worker:
         except Exception as err:
             self._stop_uncommitted(message, f"{type(err).__name__} while handling the record")
         self.failing = False
+        self._busy_since = None
+        self.metrics.beat()
         if work.evicted:
             self.metrics.evicted.inc(work.evicted)
         elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 import urllib.parse
 from collections.abc import Callable
 
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/customers/"
 _LONGEST_ID = 200  # as the event schema's customer_id
+UNAUTHORIZED_LOG_EVERY_S = 60.0
+"""Refused look-ups are logged at most this often (counted in ``momentstream_inspections_total`` each)."""
 
 Page = tuple[int, bytes, str]
 
@@ -41,6 +44,8 @@ class InspectPage:
         self._lookup = lookup
         self._owned = owned
         self._metrics = metrics
+        self._refused_since_log = 0
+        self._last_refusal_log = -UNAUTHORIZED_LOG_EVERY_S
 
     def handle(self, path: str, authorization: str | None) -> Page:
         """Status, JSON body and content type for ``GET path`` with that Authorization header."""
@@ -65,6 +70,13 @@ class InspectPage:
 
     def _answer(self, result: str, status: int, doc: dict[str, object]) -> Page:
         self._metrics.inspections.labels(result=result).inc()
-        if result in ("found", "unauthorized"):
+        if result == "found":
             logger.info("operator look-up: %s", result)  # an access trail, without the customer id
+        elif result == "unauthorized":  # a guesser must not flood the log: one line a minute, with the count
+            self._refused_since_log += 1
+            now = time.monotonic()
+            if now - self._last_refusal_log >= UNAUTHORIZED_LOG_EVERY_S:
+                logger.warning("operator look-ups refused (no or wrong token): %d since the last such line",
+                               self._refused_since_log)  # fmt: skip
+                self._refused_since_log, self._last_refusal_log = 0, now
         return status, json.dumps(doc).encode(), "application/json"
