@@ -6,6 +6,7 @@ thousand idle connections made /healthz and /readyz stop answering (each held a 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -32,10 +33,8 @@ def rss_mb(pid: int) -> float:
 def oversized(port: int, answers: list[bytes]) -> None:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            try:
+            with contextlib.suppress(OSError):
                 s.sendall(b"GET /metrics HTTP/1.1\r\n" + PAD + b"\r\n")
-            except OSError:
-                pass
             answers.append(s.recv(64) or b"CLOSED")
     except OSError:
         answers.append(b"RESET")
