@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import difflib
 import importlib.metadata
 import logging
 import os
@@ -24,7 +25,7 @@ from momentstream.models.objectives import ObjectivesError
 from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import MIN_KEY_BYTES
-from momentstream.patterns.dsl import load_moments
+from momentstream.patterns.dsl import KNOWN_CHANNELS, load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.patterns.rollout import plan_rollout, registry
@@ -39,7 +40,12 @@ from momentstream.shadow_cli import add_shadow_report, run_shadow_report
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
 from momentstream.textable import format_table
-from momentstream.triggers.consent import read_customer_list, suppression_events
+from momentstream.triggers.consent import (
+    ALL_CHANNELS,
+    SuppressionListError,
+    read_customer_list,
+    suppression_events,
+)
 from momentstream.triggers.contract import write_contract_schema
 from momentstream.uplift_cli import add_uplift_report, run_uplift_report
 
@@ -214,10 +220,23 @@ def _parser() -> argparse.ArgumentParser:
     suppress = sub.add_parser("suppress", formatter_class=argparse.RawTextHelpFormatter,
                               help="turn a suppression list into consent events (JSON lines)",
                               description=SUPPRESS_HELP)  # fmt: skip
-    suppress.add_argument("list", help="customer ids, one per line (CSV: the first column; # comments), or -")
+    suppress.add_argument(
+        "list",
+        help="customer ids, one per line (CSV: the first column, or --id-column; the "
+        "delimiter is sniffed among , ; tab |; # comments), or -",
+    )
     suppress.add_argument("-o", "--output", default="-", help="events file (default: standard output)")
     suppress.add_argument("--channel", action="append", default=[],
-                          help="channel to suppress, repeatable (default: all channels)")  # fmt: skip
+                          help="channel to suppress, repeatable (default: all channels); a known channel name or "
+                          "one your moments file (-c) uses: a typo is refused")  # fmt: skip
+    suppress.add_argument("--id-column", help="the column holding customer ids, named in the first row (e.g. Email)")
+    suppress.add_argument("--delimiter", choices=[",", ";", "tab", "|"], help="the CSV delimiter (default: sniffed)")
+    suppress.add_argument(
+        "-c",
+        "--moments",
+        type=Path,
+        help="moments YAML whose channels --channel may name (default: the bundled example)",
+    )
     suppress.add_argument("--at", type=_instant, default=None,
                           help="event time of the change, ISO with timezone (default: now)")  # fmt: skip
     suppress.add_argument("--lift", action="store_true", help="give consent back instead (consent_granted)")
@@ -371,12 +390,26 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _suppress(args: argparse.Namespace) -> int:
     at = datetime.now(UTC).replace(microsecond=0) if args.at is None else ms_to_datetime(args.at)
+    known = {ALL_CHANNELS, *KNOWN_CHANNELS}
+    known.update(c for m in load_moments(args.moments or bundled_moments_path()) for c in m.spec.channels)
+    for channel in args.channel:
+        if channel not in known:
+            near = difflib.get_close_matches(channel, sorted(known), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            print(f"momentstream: unknown channel {channel!r}{hint}: a suppression on a channel no moment uses "
+                  "leaves people contactable; name a channel of your moments file (-c) or a known one",
+                  file=sys.stderr)  # fmt: skip
+            return 2
     with open_binary(args.list) as stream:
         data = stream.read()
+    delimiter = "\t" if args.delimiter == "tab" else args.delimiter
     try:
-        customers = read_customer_list(data)
+        customers = read_customer_list(data, args.id_column, delimiter)
     except (UnicodeDecodeError, csv.Error) as err:
         print(f"momentstream: {args.list}: not a UTF-8 list of customer ids ({err})", file=sys.stderr)
+        return 2
+    except SuppressionListError as err:
+        print(f"momentstream: {args.list}: {err}; nothing written", file=sys.stderr)
         return 2
     events = suppression_events(dict.fromkeys(customers), args.channel, at, args.lift, args.name)
     with _open_out(args.output) as out:

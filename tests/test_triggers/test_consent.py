@@ -141,3 +141,59 @@ def test_a_non_utf8_list_is_refused_with_a_message(tmp_path: Path, capsys: pytes
     path.write_bytes(b"caf\xe9\n")
     assert main(["suppress", str(path)]) == 2
     assert "not a UTF-8 list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "expected"),
+    [
+        (b"ann@x.com;Ann\nbob@y.com;Bob\n", [], ["ann@x.com", "bob@y.com"]),  # a ; export: the delimiter is sniffed
+        (b"ann@x.com\tAnn\nbob@y.com\tBob\n", [], ["ann@x.com", "bob@y.com"]),
+        (b"Name;Email\nAnn;ann@x.com\nBob;bob@y.com\n", ["--id-column", "Email"], ["ann@x.com", "bob@y.com"]),
+        (b"first name,E-Mail\nAnn,ann@x.com\n", ["--id-column", "e_mail"], ["ann@x.com"]),
+        (b"ann@x.com;Ann\n", ["--delimiter", ";"], ["ann@x.com"]),
+    ],
+)
+def test_suppression_exports_of_other_shapes_yield_the_ids(
+    tmp_path: Path, content: bytes, args: list[str], expected: list[str]
+) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    out = tmp_path / "consent.jsonl"
+    assert main(["suppress", str(path), "-o", str(out), "--channel", "email", *args]) == 0
+    events = [e for _, e in read_events(out.read_text().splitlines()) if isinstance(e, TouchpointEvent)]
+    assert [e.customer_id for e in events] == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (b"Email\nann@x.com\n", [], "looks like a header ('Email')"),  # a header would become a customer
+        (b"user_id,name\nu1,Ann\n", [], "--id-column 'user_id'"),
+        (b"ann@x.com|Ann;x\nbob@y.com|Bob;y\n", ["--delimiter", ";"], "holds '|'"),
+        (b"ann@x.com;Ann\n", ["--delimiter", ","], "pass --delimiter ';'"),
+        (b"Name;Email\nAnn;ann@x.com\n", ["--id-column", "phone"], "no column 'phone'"),
+        (b"c1\n", ["--channel", "emial"], "did you mean email?"),  # a typo suppressed nothing
+        (b"c1\n", ["--channel", "carrier_pigeon"], "unknown channel 'carrier_pigeon'"),
+    ],
+)
+def test_suppression_traps_that_leave_people_contactable_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, args: list[str], message: str
+) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    out = tmp_path / "consent.jsonl"
+    channel = [] if "--channel" in args else ["--channel", "email"]
+    assert main(["suppress", str(path), "-o", str(out), *channel, *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() or out.read_text() == ""
+
+
+def test_a_channel_the_moments_file_declares_is_accepted(tmp_path: Path) -> None:
+    moments = tmp_path / "moments.yaml"
+    moments.write_text("channels: [kakao]\nmoments:\n  - name: nudge\n    channels: [kakao]\n"
+                       "    pattern: [{name: b, where: {type: purchase}}]\n")  # fmt: skip
+    path = tmp_path / "list.csv"
+    path.write_bytes(b"c1\n")
+    out = tmp_path / "consent.jsonl"
+    assert main(["suppress", str(path), "-o", str(out), "--channel", "kakao", "-c", str(moments)]) == 0
+    assert main(["suppress", str(path), "-o", str(out), "--channel", "kakao"]) == 2

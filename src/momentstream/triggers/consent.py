@@ -122,25 +122,79 @@ def suppression_events(
                                   properties={"source": list_name})  # fmt: skip
 
 
-def read_customer_list(data: bytes) -> list[str]:
-    """Customer ids of a suppression list: CSV (first column) or one id per line.
+HEADER_WORDS = frozenset({
+    "customer", "customerid", "id", "user", "userid", "uid", "email", "emailaddress", "mail", "account",
+    "accountid", "contact", "contactid", "clientid", "client", "phone", "mobile", "msisdn", "externalid", "name",
+    "person", "personid", "subscriber", "subscriberid", "recipient",
+})  # fmt: skip
+"""First cells that name a column rather than a customer (compared without case, spaces, ``_`` or ``-``)."""
+DELIMITERS = ",;\t|"
 
-    The csv module reads it, so quoted ids keep their commas and CRLF endings work. A byte-order
-    mark is dropped, ``#`` lines are comments, and a first row whose first cell is
-    ``customer_id`` (any case) is a header. Ids are kept as written inside quotes, in file order.
+
+class SuppressionListError(ValueError):
+    """A suppression list that cannot be read safely: the message says what to pass instead."""
+
+
+def read_customer_list(data: bytes, id_column: str | None = None, delimiter: str | None = None) -> list[str]:
+    """Customer ids of a suppression list: CSV or one id per line.
+
+    The delimiter is sniffed among ``, ; tab |`` unless given. The ids are the column named ``id_column``
+    (in the first row), else the first column. A byte-order mark is dropped, ``#`` lines are comments, and
+    a first row whose first cell is ``customer_id`` (any case) is a header. Ids are kept as written inside
+    quotes, in file order. A list that would silently leave people contactable is refused with
+    :class:`SuppressionListError`: a first row that looks like another header (``Email``: pass
+    ``id_column``), an id holding a delimiter character (a file read with the wrong one), a named column
+    that is not there.
 
     Examples
     --------
     >>> read_customer_list(b'\\xef\\xbb\\xbfcustomer_id,name\\r\\n"acme, inc",Acme\\r\\n# gone\\r\\nc-2\\r\\n')
     ['acme, inc', 'c-2']
+    >>> read_customer_list(b"ann@x.com;Ann\\nbob@y.com;Bob\\n")
+    ['ann@x.com', 'bob@y.com']
+    >>> read_customer_list(b"Name;Email\\nAnn;ann@x.com\\n", id_column="email")
+    ['ann@x.com']
     """
     text = data.decode("utf-8-sig")
+    sep = delimiter or _sniff(text)
+    rows = [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+            if row and row[0].strip() and not row[0].strip().startswith("#")]  # fmt: skip
+    column = 0
+    if id_column is not None:
+        if not rows:
+            return []
+        names = [_header_key(cell) for cell in rows[0]]
+        if _header_key(id_column) not in names:
+            raise SuppressionListError(f"no column {id_column!r} in the first row ({', '.join(rows[0])[:200]})")
+        column = names.index(_header_key(id_column))
+        rows = rows[1:]
+    elif rows and _header_key(rows[0][0]) == "customerid":
+        rows = rows[1:]
+    elif rows and _header_key(rows[0][0]) in HEADER_WORDS:
+        raise SuppressionListError(f"the first row looks like a header ({rows[0][0].strip()!r}), not a customer: "
+                                   f"name the id column with --id-column {rows[0][0].strip()!r}")  # fmt: skip
+    other = set(DELIMITERS) - {sep}
     ids: list[str] = []
-    for row in csv.reader(io.StringIO(text, newline="")):
-        cell = row[0].strip() if row else ""
-        if not cell or cell.startswith("#"):
+    for number, row in enumerate(rows, start=1):
+        cell = row[column].strip() if len(row) > column else ""
+        if not cell:
             continue
-        if not ids and cell.lower() == "customer_id":
-            continue
+        found = sorted(c for c in other if c in cell)
+        if found:
+            raise SuppressionListError(f"id {number} holds {found[0]!r}: the file looks separated by {found[0]!r}, "
+                                       f"not {sep!r}; pass --delimiter {found[0]!r}")  # fmt: skip
         ids.append(cell)
     return ids
+
+
+def _sniff(text: str) -> str:
+    """The delimiter of a CSV text (``,`` when it has one column or cannot be told)."""
+    sample = "\n".join(line for line in text.splitlines()[:50] if line.strip() and not line.lstrip().startswith("#"))
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _header_key(cell: str) -> str:
+    return "".join(c for c in cell.strip().lower() if c.isalnum())
