@@ -178,7 +178,8 @@ def test_tier_bands() -> None:
 def test_a_score_condition_suppresses_and_audits(journeys: list[TouchpointEvent]) -> None:
     doc = {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "purchase"},
                            "outcome_means": "negative", "horizon": "30d"}],
-           "moments": {"silent_churn": {"objective": "churn", "min_score": 1.0}}}  # fmt: skip
+           "moments": {"silent_churn": {"objective": "churn", "min_score": 1.0}},
+           "warm_up": {"min_labels": 0, "min_auc": 0}}  # warm from the start: its condition applies  # fmt: skip
     _, outputs = scored_run(journeys, parse_objectives(doc))
     suppressed = [o for o in outputs if isinstance(o, TriggerSuppressed)]
     assert suppressed
@@ -186,6 +187,22 @@ def test_a_score_condition_suppresses_and_audits(journeys: list[TouchpointEvent]
     assert not [
         o for o in outputs if isinstance(o, Trigger) and o.moment == "silent_churn" and o.kind != "window_expired"
     ]
+
+
+@pytest.mark.parametrize("condition", [{"min_score": 1.0}, {"rise": 0.99}])
+def test_a_warming_up_model_cannot_suppress_a_moment(
+    journeys: list[TouchpointEvent], condition: dict[str, float]
+) -> None:
+    """A score that has not earned a tier says nothing: the trigger goes out with tier warming_up."""
+    doc = {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "purchase"},
+                           "outcome_means": "negative", "horizon": "30d"}],
+           "moments": {"silent_churn": {"objective": "churn", **condition}},
+           "warm_up": {"min_labels": 10**9}}  # never warm in this run  # fmt: skip
+    _, outputs = scored_run(journeys, parse_objectives(doc))
+    fired = [o for o in outputs if isinstance(o, Trigger) and o.moment == "silent_churn" and o.kind != "window_expired"]
+    assert fired
+    assert all(t.score is not None and t.score.tier == WARMING_UP for t in fired)
+    assert not [o for o in outputs if isinstance(o, TriggerSuppressed) and o.moment == "silent_churn"]
 
 
 def test_drift_lowers_the_tier_until_the_model_recovers() -> None:

@@ -127,7 +127,9 @@ class WarmUp:
 
     A model with few labels, or one that ranks no better than chance, still scores (the number is
     in the trigger) but its triggers carry the tier :data:`WARMING_UP`, so no workflow acts on them
-    automatically.
+    automatically. Its score conditions (``min_score``, ``rise``) are not applied until then: a score
+    that has not earned a tier cannot suppress a moment either (``min_anomaly`` needs no model and
+    always applies).
     """
 
     min_labels: int = 500

@@ -363,19 +363,22 @@ class Scorer:
         if math.isnan(p):
             return None  # counted in model.skipped; the trigger goes out without a score rather than not at all
         met, condition = True, ""
-        if binding.min_score is not None and p < binding.min_score:
-            met, condition = False, f"score {p:.2f} < {binding.min_score}"
-        if binding.rise is not None:
-            earlier = [s for t, s in scoring.history.get(objective.name, ()) if now_ms - t <= binding.rise_within_ms]
-            base = min(earlier) if earlier else p
-            if p - base <= binding.rise:
-                met, condition = False, f"score rose {p - base:+.2f}, needs > {binding.rise}"
-        if binding.min_anomaly is not None:
+        warm = self.config.warm_up.warm(model.learned, model.quality()[0])
+        if warm:  # a cold model's score cannot say no: its conditions wait until it has earned a tier
+            if binding.min_score is not None and p < binding.min_score:
+                met, condition = False, f"score {p:.2f} < {binding.min_score}"
+            if binding.rise is not None:
+                earlier = [s for t, s in scoring.history.get(objective.name, ())
+                           if now_ms - t <= binding.rise_within_ms]  # fmt: skip
+                base = min(earlier) if earlier else p
+                if p - base <= binding.rise:
+                    met, condition = False, f"score rose {p - base:+.2f}, needs > {binding.rise}"
+        if binding.min_anomaly is not None:  # behaviour against the customer's own rhythm: no model involved
             anomaly = anomaly_of(every)
             if anomaly < binding.min_anomaly:
                 met, condition = False, f"anomaly {anomaly:.1f} < {binding.min_anomaly}"
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
-        if not self.config.warm_up.warm(model.learned, model.quality()[0]):
+        if not warm:
             tier = WARMING_UP
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
                             model.reasons(x), met, condition)  # fmt: skip
