@@ -139,10 +139,10 @@ def _settings(args: argparse.Namespace, report_unknown: bool = True, check: bool
         settings.model_snapshot_key,
     ):
         register_secret(None if secret is None else secret.get_secret_value())
-    if check and settings.kafka.security_protocol != "PLAINTEXT":
+    if check:  # also for PLAINTEXT: a plaintext client against a TLS listener is named, not retried for ever
         from momentstream.runtime.kafka_access import check_access
 
-        check_access(settings.kafka)
+        check_access(settings.kafka, timeout_s=15.0 if settings.kafka.security_protocol != "PLAINTEXT" else 5.0)
     return settings
 
 

@@ -163,3 +163,34 @@ def test_a_refused_login_or_certificate_fails_fast_with_the_setting_to_fix(
         assert "not-the-Pa55word" not in message
         assert secured.password not in message
     assert time.monotonic() - started < 45, commands
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("TLS settings, plaintext port", "that port is a PLAINTEXT listener, but security_protocol is SASL_SSL"),
+        ("plaintext settings, TLS port", "as a TLS listener does"),
+        ("plaintext settings, SASL_SSL port", "as a TLS listener does"),
+    ],
+)
+def test_a_protocol_mismatch_is_one_line_within_seconds(
+    secured: SecuredBroker, tmp_path: Path, case: str, reason: str
+) -> None:
+    """Before: 33-48 s and a long trace. Now one line naming the setting, for a command and for the worker."""
+    if case.startswith("TLS"):
+        env = {**sasl_env(secured, tmp_path / "secrets"), "MOMENTSTREAM_BROKER": secured.plaintext}
+    else:
+        env = {"MOMENTSTREAM_BROKER": secured.ssl if case.endswith("TLS port") else secured.sasl_ssl}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOMENTSTREAM_")}
+    started = time.monotonic()
+    running = [(command, subprocess.Popen([sys.executable, "-m", "momentstream", *command], env={**clean, **env},
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+               for command in (["topics", "create"], ["worker", "--web-port", str(free_port())])]  # fmt: skip
+    for command, proc in running:
+        _, err = proc.communicate(timeout=60)
+        message = err.decode()
+        assert proc.returncode == 1, (command, message)
+        assert reason in message, (command, message)
+        assert "Traceback" not in message, (command, message)
+        assert len([line for line in message.splitlines() if "refused the connection" in line]) == 1, message
+    assert time.monotonic() - started < 15, case

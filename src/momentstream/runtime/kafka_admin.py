@@ -9,6 +9,7 @@ or an operator to catch up.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -105,7 +106,16 @@ def ensure_topics(settings: WorkerSettings, timeout_s: float = 30.0) -> dict[str
                 result[plan.name] = "created"
             except TopicAlreadyExistsError:
                 result[plan.name] = "exists"
-        counts = _partition_counts(admin, [p.name for p in plans])
+        names = [p.name for p in plans]
+        counts = _partition_counts(admin, names)
+        deadline = time.monotonic() + timeout_s
+        while not all(counts.get(n) for n in names) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a topic just created (or a broker just started) reports no partitions for a moment
+            counts = _partition_counts(admin, names)
+        missing = sorted(n for n in names if not counts.get(n))
+        if missing:
+            raise TopicMismatchError(f"topics {missing} report no partitions after {timeout_s:.0f} s: the broker "
+                                     "is not ready yet (still starting?); run the command again shortly")  # fmt: skip
         wrong = {
             p.name: counts.get(p.name) for p in plans if p.copartitioned and counts.get(p.name) != settings.partitions
         }
