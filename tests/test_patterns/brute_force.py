@@ -25,6 +25,11 @@ class RefGroup:
     until: frozenset[str] = frozenset()  # a looping group takes no event from the first of these on
     greedy: bool = False
     combinations: bool = False
+    optional: bool = False  # none, or min_times..max_times events
+
+    @property
+    def skippable(self) -> bool:
+        return self.optional or self.min_times == 0
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,15 @@ def _valid(pattern: RefPattern, types: list[str], times: list[int], a: Assignmen
             return False
         counts[g] += 1
     for g, group in enumerate(groups):
+        if group.optional and counts[g] == 0:
+            continue
         if counts[g] < group.min_times or (group.max_times is not None and counts[g] > group.max_times):
             return False
     # the match must reach the last mandatory group and start at its first used group
     first_group, last_group = a[0][1], a[-1][1]
-    if any(groups[g].min_times > 0 for g in range(first_group)):
+    if any(not groups[g].skippable for g in range(first_group)):
         return False
-    if any(groups[g].min_times > 0 for g in range(last_group + 1, len(groups))):
+    if any(not groups[g].skippable for g in range(last_group + 1, len(groups))):
         return False
     if not _until_holds(groups, types, a):
         return False

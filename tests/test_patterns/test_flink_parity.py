@@ -239,3 +239,76 @@ def test_an_absence_after_a_loop_holds_between_the_loop_and_the_next_step_only()
     got = names(m, stream("a", "x", "a", "b"))
     assert ["a1", "a2", "b1"] in got  # the x inside the loop does not count (Flink would drop this match)
     assert ["a1", "b1"] not in got  # the x between the loop's last event and b does
+
+
+# -- times(n).optional(): none or exactly n (Flink), never a count in between ----------------------
+def a_b_twice_optional_c() -> Moment:
+    m = Moment("m").begin("a", where={"type": "a"}).followed_by("b", where={"type": "b"}).times(2).optional()
+    return m.followed_by("c", where={"type": "c"}).skip("no_skip")
+
+
+def test_an_optional_step_of_two_takes_none_or_exactly_two() -> None:
+    assert names(a_b_twice_optional_c(), stream("a", "c")) == [["a1", "c1"]]
+    got = names(a_b_twice_optional_c(), stream("a", "b", "b", "c"))
+    assert sorted(got) == sorted([["a1", "b1", "b2", "c1"], ["a1", "c1"]])  # taken twice, or skipped
+    assert names(a_b_twice_optional_c(), stream("a", "b", "c")) == [["a1", "c1"]]  # not [a1, b1, c1]
+
+
+def test_optional_times_in_yaml_is_the_same_and_one_optional_event_keeps_its_old_form() -> None:
+    text = """
+moments:
+  - name: m
+    skip: no_skip
+    pattern:
+      - {name: a, where: {type: a}}
+      - {name: b, where: {type: b}, times: 2, optional: true}
+      - {name: c, where: {type: c}}
+"""
+    [moment] = parse_moments(text)
+    assert moment.spec.steps == a_b_twice_optional_c().compile().spec.steps
+    assert evidence_ids(run(moment, stream("a", "b", "c"))) == [["e0", "e2"]]
+    [single] = parse_moments(text.replace("times: 2, optional: true", "optional: true"))
+    step = single.spec.steps[1]
+    assert (step.min_times, step.max_times, step.optional) == (0, 1, False)  # type: ignore[union-attr]
+
+
+# -- a greedy last step: refused, as Flink refuses it ----------------------------------------------
+@pytest.mark.parametrize("absence_after", [False, True])
+def test_a_greedy_last_step_is_refused(absence_after: bool) -> None:
+    m = Moment("m").begin("a", where={"type": "a"}).followed_by("b", where={"type": "b"}).one_or_more().greedy()
+    if absence_after:
+        m = m.not_followed_by("no_c", where={"type": "c"}, for_="1h")
+    with pytest.raises(PatternError, match="greedy.*last") as err:
+        m.compile()
+    assert "b" in str(err.value)
+
+
+# -- documented differences: until before the loop starts, not_next after a loop ---------------------
+def test_until_before_the_loop_begins_stops_it_from_beginning() -> None:
+    """Ours: a stop event after the previous step ends the loop even before its first event (Flink's until
+    starts counting at the loop's first event). The README says so."""
+    m = Moment("m").begin("c", where={"type": "c"}).followed_by("loop", where={"type": "a"}).one_or_more()
+    m = m.until({"type": "x"}).followed_by("end", where={"type": "d"}).skip("no_skip")
+    assert names(m, stream("c", "x", "a", "d")) == []
+    assert names(m, stream("c", "a", "x", "d")) == [["c1", "a1", "d1"]]
+
+
+def test_not_next_after_a_loop_is_checked_after_the_loops_last_event_only() -> None:
+    m = Moment("m").begin("loop", where={"type": "a"}).one_or_more().not_next("no_x", where={"type": "x"})
+    m = m.followed_by("end", where={"type": "b"}).skip("no_skip")
+    got = names(m, stream("a", "x", "a", "b"))
+    assert ["a1", "a2", "b1"] in got  # the x right after a1, inside the loop, does not count
+    assert ["a1", "b1"] not in got  # right after the loop's last event it does
+
+
+def test_an_absence_inside_a_loop_is_written_with_until_and_the_absence() -> None:
+    """The README's recipe: until: X on the loop plus an absence of X after it forbids X anywhere from the loop's
+    first event to the next step. A `not:` in the loop's where does not (the loop steps over the X)."""
+    recipe = Moment("m").begin("loop", where={"type": "a"}).one_or_more().until({"type": "x"})
+    recipe = recipe.not_followed_by("no_x", where={"type": "x"}).followed_by("end", where={"type": "b"})
+    recipe = recipe.skip("no_skip")
+    assert names(recipe, stream("a", "x", "a", "b")) == [["a2", "b1"]]  # only the loop begun after the x
+    assert sorted(names(recipe, stream("a", "a", "b"))) == sorted([["a1", "a2", "b1"], ["a2", "b1"], ["a1", "b1"]])
+    not_in_where = Moment("m").begin("loop", where={"type": "a", "not": {"type": "x"}}).one_or_more()
+    not_in_where = not_in_where.followed_by("end", where={"type": "b"}).skip("no_skip")
+    assert ["a1", "a2", "b1"] in names(not_in_where, stream("a", "x", "a", "b"))  # the x did not stop it

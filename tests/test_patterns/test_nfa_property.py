@@ -21,6 +21,7 @@ type_sets = st.sets(st.sampled_from(ALPHABET), min_size=1, max_size=2).map(froze
 @st.composite
 def groups(draw: st.DrawFn) -> RefGroup:
     low, high = draw(st.sampled_from(QUANTIFIERS))
+    optional = low >= 2 and draw(st.integers(0, 2)) == 0  # Flink's times(2).optional(): none or two
     consecutive = draw(st.booleans())
     repeats = high is None or high > 1
     return RefGroup(
@@ -33,24 +34,27 @@ def groups(draw: st.DrawFn) -> RefGroup:
         absence_before=frozenset(),
         until=draw(type_sets) if high is None and draw(st.integers(0, 3)) == 0 else frozenset(),
         combinations=repeats and not consecutive and draw(st.integers(0, 3)) == 0,
+        optional=optional,
     )
 
 
 @st.composite
 def patterns(draw: st.DrawFn) -> RefPattern:
     gs = draw(st.lists(groups(), min_size=1, max_size=3))
-    if all(g.min_times == 0 for g in gs):
+    if all(g.skippable for g in gs):
         first = gs[0]
-        gs[0] = RefGroup(first.types, first.contiguity, 1, first.max_times or 1, first.consecutive,
-                         first.within, first.absence_before)  # fmt: skip
+        gs[0] = (replace(first, optional=False) if first.optional else
+                 RefGroup(first.types, first.contiguity, 1, first.max_times or 1, first.consecutive, first.within,
+                          first.absence_before))  # fmt: skip
     for i in range(1, len(gs)):
         g = gs[i]
         if draw(st.integers(0, 3)) == 0:
             gs[i] = replace(g := gs[i], absence_before=draw(type_sets))
         if draw(st.integers(0, 4)) == 0:
             gs[i] = replace(g := gs[i], not_next_before=draw(type_sets))
-        startable = all(h.min_times == 0 for h in gs[:i])
-        if (g.max_times is None or g.max_times > 1) and not g.combinations and not startable:
+        startable = all(h.skippable for h in gs[:i])
+        can_end_here = all(h.skippable for h in gs[i + 1 :])  # a greedy last step is refused
+        if (g.max_times is None or g.max_times > 1) and not g.combinations and not startable and not can_end_here:
             gs[i] = replace(g, greedy=draw(st.integers(0, 2)) == 0)
     skip = draw(st.sampled_from(["no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first", "skip_to_last"]))
     skip_group = draw(st.integers(0, len(gs) - 1)) if skip in ("skip_to_first", "skip_to_last") else None
@@ -68,7 +72,7 @@ def to_spec(p: RefPattern) -> MomentSpec:
                                g.min_times, g.max_times, g.consecutive,
                                None if g.within is None else g.within * 60_000,
                                until={"type": sorted(g.until)} if g.until else None, greedy=g.greedy,
-                               combinations=g.combinations))  # fmt: skip
+                               combinations=g.combinations, optional=g.optional))  # fmt: skip
     within = None if p.within is None else p.within * 60_000
     skip_step = None if p.skip_group is None else f"g{p.skip_group}"
     return MomentSpec("prop", tuple(steps), within_ms=within, skip=p.skip,  # type: ignore[arg-type]

@@ -54,7 +54,6 @@ def test_what_does_not_touch_matching_keeps_the_fingerprint(change: tuple[str, s
         ("    pattern:", "    timezone: Europe/Paris\n    pattern:"),
         ("    pattern:", "    window: {opens_after: 1h, closes_after: 2h}\n    pattern:"),
         ("    pattern:", "    skip: {skip_to_last: a}\n    pattern:"),
-        ("within: 2d}", "within: 2d, one_or_more: true, greedy: true}"),
         ("within: 2d}", "within: 2d, one_or_more: true, until: {type: refund}}"),
         ("within: 2d}", "within: 2d, one_or_more: true, combinations: true}"),
         ("      - {name: b", "      - {name: n, not_next: {type: refund}}\n      - {name: b"),
@@ -64,6 +63,24 @@ def test_what_changes_matching_changes_the_fingerprint(change: tuple[str, str]) 
     changed = BASE.replace(*change)
     assert changed != BASE
     assert fingerprint(spec(changed)) != fingerprint(spec())
+
+
+def test_greedy_changes_the_fingerprint() -> None:
+    """(A greedy last step is refused, so the loop gets a step after it here.)"""
+    loop = BASE.replace("within: 2d}", "within: 2d, one_or_more: true}\n      - {name: c, where: {type: refund}}")
+    assert fingerprint(spec(loop.replace("one_or_more: true}", "one_or_more: true, greedy: true}"))) != fingerprint(
+        spec(loop)
+    )
+
+
+@pytest.mark.parametrize(("optional", "same"), [("times: 1", True), ("times: 2", False)])
+def test_optional_keeps_the_fingerprints_of_earlier_releases_unless_its_meaning_changed(
+    optional: str, same: bool
+) -> None:
+    """`optional` with one event is written as before ([0, 1]); with two it now means none or two (a fix)."""
+    old_form = BASE.replace("within: 2d}", f"within: 2d, times: {[0, int(optional[-1])]}}}")
+    new_form = BASE.replace("within: 2d}", f"within: 2d, {optional}, optional: true}}")
+    assert (fingerprint(spec(new_form)) == fingerprint(spec(old_form))) is same
 
 
 def test_fingerprints_recorded_by_earlier_releases_stay_valid() -> None:
@@ -123,3 +140,22 @@ def test_a_replacement_that_breaks_an_objective_binding_changes_nothing() -> Non
         engine.replace_moments(parse_moments(BASE))
     assert engine.moments == before
     assert engine.on_event(engine.new_state("c1"), ev(1, "support_ticket", 0)) is not None  # still runs
+
+
+def test_a_version_that_goes_down_is_refused() -> None:
+    """2 -> 1 would bring back trigger ids the CRM already deduplicated (moment@1 with the same evidence)."""
+    two = parse_moments(BASE.replace("    pattern:", "    version: 2\n    pattern:"))
+    one = parse_moments(BASE.replace("type: purchase", "type: order"))
+    plan = plan_rollout(registry(two), one)
+    assert plan.refused == ["moment 'm' went back from version 2 to 1: a version only goes up; give it version: 3"]
+    assert plan.new_version == []
+    up = plan_rollout(registry(one), two)
+    assert (up.refused, up.new_version) == ([], [("m", 1, 2)])
+
+
+def test_check_against_refuses_a_downgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    running, lower = tmp_path / "running.yaml", tmp_path / "lower.yaml"
+    running.write_text(BASE.replace("    pattern:", "    version: 2\n    pattern:"))
+    lower.write_text(BASE)
+    assert main(["check", str(lower), "--against", str(running)]) == 2
+    assert "went back from version 2 to 1" in capsys.readouterr().out

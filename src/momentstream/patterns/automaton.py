@@ -75,6 +75,13 @@ class Group:
     pred_bit: int
     until_bits: int = 0
     greedy: bool = False
+    optional: bool = False
+    """Skippable although ``min_times`` > 0: none, or ``min_times`` to ``max_times`` events."""
+
+    @property
+    def skippable(self) -> bool:
+        """Whether a match may pass this step without an event of it."""
+        return self.optional or self.min_times == 0
 
 
 @dataclass(frozen=True, slots=True)

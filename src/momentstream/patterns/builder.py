@@ -122,10 +122,15 @@ class Moment:
         return self._quantify(low, None)
 
     def optional(self) -> Moment:
-        """The last step may match no event."""
-        last = self._spec.steps[-1] if self._spec.steps else None
-        high = last.max_times if isinstance(last, EventStep) else 1
-        return self._quantify(0, high)
+        """The last step may match no event; taken, it keeps its count (``times(2).optional()``: none or two)."""
+        steps = self._spec.steps
+        last = steps[-1] if steps else None
+        if not isinstance(last, EventStep):
+            raise PatternError("optional needs an event step before it", moment=self._spec.name)
+        if last.min_times <= 1:
+            return self._quantify(0, last.max_times)
+        self._spec = replace(self._spec, steps=(*steps[:-1], replace(last, optional=True)))
+        return self
 
     def consecutive(self) -> Moment:
         """Repeats of the last step must be adjacent events."""

@@ -23,7 +23,7 @@ from momentstream.patterns.automaton import (
 )
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
-from momentstream.patterns.spec import SKIP_TO_STEP, AbsentStep, EventStep, KOfNStep, MomentSpec, Where
+from momentstream.patterns.spec import SKIP_TO_STEP, AbsentStep, EventStep, KOfNStep, MomentSpec, Step, Where
 
 __all__ = ["compile_moment"]
 
@@ -124,16 +124,21 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
             contiguity.append(ANY)
             step_within.append(None)
             continue
-        _check_event_step(step, field, first=all(g.min_times == 0 for g in groups))
+        _check_event_step(step, field, first=all(g.skippable for g in groups))
         if step.within_ms is not None and step.within_ms <= 0:
             raise PatternError("must be positive", field=f"{field}.within")
         bit = table.add(step.where, f"{field}.where")
         until = table.add(step.until, f"{field}.until") if step.until is not None else 0
-        groups.append(Group(step.name, step.min_times, step.max_times, bit, until, step.greedy))
+        groups.append(Group(step.name, step.min_times, step.max_times, bit, until, step.greedy, step.optional))
         contiguity.append(_CONTIGUITY_CODE[step.contiguity])
         step_within.append(step.within_ms)
-    if all(g.min_times == 0 for g in groups):
+    if all(g.skippable for g in groups):
         raise PatternError("at least one step must be mandatory", field="pattern")
+    for g, group in enumerate(groups):
+        if group.greedy and all(h.skippable for h in groups[g + 1 :]):
+            raise PatternError(f"greedy is not allowed on the last step ({group.name!r}): the match would end "
+                               "at its first event, so it could never take more; add a step after it (Flink "
+                               "refuses it too)", field=f"{_event_fields(steps)[g]}.greedy")  # fmt: skip
     inner = [_inner_contiguity(s) for s in steps if not isinstance(s, AbsentStep)]
     boundaries = _Boundaries(boundary_absence, boundary_not_next)
     positions = tuple(
@@ -174,6 +179,11 @@ def _skip_group(spec: MomentSpec, groups: list[Group]) -> int | None:
         raise PatternError(f"{spec.skip} needs the name of an event step (steps: {names}), "
                            f"not {spec.skip_step!r}", field="skip")  # fmt: skip
     return found[0]
+
+
+def _event_fields(steps: tuple[Step, ...]) -> list[str]:
+    """The field name (``pattern[i]``) of each step that is a group (not an absence)."""
+    return [f"pattern[{i}]" for i, s in enumerate(steps) if not isinstance(s, AbsentStep)]
 
 
 def _check_event_step(step: EventStep, field: str, first: bool) -> None:
@@ -247,7 +257,7 @@ def _moves(
         target = groups[h]
         options.append(Option(h, False, contiguity[h], target.pred_bit, crossed, step_within[h], target.until_bits,
                               target.greedy, crossed_next, kofn=not target.pred_bit))  # fmt: skip
-        if groups[h].min_times > 0:
+        if not groups[h].skippable:
             return options, False
     return options, True
 
@@ -275,7 +285,7 @@ def _start_position(groups: list[Group], kofn: KOfN | None) -> Position:
     options = []
     for h, group in enumerate(groups):
         options.append(Option(h, False, ANY, group.pred_bit, 0, None))
-        if group.min_times > 0:
+        if not group.skippable:
             break
     return make_position(tuple(options), False)
 

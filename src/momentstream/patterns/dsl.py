@@ -339,8 +339,9 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
             raise PatternError("expected a count, [min, max] or [min, null] (no upper bound)", field="times")
     if raw.get("one_or_more"):
         max_times = None
-    if raw.get("optional"):
-        min_times = 0
+    optional = _flag(raw, "optional")
+    if optional and min_times <= 1:  # none or one (or more): the range simply starts at 0
+        min_times, optional = 0, False
     return EventStep(
         name=str(raw.get("name", f"step_{i}")),
         where=raw.get("where"),
@@ -352,6 +353,7 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
         until=raw.get("until"),
         greedy=_flag(raw, "greedy"),
         combinations=_flag(raw, "combinations"),
+        optional=optional,
     )
 
 

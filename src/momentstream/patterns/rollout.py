@@ -44,7 +44,7 @@ def fingerprint(spec: MomentSpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_LATER_FIELDS = {"until": None, "greedy": False, "combinations": False, "immediately": False}
+_LATER_FIELDS = {"until": None, "greedy": False, "combinations": False, "immediately": False, "optional": False}
 """Step fields added after fingerprints were first recorded: left out at their defaults, so a deployment's
 recorded fingerprints stay valid across the upgrade that added them."""
 
@@ -102,7 +102,12 @@ def plan_rollout(old: Mapping[str, Mapping[str, object]], new: Iterable[Compiled
         if before is None:
             plan.added.append(m.name)
         elif before.get("version") != m.version:
-            plan.new_version.append((m.name, int(str(before.get("version", 0))), m.version))
+            old_version = int(str(before.get("version", 0)))
+            if m.version < old_version:  # its trigger ids would repeat those of the old version's matches
+                plan.refused.append(f"moment {m.name!r} went back from version {old_version} to {m.version}: a "
+                                    f"version only goes up; give it version: {old_version + 1}")  # fmt: skip
+            else:
+                plan.new_version.append((m.name, old_version, m.version))
         elif before.get("fingerprint") != fingerprint(m.spec):
             plan.refused.append(f"moment {m.name!r} changed its pattern but kept version {m.version}: give it "
                                 f"version: {m.version + 1}")  # fmt: skip

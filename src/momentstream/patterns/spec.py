@@ -52,6 +52,10 @@ class EventStep:
     For a looping step: ``until`` stops it once an event satisfying it arrives after the previous step
     (that event is not taken into the loop); ``greedy`` makes it take every event it can, so the match
     moves on only past events the loop could not take (Flink's ``until`` and ``greedy``).
+
+    ``optional`` lets the match skip the step; taken, it still needs ``min_times`` events (Flink's
+    ``times(2).optional()``: none or exactly two). An optional step with ``min_times`` 0 or 1 is
+    written as ``min_times=0`` instead, as it always was.
     """
 
     name: str
@@ -64,6 +68,12 @@ class EventStep:
     until: Where = None
     greedy: bool = False
     combinations: bool = False
+    optional: bool = False
+
+    @property
+    def skippable(self) -> bool:
+        """Whether a match may pass this step without an event of it."""
+        return self.optional or self.min_times == 0
 
 
 @dataclass(frozen=True, slots=True)
