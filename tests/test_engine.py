@@ -142,3 +142,13 @@ def test_held_events_are_bounded_in_bytes_so_the_state_fits_a_kafka_record() -> 
     assert max(sizes) < MAX_STORED_BYTES < max(unbounded_sizes)  # the bound is what keeps it storable
     assert bounded_ids == unbounded_ids
     assert bounded_ids  # in-order events: forcing them through changes nothing
+
+
+def test_a_late_event_is_audited_without_its_payload() -> None:
+    """The audit topic outlives an erasure: it keeps the event's ids, type and time, not its text or properties."""
+    engine = Engine([a_then_b().compile()], EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c1")
+    engine.on_event(state, event("e1", "a", 60))
+    outputs = engine.on_event(state, event("e0", "a", 0, text="my card number is ...", properties={"plan": "pro"}))
+    [late] = [o for o in outputs.outputs if isinstance(o, LateEvent)]
+    assert (late.event.event_id, late.event.type, late.event.text, late.event.properties) == ("e0", "a", None, {})

@@ -216,7 +216,10 @@ class Engine(IdentitySteps):
             # On arrival, not in event-time order: a withdrawal binds at once, even when late.
             apply_consent(state.consent, event.type == CONSENT_GRANTED, event.channel, ts)
         if ts < state.frontier:
-            late: list[Output] = [LateEvent(event=event, frontier=ms_to_datetime(state.frontier))]
+            # The audit keeps what identifies the event, not its payload (free text, properties): those may be
+            # personal and would outlive an erasure in the audit topic.
+            bare = event.model_copy(update={"text": None, "properties": {}})
+            late: list[Output] = [LateEvent(event=bare, frontier=ms_to_datetime(state.frontier))]
             revoked = self.delivery.revocations(state, event, ts)
             late.extend(revoked)
             if revoked and self.loop.active:

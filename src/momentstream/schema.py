@@ -314,7 +314,8 @@ class ShadowTrigger(BaseModel):
 
 
 class LateEvent(BaseModel):
-    """An event older than what the customer's clock has already committed to."""
+    """An event older than what the customer's clock has already committed to (its ids, type, channel, time
+    and value: no text or properties, which may be personal and would outlive an erasure in the audit)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -520,7 +521,8 @@ class StateTrimmed(BaseModel):
 class CustomerErased(BaseModel):
     """Confirms an erasure: the customer's state, timers, pending labels and story are gone.
 
-    ``removed`` counts what was deleted, so an auditor can see the request found something.
+    ``removed`` counts what was deleted, so an auditor can see the request found something; ``covered``
+    names each store the erasure reaches and how (the runtime fills in its own: changelog, local copy, topics).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -530,6 +532,7 @@ class CustomerErased(BaseModel):
     request_event_id: str
     requested_at: datetime
     removed: dict[str, int]
+    covered: list[str] = Field(default_factory=lambda: ["customer state: deleted"])
 
 
 Output = (

@@ -60,3 +60,9 @@ def test_a_real_mismatch_is_still_refused_with_the_advice(monkeypatch: pytest.Mo
     with pytest.raises(TopicMismatchError, match="Recreate them"):
         ensure_topics(settings, timeout_s=1.0)
     assert broker.created == list(counts)  # nothing was created over them
+
+
+def test_topics_holding_what_an_erasure_cannot_reach_expire_within_erasure_within() -> None:
+    settings = load_settings(None, erasure_within="36h")
+    retention = {p.name: p.config.get("retention.ms") for p in plan_topics(settings)}
+    assert retention[settings.holdout_topic] == retention[settings.dead_letter_topic] == str(36 * 3_600_000)

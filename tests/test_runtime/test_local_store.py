@@ -48,3 +48,17 @@ def test_a_damaged_offset_file_means_read_it_all(tmp_path: Path, garbage: str) -
     store.save(1, {b"c": b"v"}, end_offset=7)
     (store.directory / "customer_state-1.offset").write_text(garbage)
     assert store.resume(1) is None
+
+
+def test_an_erased_customer_leaves_no_byte_in_the_store_files(tmp_path: Path) -> None:
+    """RocksDB keeps a deleted value in its write-ahead log and files until a compaction: not past an erasure."""
+    store = LocalStore(tmp_path, 10**9)
+    secret = b"SUPPORT-TICKET-TEXT-OF-C-ERASED" * 20
+    store.save(0, {b"c-erased": secret, b"c-other": b"x" * 100}, 5)
+    store.save(0, {b"c-other": b"y" * 100}, 6)
+    store.save(0, {b"c-erased": None}, 7)
+    holding = [f.name for f in tmp_path.rglob("*") if f.is_file() and b"SUPPORT-TICKET-TEXT" in f.read_bytes()]
+    assert holding == []
+    resumed = store.resume(0)
+    assert resumed is not None
+    assert dict(resumed[0]) == {b"c-other": b"y" * 100}

@@ -50,6 +50,7 @@ from momentstream.runtime.model_gauges import publishable_snapshot, refresh_mode
 from momentstream.runtime.moment_registry import RolloutWatcher, reload_moments
 from momentstream.runtime.processor import StreamProcessor, encode_tick
 from momentstream.runtime.routing import Outgoing, dead_letters, precreate_series, route_handoff, route_output
+from momentstream.runtime.segment_roll import ROLL_KEY, SegmentRoller
 from momentstream.runtime.wallclock import WallClock
 from momentstream.runtime.web import WebServer
 
@@ -101,6 +102,7 @@ class BatchWorker:
         self.source_name = f"momentstream/{settings.app_id}"
         self.changelog = changelog_topic(settings)
         self.table = ChangelogTable()
+        self.roller = SegmentRoller(settings.erasure_within_ms // 2)
         self.local = _local_store(settings)
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
         self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
@@ -245,6 +247,8 @@ class BatchWorker:
             for key, value in writes.items():
                 self._produce(self.changelog, key, value, None, partition, written)
                 wrote = True
+                if value is None:  # an erasure (or eviction): its old values must leave even a quiet partition
+                    self.roller.erased(partition, time.monotonic())
         if wrote:
             self._flush("state changelog")
         for partition, end in ends.items():
@@ -437,6 +441,8 @@ class BatchWorker:
         if now >= self._next["gauges"]:
             self._next["gauges"] = now + GAUGE_INTERVAL_S
             self.update_gauges()
+        for partition in self.roller.due(now):
+            self._produce(self.changelog, ROLL_KEY, None, None, partition)
 
     def publish_models(self) -> None:
         """Write the model snapshot to the compacted models topic (never one with non-finite weights)."""

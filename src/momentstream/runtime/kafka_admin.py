@@ -72,9 +72,11 @@ def plan_topics(settings: WorkerSettings) -> list[TopicPlan]:
         TopicPlan(changelog_topic(settings), p, changelog_config(settings.erasure_within_ms), True),
         TopicPlan(settings.actions_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
         TopicPlan(settings.audit_topic, p, {"retention.ms": str(14 * _DAY_MS)}, False),
-        # Uplift is measured over weeks: keep the control group's triggers longer.
-        TopicPlan(settings.holdout_topic, p, {"retention.ms": str(90 * _DAY_MS)}, False),
-        TopicPlan(settings.dead_letter_topic, p, {"retention.ms": str(30 * _DAY_MS)}, False),
+        # A holdout trigger carries the customer's evidence and story, a dead letter the raw record: neither is
+        # erased by an erasure request, so neither is kept longer than an erasure may take. Copy what you measure
+        # over weeks into a store your erasure process covers.
+        TopicPlan(settings.holdout_topic, p, {"retention.ms": str(settings.erasure_within_ms)}, False),
+        TopicPlan(settings.dead_letter_topic, p, {"retention.ms": str(settings.erasure_within_ms)}, False),
         TopicPlan(settings.models_topic, 1, {"cleanup.policy": "compact"}, False),
     ]
 

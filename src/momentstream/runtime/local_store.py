@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import BottommostLevelCompaction, CompactOptions, Options, Rdict, WriteBatch
 
 __all__ = ["LocalStore"]
 
@@ -52,18 +52,39 @@ class LocalStore:
         return ((cast(bytes, k), cast(bytes, v)) for k, v in db.items()), offset
 
     def save(self, partition: int, writes: dict[bytes, bytes | None], end_offset: int) -> None:
-        """Apply a batch's writes (None: delete), then record the offset they are complete up to."""
+        """Apply a batch's writes (None: delete), then record the offset they are complete up to.
+
+        A delete (an erased customer) is made physical at once (:meth:`_purge`): RocksDB keeps a deleted value
+        in its write-ahead log and its files until a compaction. Erasures are rare; the cost is paid only then.
+        """
         batch = WriteBatch(raw_mode=True)
+        deleted = False
         for key, value in writes.items():
             if value is None:
                 batch.delete(key)
+                deleted = True
             else:
                 batch.put(key, value)
-        self._db(partition).write(batch)
+        db = self._db(partition)
+        db.write(batch)
+        if deleted:
+            self._purge(partition, db)
         meta = self._meta_path(partition)
         tmp = meta.with_suffix(".tmp")
         tmp.write_text(json.dumps({"end_offset": end_offset, "saved_ms": int(time.time() * 1000)}))
         tmp.replace(meta)
+
+    def _purge(self, partition: int, db: Rdict) -> None:
+        """Leave no trace of deleted keys in the files: flush the memtable (its log goes), compact down to the
+        last level (where tombstones are dropped, forced: RocksDB keeps them there by default), then reopen
+        the database so its manifest, a log of file boundaries that can name a deleted key, starts afresh."""
+        db.flush(True)
+        options = CompactOptions()
+        options.set_bottommost_level_compaction(BottommostLevelCompaction.force())
+        db.compact_range(None, None, options)
+        db.close()
+        del self._open[partition]
+        self._db(partition)
 
     def forget(self, partition: int) -> None:
         """Delete a partition's copy (another worker owns it now, or it can no longer be trusted)."""

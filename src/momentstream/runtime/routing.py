@@ -15,6 +15,7 @@ from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.processor import DeadLetter, Work
 from momentstream.runtime.sources import kept_raw
 from momentstream.schema import (
+    CustomerErased,
     DuplicateEvent,
     FeedbackUnmatched,
     IdentityMerged,
@@ -33,6 +34,7 @@ from momentstream.triggers.contract import encode, kafka_headers
 __all__ = [
     "Outgoing",
     "dead_letters",
+    "erasure_coverage",
     "letter_headers",
     "precreate_series",
     "result_of",
@@ -62,6 +64,8 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
         metrics.triggers.labels(moment=output.moment, kind=kind).inc()
         topic = settings.holdout_topic if output.holdout else settings.actions_topic
         return Outgoing(topic, output.customer_id.encode(), encode(output, source_name), kafka_headers(output), True)
+    if isinstance(output, CustomerErased):
+        output = output.model_copy(update={"covered": erasure_coverage(settings)})
     if isinstance(output, TriggerSuppressed):
         reason = output.reason if output.reason in POLICY_REASONS else "score_condition"
         metrics.suppressed.labels(moment=output.moment, reason=reason).inc()
@@ -80,6 +84,25 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
     customer = getattr(output, "customer_id", None) or output.event.customer_id  # type: ignore[union-attr]
     headers = [("output", output.output.encode())]
     return Outgoing(settings.audit_topic, customer.encode(), output.model_dump_json().encode(), headers, False)
+
+
+def erasure_coverage(settings: WorkerSettings) -> list[str]:
+    """What a worker's erasure reaches, for the ``customer_erased`` record (README: Right to erasure).
+
+    >>> from momentstream.ops.settings import load_settings
+    >>> erasure_coverage(load_settings(None, store="memory"))[1]
+    'state changelog: tombstone written, old values compacted out within 24h (a quiet partition is rolled)'
+    """
+    within = settings.erasure_within
+    covered = ["customer state: deleted from the worker's table and cache, with its timers",
+               f"state changelog: tombstone written, old values compacted out within {within} (a quiet partition "
+               "is rolled)"]  # fmt: skip
+    if settings.store == "rocksdb":
+        covered.append("local RocksDB copy: deleted, flushed and compacted at once")
+    covered += [f"holdout and dead-letter topics: records expire within {within} (retention.ms)",
+                "audit topic: late events carry no payload (ids, type, time)",
+                "models: aggregates, no per-customer rows"]  # fmt: skip
+    return covered
 
 
 def route_handoff(handoff: Handoff, settings: WorkerSettings, metrics: WorkerMetrics) -> Outgoing:
