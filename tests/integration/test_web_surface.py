@@ -11,11 +11,14 @@ import signal
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from momentstream.runtime.devbroker import Broker
+from momentstream.runtime.devbroker import free_port
 from momentstream.runtime.devcluster import Deployment, WorkerProcess
 
 pytestmark = pytest.mark.kafka
@@ -41,12 +44,22 @@ def oversized(port: int, answers: list[bytes]) -> None:
 
 
 def test_the_web_port_resists_oversized_requests_and_idle_connections(kafka_broker: Broker, tmp_path: Path) -> None:
-    deployment = Deployment(kafka_broker.bootstrap, partitions=1)
+    inspect_port = free_port()
+    env = {"MOMENTSTREAM_INSPECT_TOKEN": "a-token-long-enough", "MOMENTSTREAM_INSPECT_PORT": str(inspect_port)}
+    deployment = Deployment(kafka_broker.bootstrap, partitions=1, extra_env=env)
     deployment.create_topics()
     worker = WorkerProcess(deployment, tmp_path, "web")
     idle: list[socket.socket] = []
     try:
         worker.wait_ready()
+        # The customer look-up on a port of its own (loopback by default), not beside /metrics.
+        assert worker.get("/customers/c-1")[0] == 404
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{inspect_port}/customers/c-1", timeout=5)
+        assert refused.value.code == 401
+        with pytest.raises(urllib.error.HTTPError) as elsewhere:
+            urllib.request.urlopen(f"http://127.0.0.1:{inspect_port}/metrics", timeout=5)
+        assert elsewhere.value.code == 404  # the look-up port serves nothing else
         before = rss_mb(worker.proc.pid)
         answers: list[bytes] = []
         threads = [threading.Thread(target=oversized, args=(worker.port, answers)) for _ in range(80)]

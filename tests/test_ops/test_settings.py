@@ -151,3 +151,19 @@ def test_a_misspelled_or_unknown_variable_is_named_with_a_hint(
     assert "MOMENTSTREAM_BROKR names no setting and is ignored (did you mean MOMENTSTREAM_BROKER?)" in text
     assert "MOMENTSTREAM_ZOOKEEPER_CONNECT names no setting and is ignored (momentstream worker --help" in text
     assert "KAFKA_HOME" not in text
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"inspect_token": ""}, "at least 16 characters"),
+        ({"inspect_token": "short"}, "at least 16 characters"),
+        ({"model_snapshot_key": "k" * 15}, "at least 16 characters"),
+        ({"inspect_port": 7000, "runtime": "faust"}, "the Faust runtime serves /customers on web_port only"),
+        ({"inspect_port": 6066}, "must differ from web_port"),
+        ({"heartbeat_timeout": "0s"}, "longer than 0s"),
+    ],
+)
+def test_unsafe_web_and_secret_settings_are_refused_at_load(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_settings(None, **values)

@@ -111,6 +111,10 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(1.0, gt=0, description="seconds between offset commits")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="worker log level")
     log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line")
+    inspect_port: int | None = Field(None, ge=1, le=65_535, description="serve /customers/<id> on this port "
+                                     "instead of web_port (batch runtime), so the metrics port can be exposed "
+                                     "where the customer look-up should not be")  # fmt: skip
+    inspect_host: str = Field("127.0.0.1", description="address of inspect_port (default: this machine only)")
     inspect_token: SecretStr | None = Field(
         None,
         description="enables GET /customers/<id> (momentstream inspect) for callers that send it as a "
@@ -162,6 +166,15 @@ class WorkerSettings(BaseSettings):
         if value is not None:
             parse_instant(value)  # refused when loaded, not when the worker starts
         return value
+
+    @model_validator(mode="after")
+    def _inspect_port(self) -> WorkerSettings:
+        if self.inspect_port is not None and self.runtime == "faust":
+            raise ValueError("inspect_port: the Faust runtime serves /customers on web_port only; unset it, or "
+                             "use runtime: batch")  # fmt: skip
+        if self.inspect_port is not None and self.inspect_port == self.web_port:
+            raise ValueError("inspect_port: must differ from web_port")
+        return self
 
     @model_validator(mode="after")
     def _security(self) -> WorkerSettings:

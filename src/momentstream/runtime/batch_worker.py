@@ -124,8 +124,13 @@ class BatchWorker:
         self.producer = Producer(_producer_config(settings))
         inspect = InspectPage(settings.inspect_token, engine, self.table.get_customer, lambda: sorted(self.owned),
                               self.metrics)  # fmt: skip
+        apart = settings.inspect_port is not None
         self.web = WebServer(settings.web_host, settings.web_port, self._render_metrics, self._readiness,
-                             inspect.handle, self.metrics.loop_age, settings.heartbeat_timeout_s)  # fmt: skip
+                             None if apart else inspect.handle, self.metrics.loop_age,
+                             settings.heartbeat_timeout_s)  # fmt: skip
+        self.inspect_web = (WebServer(settings.inspect_host, settings.inspect_port, self._render_metrics,
+                                      self._readiness, inspect.handle, probes=False)
+                            if settings.inspect_port is not None else None)  # fmt: skip
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -134,6 +139,8 @@ class BatchWorker:
             signal.signal(sig, self._stop)
         signal.signal(signal.SIGHUP, self._request_reload)
         self.web.start()
+        if self.inspect_web is not None:
+            self.inspect_web.start()
         topics = [self.settings.touchpoints_topic, self.settings.ticks_topic]
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         wait_s = parse_duration(self.settings.batch_max_wait) / 1000
@@ -157,6 +164,8 @@ class BatchWorker:
             self._commit_now()
             self.consumer.close()
             self.web.stop()
+            if self.inspect_web is not None:
+                self.inspect_web.stop()
             if self.rollouts is not None:
                 self.rollouts.close()
             if self.local is not None:

@@ -43,16 +43,17 @@ Page = tuple[int, bytes, str]
 
 
 class WebServer:
-    """The pages an SRE and an orchestrator look at."""
+    """The pages an SRE and an orchestrator look at (``probes=False``: only the customer look-up, for a port
+    of its own)."""
 
     def __init__(self, host: str, port: int, metrics: Callable[[], bytes],
                  readiness: Callable[[], tuple[bool, list[int]]],
                  inspect: Callable[[str, str | None], Page] | None = None,
                  loop_age: Callable[[], float] | None = None,
-                 heartbeat_timeout_s: float | None = None) -> None:  # fmt: skip
+                 heartbeat_timeout_s: float | None = None, probes: bool = True) -> None:  # fmt: skip
         self._pages: dict[str, Callable[[], Page]] = {
             "/metrics": self._metrics, "/healthz": self._healthz, "/readyz": self._readyz,
-        }  # fmt: skip
+        } if probes else {}  # fmt: skip
         self._render_metrics = metrics
         self._readiness = readiness
         self._inspect = inspect
