@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devbroker import free_port
+from momentstream.runtime.devbroker import Broker, free_port
 from momentstream.runtime.devcluster import Deployment, WorkerProcess
 
 pytestmark = pytest.mark.kafka
