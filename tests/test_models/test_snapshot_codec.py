@@ -10,6 +10,8 @@ from typing import Any
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from momentstream.models.objectives import load_objectives
 from momentstream.models.online import ObjectiveModel
@@ -166,3 +168,30 @@ def test_entries_for_models_the_configuration_lacks_are_ignored_and_odd_keys_ref
     with pytest.raises(SnapshotRefusedError) as err:
         scorer().restore(packed({7: [PLAIN, {}]}))  # type: ignore[dict-item]
     assert err.value.reason == "unreadable"
+
+
+plain_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(entry=plain_values, kind=st.sampled_from([PLAIN, SIGNED, "other"]))
+def test_any_entry_from_a_topic_is_loaded_or_refused_never_anything_else(entry: Any, kind: str) -> None:
+    target = scorer(KEY)
+    data = packed({"churn": [kind, entry] if kind != "other" else entry})
+    try:
+        refused = target.restore(data)
+    except SnapshotRefusedError:
+        return
+    assert [r.name for r in refused] in ([], ["churn"])
+    if refused:
+        assert target.models["churn"].learned == 0  # refused: the model starts fresh
+    assert target.models["churn"].is_finite()

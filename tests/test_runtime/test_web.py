@@ -11,6 +11,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from momentstream.runtime.web import MAX_REQUEST_BYTES, WebServer
 
@@ -45,6 +47,7 @@ def raw(web: WebServer, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", web.port), timeout=5) as s:
         with contextlib.suppress(OSError):  # the server may answer and close before an oversized request is sent
             s.sendall(data)
+            s.shutdown(socket.SHUT_WR)  # nothing more comes: an unfinished request ends here
         chunks = []
         try:
             while chunk := s.recv(65536):
@@ -107,4 +110,17 @@ def test_a_hung_processing_loop_fails_liveness(server: tuple[WebServer, Renders,
     assert status == 503
     assert b'"stalled"' in body
     age[0] = 1.0
+    assert get(web, "/healthz")[0] == 200
+
+
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=2048) | st.builds(lambda a, b: a + b"\r\n\r\n", st.binary(max_size=512), st.just(b"")))
+def test_any_bytes_get_an_answer_or_a_close_and_the_probes_go_on(
+    server: tuple[WebServer, Renders, list[float]], data: bytes
+) -> None:
+    web, _, _ = server
+    answer = raw(web, data)
+    assert answer == b"" or answer == b"RESET" or answer.startswith(b"HTTP/1.0 ")
     assert get(web, "/healthz")[0] == 200
