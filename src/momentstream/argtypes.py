@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from momentstream.clock import parse_duration
+from momentstream.clock import parse_duration, parse_instant
 
-__all__ = ["duration", "positive_duration", "positive_int"]
+__all__ = ["duration", "instant", "positive_duration", "positive_int"]
 
 
 def duration(text: str) -> int:
@@ -49,3 +49,11 @@ def share(text: str) -> float:
     if not 0 <= value <= 1:  # also refuses NaN
         raise argparse.ArgumentTypeError(f"must be from 0 to 1 (0% to 100%), not {text!r}")
     return value
+
+
+def instant(text: str) -> int:
+    """An ISO time with a timezone, in epoch milliseconds."""
+    try:
+        return parse_instant(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

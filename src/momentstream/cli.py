@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import difflib
 import importlib.metadata
 import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -25,7 +22,7 @@ from momentstream.models.objectives import ObjectivesError
 from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.redact import install_log_redaction
 from momentstream.ops.settings import MIN_KEY_BYTES
-from momentstream.patterns.dsl import KNOWN_CHANNELS, load_moments
+from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.patterns.rollout import plan_rollout, registry
@@ -33,19 +30,13 @@ from momentstream.profile_cli import add_profile_command, run_profile, sample_wa
 from momentstream.resources import bundled_moments_path
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 from momentstream.runtime.replay import DRAIN, replay_file
-from momentstream.runtime.sources import open_binary, write_events
-from momentstream.schema import ms_to_datetime
+from momentstream.runtime.sources import write_events
 from momentstream.schema_files import export_json_schemas
 from momentstream.shadow_cli import add_shadow_report, run_shadow_report
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
+from momentstream.suppress_cli import add_suppress_command, run_suppress
 from momentstream.textable import format_table
-from momentstream.triggers.consent import (
-    ALL_CHANNELS,
-    SuppressionListError,
-    read_customer_list,
-    suppression_events,
-)
 from momentstream.triggers.contract import write_contract_schema
 from momentstream.uplift_cli import add_uplift_report, run_uplift_report
 
@@ -217,31 +208,7 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
-    suppress = sub.add_parser("suppress", formatter_class=argparse.RawTextHelpFormatter,
-                              help="turn a suppression list into consent events (JSON lines)",
-                              description=SUPPRESS_HELP)  # fmt: skip
-    suppress.add_argument(
-        "list",
-        help="customer ids, one per line (CSV: the first column, or --id-column; the "
-        "delimiter is sniffed among , ; tab |; # comments), or -",
-    )
-    suppress.add_argument("-o", "--output", default="-", help="events file (default: standard output)")
-    suppress.add_argument("--channel", action="append", default=[],
-                          help="channel to suppress, repeatable (default: all channels); a known channel name or "
-                          "one your moments file (-c) uses: a typo is refused")  # fmt: skip
-    suppress.add_argument("--id-column", help="the column holding customer ids, named in the first row (e.g. Email)")
-    suppress.add_argument("--delimiter", choices=[",", ";", "tab", "|"], help="the CSV delimiter (default: sniffed)")
-    suppress.add_argument(
-        "-c",
-        "--moments",
-        type=Path,
-        help="moments YAML whose channels --channel may name (default: the bundled example)",
-    )
-    suppress.add_argument("--at", type=_instant, default=None,
-                          help="event time of the change, ISO with timezone (default: now)")  # fmt: skip
-    suppress.add_argument("--lift", action="store_true", help="give consent back instead (consent_granted)")
-    suppress.add_argument("--name", default="suppression",
-                          help="list name, kept in each event and its id (default suppression)")  # fmt: skip
+    add_suppress_command(sub)
     report = sub.add_parser(
         "report", help="reports over outputs (uplift of treated vs holdout customers; shadow vs live moments)"
     )
@@ -262,18 +229,6 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
             child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                                help="log debug details to standard error")  # fmt: skip
             _verbose_everywhere(child)
-
-
-SUPPRESS_HELP = """\
-Write one consent event per customer and channel: consent_withdrawn (or with
---lift, consent_granted). Produce them to the touchpoints topic, or add them to
-a replay's input: the engine applies consent on arrival, keeps it per customer
-and channel, and suppresses triggers of moments whose channels are all
-withdrawn (reason no_consent). Moments name their channels with `channels:`.
-
-  momentstream suppress do_not_email.csv --channel email | momentstream produce -
-  momentstream suppress opt_outs.txt -o consent.jsonl --at 2026-05-01T00:00:00Z
-"""
 
 
 def _moments_option(parser: argparse.ArgumentParser) -> None:
@@ -388,46 +343,6 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if args.strict and summary.rejected else 0
 
 
-def _suppress(args: argparse.Namespace) -> int:
-    at = datetime.now(UTC).replace(microsecond=0) if args.at is None else ms_to_datetime(args.at)
-    known = {ALL_CHANNELS, *KNOWN_CHANNELS}
-    known.update(c for m in load_moments(args.moments or bundled_moments_path()) for c in m.spec.channels)
-    for channel in args.channel:
-        if channel not in known:
-            near = difflib.get_close_matches(channel, sorted(known), n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
-            print(f"momentstream: unknown channel {channel!r}{hint}: a suppression on a channel no moment uses "
-                  "leaves people contactable; name a channel of your moments file (-c) or a known one",
-                  file=sys.stderr)  # fmt: skip
-            return 2
-    with open_binary(args.list) as stream:
-        data = stream.read()
-    delimiter = "\t" if args.delimiter == "tab" else args.delimiter
-    try:
-        customers = read_customer_list(data, args.id_column, delimiter)
-    except (UnicodeDecodeError, csv.Error) as err:
-        print(f"momentstream: {args.list}: not a UTF-8 list of customer ids ({err})", file=sys.stderr)
-        return 2
-    except SuppressionListError as err:
-        print(f"momentstream: {args.list}: {err}; nothing written", file=sys.stderr)
-        return 2
-    events = suppression_events(dict.fromkeys(customers), args.channel, at, args.lift, args.name)
-    with _open_out(args.output) as out:
-        assert out is not None
-        written = write_events(events, out)
-    change = "granted" if args.lift else "withdrawn"
-    print(f"wrote {written:,} consent_{change} events for {len(set(customers)):,} customers "
-          f"({', '.join(args.channel) or 'all channels'})", file=sys.stderr)  # fmt: skip
-    return 0
-
-
-def _instant(text: str) -> int:
-    try:
-        return parse_instant(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
 def _simulate(args: argparse.Namespace) -> int:
     sim = simulate(args.customers, args.days, args.seed)
     events, aliases = sim.events, 0
@@ -533,6 +448,6 @@ _COMMANDS = {
     "check": _check,
     "schema": _schema,
     "report": lambda args: run_shadow_report(args) if args.report == "shadow" else run_uplift_report(args),
-    "suppress": _suppress,
+    "suppress": run_suppress,
     **KAFKA_COMMANDS,
 }

@@ -20,7 +20,6 @@ from pathlib import Path
 from momentstream.clock import Timer, is_due, to_ms
 from momentstream.engine_checks import config_warnings
 from momentstream.engine_identity import IdentitySteps
-from momentstream.identity import MAX_ALIASES, alias_erasures
 from momentstream.models.objectives import ObjectivesError, ObjectiveSet
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
 from momentstream.patterns import nfa, windows
@@ -31,21 +30,19 @@ from momentstream.schema import (
     ERASURE_EVENT_TYPE,
     FEEDBACK_EVENT_TYPE,
     IDENTIFY_EVENT_TYPE,
-    RELINKED_ALIAS,
     DuplicateEvent,
     LateEvent,
     Output,
     Reason,
     Score,
     ShadowTrigger,
-    StateTrimmed,
     TouchpointEvent,
     Trigger,
     TriggerRevoked,
     ms_to_datetime,
 )
 from momentstream.state import CustomerState
-from momentstream.state_budget import should_measure, trim
+from momentstream.state_budget import keep_within_budget
 from momentstream.step import IDLE_OWNER, IDLE_TIMER, Step
 from momentstream.triggers.consent import CONSENT_GRANTED, CONSENT_TYPES, apply_consent
 from momentstream.triggers.delivery import DEFER_TIMER, Delivery, suppressed
@@ -189,22 +186,14 @@ class Engine(IdentitySteps):
         if state.alias_of is not None:
             return self._forward(state, event)
         if event.type == ERASURE_EVENT_TYPE:
-            if event.properties.get("erases_alias_of", state.customer_id) != state.customer_id:
-                # Another customer's erasure, forwarded by an id since re-linked to this one (or reaching an id
-                # already erased): it erases nothing here, and leaves no blank state behind.
-                blank = state.to_bytes() == self.new_state(state.customer_id).to_bytes()
-                return Step(state, [], erase=blank)
             # Before dedup and lateness: an erasure is honoured whenever it arrives, and again if repeated.
-            return Step(state, [self._erased(state, event)], erase=True, handoffs=alias_erasures(state, event))
+            return self._erasure(state, event)
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
         if event.type == IDENTIFY_EVENT_TYPE:
             if event.properties["canonical_id"] != state.customer_id:
                 return self._hand_off(state, event)
-            relinked = event.properties.get(RELINKED_ALIAS)
-            if (isinstance(relinked, str) and relinked != state.customer_id and relinked not in state.aliases
-                    and len(state.aliases) < MAX_ALIASES):  # fmt: skip
-                state.aliases.append(relinked)
+            self._take_relinked_alias(state, event)
         if event.type == FEEDBACK_EVENT_TYPE:
             # The CRM's report on a trigger, not the customer's activity: linked by id on arrival, so a report
             # stamped before the customer's latest event is not late.
@@ -257,19 +246,17 @@ class Engine(IdentitySteps):
         return Step(state, outputs, evict=self._evicting)
 
     def _keep_within_budget(self, state: CustomerState, weight: int, outputs: list[Output]) -> None:
-        """Measure the state when :func:`should_measure` says so; over the budget, run its held events, then
-        trim it to three quarters of the budget and say what went."""
+        """See :func:`momentstream.state_budget.keep_within_budget`; held events run early rather than go."""
         budget = self.config.max_state_bytes
-        if budget is None or not should_measure(state, weight, budget):
-            return
-        before = state.size_hint = len(state.to_bytes())
-        if before <= budget:
-            return
-        while state.buffer:  # held events run early rather than be dropped
-            self._advance(state, state.buffer[0][0], False, outputs)
-        after, dropped = trim(state, budget * 3 // 4)
-        outputs.append(StateTrimmed(customer_id=state.customer_id, at=ms_to_datetime(state.max_seen),
-                                    bytes_before=before, bytes_after=after, dropped=dropped))  # fmt: skip
+        if budget is not None:
+
+            def run_held() -> None:
+                while state.buffer:
+                    self._advance(state, state.buffer[0][0], False, outputs)
+
+            trimmed = keep_within_budget(state, budget, weight, run_held)
+            if trimmed is not None:
+                outputs.append(trimmed)
 
     def next_wakeup(self, state: CustomerState) -> int | None:
         """The clock time at which :meth:`on_tick` would have work for this customer."""

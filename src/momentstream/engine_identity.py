@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from momentstream.clock import to_ms
-from momentstream.identity import Forward, IdentityError, MergeRecord, adopt
+from momentstream.identity import MAX_ALIASES, Forward, IdentityError, MergeRecord, adopt, alias_erasures
 from momentstream.models.scorer import Scorer
 from momentstream.schema import (
     ERASURE_EVENT_TYPE,
@@ -59,6 +59,23 @@ class IdentitySteps:
                    "open_outcome_windows": len(state.open_triggers)}  # fmt: skip
         return CustomerErased(customer_id=state.customer_id, request_event_id=event.event_id,
                               requested_at=event.ts, removed=removed)  # fmt: skip
+
+    def _erasure(self, state: CustomerState, event: TouchpointEvent) -> Step:
+        """Erase the customer and every alias; an erasure sent for another customer (by an id since re-linked to
+        this one, or reaching an id already erased) erases nothing here and leaves no blank state behind."""
+        if event.properties.get("erases_alias_of", state.customer_id) != state.customer_id:
+            blank = state.to_bytes() == CustomerState(state.customer_id, dedup_size=state.dedup_size,
+                                                      story_size=state.story_size).to_bytes()  # fmt: skip
+            return Step(state, [], erase=blank)
+        return Step(state, [self._erased(state, event)], erase=True, handoffs=alias_erasures(state, event))
+
+    @staticmethod
+    def _take_relinked_alias(state: CustomerState, event: TouchpointEvent) -> None:
+        """An identify naming this customer, forwarded by a re-linked id: that id is now this customer's alias."""
+        relinked = event.properties.get(RELINKED_ALIAS)
+        if (isinstance(relinked, str) and relinked != state.customer_id and relinked not in state.aliases
+                and len(state.aliases) < MAX_ALIASES):  # fmt: skip
+            state.aliases.append(relinked)
 
     def _hand_off(self: _Engine, state: CustomerState, event: TouchpointEvent) -> Step:
         """An alias is identified: run it up to the identify time, send its state on and leave a stub."""

@@ -14,11 +14,13 @@ dropped is reported in a ``state_trimmed`` audit record.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
+from momentstream.schema import StateTrimmed, ms_to_datetime
 from momentstream.state import CustomerState
 
-__all__ = ["EVIDENCE_ROWS", "LARGE_EVENT_BYTES", "MEASURE_EVERY", "should_measure", "trim"]
+__all__ = ["EVIDENCE_ROWS", "LARGE_EVENT_BYTES", "MEASURE_EVERY", "keep_within_budget", "should_measure", "trim"]
 
 MEASURE_EVERY = 64
 """Arrivals between two measurements of a state under half its budget."""
@@ -27,6 +29,22 @@ LARGE_EVENT_BYTES = 2_048
 EVIDENCE_ROWS = 512
 """Evidence rows held by partial matches past which every event is measured."""
 _ROUNDS = 24
+
+
+def keep_within_budget(
+    state: CustomerState, budget: int, weight: int, run_held: Callable[[], None]
+) -> StateTrimmed | None:
+    """Measure ``state`` when :func:`should_measure` says so; over ``budget``, run its held events
+    (``run_held``), then trim it to three quarters of the budget and say what went."""
+    if not should_measure(state, weight, budget):
+        return None
+    before = state.size_hint = len(state.to_bytes())
+    if before <= budget:
+        return None
+    run_held()
+    after, dropped = trim(state, budget * 3 // 4)
+    return StateTrimmed(customer_id=state.customer_id, at=ms_to_datetime(state.max_seen), bytes_before=before,
+                        bytes_after=after, dropped=dropped)  # fmt: skip
 
 
 def should_measure(state: CustomerState, weight: int, budget: int) -> bool:

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_KINDS",
     "FeatureSelector",
     "FeatureState",
+    "anomaly_of",
     "ticket_tone",
 ]
 
@@ -302,3 +303,13 @@ class FeatureSelector:
             if keep:
                 kept[name] = value
         return kept
+
+
+def anomaly_of(x: dict[str, float]) -> float:
+    """How unusual the customer's behaviour is for them now: the larger of a silence longer than their
+    rhythm and a last gap shorter than it, in standard deviations (0 when neither, or no rhythm yet).
+
+    >>> anomaly_of({"silence_anomaly": 3.2, "burst_anomaly": -1.0}), anomaly_of({})
+    (3.2, 0.0)
+    """
+    return max(x.get("silence_anomaly", 0.0), x.get("burst_anomaly", 0.0), 0.0)

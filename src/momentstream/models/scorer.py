@@ -27,13 +27,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from momentstream.models.action_bandit import ActionBandit
-from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState
+from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState, anomaly_of
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
-from momentstream.models.snapshot_codec import SharedModel, SnapshotRefusedError, decode_model, encode_model
+from momentstream.models.snapshot_codec import (
+    SNAPSHOT_FORMAT,
+    Refusal,
+    SharedModel,
+    SnapshotRefusedError,
+    decode_snapshot,
+    encode_snapshot,
+)
 from momentstream.models.uplift import UpliftModel
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.schema import TouchpointEvent
@@ -59,7 +64,6 @@ LABEL_TIMER = "label"
 RESCORE_TIMER = "rescore"
 """Timer kind of a silent-period prediction; its moment field is :data:`RESCORE_OWNER`."""
 RESCORE_OWNER = "~rescore"
-SNAPSHOT_FORMAT = 2
 HISTORY = 8
 
 logger = logging.getLogger(__name__)
@@ -67,14 +71,6 @@ logger = logging.getLogger(__name__)
 
 class PoisonedModelError(ValueError):
     """A model holds NaN or infinite weights: it is neither published nor loaded."""
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A model of a snapshot that was not loaded (it starts fresh), and why (a metric label)."""
-
-    name: str
-    reason: str
 
 
 @dataclass(slots=True)
@@ -444,66 +440,31 @@ class Scorer:
         poisoned = sorted(name for name, model in shared.items() if not model.is_finite())
         if poisoned:
             raise PoisonedModelError(f"models with non-finite weights are not published: {', '.join(poisoned)}")
-        body = {}
-        for name, model in shared.items():
-            entry = encode_model(name, model, self.snapshot_key)
-            if entry is not None:
-                body[name] = entry
-            elif name not in self._unsigned_warned:
-                self._unsigned_warned.add(name)
-                logger.warning("model %s is not plain data and no model_snapshot_key is set: it is left out of "
-                               "snapshots and starts fresh after a restart", name)  # fmt: skip
-        return msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True)
+        data, omitted = encode_snapshot(shared, self.snapshot_key)
+        for name in sorted(set(omitted) - self._unsigned_warned):
+            self._unsigned_warned.add(name)
+            logger.warning("model %s is not plain data and no model_snapshot_key is set: it is left out of "
+                           "snapshots and starts fresh after a restart", name)  # fmt: skip
+        return data
 
     def restore(self, data: bytes) -> list[Refusal]:
         """Load :meth:`snapshot` bytes; objectives not in the snapshot keep fresh models.
 
         A snapshot that cannot be read, or of the pickled format 1, raises :class:`SnapshotRefusedError` (a
-        ``ValueError``). Each model that is not loaded keeps a fresh model and is returned with its reason:
-        a malformed entry, an unsigned or wrongly signed one, another kind of model, non-finite weights.
-        Every refusal is also counted in :attr:`refusals` for the workers' metric.
+        ``ValueError``). Each model that is not loaded keeps a fresh model and is returned with its reason;
+        every refusal is also counted in :attr:`refusals` for the workers' metric.
         """
         try:
-            doc = self._snapshot_document(data)
+            loaded, refused = decode_snapshot(data, self._shared_models(), self.snapshot_key)
         except SnapshotRefusedError as err:
             self.refusals[err.reason] = self.refusals.get(err.reason, 0) + 1
             raise
-        refused = []
-        shared = self._shared_models()
-        for name, entry in doc.items():
-            fresh = shared.get(name) if isinstance(name, str) else None
-            if fresh is None:
-                continue
-            try:
-                model = decode_model(name, entry, fresh, self.snapshot_key)
-            except SnapshotRefusedError as err:
-                logger.error("model snapshot entry refused, %s starts fresh: %s", name, err)
-                refused.append(Refusal(name, err.reason))
-                continue
-            if not model.is_finite():
-                logger.error("model %s in the snapshot has non-finite weights: not loaded, starting fresh", name)
-                refused.append(Refusal(name, "non_finite"))
-                continue
-            if isinstance(model, ActionBandit) and model.actions != fresh.actions:  # type: ignore[union-attr]
-                continue  # the moment's actions changed: its bandit starts again
+        for name, model in loaded.items():
             self._put(name, model)
         for refusal in refused:
+            logger.error("model %s of the snapshot refused (%s): it starts fresh", refusal.name, refusal.reason)
             self.refusals[refusal.reason] = self.refusals.get(refusal.reason, 0) + 1
         return refused
-
-    @staticmethod
-    def _snapshot_document(data: bytes) -> dict[Any, Any]:
-        try:
-            doc = msgpack.unpackb(data, raw=False)
-        except (ValueError, msgpack.UnpackException) as err:
-            raise SnapshotRefusedError(f"not a model snapshot: {err}", "unreadable") from None
-        if isinstance(doc, list) and doc and doc[0] == 1:
-            raise SnapshotRefusedError("model snapshot format 1 holds unsigned pickles: refused (models start fresh; "
-                                  "the next snapshot a worker publishes is of the safe format)",
-                                  "pickled_format")  # fmt: skip
-        if not isinstance(doc, list) or len(doc) < 3 or doc[0] != SNAPSHOT_FORMAT or not isinstance(doc[2], dict):
-            raise SnapshotRefusedError(f"model snapshot format is not {SNAPSHOT_FORMAT}", "unreadable")
-        return doc[2]
 
     def _shared_models(self) -> dict[str, SharedModel]:
         """Every model shared by the customers, by its snapshot name (loop models prefixed ``~``)."""
@@ -524,16 +485,6 @@ class Scorer:
 def _pending_list(p: Pending) -> list[Any]:
     """A pending prediction in the state encoding (its label only once known: older states have none)."""
     return [p.ref, p.at_ms, p.deadline_ms, p.x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, p.x, p.label]
-
-
-def anomaly_of(x: dict[str, float]) -> float:
-    """How unusual the customer's behaviour is for them now: the larger of a silence longer than their
-    rhythm and a last gap shorter than it, in standard deviations (0 when neither, or no rhythm yet).
-
-    >>> anomaly_of({"silence_anomaly": 3.2, "burst_anomaly": -1.0}), anomaly_of({})
-    (3.2, 0.0)
-    """
-    return max(x.get("silence_anomaly", 0.0), x.get("burst_anomaly", 0.0), 0.0)
 
 
 def _milestone_after(silent_ms: int, horizon_ms: int) -> int:

@@ -36,8 +36,11 @@ import hashlib
 import hmac
 import math
 import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgpack
 from river import metrics
 
 from momentstream.models.action_bandit import ActionBandit
@@ -49,21 +52,35 @@ from momentstream.models.uplift import UpliftModel
 __all__ = [
     "PLAIN",
     "SIGNED",
+    "SNAPSHOT_FORMAT",
+    "Refusal",
     "SharedModel",
     "SnapshotRefusedError",
     "decode_model",
+    "decode_snapshot",
     "encode_model",
+    "encode_snapshot",
     "signature",
 ]
 
 PLAIN = "plain"
 SIGNED = "signed"
+SNAPSHOT_FORMAT = 2
+"""Format 1 pickled every model unsigned: refused whole."""
 MAX_FEATURES = 10_000
 MAX_BINS = 100_000
 _NAME_LIMIT = 200
 
 SharedModel = ObjectiveModel | UpliftModel | ActionBandit
 M = TypeVar("M", bound=SharedModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A model of a snapshot that was not loaded (it starts fresh), and why (a metric label)."""
+
+    name: str
+    reason: str
 
 
 class SnapshotRefusedError(ValueError):
@@ -77,6 +94,55 @@ class SnapshotRefusedError(ValueError):
 def signature(key: bytes, name: str, body: bytes) -> bytes:
     """HMAC-SHA256 of a signed entry, bound to the model's name (an entry cannot be moved to another)."""
     return hmac.new(key, name.encode() + b"\0" + body, hashlib.sha256).digest()
+
+
+def encode_snapshot(models: Mapping[str, SharedModel], key: bytes | None) -> tuple[bytes, list[str]]:
+    """A snapshot of ``models`` by name, and the names left out (not plain data, and no key to sign them)."""
+    body, omitted = {}, []
+    for name, model in models.items():
+        entry = encode_model(name, model, key)
+        if entry is None:
+            omitted.append(name)
+        else:
+            body[name] = entry
+    return msgpack.packb([SNAPSHOT_FORMAT, sorted(body), body], use_bin_type=True), omitted
+
+
+def decode_snapshot(
+    data: bytes, configured: Mapping[str, SharedModel], key: bytes | None
+) -> tuple[dict[str, SharedModel], list[Refusal]]:
+    """The models of a snapshot that may replace the ``configured`` (fresh) ones, and those refused.
+
+    Raises :class:`SnapshotRefusedError` for a snapshot that cannot be read or is of the pickled format 1.
+    Entries the configuration has no model for are ignored; a bandit whose moment's actions changed is
+    neither loaded nor refused (it starts again).
+    """
+    try:
+        doc = msgpack.unpackb(data, raw=False)
+    except (ValueError, msgpack.UnpackException) as err:
+        raise SnapshotRefusedError(f"not a model snapshot: {err}", "unreadable") from None
+    if isinstance(doc, list) and doc and doc[0] == 1:
+        raise SnapshotRefusedError("model snapshot format 1 holds unsigned pickles: refused (models start fresh; the "
+                                   "next snapshot a worker publishes is of the safe format)",
+                                   "pickled_format")  # fmt: skip
+    if not isinstance(doc, list) or len(doc) < 3 or doc[0] != SNAPSHOT_FORMAT or not isinstance(doc[2], dict):
+        raise SnapshotRefusedError(f"model snapshot format is not {SNAPSHOT_FORMAT}", "unreadable")
+    loaded: dict[str, SharedModel] = {}
+    refused: list[Refusal] = []
+    for name, entry in doc[2].items():
+        fresh = configured.get(name) if isinstance(name, str) else None
+        if fresh is None:
+            continue
+        try:
+            model = decode_model(name, entry, fresh, key)
+        except SnapshotRefusedError as err:
+            refused.append(Refusal(name, err.reason))
+            continue
+        if not model.is_finite():
+            refused.append(Refusal(name, "non_finite"))
+        elif not (isinstance(model, ActionBandit) and model.actions != fresh.actions):  # type: ignore[union-attr]
+            loaded[name] = model
+    return loaded, refused
 
 
 def encode_model(name: str, model: SharedModel, key: bytes | None) -> list[Any] | None:
