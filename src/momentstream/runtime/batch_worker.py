@@ -44,6 +44,7 @@ from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.batching import Record, run_partition
 from momentstream.runtime.changelog_table import ChangelogTable
+from momentstream.runtime.client_config import LIBRDKAFKA_LOG, consumer_config, local_store, producer_config
 from momentstream.runtime.inspect_page import InspectPage
 from momentstream.runtime.kafka_admin import changelog_topic
 from momentstream.runtime.model_gauges import publishable_snapshot, refresh_model_gauges
@@ -55,7 +56,7 @@ from momentstream.runtime.wallclock import WallClock
 from momentstream.runtime.web import WebServer
 
 if TYPE_CHECKING:
-    from momentstream.runtime.local_store import LocalStore
+    pass
 
 __all__ = ["BatchWorker"]
 
@@ -67,7 +68,6 @@ RECORD_FAILED_EXIT = 70
 """Exit code when the broker refused a record for good (EX_SOFTWARE); nothing was committed."""
 GAUGE_INTERVAL_S = 1.0
 _Records = list[tuple[bytes, bytes | None]]
-_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 """librdkafka's own messages go through Python logging, so the credential redaction applies to them too."""
 SLOW_BATCH_S = 5.0
 ROLLOUT_POLL_S = 2.0
@@ -103,7 +103,7 @@ class BatchWorker:
         self.changelog = changelog_topic(settings)
         self.table = ChangelogTable()
         self.roller = SegmentRoller(settings.erasure_within_ms // 2)
-        self.local = _local_store(settings)
+        self.local = local_store(settings)
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
         self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
         wall = self.clock.now_ms if settings.clock == "wall" else None
@@ -120,8 +120,8 @@ class BatchWorker:
                       "rollouts": 0.0}  # fmt: skip
         self.rollouts = rollouts
         """Notices files published by ``momentstream rollout`` (None: only SIGHUP reloads)."""
-        self.consumer = Consumer(_consumer_config(settings))
-        self.producer = Producer(_producer_config(settings))
+        self.consumer = Consumer(consumer_config(settings))
+        self.producer = Producer(producer_config(settings))
         inspect = InspectPage(settings.inspect_token, engine, self.table.get_customer, lambda: sorted(self.owned),
                               self.metrics)  # fmt: skip
         apart = settings.inspect_port is not None
@@ -406,7 +406,7 @@ class BatchWorker:
         pending = {p for p in starts if p not in done}
         if not pending:
             return done
-        reader = Consumer({**self.settings.kafka.librdkafka(), "logger": _LIBRDKAFKA_LOG,
+        reader = Consumer({**self.settings.kafka.librdkafka(), "logger": LIBRDKAFKA_LOG,
                            "group.id": f"{self.settings.app_id}-restore",
                            "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
         reader.assign([TopicPartition(self.changelog, p, starts[p] or OFFSET_BEGINNING) for p in pending])
@@ -495,43 +495,3 @@ def _timestamp_ms(message: Message) -> int | None:
     """The record's Kafka timestamp in ms, or None when the broker gave none."""
     kind, value = message.timestamp()
     return None if kind == TIMESTAMP_NOT_AVAILABLE or value <= 0 else int(value)
-
-
-def _local_store(settings: WorkerSettings) -> LocalStore | None:
-    """The RocksDB copy for ``store: rocksdb`` (rocksdict is an optional dependency, imported only then)."""
-    if settings.store != "rocksdb":
-        return None
-    from momentstream.runtime.local_store import LocalStore  # noqa: PLC0415
-
-    # A tombstone may leave the changelog delete.retention.ms (half of erasure_within) after compaction.
-    return LocalStore(settings.data_dir, settings.erasure_within_ms // 2)
-
-
-def _consumer_config(settings: WorkerSettings) -> dict[str, Any]:
-    """Range assignment keeps partition p of touchpoints and ticks on the same worker (co-partitioning)."""
-    return {
-        **settings.kafka.librdkafka(),
-        "logger": _LIBRDKAFKA_LOG,
-        "group.id": settings.app_id,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "range",
-        "session.timeout.ms": int(settings.session_timeout * 1000),
-        "heartbeat.interval.ms": int(max(settings.session_timeout / 10, 1.0) * 1000),
-        "max.poll.interval.ms": 300_000,
-        "fetch.wait.max.ms": 10,
-    }
-
-
-def _producer_config(settings: WorkerSettings) -> dict[str, Any]:
-    return {
-        **settings.kafka.librdkafka(),
-        "logger": _LIBRDKAFKA_LOG,
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": settings.producer_linger_ms,
-        "message.max.bytes": 1_000_000,
-        # Keyed records this worker puts back on the touchpoints topic (identity handoffs) must land where the
-        # Java clients, kafka-python and Faust put that key: their murmur2, not librdkafka's default CRC32.
-        "partitioner": "murmur2_random",
-    }
