@@ -385,6 +385,7 @@ class BatchWorker:
         started = time.perf_counter()
         starts: dict[int, int] = {}
         for partition in partitions:
+            self.metrics.beat()  # a long recovery is progress, not a hang (liveness must not restart it)
             resumed = self.local.resume(partition) if self.local is not None else None
             if resumed is None:
                 starts[partition] = 0
@@ -394,6 +395,7 @@ class BatchWorker:
             starts[partition] = offset
         tails = self._read_changelog(starts, partitions)
         for partition, (records, end) in tails.items():
+            self.metrics.beat()
             self.table.load(partition, records, end)
             if self.local is not None and records:
                 self.local.save(partition, dict(records), end)
@@ -413,7 +415,7 @@ class BatchWorker:
         loaded: dict[int, _Records] = {p: [] for p in pending}
         try:
             while pending:
-                self.metrics.beat()  # a long recovery is progress, not a hang
+                self.metrics.beat()
                 for message in reader.consume(10_000, 1.0):
                     p = message.partition()
                     if p not in pending:
