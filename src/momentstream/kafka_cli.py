@@ -142,7 +142,7 @@ def _settings(args: argparse.Namespace, report_unknown: bool = True, check: bool
     if check:  # also for PLAINTEXT: a plaintext client against a TLS listener is named, not retried for ever
         from momentstream.runtime.kafka_access import check_access
 
-        check_access(settings.kafka, timeout_s=15.0 if settings.kafka.security_protocol != "PLAINTEXT" else 5.0)
+        check_access(settings.kafka)
     return settings
 
 

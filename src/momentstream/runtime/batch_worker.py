@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -55,9 +55,6 @@ from momentstream.runtime.segment_roll import ROLL_KEY, SegmentRoller
 from momentstream.runtime.wallclock import WallClock
 from momentstream.runtime.web import WebServer
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["BatchWorker"]
 
 logger = logging.getLogger(__name__)
@@ -68,7 +65,6 @@ RECORD_FAILED_EXIT = 70
 """Exit code when the broker refused a record for good (EX_SOFTWARE); nothing was committed."""
 GAUGE_INTERVAL_S = 1.0
 _Records = list[tuple[bytes, bytes | None]]
-"""librdkafka's own messages go through Python logging, so the credential redaction applies to them too."""
 SLOW_BATCH_S = 5.0
 ROLLOUT_POLL_S = 2.0
 """How often the worker looks for a file published by `momentstream rollout`."""

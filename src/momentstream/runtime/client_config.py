@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["LIBRDKAFKA_LOG", "consumer_config", "local_store", "producer_config"]
 
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
-"""librdkafka's own lines, through Python logging (one format, redacted)."""
+"""librdkafka's own messages go through Python logging, so the credential redaction applies to them too."""
 
 
 def local_store(settings: WorkerSettings) -> LocalStore | None:

@@ -43,11 +43,11 @@ class SharedClock:
 
     Until a second customer's event agrees with it (within the skew), the clock is only tentative: a
     far-future event first on a fresh partition sets it, and the next customer's event far behind it
-    takes it back, holding that first event as a candidate instead (counted in ``retracted``).
+    takes it back, holding that first event as a candidate instead (that call answers True: it held one).
 
     >>> fresh = SharedClock(max_skew_ms=day)
-    >>> fresh.observe(13_000 * day, "wrong-device"), fresh.observe(10 * day, "a"), fresh.now, fresh.retracted
-    (False, False, 864000000, 1)
+    >>> fresh.observe(13_000 * day, "wrong-device"), fresh.observe(10 * day, "a"), fresh.now
+    (False, True, 864000000)
     >>> fresh.observe(10 * day + 5, "b"), fresh.confirmed, fresh.observe(13_000 * day + 1, "wrong-device")
     (False, True, True)
     """
@@ -61,11 +61,10 @@ class SharedClock:
     """Two customers' events (or a tick) agree with the clock; before that it is tentative."""
     setter: str | None = None
     """The customer whose event set a tentative clock."""
-    retracted: int = 0
-    """Tentative clocks taken back because the next customer's event was far behind (those events held)."""
 
     def observe(self, ts: int, customer: str) -> bool:
-        """Take an event's time; True if it was held (too far ahead: the clock did not move)."""
+        """Take an event's time; True if an event was held by it: this one (too far ahead: the clock did not
+        move), or the one that had set a tentative clock this event takes back."""
         skew = self.max_skew_ms
         if skew is not None and self.wall_clock is not None and ts - self.wall_clock() > skew:
             return True
@@ -77,8 +76,7 @@ class SharedClock:
         if not self.confirmed and customer != self.setter:
             if now - ts > skew:  # one customer's far-future event set the clock: it becomes a held candidate
                 self.now, self.candidate, self.setter = ts, (now, self.setter or ""), customer
-                self.retracted += 1
-                return False
+                return True
             if ts - now <= skew:
                 self.confirmed = True
         if ts - now <= skew:

@@ -28,11 +28,16 @@ class KafkaAccessError(RuntimeError):
     """The broker answered but refused the credentials or the TLS handshake."""
 
 
-def check_access(connection: KafkaConnection, timeout_s: float = 15.0) -> bool:
+def check_access(connection: KafkaConnection, timeout_s: float | None = None) -> bool:
     """True once a metadata request succeeds; False if no broker answered in time (clients will retry).
+
+    ``timeout_s`` defaults to 15 s for a secured broker and 5 s for a plaintext one (which has only a protocol
+    mismatch to name, and should not hold up a command whose broker is merely down for longer).
 
     Raises :class:`KafkaAccessError` at once for a refused password, certificate or TLS handshake.
     """
+    if timeout_s is None:
+        timeout_s = 5.0 if connection.security_protocol == "PLAINTEXT" else 15.0
     errors: list[KafkaError] = []
     lines = _Lines()
     _QUIET.addHandler(lines)

@@ -279,8 +279,7 @@ class StreamProcessor:
             self._forget(clock, customer_id, work)
             return work
         self._changed(work, customer_id, state)
-        retracted = clock.shared.retracted
-        work.held = clock.shared.observe(ts, customer_id) or clock.shared.retracted > retracted
+        work.held = clock.shared.observe(ts, customer_id)
         clock.wakeups.update(customer_id, self.engine.next_wakeup(state))
         if clock.now is not None:
             self._fire_due(work.partition, clock, clock.now, False, work)

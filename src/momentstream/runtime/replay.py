@@ -163,8 +163,7 @@ class ReplayRunner:
             self.wakeups.update(event.customer_id, None)
         else:
             self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
-            retracted = self.shared.retracted
-            self.held += self.shared.observe(to_ms(event.ts), event.customer_id) or self.shared.retracted > retracted
+            self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
         outputs.extend(self._deliver(step.handoffs))
         if self.clock is not None and not step.erase:
             outputs.extend(self._fire_due(self.clock))

@@ -41,7 +41,7 @@ def run_worker(settings: WorkerSettings, engine: Engine) -> int:
     first line is logged); the Faust runtime is handed the same root handler.
     """
     install_log_redaction()  # Faust and aiokafka quote the broker address in their own log lines
-    if not check_access(settings.kafka, timeout_s=15.0 if settings.kafka.security_protocol != "PLAINTEXT" else 5.0):
+    if not check_access(settings.kafka):
         logger.warning("no broker at %s answered yet; the clients keep trying", settings.kafka.describe())
     created = ensure_topics(settings)
     made = [name for name, what in created.items() if what == "created"]
