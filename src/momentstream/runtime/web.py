@@ -61,7 +61,6 @@ class WebServer:
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self._rendered: tuple[float, bytes] = (-1e9, b"")
         self.open_connections = 0
-        self.refused_connections = 0
         self._loop = asyncio.new_event_loop()
         # Bind now, in the caller's thread, so a taken port fails the worker's start with an OSError.
         self._server = self._loop.run_until_complete(
@@ -92,7 +91,6 @@ class WebServer:
     # -- one connection ---------------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.open_connections >= MAX_CONNECTIONS:
-            self.refused_connections += 1
             writer.close()
             return
         self.open_connections += 1
