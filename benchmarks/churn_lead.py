@@ -28,12 +28,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from momentstream.clock import to_ms
-from momentstream.demo import default_engine
+from momentstream.cli.demo import default_engine
+from momentstream.core.clock import to_ms
 from momentstream.models.scorer import Scorer
-from momentstream.runtime.replay import ReplayRunner
+from momentstream.ops.textable import format_table
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.subscriptions import SubscriptionHistory, simulate_subscriptions
-from momentstream.textable import format_table
 
 EVAL_FROM_DAY = 60
 """Scores before this are not judged: the model learns from labels that take 30 days to arrive."""

@@ -32,13 +32,13 @@ import pandas as pd
 from lifetimes import BetaGeoFitter
 from lifetimes.utils import summary_data_from_transaction_data
 
-from momentstream.clock import to_ms
-from momentstream.engine import Engine
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine
+from momentstream.core.schema import TouchpointEvent
 from momentstream.models.objectives import parse_objectives
 from momentstream.models.scorer import Scorer
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent
-from momentstream.textable import format_table
+from momentstream.ops.textable import format_table
+from momentstream.runtime.replay.runner import ReplayRunner
 
 CUTOFF = datetime(1997, 10, 1, tzinfo=UTC)
 HOLDOUT_END = datetime(1998, 7, 1, tzinfo=UTC)

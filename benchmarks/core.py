@@ -17,12 +17,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent
+from momentstream.ops.textable import format_table
 from momentstream.patterns.dsl import Moment
 from momentstream.patterns.nfa import CompiledMoment
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent
-from momentstream.textable import format_table
+from momentstream.runtime.replay.runner import ReplayRunner
 
 TYPES = [f"t{i:02d}" for i in range(60)]
 START = datetime(2026, 1, 5, tzinfo=UTC)

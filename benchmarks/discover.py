@@ -22,9 +22,9 @@ import threading
 import time
 from pathlib import Path
 
+from momentstream.ops.textable import format_table
 from momentstream.runtime.sources import write_events
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 DAYS = 150
 CHUNK_CUSTOMERS = 5_000

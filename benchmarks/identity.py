@@ -18,14 +18,14 @@ import argparse
 import sys
 import time
 
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import IdentityMerged, TouchpointEvent, Trigger
+from momentstream.data import bundled_moments_path
+from momentstream.ops.textable import format_table
 from momentstream.patterns.dsl import load_moments
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import IdentityMerged, TouchpointEvent, Trigger
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.identities import SplitHistory, split_identities
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 Key = tuple[object, ...]
 

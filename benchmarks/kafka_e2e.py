@@ -30,13 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.devbroker import dev_broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import consumer_lag
-from momentstream.runtime.kafka_io import produce_lines, read_topic
+from momentstream.data import bundled_moments_path
+from momentstream.devtools.broker import dev_broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
+from momentstream.ops.textable import format_table
+from momentstream.runtime.kafka.admin import consumer_lag
+from momentstream.runtime.kafka.io import produce_lines, read_topic
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 EXTRA_MOMENT = """
   - name: bench_repeat_purchase

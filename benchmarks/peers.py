@@ -29,14 +29,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from momentstream.core.schema import TouchpointEvent
+from momentstream.devtools.broker import dev_broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess
 from momentstream.ops.settings import WorkerSettings, load_settings
-from momentstream.runtime.devbroker import dev_broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess
-from momentstream.runtime.kafka_admin import consumer_lag
-from momentstream.runtime.kafka_io import read_topic
-from momentstream.schema import TouchpointEvent
+from momentstream.ops.textable import format_table
+from momentstream.runtime.kafka.admin import consumer_lag
+from momentstream.runtime.kafka.io import read_topic
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 RULE = """
 version: 1

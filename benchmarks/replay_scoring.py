@@ -16,11 +16,11 @@ import itertools
 import sys
 import time
 
-from momentstream.demo import default_engine
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent
+from momentstream.cli.demo import default_engine
+from momentstream.core.schema import TouchpointEvent
+from momentstream.ops.textable import format_table
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 
 def quarters(events: list[TouchpointEvent], scoring: bool) -> tuple[list[float], float, int]:

@@ -20,11 +20,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from momentstream.runtime.devbroker import dev_broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess
-from momentstream.runtime.kafka_admin import consumer_lag
+from momentstream.devtools.broker import dev_broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess
+from momentstream.ops.textable import format_table
+from momentstream.runtime.kafka.admin import consumer_lag
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 
 def drain(bootstrap: str, lines: list[bytes], work: Path, scrape: bool) -> tuple[float, int]:

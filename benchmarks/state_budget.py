@@ -17,11 +17,11 @@ import sys
 import time
 from dataclasses import replace
 
-from momentstream.demo import default_engine
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import StateTrimmed, TouchpointEvent, Trigger
+from momentstream.cli.demo import default_engine
+from momentstream.core.schema import StateTrimmed, TouchpointEvent, Trigger
+from momentstream.ops.textable import format_table
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
-from momentstream.textable import format_table
 
 
 def timed(events: list[TouchpointEvent], scoring: bool, budget: int | None) -> tuple[float, set[str], int]:

@@ -32,10 +32,10 @@ from sklearn.linear_model import LogisticRegression
 from sklift.metrics import qini_auc_score, uplift_at_k
 from sklift.models import TwoModels
 
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.ops.textable import format_table
 from momentstream.patterns.dsl import parse_moments
 from momentstream.sim.campaign import ACTION_EFFECTS, CART_MOMENT, SEGMENTS, TriggerRecord, run_campaign
-from momentstream.textable import format_table
 
 VALUE, COST = 100.0, 8.0
 ACTION_COSTS = {"email": 1.0, "call": 10.0}

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import Output, TouchpointEvent, Trigger
 from momentstream.patterns.nfa import CompiledMoment
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import Output, TouchpointEvent, Trigger
+from momentstream.runtime.replay.runner import ReplayRunner
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 

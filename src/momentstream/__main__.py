@@ -2,6 +2,6 @@
 
 import sys
 
-from momentstream.cli import main
+from momentstream.cli.commands import main
 
 sys.exit(main())

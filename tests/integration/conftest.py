@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker, BrokerUnavailableError, dev_broker
+from momentstream.devtools.broker import Broker, BrokerUnavailableError, dev_broker
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from momentstream.cli import main
-from momentstream.clock import to_ms
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.commands import main
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import FEEDBACK_EVENT_TYPE, FeedbackUnmatched, TouchpointEvent, Trigger, TriggerOutcome
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
 from momentstream.patterns.dsl import parse_moments
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import consumer_lag
-from momentstream.runtime.kafka_io import send_ticks
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import FEEDBACK_EVENT_TYPE, FeedbackUnmatched, TouchpointEvent, Trigger, TriggerOutcome
+from momentstream.runtime.kafka.admin import consumer_lag
+from momentstream.runtime.kafka.io import send_ticks
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.campaign import CART_MOMENT
 
 pytestmark = pytest.mark.kafka

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import changelog_topic, consumer_lag
-from momentstream.runtime.kafka_io import read_topic
-from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
+from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
+from momentstream.runtime.kafka.admin import changelog_topic, consumer_lag
+from momentstream.runtime.kafka.io import read_topic
 from tests.integration.test_kafka_runtime import lines_of
 
 pytestmark = pytest.mark.kafka

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import TouchpointEvent
+from momentstream.devtools.broker import Broker
 from momentstream.sim.journeys import simulate
 from tests.integration import test_identity as identity
 from tests.integration import test_kafka_runtime as scenarios

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.demo import default_engine
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import changelog_topic, consumer_lag
-from momentstream.runtime.kafka_io import read_topic
-from momentstream.runtime.replay import replay_file
+from momentstream.cli.demo import default_engine
+from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
+from momentstream.runtime.kafka.admin import changelog_topic, consumer_lag
+from momentstream.runtime.kafka.io import read_topic
+from momentstream.runtime.replay.runner import replay_file
 from momentstream.runtime.sources import RAW_KEPT
-from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.sim.journeys import simulate
 from tests.integration.test_kafka_runtime import crm_stream, finish_input, lines_of, replay_triggers
 

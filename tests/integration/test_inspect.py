@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, run_command, wait_until
-from momentstream.runtime.kafka_admin import consumer_lag
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import TouchpointEvent
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, run_command, wait_until
+from momentstream.runtime.kafka.admin import consumer_lag
 from momentstream.sim.journeys import simulate
 from tests.integration.test_kafka_runtime import lines_of
 

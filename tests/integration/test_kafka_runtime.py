@@ -17,17 +17,17 @@ import jsonschema
 import pytest
 from pydantic import BaseModel
 
-from momentstream.clock import to_ms
-from momentstream.demo import default_engine
+from momentstream.cli.demo import default_engine
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent, Trigger
+from momentstream.data import bundled_moments_path
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
 from momentstream.ops.kafka_connection import KafkaConnection
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import changelog_topic, consumer_lag, group_offsets
-from momentstream.runtime.kafka_io import produce_lines, producer, read_topic, send_ticks
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.runtime.stored import decode_entry
-from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent, Trigger
+from momentstream.runtime.kafka.admin import changelog_topic, consumer_lag, group_offsets
+from momentstream.runtime.kafka.io import produce_lines, producer, read_topic, send_ticks
+from momentstream.runtime.kafka.stored import decode_entry
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.consent import suppression_events
 from momentstream.triggers.contract import (

@@ -11,12 +11,12 @@ from typing import Any
 import msgpack
 import pytest
 
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess
 from momentstream.models.scorer import SNAPSHOT_FORMAT
 from momentstream.models.snapshot_codec import PLAIN, SIGNED
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess
-from momentstream.runtime.kafka_io import producer
-from momentstream.runtime.moment_registry import MODELS_KEY
+from momentstream.runtime.kafka.io import producer
+from momentstream.runtime.kafka.moment_registry import MODELS_KEY
 
 pytestmark = pytest.mark.kafka
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
-from momentstream.runtime.kafka_admin import consumer_lag
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
+from momentstream.runtime.kafka.admin import consumer_lag
 from momentstream.sim.journeys import simulate
 from tests.integration.test_kafka_runtime import crm_stream, finish_input, lines_of, replay_triggers
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from momentstream.runtime.devbroker import Broker, free_port
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, wait_until
+from momentstream.devtools.broker import Broker, free_port
+from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
 from momentstream.sim.journeys import simulate
 from tests.integration.test_kafka_runtime import lines_of
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 
-from momentstream.clock import to_ms
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent, Trigger
+from momentstream.devtools.broker import Broker, free_port
+from momentstream.devtools.cluster import Deployment, WorkerProcess, run_command, wait_until
 from momentstream.patterns.dsl import parse_moments
-from momentstream.runtime.devbroker import Broker, free_port
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, run_command, wait_until
-from momentstream.runtime.kafka_admin import consumer_lag
-from momentstream.runtime.kafka_io import send_ticks
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent, Trigger
+from momentstream.runtime.kafka.admin import consumer_lag
+from momentstream.runtime.kafka.io import send_ticks
+from momentstream.runtime.replay.runner import ReplayRunner
 from tests.integration.test_kafka_runtime import crm_stream, lines_of
 
 pytestmark = pytest.mark.kafka

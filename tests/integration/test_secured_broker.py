@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from momentstream.runtime.devbroker import BrokerUnavailableError, free_port
-from momentstream.runtime.devcluster import Deployment, WorkerProcess, run_command
-from momentstream.runtime.devsecure import SecuredBroker, secured_broker
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import TouchpointEvent
+from momentstream.devtools.broker import BrokerUnavailableError, free_port
+from momentstream.devtools.cluster import Deployment, WorkerProcess, run_command
+from momentstream.devtools.secure_broker import SecuredBroker, secured_broker
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import is_revocation
 from tests.integration.test_kafka_runtime import crm_stream, finish_input, lines_of, replay_triggers

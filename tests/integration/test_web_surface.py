@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker, free_port
-from momentstream.runtime.devcluster import Deployment, WorkerProcess
+from momentstream.devtools.broker import Broker, free_port
+from momentstream.devtools.cluster import Deployment, WorkerProcess
 
 pytestmark = pytest.mark.kafka
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.runtime.devbroker import Broker
-from momentstream.runtime.devcluster import Deployment, WorkerProcess
+from momentstream.devtools.broker import Broker
+from momentstream.devtools.cluster import Deployment, WorkerProcess
 
 pytestmark = pytest.mark.kafka
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.cli import main
+from momentstream.cli.commands import main
 from momentstream.discovery.history import load_history
 from tests.test_discovery.planted import plant
 

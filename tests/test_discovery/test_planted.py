@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.cli import main
-from momentstream.clock import parse_duration
+from momentstream.cli.commands import main
+from momentstream.core.clock import parse_duration
 from momentstream.discovery.mining import MiningOptions
 from momentstream.discovery.outcome import Outcome, parse_where
 from momentstream.discovery.run import DiscoverOptions, Discovery, discover

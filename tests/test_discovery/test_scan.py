@@ -6,14 +6,14 @@ import io
 from collections import defaultdict
 from pathlib import Path
 
-from momentstream.clock import parse_duration, to_ms
+from momentstream.core.clock import parse_duration, to_ms
+from momentstream.core.engine import Engine
+from momentstream.data import bundled_moments_path
 from momentstream.discovery.history import load_history
 from momentstream.discovery.outcome import Outcome, parse_where, reference_time
 from momentstream.discovery.scan import MomentCounts, Period, scan
-from momentstream.engine import Engine
 from momentstream.patterns.dsl import load_moments
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.replay import replay_file
+from momentstream.runtime.replay.runner import replay_file
 from momentstream.runtime.sources import write_events
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import read_triggers

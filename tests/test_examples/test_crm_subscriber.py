@@ -10,11 +10,11 @@ from types import ModuleType
 
 import pytest
 
-from momentstream.demo import default_engine
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.demo import default_engine
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent, Trigger, TriggerOutcome, TriggerRevoked
 from momentstream.patterns.dsl import parse_moments
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome, TriggerRevoked
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.campaign import CART_MOMENT
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import encode

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from momentstream.cli import main
-from momentstream.demo import default_engine
+from momentstream.cli.commands import main
+from momentstream.cli.demo import default_engine
+from momentstream.data import bundled_moments_path, bundled_objectives_path
 from momentstream.models.objectives import ObjectivesError, load_objectives
-from momentstream.resources import bundled_moments_path, bundled_objectives_path
 
 BUNDLED = yaml.safe_load(bundled_objectives_path().read_text())
 

@@ -9,13 +9,13 @@ import pickle
 import msgpack
 import pytest
 
+from momentstream.data import bundled_objectives_path
 from momentstream.models.estimators import OPTIMIZERS, build
 from momentstream.models.objectives import load_objectives
 from momentstream.models.online import FEATURE_LIMIT, ObjectiveModel, bounded
 from momentstream.models.scaled_logistic import ScaledLogistic
 from momentstream.models.scorer import SNAPSHOT_FORMAT, PoisonedModelError, Refusal, Scorer
 from momentstream.models.snapshot_codec import encode_model
-from momentstream.resources import bundled_objectives_path
 
 
 def trained(estimator: str = "logistic_regression") -> ObjectiveModel:

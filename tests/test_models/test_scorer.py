@@ -10,19 +10,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from momentstream.clock import to_ms
-from momentstream.demo import default_engine
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.demo import default_engine
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent, Trigger, TriggerSuppressed
+from momentstream.core.state import CustomerState
+from momentstream.data import bundled_moments_path, bundled_objectives_path
 from momentstream.models.objectives import WARMING_UP, ObjectivesError, load_objectives, parse_objectives
 from momentstream.models.online import RECOVERY_SAMPLES
 from momentstream.models.scorer import Scorer, ScoringState
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.resources import bundled_moments_path, bundled_objectives_path
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent, Trigger, TriggerSuppressed
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
-from momentstream.state import CustomerState
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from momentstream.data import bundled_objectives_path
 from momentstream.models.objectives import load_objectives
 from momentstream.models.online import ObjectiveModel
 from momentstream.models.scorer import SNAPSHOT_FORMAT, Refusal, Scorer
 from momentstream.models.snapshot_codec import PLAIN, SIGNED, SnapshotRefusedError, encode_model, signature
-from momentstream.resources import bundled_objectives_path
 
 KEY = b"snapshot-test-key-0123"
 

@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from momentstream.demo import default_engine
+from momentstream.cli.demo import default_engine
 from momentstream.ops.metrics import WorkerMetrics
-from momentstream.runtime.routing import precreate_series
+from momentstream.runtime.kafka.routing import precreate_series
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "momentstream.json"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from momentstream.core.schema import TriggerOutcome
 from momentstream.ops.metrics import WorkerMetrics
-from momentstream.schema import TriggerOutcome
 
 ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yaml"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from momentstream.core.schema import describe_error
 from momentstream.ops.settings import load_settings
-from momentstream.schema import describe_error
 
 
 def test_defaults_are_a_working_local_setup(monkeypatch: pytest.MonkeyPatch) -> None:

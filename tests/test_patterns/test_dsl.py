@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import Moment, load_moments, parse_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.resources import bundled_moments_path
 from momentstream.triggers.contract import to_cloudevent
 from tests.helpers import event, hours, run, triggers
 

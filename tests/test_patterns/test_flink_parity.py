@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from momentstream.core.schema import TouchpointEvent
 from momentstream.patterns.dsl import Moment, parse_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.schema import TouchpointEvent
 from tests.helpers import event, evidence_ids, run
 
 

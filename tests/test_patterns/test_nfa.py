@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from momentstream.clock import parse_duration
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.clock import parse_duration
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.state import CustomerState
 from momentstream.patterns.dsl import Moment
 from momentstream.patterns.errors import PatternError
-from momentstream.state import CustomerState
 from tests.helpers import event, events, evidence_ids, hours, run, triggers
 
 

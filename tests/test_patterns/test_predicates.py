@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from momentstream.core.schema import TouchpointEvent
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import compile_predicate
-from momentstream.schema import TouchpointEvent
 
 
 def ev(ts: datetime | None = None, **fields: Any) -> TouchpointEvent:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.cli import main
-from momentstream.demo import default_engine
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.commands import main
+from momentstream.cli.demo import default_engine
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent, Trigger
 from momentstream.models.objectives import ObjectivesError
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.rollout import fingerprint, plan_rollout, registry
-from momentstream.schema import TouchpointEvent, Trigger
 
 BASE = """
 moments:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from momentstream.core.schema import WindowCancelled
 from momentstream.patterns.dsl import Moment
-from momentstream.schema import WindowCancelled
 from tests.helpers import event, hours, run, triggers
 
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from momentstream.clock import to_ms
-from momentstream.demo import default_engine
-from momentstream.engine import Engine, EngineConfig, Step
+from momentstream.cli.demo import default_engine
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig, Step
+from momentstream.core.schema import Output, TouchpointEvent, Trigger
 from momentstream.runtime.guard import SharedClock, error_text
-from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
-from momentstream.runtime.replay import EventRefusedError, ReplayRunner
-from momentstream.runtime.stored import MAX_STORED_BYTES, decode_entry
-from momentstream.schema import Output, TouchpointEvent, Trigger
+from momentstream.runtime.kafka.processor import DictTable, StreamProcessor, Tick
+from momentstream.runtime.kafka.stored import MAX_STORED_BYTES, decode_entry
+from momentstream.runtime.replay.runner import EventRefusedError, ReplayRunner
 from momentstream.sim.journeys import simulate
 
 DAY = 86_400_000

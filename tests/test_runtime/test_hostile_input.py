@@ -21,14 +21,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from momentstream.demo import default_engine
-from momentstream.identity import MERGE_MAGIC, IdentityError, MergeRecord, decode_merge
-from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
-from momentstream.runtime.replay import replay_file
+from momentstream.cli.demo import default_engine
+from momentstream.core.identity import MERGE_MAGIC, IdentityError, MergeRecord, decode_merge
+from momentstream.core.schema import TouchpointEvent, Trigger
+from momentstream.core.state import CustomerState
+from momentstream.runtime.kafka.processor import DictTable, StreamProcessor, Tick
+from momentstream.runtime.replay.runner import replay_file
 from momentstream.runtime.sources import Reject, read_events
-from momentstream.schema import TouchpointEvent, Trigger
 from momentstream.sim.journeys import simulate
-from momentstream.state import CustomerState
 
 PARTITIONS = 2
 
@@ -93,7 +93,7 @@ def mutant(draw: st.DrawFn, n: int) -> bytes:
 
 @st.composite
 def forged_merge(draw: st.DrawFn, n: int) -> bytes:
-    """A merge record (see momentstream.identity) for the customer ``fuzz-n``, broken or forged."""
+    """A merge record (see momentstream.core.identity) for the customer ``fuzz-n``, broken or forged."""
     alias, canonical = f"fuzz-a{n}", f"fuzz-{n}"
     identify = TouchpointEvent(event_id=f"fz-{n}", customer_id=alias, type="identify",
                                ts=datetime(2020, 1, 1, tzinfo=UTC), properties={"canonical_id": canonical})  # fmt: skip

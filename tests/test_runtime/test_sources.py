@@ -7,13 +7,13 @@ import io
 import json
 from pathlib import Path
 
-from momentstream.cli import main
-from momentstream.engine import Engine
+from momentstream.cli.commands import main
+from momentstream.core.engine import Engine
+from momentstream.core.schema import MAX_EVENT_BYTES, TouchpointEvent
+from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import load_moments
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.replay import replay_file
+from momentstream.runtime.replay.runner import replay_file
 from momentstream.runtime.sources import RAW_KEPT, Reject, parse_event, read_events
-from momentstream.schema import MAX_EVENT_BYTES, TouchpointEvent
 from momentstream.sim.journeys import simulate
 
 GOOD = b'{"event_id":"e1","customer_id":"c1","type":"purchase","ts":"2026-01-01T00:00:00Z"}'

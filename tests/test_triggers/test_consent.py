@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.cli import main
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.commands import main
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import LateEvent, TouchpointEvent, Trigger, TriggerSuppressed
 from momentstream.patterns.dsl import parse_moments
-from momentstream.runtime.replay import DRAIN, ReplayRunner
+from momentstream.runtime.replay.runner import DRAIN, ReplayRunner
 from momentstream.runtime.sources import read_events
-from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerSuppressed
 from momentstream.triggers.consent import Consent, allowed_channels, apply_consent, contactable, read_customer_list
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)

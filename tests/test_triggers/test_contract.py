@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from momentstream.demo import default_engine
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import Trigger
-from momentstream.schema_files import export_json_schemas
+from momentstream.cli.demo import default_engine
+from momentstream.core.schema import Trigger
+from momentstream.core.schema_files import export_json_schemas
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import (
     CONTENT_TYPE,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.engine import Engine
+from momentstream.core.engine import Engine
+from momentstream.core.schema import Trigger
+from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.replay import replay_file
+from momentstream.runtime.replay.runner import replay_file
 from momentstream.runtime.sources import write_events
-from momentstream.schema import Trigger
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.holdout import holdout_bucket, in_holdout
 

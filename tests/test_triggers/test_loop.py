@@ -10,10 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from momentstream.engine import Engine, EngineConfig
-from momentstream.patterns.dsl import parse_moments
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import (
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import (
     FEEDBACK_EVENT_TYPE,
     FeedbackUnmatched,
     Output,
@@ -22,7 +20,9 @@ from momentstream.schema import (
     TriggerOutcome,
     TriggerSuppressed,
 )
-from momentstream.state import CustomerState
+from momentstream.core.state import CustomerState
+from momentstream.patterns.dsl import parse_moments
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.triggers.holdout import in_holdout
 from momentstream.triggers.loop import MAX_OPEN
 from tests.helpers import event, hours

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from momentstream.clock import to_ms
-from momentstream.demo import default_engine
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.demo import default_engine
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent, Trigger
+from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.resources import bundled_moments_path
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import TouchpointEvent, Trigger
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from momentstream.clock import to_ms
-from momentstream.engine import POLICY_REASONS, Engine, EngineConfig
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import POLICY_REASONS, Engine, EngineConfig
+from momentstream.core.schema import TouchpointEvent, Trigger, TriggerDeferred, TriggerRevoked, TriggerSuppressed
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
-from momentstream.runtime.replay import DRAIN, ReplayRunner
-from momentstream.schema import TouchpointEvent, Trigger, TriggerDeferred, TriggerRevoked, TriggerSuppressed
+from momentstream.runtime.kafka.processor import DictTable, StreamProcessor, Tick
+from momentstream.runtime.replay.runner import DRAIN, ReplayRunner
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 DAY = timedelta(days=1)

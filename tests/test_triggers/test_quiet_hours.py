@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from momentstream.triggers.quiet_hours import QuietHours, parse_clock_time, zone_named
+from momentstream.patterns.quiet_hours import QuietHours, parse_clock_time, zone_named
 
 NIGHT = QuietHours(start=21 * 60, end=8 * 60)
 BERLIN = zone_named("Europe/Berlin")

@@ -7,13 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from momentstream.clock import to_ms
-from momentstream.engine import Engine, EngineConfig
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import LateEvent, TouchpointEvent, Trigger, TriggerRevoked, TriggerSuppressed
 from momentstream.patterns.dsl import parse_moments
-from momentstream.runtime.processor import DictTable, StreamProcessor, Tick
-from momentstream.runtime.replay import DRAIN, ReplayRunner, replay_file
+from momentstream.runtime.kafka.processor import DictTable, StreamProcessor, Tick
+from momentstream.runtime.replay.runner import DRAIN, ReplayRunner, replay_file
 from momentstream.runtime.sources import write_events
-from momentstream.schema import LateEvent, TouchpointEvent, Trigger, TriggerRevoked, TriggerSuppressed
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 MOMENTS = """

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from momentstream.cli import main
-from momentstream.clock import to_ms
-from momentstream.engine import Engine, EngineConfig
+from momentstream.cli.commands import main
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.schema import Output, ShadowTrigger, TouchpointEvent, Trigger
 from momentstream.ops.metrics import WorkerMetrics
 from momentstream.ops.settings import load_settings
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.runtime.routing import precreate_series, route_output
-from momentstream.schema import Output, ShadowTrigger, TouchpointEvent, Trigger
+from momentstream.runtime.kafka.routing import precreate_series, route_output
+from momentstream.runtime.replay.runner import ReplayRunner
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MOMENTS = """

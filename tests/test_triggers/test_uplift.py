@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from momentstream.schema import Evidence, TouchpointEvent, Trigger, TriggerKind
+from momentstream.core.schema import Evidence, TouchpointEvent, Trigger, TriggerKind
 from momentstream.triggers.uplift import _difference, rate, uplift
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -21,10 +21,10 @@ from typing import IO, Any
 
 import msgpack
 
-from momentstream.clock import to_ms
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import TouchpointEvent
 from momentstream.runtime.progress import Progress
 from momentstream.runtime.sources import Reject, open_binary, read_events
-from momentstream.schema import TouchpointEvent
 
 __all__ = [
     "BUCKET_BYTES",

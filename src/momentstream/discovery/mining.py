@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from momentstream.clock import to_ms
+from momentstream.core.clock import to_ms
 from momentstream.discovery.history import CustomerHistory
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, reference_time
 from momentstream.discovery.timing import empty_curve, find_window
@@ -50,7 +50,7 @@ _COMPASS_SPAN_MS = 30 * _D
 def round_up_duration(ms: int) -> int:
     """The next human duration at or above ``ms`` (15m, 30m, 1h, 2h, … 1d, 36h, 2d, … 90d).
 
-    >>> from momentstream.clock import format_duration
+    >>> from momentstream.core.clock import format_duration
     >>> format_duration(round_up_duration(47 * 3_600_000))
     '2d'
     """

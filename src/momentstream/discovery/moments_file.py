@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from momentstream.clock import format_duration
+from momentstream.core.clock import format_duration
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.spec import AbsentStep, EventStep, KOfNStep, MomentSpec, Step
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from momentstream.clock import format_duration, to_ms
+from momentstream.core.clock import format_duration, to_ms
+from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.discovery.history import customer_hash
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
-from momentstream.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.triggers.consent import CONSENT_TYPES
 
 __all__ = ["SYSTEM_TYPES", "Outcome", "check_occurs", "parse_where", "reference_time"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from momentstream.clock import format_duration
+from momentstream.core.clock import format_duration
 from momentstream.discovery.run import DiscoverOptions, Discovery
 from momentstream.discovery.timing import TimingWindow
 from momentstream.discovery.verify import Finding

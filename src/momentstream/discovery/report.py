@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from momentstream.clock import format_duration
+from momentstream.core.clock import format_duration
+from momentstream.core.schema import ms_to_datetime
 from momentstream.discovery.backtest import BacktestRow
 from momentstream.discovery.history import MAX_EVENTS_PER_CUSTOMER
 from momentstream.discovery.run import DiscoverOptions, Discovery
 from momentstream.discovery.stats import newcombe_difference, wilson
 from momentstream.discovery.timing import TimingWindow
 from momentstream.discovery.verify import Finding
-from momentstream.schema import ms_to_datetime
-from momentstream.textable import format_table
+from momentstream.ops.textable import format_table
 
 __all__ = ["REPORT_VERSION", "report_json", "report_text"]
 

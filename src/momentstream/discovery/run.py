@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from momentstream.core.schema import ms_to_datetime
 from momentstream.discovery.backtest import BacktestRow, backtest_rows, winback_spec
 from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, load_history
@@ -31,7 +32,6 @@ from momentstream.discovery.verify import Finding, candidate_spec, describe, fin
 from momentstream.patterns.predicates import Predicate
 from momentstream.patterns.spec import EventStep, MomentSpec, WindowSpec
 from momentstream.runtime.progress import Progress
-from momentstream.schema import ms_to_datetime
 
 __all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
 

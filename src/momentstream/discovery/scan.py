@@ -1,7 +1,7 @@
 """Run compiled moments over every customer of a history with the engine itself, in parallel.
 
 Each bucket of the history is one job: its customers are fed, one at a time and in time
-order, through an :class:`~momentstream.engine.Engine` built from the moments' specs (the
+order, through an :class:`~momentstream.core.engine.Engine` built from the moments' specs (the
 same code path as replay and the worker), then a final tick at the period's end fires what
 is due. The first trigger per customer and moment is labelled with the outcome; customers a
 moment does not fire for are labelled at their reference time. Buckets run in worker
@@ -20,17 +20,17 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from momentstream.clock import to_ms
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine
+from momentstream.core.schema import Trigger
 from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, customer_hash, read_bucket
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
 from momentstream.discovery.stats import wilson
 from momentstream.discovery.timing import empty_curve
-from momentstream.engine import Engine
 from momentstream.patterns.nfa import compile_moment
 from momentstream.patterns.spec import EventStep, MomentSpec
 from momentstream.runtime.progress import Progress
-from momentstream.schema import Trigger
 
 __all__ = ["MomentCounts", "Period", "ScanResult", "scan", "without_windows"]
 

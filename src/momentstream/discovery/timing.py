@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import xlogy
 
-from momentstream.clock import format_duration
+from momentstream.core.clock import format_duration
 from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.stats import newcombe_difference, wilson
 

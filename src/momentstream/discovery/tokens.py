@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import TouchpointEvent
 
 __all__ = ["MAX_VALUE_CHARS", "Token", "event_tokens", "slug", "token_name", "token_where"]
 

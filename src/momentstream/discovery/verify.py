@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from momentstream.clock import format_duration
+from momentstream.core.clock import format_duration
 from momentstream.discovery.mining import Candidate
 from momentstream.discovery.outcome import SYSTEM_TYPES
 from momentstream.discovery.scan import MomentCounts, ScanResult

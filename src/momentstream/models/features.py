@@ -10,14 +10,12 @@ from VADER, a lexicon-based sentiment model, applied to the ticket text.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import TouchpointEvent
+from momentstream.patterns.tone import ticket_tone
 
 __all__ = [
     "ANOMALY_MIN_GAPS",
@@ -73,22 +71,6 @@ ANOMALY_MIN_GAPS = 5
 """Gaps a customer needs before their silences and bursts are scored as unusual."""
 _LOG_GAP_SPREAD_FLOOR = 0.25
 _ANOMALY_LIMIT = 10.0
-_ANALYZER: SentimentIntensityAnalyzer | None = None
-
-
-@functools.lru_cache(maxsize=512)  # a moment's tone test and the features read the same ticket's text
-def ticket_tone(text: str) -> float:
-    """VADER's compound score of a text, from -1 (angry) to 1 (delighted).
-
-    Examples
-    --------
-    >>> ticket_tone("Thank you, this is great!") > 0.5, ticket_tone("This is broken and useless.") < 0
-    (True, True)
-    """
-    global _ANALYZER  # noqa: PLW0603 - the lexicon loads once per process, on first use
-    if _ANALYZER is None:
-        _ANALYZER = SentimentIntensityAnalyzer()
-    return float(_ANALYZER.polarity_scores(text)["compound"])
 
 
 def _factors(elapsed_ms: int) -> dict[str, float]:

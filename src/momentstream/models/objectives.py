@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from momentstream.clock import parse_duration
+from momentstream.core.clock import parse_duration
+from momentstream.data import bundled_objectives_path
 from momentstream.models.estimators import ESTIMATORS as _ESTIMATORS
 from momentstream.models.estimators import OPTIMIZERS as _OPTIMIZERS
 from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
-from momentstream.resources import bundled_objectives_path
 
 if TYPE_CHECKING:
     from momentstream.patterns.nfa import CompiledMoment

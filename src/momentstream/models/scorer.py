@@ -27,6 +27,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from momentstream.core.schema import TouchpointEvent
+from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState, anomaly_of
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
@@ -41,8 +43,6 @@ from momentstream.models.snapshot_codec import (
 )
 from momentstream.models.uplift import UpliftModel
 from momentstream.patterns.nfa import CompiledMoment
-from momentstream.schema import TouchpointEvent
-from momentstream.state import CustomerState
 
 __all__ = [
     "LABEL_TIMER",

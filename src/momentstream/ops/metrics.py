@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Iterable
+from importlib.metadata import version
 
 from prometheus_client import (
     CollectorRegistry,
@@ -24,8 +25,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from momentstream import __version__
-from momentstream.schema import TriggerOutcome
+from momentstream.core.schema import TriggerOutcome
 from momentstream.triggers.uplift import OutcomeTally
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
@@ -64,7 +64,7 @@ class WorkerMetrics:
         PlatformCollector(registry=r)
         GCCollector(registry=r)
         self.build = Info("momentstream_build", "The running momentstream and Python versions", registry=r)
-        self.build.info({"version": __version__, "python": platform.python_version()})
+        self.build.info({"version": version("momentstream"), "python": platform.python_version()})
         self.events = Counter("momentstream_events", "Touchpoint records consumed, by result", ["result"], registry=r)
         self.dead_letters = Counter(
             "momentstream_dead_letters", "Records sent to the dead-letter topic, by reason", ["reason"], registry=r

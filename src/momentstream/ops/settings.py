@@ -25,7 +25,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from momentstream.clock import parse_duration, parse_instant
+from momentstream.core.clock import parse_duration, parse_instant
 from momentstream.ops.kafka_connection import KafkaConnection, Mechanism, Protocol
 
 logger = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from momentstream.core.schema import TouchpointEvent
+from momentstream.core.state import EvidenceRow
 from momentstream.patterns.predicates import Predicate
 from momentstream.patterns.spec import MomentSpec, SkipStrategy
-from momentstream.schema import TouchpointEvent
-from momentstream.state import EvidenceRow
 
 __all__ = [
     "ANY",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from momentstream.clock import parse_duration
+from momentstream.core.clock import parse_duration
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment, compile_moment
 from momentstream.patterns.spec import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from momentstream.clock import format_duration
+from momentstream.core.clock import format_duration
 from momentstream.patterns.automaton import (
     ANY,
     FOLLOWED_BY,

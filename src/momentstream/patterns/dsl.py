@@ -16,11 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from momentstream.clock import parse_duration
+from momentstream.core.clock import parse_duration
+from momentstream.core.schema import ALL_CHANNELS
 from momentstream.patterns.builder import Moment
 from momentstream.patterns.errors import PatternError
+from momentstream.patterns.loop_spec import LOOP_KEYS, parse_loop
 from momentstream.patterns.nfa import CompiledMoment, compile_moment
+from momentstream.patterns.playbook_spec import PLAYBOOK_KEY, parse_playbook
 from momentstream.patterns.predicates import CUSTOMER_TIMEZONE, compile_predicate
+from momentstream.patterns.quiet_hours import QuietHours, parse_clock_time
 from momentstream.patterns.spec import (
     CONTIGUITIES,
     SKIP_STRATEGIES,
@@ -33,10 +37,6 @@ from momentstream.patterns.spec import (
     Step,
     WindowSpec,
 )
-from momentstream.triggers.consent import ALL_CHANNELS
-from momentstream.triggers.loop_spec import LOOP_KEYS, parse_loop
-from momentstream.triggers.playbook import PLAYBOOK_KEY, parse_playbook
-from momentstream.triggers.quiet_hours import QuietHours, parse_clock_time
 
 __all__ = ["Moment", "load_moments", "parse_moments", "spec_from_mapping"]
 

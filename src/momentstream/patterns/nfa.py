@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from momentstream.core.state import EvidenceRow, MomentState, PartialMatch, PendingMatch
 from momentstream.patterns.automaton import (
     ANY,
     FOLLOWED_BY,
@@ -41,7 +42,6 @@ from momentstream.patterns.automaton import (
     StepOutcome,
 )
 from momentstream.patterns.compiler import compile_moment
-from momentstream.state import EvidenceRow, MomentState, PartialMatch, PendingMatch
 
 __all__ = [
     "ANY",

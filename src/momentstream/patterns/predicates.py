@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from momentstream.models.features import ticket_tone
+from momentstream.core.schema import TouchpointEvent
 from momentstream.patterns.errors import PatternError
-from momentstream.schema import TouchpointEvent
+from momentstream.patterns.tone import ticket_tone
 
 __all__ = ["CUSTOMER_TIMEZONE", "Predicate", "compile_predicate"]
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from momentstream.triggers.loop_spec import LoopSpec
-from momentstream.triggers.playbook import PlaybookSpec
-from momentstream.triggers.quiet_hours import QuietHours
+from momentstream.patterns.loop_spec import LoopSpec
+from momentstream.patterns.playbook_spec import PlaybookSpec
+from momentstream.patterns.quiet_hours import QuietHours
 
 __all__ = [
     "CONTIGUITIES",
@@ -150,7 +150,7 @@ class MomentSpec:
     owner: str | None = None
     """The team that acts on this moment's triggers (beats the objective's owner; works without scoring)."""
     loop: LoopSpec = field(default_factory=LoopSpec)
-    """Its outcome, decision rule and actions (:mod:`momentstream.triggers.loop_spec`)."""
+    """Its outcome, decision rule and actions (:mod:`momentstream.patterns.loop_spec`)."""
     playbook: PlaybookSpec | None = None
     """What a person does with its triggers (:mod:`momentstream.triggers.playbook`)."""
     mode: Literal["live", "shadow"] = "live"

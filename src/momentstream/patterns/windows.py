@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from momentstream.core.state import MomentState, WindowState
 from momentstream.patterns.nfa import CompiledMoment, CompiledWindow, Completion
-from momentstream.state import MomentState, WindowState
 
 __all__ = ["MAX_WINDOWS", "WindowEvent", "close_or_open", "create_window", "on_event"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from momentstream.schema import LateEvent, Output
+from momentstream.core.schema import LateEvent, Output
 
 __all__ = ["DEFAULT_MAX_SKEW_MS", "SharedClock", "confirmed_newest", "error_text", "output_customer"]
 

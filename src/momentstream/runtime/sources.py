@@ -16,7 +16,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from momentstream.schema import MAX_EVENT_BYTES, TouchpointEvent, describe_error
+from momentstream.core.schema import MAX_EVENT_BYTES, TouchpointEvent, describe_error
 
 __all__ = [
     "RAW_KEPT",

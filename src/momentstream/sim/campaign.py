@@ -23,7 +23,7 @@ Because the world knows each trigger's true effect, a policy's incremental outco
 exactly, not estimated. The world reacts to the engine's decisions while it runs, which
 is why it is a loop and not a file: events go in day by day, and purchases follow triggers.
 
->>> from momentstream.engine import Engine, EngineConfig
+>>> from momentstream.core.engine import Engine, EngineConfig
 >>> from momentstream.patterns.dsl import parse_moments
 >>> engine = Engine(parse_moments(CART_MOMENT.format(extra="")), EngineConfig(allowed_lateness_ms=0))
 >>> run = run_campaign(engine, customers=40, days=30, seed=3)
@@ -39,10 +39,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from momentstream.clock import to_ms
-from momentstream.engine import Engine
-from momentstream.runtime.replay import ReplayRunner
-from momentstream.schema import FEEDBACK_EVENT_TYPE, Output, TouchpointEvent, Trigger, TriggerOutcome, TriggerSuppressed
+from momentstream.core.clock import to_ms
+from momentstream.core.engine import Engine
+from momentstream.core.schema import (
+    FEEDBACK_EVENT_TYPE,
+    Output,
+    TouchpointEvent,
+    Trigger,
+    TriggerOutcome,
+    TriggerSuppressed,
+)
+from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.touch import touchpoint
 
 __all__ = ["ACTION_EFFECTS", "CART_MOMENT", "SEGMENTS", "CampaignRun", "Segment", "TriggerRecord", "run_campaign"]

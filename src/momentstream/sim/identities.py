@@ -1,6 +1,6 @@
 """Split histories, as real ones are: activity before login under a device id, then an email, then the CRM id.
 
-Used by the demo, the tests and the benchmarks of identity stitching (see :mod:`momentstream.identity`): a
+Used by the demo, the tests and the benchmarks of identity stitching (see :mod:`momentstream.core.identity`): a
 stitched replay of the split history should find what a replay of the whole history finds.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from momentstream.schema import IDENTIFY_EVENT_TYPE, TouchpointEvent
+from momentstream.core.schema import IDENTIFY_EVENT_TYPE, TouchpointEvent
 
 __all__ = ["SplitHistory", "split_identities"]
 

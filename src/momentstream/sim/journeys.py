@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from momentstream.schema import PropertyValue, TouchpointEvent
+from momentstream.core.schema import PropertyValue, TouchpointEvent
 from momentstream.sim.touch import touchpoint
 
 __all__ = ["ARCHETYPES", "VIP_WINDOW_HOURS", "Simulation", "Truth", "simulate"]

@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import TouchpointEvent
 from momentstream.sim.touch import touchpoint
 
 __all__ = ["UNHAPPY_TICKETS", "SubscriptionHistory", "simulate_subscriptions"]

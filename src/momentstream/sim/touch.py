@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from momentstream.schema import PropertyValue, TouchpointEvent
+from momentstream.core.schema import PropertyValue, TouchpointEvent
 
 __all__ = ["touchpoint"]
 

@@ -37,7 +37,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from momentstream.schema import TouchpointEvent
+from momentstream.core.schema import ALL_CHANNELS, CONSENT_GRANTED, CONSENT_TYPES, CONSENT_WITHDRAWN, TouchpointEvent
 
 __all__ = [
     "ALL_CHANNELS",
@@ -52,10 +52,6 @@ __all__ = [
     "suppression_events",
 ]
 
-CONSENT_WITHDRAWN = "consent_withdrawn"
-CONSENT_GRANTED = "consent_granted"
-CONSENT_TYPES = frozenset({CONSENT_WITHDRAWN, CONSENT_GRANTED})
-ALL_CHANNELS = "all"
 _EVERY = {ALL_CHANNELS, "unknown"}
 """Channel values that mean every channel (``unknown`` is an event's default channel)."""
 

@@ -9,7 +9,7 @@ by name. The JSON Schema of the envelope and its ``data`` is generated from the 
 models and committed under ``schemas/``; a test keeps the two identical.
 
 >>> from datetime import datetime, timezone
->>> from momentstream.schema import Evidence, Trigger
+>>> from momentstream.core.schema import Evidence, Trigger
 >>> t = Trigger(trigger_id="t-1", customer_id="c-9", moment="second_purchase", moment_version=1,
 ...             kind="window_open", emitted_at=datetime(2026, 1, 5, tzinfo=timezone.utc),
 ...             evidence=[Evidence(event_id="e-1", ts=datetime(2026, 1, 4, tzinfo=timezone.utc), step="buy")])
@@ -30,14 +30,14 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from momentstream.schema import (
+from momentstream.core.schema import (
     SCHEMA_VERSION,
     Trigger,
     TriggerKind,
     TriggerRevoked,
     describe_error,
 )
-from momentstream.schema_files import accepting_added_fields, validate_ignoring_unknown, write_json_schema
+from momentstream.core.schema_files import accepting_added_fields, validate_ignoring_unknown, write_json_schema
 
 __all__ = [
     "CONTENT_TYPE",

@@ -9,9 +9,8 @@ Like the engine it does no I/O: it appends outputs and changes the state it is g
 
 from __future__ import annotations
 
-from momentstream.clock import to_ms
-from momentstream.patterns.nfa import CompiledMoment
-from momentstream.schema import (
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import (
     Evidence,
     Output,
     Score,
@@ -23,7 +22,8 @@ from momentstream.schema import (
     make_trigger_id,
     ms_to_datetime,
 )
-from momentstream.state import Contact, CustomerState, DeferredTrigger
+from momentstream.core.state import Contact, CustomerState, DeferredTrigger
+from momentstream.patterns.nfa import CompiledMoment
 from momentstream.triggers.emit import deferred_trigger, is_held_out, to_deferred
 from momentstream.triggers.playbook import render_playbook
 from momentstream.triggers.policy import ContactPolicy, Defer, Suppress

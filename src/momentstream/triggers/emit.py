@@ -1,4 +1,4 @@
-"""Build :class:`~momentstream.schema.Trigger` records from matcher results.
+"""Build :class:`~momentstream.core.schema.Trigger` records from matcher results.
 
 Kept apart from the matcher so the automaton knows nothing about the wire contract; the
 contact policy (:mod:`momentstream.triggers.policy`) decides what happens to them next.
@@ -6,10 +6,8 @@ contact policy (:mod:`momentstream.triggers.policy`) decides what happens to the
 
 from __future__ import annotations
 
-from momentstream.clock import to_ms
-from momentstream.patterns.nfa import CompiledMoment, Completion
-from momentstream.patterns.windows import WindowEvent
-from momentstream.schema import (
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import (
     Evidence,
     StoryItem,
     Trigger,
@@ -19,7 +17,9 @@ from momentstream.schema import (
     make_trigger_id,
     ms_to_datetime,
 )
-from momentstream.state import CustomerState, DeferredTrigger, EvidenceRow
+from momentstream.core.state import CustomerState, DeferredTrigger, EvidenceRow
+from momentstream.patterns.nfa import CompiledMoment, Completion
+from momentstream.patterns.windows import WindowEvent
 from momentstream.triggers.holdout import in_holdout
 
 __all__ = ["cancelled_record", "deferred_trigger", "is_held_out", "match_trigger", "to_deferred", "window_trigger"]

@@ -1,12 +1,12 @@
 """Closing the loop: link outcomes and CRM feedback to the triggers before them, decide by uplift, pick actions.
 
-For a moment with an ``outcome`` (:mod:`momentstream.triggers.loop_spec`), every trigger that
+For a moment with an ``outcome`` (:mod:`momentstream.patterns.loop_spec`), every trigger that
 reaches the CRM or the holdout output opens an *outcome window* in the customer's state: a small
 record with a timer at its end. The first outcome event of the window is linked to the latest
 trigger of that moment before it; a ``trigger_feedback`` event from the CRM (``properties:
 {trigger_id, decision: taken|declined, cost}``) is linked by id when it arrives (its time stamp is
 the CRM's, which may be older than the customer's latest event). When the window closes, a
-:class:`~momentstream.schema.TriggerOutcome` goes to the audit output, treated or control, and the
+:class:`~momentstream.core.schema.TriggerOutcome` goes to the audit output, treated or control, and the
 moment's models learn from it:
 
 * ``decide: {by: uplift}``: an :class:`~momentstream.models.uplift.UpliftModel` learns the outcome
@@ -29,10 +29,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from momentstream.clock import to_ms
-from momentstream.patterns.nfa import CompiledMoment
-from momentstream.patterns.predicates import compile_predicate
-from momentstream.schema import (
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import (
     Action,
     FeedbackUnmatched,
     Output,
@@ -43,9 +41,11 @@ from momentstream.schema import (
     UpliftDecision,
     ms_to_datetime,
 )
-from momentstream.state import CustomerState, OpenTrigger
+from momentstream.core.state import CustomerState, OpenTrigger
+from momentstream.patterns.loop_spec import LoopSpec
+from momentstream.patterns.nfa import CompiledMoment
+from momentstream.patterns.predicates import compile_predicate
 from momentstream.triggers.holdout import holdout_bucket
-from momentstream.triggers.loop_spec import LoopSpec
 
 if TYPE_CHECKING:
     from momentstream.models.scorer import Scorer

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from momentstream.core.state import Contact, CustomerState
 from momentstream.patterns.nfa import CompiledMoment
-from momentstream.state import Contact, CustomerState
 from momentstream.triggers.consent import allowed_channels, contactable
 
 __all__ = ["POLICY_REASONS", "ContactPolicy", "Decision", "Defer", "Deliver", "Suppress"]

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from momentstream.schema import ShadowTrigger, Trigger
+from momentstream.core.schema import ShadowTrigger, Trigger
 
 __all__ = ["ShadowComparison", "compare_shadow"]
 

@@ -20,8 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from momentstream.clock import to_ms
-from momentstream.schema import TouchpointEvent, Trigger, TriggerOutcome
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import TouchpointEvent, Trigger, TriggerOutcome
 
 __all__ = [
     "ACTIONABLE_KINDS",

@@ -1,0 +1,220 @@
+"""What a CRM receives: the trigger, its evidence, score and playbook, and what followed it.
+
+These pydantic models are the contract with CRMs (JSON Schema in ``schemas/``); the trigger id is the
+idempotency key, stable across runs, runtimes and restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Action",
+    "Evidence",
+    "Playbook",
+    "Reason",
+    "Score",
+    "ShadowTrigger",
+    "StoryItem",
+    "Trigger",
+    "TriggerKind",
+    "TriggerOutcome",
+    "UpliftDecision",
+    "Window",
+    "make_trigger_id",
+]
+
+
+class Evidence(BaseModel):
+    """One event that a pattern step matched; the CRM can look it up by id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str
+    ts: datetime
+    step: str
+    indicators: list[str] | None = None
+    """For an event of a k-of-n step: the names of the indicators it satisfied."""
+
+
+class StoryItem(BaseModel):
+    """A recent event of the customer, without properties or text (no PII)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str
+    type: str
+    channel: str
+    ts: datetime
+
+
+class Window(BaseModel):
+    """The intervention window: act between ``opens_at`` and ``closes_at``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opens_at: datetime
+    closes_at: datetime
+
+
+TriggerKind = Literal["match", "window_open", "window_expired"]
+
+
+class Reason(BaseModel):
+    """One feature's signed push on the score, compared with a typical customer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature: str
+    contribution: float
+    """In log-odds (for the default model: weight x standardized value, the value clipped to ±5)."""
+    points: float | None = Field(default=None, ge=-100, le=100)
+    """In probability points: the score minus the score with this feature at its typical value, x 100."""
+
+
+class Score(BaseModel):
+    """The moment's objective as scored when the trigger fired: who should act, how urgently, why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objective: str
+    score: float = Field(ge=0, le=1)
+    model_version: str
+    tier: str | None
+    owner: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class UpliftDecision(BaseModel):
+    """Why a ``decide: {by: uplift}`` moment sent this trigger: the predicted lift and what it is worth."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    predicted: float | None = Field(default=None, ge=-1, le=1)
+    """P(outcome | contacted) - P(outcome | not contacted) for this customer now (None: model not yet scoring)."""
+    value: float
+    cost: float
+    decision: Literal["send", "learning", "explore", "holdout", "refused"]
+    """send: lift x value > cost; learning: the model has too few outcomes to decide yet; explore: the model
+    said no, sent anyway to keep learning; holdout: a control trigger, never filtered by the model; refused:
+    not sent (on a ``trigger_suppressed`` record with reason ``low_uplift``)."""
+
+
+class Action(BaseModel):
+    """The playbook entry chosen for this trigger (by the moment's bandit, among its ``actions``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    channel: str | None = None
+    cost: float = 0.0
+
+
+class Playbook(BaseModel):
+    """What a person does with this trigger (the moment's ``playbook``), filled in from its evidence and score."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owner: str | None = None
+    channel: str | None = None
+    steps: list[str] = Field(default_factory=list)
+    talking_points: str = ""
+
+
+class Trigger(BaseModel):
+    """What the engine tells a CRM: this customer, this moment, act now (and why).
+
+    ``trigger_id`` is a hash of the customer, the moment and version, the kind, the matched
+    evidence and the window, so a replay or a redelivery yields the same id and consumers
+    deduplicate by it. ``emitted_at`` is event time, not wall-clock time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal["1"] = "1"
+    trigger_id: str
+    customer_id: str
+    moment: str
+    moment_version: int
+    kind: TriggerKind
+    emitted_at: datetime
+    window: Window | None = None
+    evidence: list[Evidence]
+    story: list[StoryItem] = Field(default_factory=list)
+    description: str = ""
+    score: Score | None = None
+    holdout: bool = False
+    """In the moment's control group: recorded on the holdout output to measure uplift, not acted on."""
+    channels: list[str] | None = None
+    """The channels the CRM may use: the moment's ``channels`` the customer still consents to (None: any)."""
+    owner: str | None = None
+    """The team that owns the moment (its ``owner:`` in the moments file), if it names one."""
+    uplift: UpliftDecision | None = None
+    """Set for moments that ``decide: {by: uplift}``."""
+    action: Action | None = None
+    """Set for moments with ``actions``: what to do (holdout triggers carry none)."""
+    playbook: Playbook | None = None
+    """Set for moments with a ``playbook``: who acts, how, and what to say."""
+
+
+class ShadowTrigger(BaseModel):
+    """A trigger of a ``mode: shadow`` moment: audited to compare with the live moments, never acted on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["shadow_trigger"] = "shadow_trigger"
+    customer_id: str
+    moment: str
+    compare_to: str | None = None
+    trigger: Trigger
+
+
+class TriggerOutcome(BaseModel):
+    """What followed a trigger of a moment with an ``outcome``: written when its outcome window closes.
+
+    ``group`` is ``treated`` for a trigger sent to the CRM, ``control`` for a holdout trigger (the
+    comparison that measures uplift). ``converted`` says whether an outcome event came within the
+    window, and which one. ``feedback`` is what the CRM reported (``taken`` / ``declined``, or None).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["trigger_outcome"] = "trigger_outcome"
+    trigger_id: str
+    customer_id: str
+    moment: str
+    group: Literal["treated", "control"]
+    triggered_at: datetime
+    closed_at: datetime
+    converted: bool
+    outcome_event_id: str | None = None
+    outcome_at: datetime | None = None
+    feedback: Literal["taken", "declined"] | None = None
+    channel: str | None = None
+    cost: float | None = None
+    action: str | None = None
+    predicted_uplift: float | None = None
+    tier: str | None = None
+    learned: bool = True
+    """False when the outcome taught no model (no decide or actions; the CRM declined; closed early)."""
+
+
+def make_trigger_id(
+    customer_id: str,
+    moment: str,
+    moment_version: int,
+    kind: str,
+    evidence_ids: list[str],
+    window_opens_ms: int | None,
+) -> str:
+    """Derive a stable trigger id; identical inputs give identical ids across runs."""
+    payload = json.dumps(
+        [customer_id, f"{moment}@{moment_version}", kind, evidence_ids, window_opens_ms],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]

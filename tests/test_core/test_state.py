@@ -1,0 +1,44 @@
+"""Per-customer state: encoding, versioning, bounds."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from momentstream.core.engine import Engine, EngineConfig
+from momentstream.core.state import CustomerState, StateFormatError
+from momentstream.patterns.dsl import Moment
+from tests.helpers import event
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(StateFormatError):
+        CustomerState.from_bytes(msgpack.packb([99, "c"]))
+    with pytest.raises(StateFormatError):
+        CustomerState.from_bytes(b"\xc1 not msgpack")
+
+
+def test_dedup_ring_and_story_are_bounded() -> None:
+    engine = Engine([Moment("m").begin("a", where={"type": "a"}).compile()],
+                    EngineConfig(allowed_lateness_ms=0, dedup_size=8, story_size=4))  # fmt: skip
+    state = engine.new_state("c1")
+    for i in range(100):
+        engine.on_event(state, event(f"e{i}", "x", i))
+    assert len(state.recent_ids) == 8
+    assert [s[0] for s in state.story] == ["e96", "e97", "e98", "e99"]
+    assert len(state.to_bytes()) < 400
+
+
+def test_buffered_events_survive_encoding() -> None:
+    engine = Engine([Moment("m").begin("a", where={"type": "a"}).compile()], EngineConfig(allowed_lateness_ms=10**9))
+    state = engine.new_state("c1")
+    engine.on_event(state, event("e1", "a", 0, value=3.5, properties={"k": "v"}))
+    copy = CustomerState.from_bytes(state.to_bytes())
+    assert copy.buffer == state.buffer
+    assert copy.remember_id("e1") is False
+
+
+def test_a_changed_moment_version_resets_its_progress() -> None:
+    state = CustomerState("c1")
+    state.moment("m", 1).partials.append(None)  # type: ignore[arg-type]
+    assert state.moment("m", 2).partials == []
