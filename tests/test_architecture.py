@@ -198,6 +198,8 @@ def test_no_module_is_longer_than_500_lines() -> None:
 def test_nothing_here_imports_an_old_path(folder: str) -> None:
     old = []
     for path in sorted((ROOT / folder).rglob("*.py")):
+        if path.name == "test_legacy_paths.py":  # imports the old paths on purpose
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):

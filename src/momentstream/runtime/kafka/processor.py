@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from momentstream.core.clock import WakeupIndex, to_ms
-from momentstream.core.engine import Engine, Step
-from momentstream.core.identity import MERGE_MAGIC, Handoff, IdentityError, decode_merge
+from momentstream.core.engine import Engine
+from momentstream.core.identity import MERGE_MAGIC, Handoff, IdentityError, MergeRecord, decode_merge
 from momentstream.core.schema import EARLIEST_TS, LATEST_TS, Output, TouchpointEvent
 from momentstream.core.state import NEVER, CustomerState, StateFormatError
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, confirmed_newest, error_text, output_customer
@@ -148,6 +148,40 @@ class Work:
         self.held = self.held or later.held
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A record read and checked: a touchpoint event, or an alias's merge record for its canonical customer."""
+
+    customer_id: str
+    ts: int
+    event: TouchpointEvent
+    merge: MergeRecord | None = None
+
+    @property
+    def kind(self) -> str:
+        return "event" if self.merge is None else "merge record"
+
+
+def _read(key: bytes | None, value: bytes) -> _Record | DeadLetter:
+    """Parse a record and check its key: partitioning by customer is what keeps a customer's records on one
+    worker, in order (a merge record is keyed by the customer it merges into)."""
+    if value.startswith(MERGE_MAGIC):
+        try:
+            merge = decode_merge(value)
+        except IdentityError as err:
+            return DeadLetter("invalid_merge", str(err))
+        if key != merge.canonical_id.encode():
+            return DeadLetter("key_mismatch", "a merge record's key must be its canonical_id")
+        return _Record(merge.canonical_id, to_ms(merge.identify.ts), merge.identify, merge)
+    event = parse_event(value)
+    if isinstance(event, Refusal):
+        return DeadLetter(event.reason, event.error)
+    if key != event.customer_id.encode():
+        reason = "missing_key" if key is None else "key_mismatch"
+        return DeadLetter(reason, "record key must be the event's customer_id")
+    return _Record(event.customer_id, to_ms(event.ts), event)
+
+
 @dataclass(slots=True)
 class _PartitionClock:
     shared: SharedClock
@@ -213,76 +247,43 @@ class StreamProcessor:
 
     # -- records ---------------------------------------------------------------------------
     def on_event(self, partition: int, key: bytes | None, value: bytes, seal: bool = True) -> Work:
-        """One touchpoint record; a bad one comes back as a :class:`DeadLetter`, nothing else.
+        """One touchpoint (or merge) record, in one pass: read, load, engine, outputs, then seal for :meth:`save`.
+
+        A bad record comes back as a :class:`DeadLetter`, nothing else. If the engine raises on it, the
+        customer is reverted to its stored state (so the record leaves no trace) and the record is
+        dead-lettered with the error: it never escapes to stop the worker.
 
         With ``seal=False`` the changed states are not encoded yet: a batch folds the work of many
         records with :meth:`Work.absorb` and calls :meth:`seal` once, so a customer is encoded once.
-
-        A record either completes or is refused with its reason. If the engine raises on it,
-        the customer is reverted to its stored state (so the record leaves no trace) and the
-        record is dead-lettered with the error: it never escapes to stop the worker.
         """
-        if value.startswith(MERGE_MAGIC):
-            return self._on_merge(partition, key, value, seal)
         work = Work(partition)
-        event = parse_event(value)
-        if isinstance(event, Refusal):
-            work.dead_letter = DeadLetter(event.reason, event.error)
+        record = _read(key, value)
+        if isinstance(record, DeadLetter):
+            work.dead_letter = record
             return work
-        if key != event.customer_id.encode():
-            # Partitioning by customer is what keeps a customer's events on one worker, in order.
-            reason = "missing_key" if key is None else "key_mismatch"
-            work.dead_letter = DeadLetter(reason, "record key must be the event's customer_id")
-            return work
+        customer_id = record.customer_id
         clock = self._clock(partition)
-        work.event = event
-        try:
-            state = self._load(partition, event.customer_id)
-            step = self.engine.on_event(state, event)
-        except Exception as err:  # a bug or an unforeseen input: this record only, never the worker
-            self._revert(clock, event.customer_id, work)
-            work.dead_letter = DeadLetter(_refusal_reason(err), error_text(err, event.customer_id))
-            logger.error("processing error on partition %d: %s (record dead-lettered)", partition, type(err).__name__)
-            return work
-        return self._stepped(clock, work, state, step, to_ms(event.ts), seal)
-
-    def _on_merge(self, partition: int, key: bytes | None, value: bytes, seal: bool) -> Work:
-        """An alias's state for the customer of ``key`` (see :mod:`momentstream.core.identity`)."""
-        work = Work(partition)
-        try:
-            record = decode_merge(value)
-        except IdentityError as err:
-            work.dead_letter = DeadLetter("invalid_merge", str(err))
-            return work
-        customer_id = record.canonical_id
-        if key != customer_id.encode():
-            work.dead_letter = DeadLetter("key_mismatch", "a merge record's key must be its canonical_id")
-            return work
-        clock = self._clock(partition)
+        work.event = record.event if record.merge is None else None  # a merge is no event of this customer
         try:
             state = self._load(partition, customer_id)
-            step = self.engine.on_merge(state, record)
-        except Exception as err:  # kept whole in the dead-letter topic: nothing of the alias is lost
+            step = self.engine.on_event(state, record.event) if record.merge is None else (
+                self.engine.on_merge(state, record.merge))  # fmt: skip
+        except Exception as err:  # a bug or an unforeseen input: this record only, never the worker
             self._revert(clock, customer_id, work)
             work.dead_letter = DeadLetter(_refusal_reason(err), error_text(err, customer_id))
-            logger.error("merge record refused on partition %d: %s", partition, type(err).__name__)
+            logger.error("%s refused on partition %d: %s (dead-lettered whole)", record.kind, partition,
+                         type(err).__name__)  # fmt: skip
             return work
-        return self._stepped(clock, work, state, step, to_ms(record.identify.ts), seal)
-
-    def _stepped(self, clock: _PartitionClock, work: Work, state: CustomerState, step: Step, ts: int,
-                 seal: bool) -> Work:  # fmt: skip
-        """Record what the engine did with one record of ``state``'s customer, then run the partition's due work."""
-        customer_id = state.customer_id
         work.outputs.extend(step.outputs)
         work.handoffs.extend((customer_id, handoff) for handoff in step.handoffs)
         if step.erase:
             self._forget(clock, customer_id, work)
             return work
         self._changed(work, customer_id, state)
-        work.held = clock.shared.observe(ts, customer_id)
+        work.held = clock.shared.observe(record.ts, customer_id)
         clock.wakeups.update(customer_id, self.engine.next_wakeup(state))
         if clock.now is not None:
-            self._fire_due(work.partition, clock, clock.now, False, work)
+            self._fire_due(partition, clock, clock.now, False, work)
         return self.seal(work) if seal else work
 
     def on_tick(self, partition: int, tick: Tick, seal: bool = True) -> Work:
