@@ -8,100 +8,12 @@ on compact internal values.
 
 from __future__ import annotations
 
-from momentstream.core.audit import (
-    CustomerErased,
-    DuplicateEvent,
-    FeedbackUnmatched,
-    IdentityMerged,
-    IdentityRelinked,
-    LateEvent,
-    Output,
-    StateTrimmed,
-    TriggerDeferred,
-    TriggerRevoked,
-    TriggerSuppressed,
-    WindowCancelled,
-)
-from momentstream.core.events import (
-    ALL_CHANNELS,
-    CONSENT_GRANTED,
-    CONSENT_TYPES,
-    CONSENT_WITHDRAWN,
-    EARLIEST_TS,
-    ERASURE_EVENT_TYPE,
-    FEEDBACK_EVENT_TYPE,
-    IDENTIFY_EVENT_TYPE,
-    LATEST_TS,
-    MAX_ABS_VALUE,
-    MAX_EVENT_BYTES,
-    MAX_PROPERTY_CHARS,
-    RELINKED_ALIAS,
-    SCHEMA_VERSION,
-    Identifier,
-    PropertyValue,
-    TouchpointEvent,
-    describe_error,
-    ms_to_datetime,
-)
-from momentstream.core.trigger_record import (
-    Action,
-    Evidence,
-    Playbook,
-    Reason,
-    Score,
-    ShadowTrigger,
-    StoryItem,
-    Trigger,
-    TriggerKind,
-    TriggerOutcome,
-    UpliftDecision,
-    Window,
-    make_trigger_id,
-)
+from momentstream.core import audit, events, trigger_record
+from momentstream.core.audit import *  # noqa: F403 - the façade re-exports each module's __all__
+from momentstream.core.events import *  # noqa: F403
+from momentstream.core.trigger_record import *  # noqa: F403
 
-__all__ = [
-    "ALL_CHANNELS",
-    "CONSENT_GRANTED",
-    "CONSENT_TYPES",
-    "CONSENT_WITHDRAWN",
-    "EARLIEST_TS",
-    "ERASURE_EVENT_TYPE",
-    "FEEDBACK_EVENT_TYPE",
-    "IDENTIFY_EVENT_TYPE",
-    "LATEST_TS",
-    "MAX_ABS_VALUE",
-    "MAX_EVENT_BYTES",
-    "MAX_PROPERTY_CHARS",
-    "RELINKED_ALIAS",
-    "SCHEMA_VERSION",
-    "Action",
-    "CustomerErased",
-    "DuplicateEvent",
-    "Evidence",
-    "FeedbackUnmatched",
-    "Identifier",
-    "IdentityMerged",
-    "IdentityRelinked",
-    "LateEvent",
-    "Output",
-    "Playbook",
-    "PropertyValue",
-    "Reason",
-    "Score",
-    "ShadowTrigger",
-    "StateTrimmed",
-    "StoryItem",
-    "TouchpointEvent",
-    "Trigger",
-    "TriggerDeferred",
-    "TriggerKind",
-    "TriggerOutcome",
-    "TriggerRevoked",
-    "TriggerSuppressed",
-    "UpliftDecision",
-    "Window",
-    "WindowCancelled",
-    "describe_error",
-    "make_trigger_id",
-    "ms_to_datetime",
-]
+__all__: list[str] = []
+__all__ += events.__all__
+__all__ += trigger_record.__all__
+__all__ += audit.__all__

@@ -6,28 +6,8 @@ package re-exports the first only: the engine imports the steps itself, and the 
 :mod:`momentstream.core.step`, which needs the records.
 """
 
-from momentstream.core.identity.records import (
-    MAX_ALIASES,
-    MERGE_MAGIC,
-    Forward,
-    Handoff,
-    IdentityError,
-    MergeRecord,
-    adopt,
-    alias_erasures,
-    decode_merge,
-    handoff_target,
-)
+from momentstream.core.identity import records
+from momentstream.core.identity.records import *  # noqa: F403 - the package is the records' names
 
-__all__ = [
-    "MAX_ALIASES",
-    "MERGE_MAGIC",
-    "Forward",
-    "Handoff",
-    "IdentityError",
-    "MergeRecord",
-    "adopt",
-    "alias_erasures",
-    "decode_merge",
-    "handoff_target",
-]
+__all__: list[str] = []
+__all__ += records.__all__
