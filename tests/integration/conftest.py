@@ -1,4 +1,4 @@
-"""The session's Kafka broker: external, testcontainers or local jars (see runtime.devbroker).
+"""The session's Kafka broker: external, testcontainers or local jars (see devtools.broker).
 
 Outside CI a broker that cannot be had skips these tests with the reason; with CI=true it
 fails the run, because a green CI without the real-broker tests would prove nothing.
