@@ -178,6 +178,25 @@ def test_kafka_faust_and_prometheus_stay_in_the_runtimes() -> None:
     assert not found, "\n".join(found)
 
 
+PURE_LAYERS = ("values the core shares", "moments language", "models", "triggers", "engine")
+WRITES = frozenset({"print", "open", "write_text", "write_bytes", "mkdir", "unlink", "rmtree"})
+
+
+def test_the_core_and_its_parts_write_nothing() -> None:
+    """(state, event) -> (state, outputs) and nothing else: files, terminals and sockets belong to the layers above."""
+    found = []
+    for name, path in MODULES.items():
+        if LAYERS[layer_of(name)][0] not in PURE_LAYERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called in WRITES:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {called}()")
+    assert not found, "\n".join(found)
+
+
 def test_product_code_never_imports_the_development_tools() -> None:
     found = [
         f"{path.relative_to(ROOT)}:{line}"

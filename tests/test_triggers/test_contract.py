@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from momentstream.cli.demo import default_engine
+from momentstream.cli.schemas import write_schemas
 from momentstream.core.schema import Trigger
-from momentstream.core.schema_files import export_json_schemas
 from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
 from momentstream.triggers.contract import (
@@ -25,7 +25,6 @@ from momentstream.triggers.contract import (
     kafka_headers,
     read_triggers,
     to_cloudevent,
-    write_contract_schema,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +66,7 @@ def test_the_same_trigger_encodes_to_the_same_bytes(triggers: list[Trigger]) -> 
 
 def test_committed_schemas_are_the_exported_ones(tmp_path: Path) -> None:
     """Changing a wire model must change the versioned files in schemas/ in the same commit."""
-    exported = [*export_json_schemas(tmp_path), *write_contract_schema(tmp_path)]
+    exported = write_schemas(tmp_path)
     for path in exported:
         committed = REPO / "schemas" / path.name
         assert committed.is_file(), f"schemas/{path.name} is missing: run `momentstream schema`"
@@ -121,7 +120,7 @@ def test_the_published_schema_and_our_reader_accept_added_fields(triggers: list[
 
 
 def test_every_published_output_schema_accepts_added_fields_and_the_input_stays_strict(tmp_path: Path) -> None:
-    for path in [*export_json_schemas(tmp_path), *write_contract_schema(tmp_path)]:
+    for path in write_schemas(tmp_path):
         text = path.read_text()
         if path.name.startswith("touchpoint_event"):
             assert '"additionalProperties": false' in text  # an unknown event field is a typo: refused by name

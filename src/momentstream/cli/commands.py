@@ -17,12 +17,12 @@ from momentstream.cli.demo import DemoOptions, default_engine, run_demo
 from momentstream.cli.discover import add_discover_command, run_discover
 from momentstream.cli.kafka import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.cli.profile import add_profile_command, run_profile, sample_warnings
+from momentstream.cli.schemas import write_schemas
 from momentstream.cli.shadow import add_shadow_report, run_shadow_report
 from momentstream.cli.suppress import add_suppress_command, run_suppress
 from momentstream.cli.uplift import add_uplift_report, run_uplift_report
 from momentstream.core.clock import format_duration, parse_instant
 from momentstream.core.engine import Engine
-from momentstream.core.schema_files import export_json_schemas
 from momentstream.data import bundled_moments_path
 from momentstream.models.objectives import ObjectivesError
 from momentstream.models.scorer import PoisonedModelError
@@ -38,7 +38,6 @@ from momentstream.runtime.replay.runner import DRAIN, replay_file
 from momentstream.runtime.sources import write_events
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
-from momentstream.triggers.contract import write_contract_schema
 
 __all__ = ["main"]
 
@@ -427,7 +426,7 @@ def _policy_table(moments: Sequence[CompiledMoment]) -> str:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    for path in [*export_json_schemas(args.output), *write_contract_schema(args.output)]:
+    for path in write_schemas(args.output):
         print(path)
     return 0
 

@@ -1,4 +1,4 @@
-"""The JSON Schema files of the wire models (``momentstream schema -o schemas/``), committed and checked.
+"""The JSON Schemas of the wire models, as ``momentstream schema -o schemas/`` writes them: committed and checked.
 
 Downstream teams validate against these files; a test fails when a model changes and they were not
 written again, so the contract never drifts from the code silently.
@@ -8,12 +8,12 @@ revocations, audit records) accept fields they do not name: a consumer that vali
 working when a field is added. The producer is held to the strict form (no undeclared field) in tests,
 and our own readers ignore unknown fields (:func:`validate_ignoring_unknown`). The touchpoint event is an
 input, and stays strict: an unknown field there is a typo, refused with its name.
+
+Pure like the rest of the core: the documents and their file names are made here, the command writes them.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -36,18 +36,17 @@ from momentstream.core.schema import (
     WindowCancelled,
 )
 
-__all__ = ["accepting_added_fields", "export_json_schemas", "validate_ignoring_unknown", "write_json_schema"]
+__all__ = ["accepting_added_fields", "schema_file_name", "validate_ignoring_unknown", "wire_schemas"]
 
 M = TypeVar("M", bound=BaseModel)
 _STRICT_INPUTS = frozenset({"touchpoint_event"})
 
 
-def export_json_schemas(directory: Path, strict: bool = False) -> list[Path]:
-    """Write the JSON Schema of every wire model into ``directory``; return the paths.
+def wire_schemas(strict: bool = False) -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every wire model, by name.
 
-    Outputs are written for consumers (:func:`accepting_added_fields`) unless ``strict``.
+    Outputs are in the consumer's form (:func:`accepting_added_fields`) unless ``strict``.
     """
-    written = []
     models: dict[str, type[BaseModel]] = {
         "touchpoint_event": TouchpointEvent,
         "trigger": Trigger,
@@ -64,21 +63,19 @@ def export_json_schemas(directory: Path, strict: bool = False) -> list[Path]:
         "identity_relinked": IdentityRelinked,
         "state_trimmed": StateTrimmed,
     }
+    schemas = {}
     for name, model in models.items():
         schema: dict[str, Any] = model.model_json_schema()
         if not strict and name not in _STRICT_INPUTS:
             schema = accepting_added_fields(schema)
         schema["$id"] = f"https://momentstream.dev/schemas/{name}.v{SCHEMA_VERSION}.json"
-        written.append(write_json_schema(directory, name, schema))
-    return written
+        schemas[name] = schema
+    return schemas
 
 
-def write_json_schema(directory: Path, name: str, schema: dict[str, Any]) -> Path:
-    """Write one schema as ``<name>.v<version>.schema.json`` (stable key order, so diffs are real)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.v{SCHEMA_VERSION}.schema.json"
-    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-    return path
+def schema_file_name(name: str) -> str:
+    """The versioned file name of a schema: ``<name>.v<version>.schema.json``."""
+    return f"{name}.v{SCHEMA_VERSION}.schema.json"
 
 
 def accepting_added_fields(schema: Any) -> Any:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -37,7 +36,7 @@ from momentstream.core.schema import (
     TriggerRevoked,
     describe_error,
 )
-from momentstream.core.schema_files import accepting_added_fields, validate_ignoring_unknown, write_json_schema
+from momentstream.core.schema_files import accepting_added_fields, validate_ignoring_unknown
 
 __all__ = [
     "CONTENT_TYPE",
@@ -46,6 +45,7 @@ __all__ = [
     "SPEC_VERSION",
     "ContractError",
     "contract_schema",
+    "contract_schemas",
     "encode",
     "from_cloudevent",
     "is_revocation",
@@ -55,7 +55,6 @@ __all__ = [
     "revocation_schema",
     "revocation_to_cloudevent",
     "to_cloudevent",
-    "write_contract_schema",
 ]
 
 SPEC_VERSION = "1.0"
@@ -166,13 +165,13 @@ def from_cloudevent(value: bytes | str | dict[str, Any]) -> Trigger:
     return trigger
 
 
-def write_contract_schema(directory: Path, strict: bool = False) -> list[Path]:
-    """Write :func:`contract_schema` and :func:`revocation_schema` next to the other schemas (the consumer's
-    form, which accepts added fields, unless ``strict``)."""
-    return [
-        write_json_schema(directory, "trigger_cloudevent", contract_schema(strict)),
-        write_json_schema(directory, "trigger_revoked_cloudevent", revocation_schema(strict)),
-    ]
+def contract_schemas(strict: bool = False) -> dict[str, dict[str, Any]]:
+    """:func:`contract_schema` and :func:`revocation_schema` by name, to sit next to the other schemas (the
+    consumer's form, which accepts added fields, unless ``strict``)."""
+    return {
+        "trigger_cloudevent": contract_schema(strict),
+        "trigger_revoked_cloudevent": revocation_schema(strict),
+    }
 
 
 def revocation_schema(strict: bool = False) -> dict[str, Any]:
