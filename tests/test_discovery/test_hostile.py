@@ -11,7 +11,7 @@ import pytest
 
 from momentstream.cli.commands import main
 from momentstream.discovery.history import load_history
-from tests.test_discovery.planted import plant
+from momentstream.sim.planted import plant
 
 
 def _run(*args: str) -> int:

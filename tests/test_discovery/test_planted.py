@@ -22,7 +22,7 @@ from momentstream.discovery.run import DiscoverOptions, Discovery, discover
 from momentstream.patterns.dsl import load_moments
 from momentstream.runtime.sources import write_events
 from momentstream.sim.journeys import simulate
-from tests.test_discovery.planted import Planted, plant
+from momentstream.sim.planted import Planted, plant
 
 
 def _seed() -> int:

@@ -1,5 +1,7 @@
 """Histories with a planted truth the discovery code cannot know: random words, random window.
 
+Used by the discovery tests and ``benchmarks/discover_quality.py``.
+
 Every run draws its own vocabulary (nonsense words, nothing like the demo's event names), its
 own planted sequence among them, and its own intervention window in hours. Planted customers
 go through the sequence; an ``intervention`` follows at a uniformly random delay; reached
@@ -19,6 +21,8 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+__all__ = ["START", "Planted", "plant"]
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 
