@@ -89,7 +89,8 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
         "periods": {"discovery": [_day(d.train.start_ms), _day(d.train.end_ms)],
                     "backtest": [_day(d.test.start_ms), _day(d.test.end_ms)] if d.test else None},
         "search": {"sampled_customers": d.mined.sampled, "tokens": d.mined.tokens, "tried": d.mined.tried,
-                   "counted_by_engine": len(d.findings), "fdr_q": options.q, "base_rate": _num(d.base_rate),
+                   "counted_by_engine": len(d.findings), "tested": d.tested,
+                   "tested_customers": d.tested_customers, "fdr_q": options.q, "base_rate": _num(d.base_rate),
                    "engine_failures": d.failures},
         "moments": [_finding(f, d.written_as) for f in d.findings],
         "written": [s.name for s in d.written],
@@ -109,9 +110,9 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
                 "were left out." if h.stray else "")
              + (f"\n{h.over_cap_customers:,} customers with more than {MAX_EVENTS_PER_CUSTOMER:,} events (bots?): "
                 f"their {h.over_cap_events:,} further events were left out." if h.over_cap_customers else ""),
-             f"Tried {d.mined.tried:,} sequences on {d.mined.sampled:,} sampled customers; the engine counted "
-             f"{len(d.findings)} distinct ones on all; false discovery rate {options.q:g} over all "
-             f"{d.mined.tried:,}.", ""]  # fmt: skip
+             f"Tried {d.mined.tried:,} sequences on {d.mined.sampled:,} customers; the engine counted the best "
+             f"{d.tested} on the {d.tested_customers:,} others (the search never saw them, so the tests are honest); "
+             f"false discovery rate {options.q:g} over those {d.tested}.", ""]  # fmt: skip
     significant = [f for f in d.findings if f.significant]
     if not significant:
         lines.append("No sequence moves the outcome rate significantly: nothing to write.")

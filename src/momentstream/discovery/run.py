@@ -1,9 +1,10 @@
 """``discover``: history in; moments, timing window and backtest out. The stages in one place.
 
 1. Read and validate the history into customer buckets (:mod:`.history`).
-2. Stage one on a sample of customers: beam search for sequences (:mod:`.mining`).
-3. Stage two on every customer: the best candidates compiled and counted by the engine, exact
-   tests, Benjamini-Hochberg over everything tried (:mod:`.verify`, :mod:`.scan`).
+2. Stage one on the search's customers: beam search for sequences (:mod:`.mining`).
+3. Stage two on the other customers, never seen by the search (:mod:`.split`): the best candidates
+   compiled and counted by the engine, exact tests, Benjamini-Hochberg over the candidates tested
+   (:mod:`.verify`, :mod:`.scan`).
 4. The timing window after the best moment, or after ``--anchor`` (:mod:`.timing`).
 5. With a split date: the written moments and the baselines over the later period (:mod:`.backtest`).
 """
@@ -27,8 +28,9 @@ from momentstream.discovery.history import History, load_history
 from momentstream.discovery.mining import CustomerSample, Mined, MiningOptions, diverse, mine, sample_customer
 from momentstream.discovery.outcome import Outcome, check_occurs
 from momentstream.discovery.scan import Period, ScanResult, scan, without_windows
+from momentstream.discovery.split import CustomerSplit
 from momentstream.discovery.timing import PERMUTATIONS, TimingWindow, find_window, window_at
-from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for
+from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for, parents_of
 from momentstream.patterns.predicates import Predicate
 from momentstream.patterns.spec import EventStep, MomentSpec, WindowSpec
 from momentstream.runtime.progress import Progress
@@ -106,6 +108,10 @@ class Discovery:
     """Moments whose delay curve was searched for a window."""
     written_as: dict[str, str] = field(default_factory=dict)
     """Candidate name (as counted) -> name in the moments file, for the moments written."""
+    tested: int = 0
+    """Candidates counted by the engine and tested (the false discovery rate's count)."""
+    tested_customers: int = 0
+    """Customers those tests counted: the ones the search never saw."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -154,7 +160,8 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     intervention_where = options.intervention[0] if options.intervention else None
     intervention = options.intervention[1] if options.intervention else None
 
-    samples = _sample(history, train, options, intervention)
+    searched = CustomerSplit.for_history(history.customers, options.sample_customers)
+    samples = _sample(history, train, options, intervention, searched)
     mining = options.mining
     if intervention is not None:
         mining = replace(mining, timing_max_delay_ms=options.max_delay_ms)
@@ -166,6 +173,7 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
         by_timing = sorted((c for c in mined.candidates if c.timing > 0), key=lambda c: -c.timing)
         keys = {c.key for c in chosen}
         chosen += [c for c in diverse(by_timing, TIMING_CANDIDATES) if c.key not in keys]
+    chosen += parents_of(chosen)  # counted beside them, so a step that adds nothing can be folded away
     specs = [
         candidate_spec(c, name, intervention_where) for c, name in zip(chosen, names_for(chosen, "c"), strict=True)
     ]
@@ -177,15 +185,16 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
             scanned.append(replace(without_windows([options.anchor.spec])[0], name=_GIVEN_ANCHOR))
             anchors[_GIVEN_ANCHOR] = options.anchor.step
     counted = scan(history, scanned, outcome, train, intervention=intervention_where, anchors=anchors,
-                   max_delay_ms=options.max_delay_ms, randomised=_where(options.randomised),
+                   max_delay_ms=options.max_delay_ms, randomised=_where(options.randomised), held_out=searched,
+                   everyone=frozenset({_GIVEN_ANCHOR}),
                    progress=options.progress, workers=options.workers,
                    label="counting candidates with the engine")  # fmt: skip
-    found = findings(mined.tried, chosen, specs, counted, options.q)
+    found = findings(len(specs), chosen, specs, counted, options.q)
     started = clock.stage("verify", started)
 
     positive = [f for f in found if f.significant and f.lift > 1]
     discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
-                          failures=counted.failures)  # fmt: skip
+                          failures=counted.failures, tested=len(specs), tested_customers=counted.customers)  # fmt: skip
     if intervention_where is not None:
         promising = sorted(positive, key=lambda f: -f.candidate.timing)[:TIMED_MOMENTS]
         curves = ([(options.anchor, counted.curves[_GIVEN_ANCHOR])] if options.anchor
@@ -236,12 +245,14 @@ def _timing(discovery: Discovery, timed: list[tuple[Anchor, DelayCurve]], option
     discovery.window = None if best is None else best[2]
 
 
-def _sample(history: History, train: Period, options: DiscoverOptions,
-            intervention: Predicate | None) -> list[CustomerSample]:  # fmt: skip
-    """Stage one's customers: whole buckets (random by hash) until the sample size is reached."""
+def _sample(history: History, train: Period, options: DiscoverOptions, intervention: Predicate | None,
+            split: CustomerSplit) -> list[CustomerSample]:  # fmt: skip
+    """Stage one's customers: the search's share of them (random by hash), up to the sample size."""
     samples: list[CustomerSample] = []
     meter = Progress("sampling customers", options.sample_customers, enabled=options.progress)
     for customer in history.customers_in(train.start_ms, train.end_ms):
+        if not split.searched(customer.customer_id):
+            continue
         samples.append(sample_customer(customer, options.outcome, intervention, train.end_ms))
         meter.update(len(samples))
         if len(samples) >= options.sample_customers:

@@ -26,6 +26,7 @@ from momentstream.core.schema import Trigger
 from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, customer_hash, read_bucket
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
+from momentstream.discovery.split import CustomerSplit
 from momentstream.discovery.stats import wilson
 from momentstream.discovery.timing import empty_curve
 from momentstream.patterns.nfa import compile_moment
@@ -129,6 +130,8 @@ class _Job:
     anchors: tuple[tuple[str, str | None], ...]
     max_delay_ms: int
     randomised: dict[str, Any] | None
+    held_out: CustomerSplit | None
+    everyone: frozenset[str]
 
 
 def scan(
@@ -141,6 +144,8 @@ def scan(
     anchors: dict[str, str | None] | None = None,
     max_delay_ms: int = 3 * 86_400_000,
     randomised: dict[str, Any] | None = None,
+    held_out: CustomerSplit | None = None,
+    everyone: frozenset[str] = frozenset(),
     label: str = "counting with the engine",
     progress: bool = False,
     workers: int | None = None,
@@ -150,9 +155,13 @@ def scan(
 
     With ``randomised``, the curves keep only customers whose first intervention after the anchor
     matches it (sends whose timing was drawn at random), and those never reached.
+
+    With ``held_out``, only the customers its search did not see are counted, except for the moments named
+    in ``everyone`` (ones the search did not choose, such as a moment you already run).
     """
     jobs = [_Job(b, tuple(specs), (outcome.where, outcome.within_ms, outcome.absent), intervention, period,
-                 tuple((anchors or {}).items()), max_delay_ms, randomised) for b in history.buckets]  # fmt: skip
+                 tuple((anchors or {}).items()), max_delay_ms, randomised, held_out, everyone)
+            for b in history.buckets]  # fmt: skip
     total = ScanResult()
     meter = Progress(f"{label} (buckets)", len(jobs), enabled=progress)
     processes = workers if workers is not None else min(2, os.cpu_count() or 1, len(jobs))
@@ -169,7 +178,15 @@ def scan(
     return total
 
 
-def _first_triggers(engine: Engine, events: Sequence[Any], customer_id: str, until: int) -> dict[str, Trigger]:
+def _first_triggers(engines: Sequence[Engine], events: Sequence[Any], customer_id: str,
+                    until: int) -> dict[str, Trigger]:  # fmt: skip
+    first: dict[str, Trigger] = {}
+    for engine in engines:
+        first.update(_first_of(engine, events, customer_id, until))
+    return first
+
+
+def _first_of(engine: Engine, events: Sequence[Any], customer_id: str, until: int) -> dict[str, Trigger]:
     state = engine.new_state(customer_id)
     first: dict[str, Trigger] = {}
     outputs = []
@@ -203,16 +220,21 @@ def _scan_bucket(job: _Job) -> ScanResult:
     result = ScanResult(counts={n: MomentCounts() for n in names},
                         curves={n: empty_curve(job.max_delay_ms) for n in anchors},
                         sketches={n: set() for n in names})  # fmt: skip
+    everyone = [n for n in names if n in job.everyone]
     for customer in read_bucket(job.bucket, start, end):
+        searched = job.held_out is not None and job.held_out.searched(customer.customer_id)
+        if searched and not everyone:
+            continue
         events = customer.events
-        result.customers += 1
         times = [to_ms(e.ts) for e in events if e.type not in SYSTEM_TYPES]
         outcomes = outcome.times(events)
         reference = reference_time(customer.customer_id, times, within, end)
         rest = None if reference is None else outcome.label(outcomes, reference, end)
-        if rest is not None:
-            result.labelled += 1
-            result.positive += rest
+        if not searched:
+            result.customers += 1
+            if rest is not None:
+                result.labelled += 1
+                result.positive += rest
         try:
             first = _first_triggers(engines.for_types({e.type for e in events}), events, customer.customer_id,
                                     end - 1)  # fmt: skip
@@ -222,7 +244,7 @@ def _scan_bucket(job: _Job) -> ScanResult:
             continue
         sketched = _sketched(customer.customer_id)
         sends = _sends(events, reached) if anchors and reached is not None else ([], [])
-        for name in names:
+        for name in everyone if searched else names:
             counts = result.counts[name]
             trigger = first.get(name)
             if trigger is None:
@@ -279,21 +301,24 @@ class _Engines:
 
     A moment whose step needs an event type the customer never had cannot fire for them, so it
     need not see their events: most customers then run a handful of the candidates, not all.
-    Moments that share a contact cap compete, so with a cap all moments always run together.
+    Moments under a contact cap compete with each other (as in production), so they always run
+    together, in an engine of their own: the candidates, uncapped, neither take a capped moment's
+    contacts nor are held back by its cap.
     """
 
     def __init__(self, specs: Sequence[MomentSpec]) -> None:
         self.moments = [compile_moment(s) for s in specs]
         self.needs = [_needed_types(s) for s in specs]
-        self.together = any(s.contact_cap is not None for s in specs)
+        self.capped = tuple(i for i, s in enumerate(specs) if s.contact_cap is not None)
         self.cache: dict[tuple[int, ...], Engine] = {}
 
-    def for_types(self, types: set[str]) -> Engine:
-        """The engine for a customer who had events of ``types``."""
-        if self.together:
-            key = tuple(range(len(self.moments)))
-        else:
-            key = tuple(i for i, needs in enumerate(self.needs) if all(n & types for n in needs))
+    def for_types(self, types: set[str]) -> list[Engine]:
+        """The engines for a customer who had events of ``types``."""
+        free = tuple(i for i, needs in enumerate(self.needs)
+                     if i not in self.capped and all(n & types for n in needs))  # fmt: skip
+        return [self._engine(key) for key in (self.capped, free) if key]
+
+    def _engine(self, key: tuple[int, ...]) -> Engine:
         engine = self.cache.get(key)
         if engine is None:
             if len(self.cache) >= _MAX_ENGINES:

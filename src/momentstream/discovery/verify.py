@@ -1,10 +1,12 @@
 """Stage two: turn stage one's best candidates into moments, count them with the engine, test them.
 
 The counts that reach the report come from :func:`momentstream.discovery.scan.scan`, i.e.
-from the engine's compiled matcher, never from stage one's approximation. Every candidate
-stage one scored enters the Benjamini-Hochberg procedure: those not counted here enter with
-p = 1, so the false discovery rate holds over everything tried. Near-duplicates (a sequence
-with and without its silence, firing for nearly the same customers) are folded into the best.
+from the engine's compiled matcher, never from stage one's approximation, and from customers
+stage one never saw (:mod:`.split`), so Benjamini-Hochberg runs over the candidates tested.
+Near-duplicates (a sequence with and without its silence, firing for nearly the same customers)
+are folded into the best. A sequence that only adds steps to a significant shorter one, without
+a significantly stronger effect, is folded into the shorter one (parsimony): a noise step in
+front of the real moment must not take its place, nor its window.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from momentstream.discovery.stats import benjamini_hochberg, fisher_p
 from momentstream.discovery.tokens import slug, token_name, token_where
 from momentstream.patterns.spec import AbsentStep, EventStep, MomentSpec, Step
 
-__all__ = ["Finding", "candidate_spec", "findings", "quiet_where"]
+__all__ = ["Finding", "candidate_spec", "findings", "parents_of", "quiet_where"]
 
 _NEAR_DUPLICATE = 0.8
 """Jaccard overlap of fired customers above which the weaker of two moments is folded."""
+_STRONGER = 0.10
+"""Two-sided Fisher p-value below which a longer moment's outcome rate counts as stronger than its shorter one's
+(one-sided 0.05, in the direction of its effect)."""
 
 
 def quiet_where(intervention: dict[str, Any] | None) -> dict[str, Any]:
@@ -119,7 +124,11 @@ def names_for(candidates: Sequence[Candidate], prefix: str = "d") -> list[str]:
 def findings(
     tried: int, verified: Sequence[Candidate], specs: Sequence[MomentSpec], result: ScanResult, q: float
 ) -> list[Finding]:
-    """Exact tests on the engine's counts, BH over all ``tried``; significant and distinct ones first."""
+    """Exact tests on the engine's counts, BH over ``tried`` tests; significant and distinct ones first.
+
+    ``tried`` is the number of hypotheses the p-values must answer for: the candidates tested, when the
+    counts come from customers the search never saw (see :mod:`.split`).
+    """
     p_values = []
     for spec in specs:
         c = result.counts[spec.name]
@@ -129,7 +138,51 @@ def findings(
     out = [Finding(cand, spec, result.counts[spec.name], p, adjusted[i], rejected[i])
            for i, (cand, spec, p) in enumerate(zip(verified, specs, p_values, strict=True))]  # fmt: skip
     out.sort(key=lambda f: (not f.significant, f.p_value, -f.counts.fired, f.spec.name))
-    return _fold_near_duplicates(out, result.sketches)
+    return _fold_extensions(_fold_near_duplicates(out, result.sketches))
+
+
+def parents_of(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The shorter moments each sequence extends, to be counted beside it: without its silence, without its
+    first step and without its last (sequences of three steps or more). Only those not already given."""
+    given = {c.key for c in candidates}
+    out: list[Candidate] = []
+    for c in candidates:
+        if not c.gaps_ms:
+            continue
+        shorter = [Candidate(c.tokens, c.gaps_ms)] if c.silence_ms else []
+        if len(c.tokens) >= 3:
+            shorter += [Candidate(c.tokens[:-1], c.gaps_ms[:-1]), Candidate(c.tokens[1:], c.gaps_ms[1:])]
+        for parent in shorter:
+            if parent.key not in given:
+                given.add(parent.key)
+                out.append(parent)
+    return out
+
+
+def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
+    """Drop each significant sequence that extends a significant shorter one without a stronger effect."""
+    significant = [f for f in ranked if f.significant and f.candidate.gaps_ms]
+    return [f for f in ranked
+            if not (f in significant and any(_extends(f, a) and not _stronger(f, a) for a in significant))]  # fmt: skip
+
+
+def _extends(longer: Finding, shorter: Finding) -> bool:
+    """Whether ``shorter``'s steps appear, in order, among ``longer``'s, which has more."""
+    mine, theirs = longer.candidate.tokens, iter(shorter.candidate.tokens)
+    wanted = next(theirs, None)
+    for token in mine:
+        if token == wanted:
+            wanted = next(theirs, None)
+    return wanted is None and len(shorter.candidate.tokens) < len(mine)
+
+
+def _stronger(longer: Finding, shorter: Finding) -> bool:
+    """Whether the longer moment's outcome rate is further from the rest's than the shorter's, significantly."""
+    direction = 1 if longer.lift >= 1 else -1
+    if (longer.rate - shorter.rate) * direction <= 0:
+        return False
+    a, b = longer.counts, shorter.counts
+    return fisher_p(a.positive, a.fired, b.positive, b.fired) < _STRONGER
 
 
 def _fold_near_duplicates(ranked: list[Finding], sketches: dict[str, set[str]]) -> list[Finding]:
