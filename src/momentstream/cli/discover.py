@@ -112,7 +112,11 @@ def add_discover_command(sub: Any) -> None:
                    help="longest delay to the intervention the timing curve covers (default 3d)")  # fmt: skip
     p.add_argument("--fdr", type=_share, default=0.05, help="false discovery rate (default 0.05)")
     p.add_argument("--sample", type=positive_int, default=20_000,
-                   help="customers the search runs on before the engine counts on all (default 20000)")  # fmt: skip
+                   help="customers the search runs on, at most half of them all; the engine's counts\n"
+                        "and tests use only the others (default 20000)")  # fmt: skip
+    p.add_argument("--write-protective", action="store_true",
+                   help="also write the sequences after which the outcome is LESS likely, as shadow\n"
+                        "(watch) moments: they run and are audited, never sent to the CRM")  # fmt: skip
     p.add_argument("--workers", type=positive_int, help="processes for the engine counts (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -139,7 +143,7 @@ def options_from(args: argparse.Namespace) -> DiscoverOptions:
     anchor = _anchor(args.anchor, args.moments) if args.anchor else None
     return DiscoverOptions(outcome, intervention, randomised, anchor, args.split, mining, sample_customers=args.sample,
                            top=args.top, q=args.fdr, max_delay_ms=args.max_delay, progress=not args.quiet,
-                           workers=args.workers)  # fmt: skip
+                           workers=args.workers, write_protective=args.write_protective)  # fmt: skip
 
 
 def run_discover(args: argparse.Namespace) -> int:

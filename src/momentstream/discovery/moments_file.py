@@ -52,6 +52,10 @@ def spec_mapping(spec: MomentSpec) -> dict[str, Any]:
         out["description"] = spec.description
     if spec.within_ms is not None:
         out["within"] = format_duration(spec.within_ms)
+    if spec.cooldown_ms is not None:
+        out["cooldown"] = format_duration(spec.cooldown_ms)
+    if spec.mode != "live":
+        out["mode"] = spec.mode
     out["pattern"] = [_step_mapping(s) for s in spec.steps]
     if spec.window is not None:
         w = spec.window

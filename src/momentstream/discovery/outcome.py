@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -20,11 +21,14 @@ import yaml
 from momentstream.core.clock import format_duration, to_ms
 from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.discovery.history import customer_hash
+from momentstream.discovery.tokens import Token
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
 from momentstream.triggers.consent import CONSENT_TYPES
 
 __all__ = ["SYSTEM_TYPES", "Outcome", "check_occurs", "parse_where", "reference_time"]
+
+_SOME_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 SYSTEM_TYPES = frozenset(CONSENT_TYPES | {ERASURE_EVENT_TYPE})
@@ -96,6 +100,31 @@ class Outcome:
         i = bisect.bisect_right(times, at)
         happened = i < len(times) and times[i] <= at + self.within_ms
         return not happened if self.absent else happened
+
+    def could_be(self, token: Token) -> bool:
+        """Whether an event of ``token`` could itself be the outcome (a sequence holding it predicts, not causes).
+
+        A token refined by a property the outcome rules out is not (a second order, for a third-order outcome);
+        a bare type the outcome names is, whatever else the outcome asks of it.
+
+        >>> third = Outcome(*parse_where("{type: purchase, properties: {order_number: {gte: 3}}}", "o"), 86_400_000)
+        >>> third.could_be(("purchase", "", None)), third.could_be(("purchase", "order_number", 2))
+        (True, False)
+        >>> third.could_be(("purchase", "order_number", 3)), third.could_be(("support_ticket", "", None))
+        (True, False)
+        """
+        kind, field, value = token
+        named = self.where.get("type")
+        types = {named} if isinstance(named, str) else set(named) if isinstance(named, list) else None
+        if types is not None and kind not in types:
+            return False
+        if not field and types is not None:
+            return True
+        properties = {field: value} if field and field != "channel" else {}
+        channel = value if field == "channel" else "unknown"
+        event = TouchpointEvent(event_id="t", customer_id="t", type=kind, ts=_SOME_TIME, channel=channel,
+                                properties=properties)  # fmt: skip
+        return bool(self.predicate(event))
 
     def describe(self) -> str:
         """For report headers: ``no purchase within 30d`` or ``purchase within 30d``."""

@@ -94,6 +94,8 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
                    "engine_failures": d.failures},
         "moments": [_finding(f, d.written_as) for f in d.findings],
         "written": [s.name for s in d.written],
+        "protective": [d.written_as.get(f.spec.name, f.spec.name) for f in d.protective],
+        "predictors": [f.description for f in d.predictors],
         "window": _window(d.window, d, options) if d.window else None,
         "randomised": options.randomised[0] if options.randomised else None,
         "backtest": [_backtest_row(r) for r in d.backtest],
@@ -130,9 +132,36 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
         lines += ["", "No intervention window: too few customers reached after any moment (or no difference)."]
     if d.backtest:
         lines += ["", _backtest_text(d)]
+    lines += _protective_text(d, options) + _predictor_text(d)
     if d.written:
         lines += ["", "Moments written (best first): " + ", ".join(s.name for s in d.written)]
+    elif significant:
+        lines += ["", "Nothing written: no significant sequence makes the outcome likelier."]
     return "\n".join(lines)
+
+
+def _predictor_text(d: Discovery) -> list[str]:
+    """Sequences that hold the outcome itself: named apart, never written."""
+    if not d.predictors:
+        return []
+    names = ", ".join(f.description for f in d.predictors[:3])
+    more = f" and {len(d.predictors) - 3} more" if len(d.predictors) > 3 else ""
+    return ["", f"{len(d.predictors)} sequence(s) hold an event that may be the outcome itself ({names}{more}): they "
+                "predict it, they are no moment to act on, and are not written."]  # fmt: skip
+
+
+def _protective_text(d: Discovery, options: DiscoverOptions) -> list[str]:
+    """Sequences after which the outcome is less likely: said, and written only when asked to."""
+    if not d.protective:
+        return []
+    names = ", ".join(f"{f.description} ({f.lift:.2f}x)" for f in d.protective[:3])
+    more = f" and {len(d.protective) - 3} more" if len(d.protective) > 3 else ""
+    told = (
+        " Written as shadow (watch) moments: they run and are audited, never sent."
+        if options.write_protective
+        else " Not written as moments to act on; --write-protective writes them as shadow (watch) moments."
+    )
+    return ["", f"{len(d.protective)} protective sequence(s): the outcome is less likely after {names}{more}.{told}"]
 
 
 def _window_text(d: Discovery, randomised: bool) -> str:

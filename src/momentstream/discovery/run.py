@@ -86,6 +86,8 @@ class DiscoverOptions:
     progress: bool = False
     workers: int | None = None
     workdir: Path | None = None
+    write_protective: bool = False
+    """Also write the protective sequences (lift below 1) as shadow moments, to watch."""
 
 
 @dataclass(slots=True)
@@ -112,6 +114,11 @@ class Discovery:
     """Candidates counted by the engine and tested (the false discovery rate's count)."""
     tested_customers: int = 0
     """Customers those tests counted: the ones the search never saw."""
+    protective: list[Finding] = field(default_factory=list)
+    """Significant sequences after which the outcome is less likely (lift below 1), best first."""
+    predictors: list[Finding] = field(default_factory=list)
+    """Significant sequences holding an event that could be the outcome itself ("bought twice, buys a third
+    time"): they predict it, they are no moment to act on, and are never written."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -192,7 +199,8 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     found = findings(len(specs), chosen, specs, counted, options.q)
     started = clock.stage("verify", started)
 
-    positive = [f for f in found if f.significant and f.lift > 1]
+    predictors = [f for f in found if f.significant and any(outcome.could_be(t) for t in f.candidate.tokens)]
+    positive = [f for f in found if f.significant and f.lift > 1 and f not in predictors]  # moments to act on
     discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
                           failures=counted.failures, tested=len(specs), tested_customers=counted.customers)  # fmt: skip
     if intervention_where is not None:
@@ -207,8 +215,15 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     if options.anchor is None and discovery.anchor is not None and discovery.window and discovery.window.significant:
         timed = next(f for f in positive if f.spec is discovery.anchor.spec)  # the moment with the window goes first
         best = [timed, *(f for f in positive if f is not timed)][: options.top]
-    discovery.written = _written(best, discovery.window, options.anchor, intervention_where)
+    discovery.protective = [f for f in found if f.significant and f.lift < 1 and f not in predictors]
+    discovery.predictors = predictors
+    discovery.written = _written(best, discovery.window, options.anchor, intervention_where, options.outcome)
     discovery.written_as = {f.spec.name: s.name for f, s in zip(best, discovery.written, strict=True)}
+    if options.write_protective:
+        watched = discovery.protective[: options.top]
+        specs_watched = _watched(watched, options.outcome)
+        discovery.written += specs_watched
+        discovery.written_as |= {f.spec.name: s.name for f, s in zip(watched, specs_watched, strict=True)}
     if options.anchor is None and discovery.written and discovery.window and discovery.window.significant:
         discovery.anchor = Anchor(discovery.written[0], discovery.anchor.step if discovery.anchor else None)
 
@@ -262,12 +277,16 @@ def _sample(history: History, train: Period, options: DiscoverOptions, intervent
 
 
 def _written(best: list[Finding], window: TimingWindow | None, given: Anchor | None,
-             intervention: dict[str, Any] | None) -> list[MomentSpec]:  # fmt: skip
-    """The moments file: best first, renamed by rank, the window on the first when it was found for it."""
+             intervention: dict[str, Any] | None, outcome: Outcome) -> list[MomentSpec]:  # fmt: skip
+    """The moments file: best first, renamed by rank, the window on the first when it was found for it.
+
+    Each moment gets the outcome's horizon as its cooldown: one trigger per customer per question asked,
+    not one at every repetition of a frequent sequence.
+    """
     out = []
     names = names_for([f.candidate for f in best])
     for rank, (finding, name) in enumerate(zip(best, names, strict=True)):
-        spec = replace(finding.spec, name=name, description=_evidence(finding))
+        spec = replace(finding.spec, name=name, description=_evidence(finding), cooldown_ms=outcome.within_ms)
         if rank == 0 and given is None and window is not None and window.significant and intervention:
             anchor = Anchor.of(finding.spec).step
             spec = replace(spec, window=WindowSpec(window.opens_after_ms, window.closes_after_ms, anchor,
@@ -275,6 +294,14 @@ def _written(best: list[Finding], window: TimingWindow | None, given: Anchor | N
                            description=f"{spec.description} {_window_evidence(window, anchor)}")  # fmt: skip
         out.append(spec)
     return out
+
+
+def _watched(protective: list[Finding], outcome: Outcome) -> list[MomentSpec]:
+    """Protective sequences as shadow moments (``w01_...``): they run and are audited, never sent to a CRM."""
+    names = names_for([f.candidate for f in protective], "w")
+    return [replace(f.spec, name=name, mode="shadow", cooldown_ms=outcome.within_ms,
+                    description=f"Watch, do not act: the outcome is less likely after it. {_evidence(f)}")
+            for f, name in zip(protective, names, strict=True)]  # fmt: skip
 
 
 def _evidence(f: Finding) -> str:
