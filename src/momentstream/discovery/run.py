@@ -205,6 +205,7 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
                           failures=counted.failures, tested=len(specs), tested_customers=counted.customers)  # fmt: skip
     if intervention_where is not None:
         promising = sorted(positive, key=lambda f: -f.candidate.timing)[:TIMED_MOMENTS]
+        promising.sort(key=positive.index)  # strongest moment first: a window it carries goes to it
         curves = ([(options.anchor, counted.curves[_GIVEN_ANCHOR])] if options.anchor
                   else [(Anchor.of(f.spec), counted.curves[f.spec.name]) for f in promising])  # fmt: skip
         _timing(discovery, curves, options)
@@ -235,17 +236,20 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
 
 
 def _timing(discovery: Discovery, timed: list[tuple[Anchor, DelayCurve]], options: DiscoverOptions) -> None:
-    """The window of each anchor's delay curve; keeps the anchor with the strongest.
+    """The window of each anchor's delay curve (anchors strongest moment first); keeps the first significant one,
+    else the strongest window found.
 
-    Choosing the best of several moments is itself a search: a window is significant only
-    below the level divided by the number of moments timed (Bonferroni), with enough
-    permutations for that to be reachable.
+    A window after a noise step in front of the real moment, or after part of it, is about as
+    strong as the window after the moment itself: the moment a CRM acts on is the strongest one
+    that carries a significant window. Choosing among moments is itself a search: a window is
+    significant only below the level divided by the number of moments timed (Bonferroni), with
+    enough permutations for that to be reachable.
     """
     if not timed:
         return
     alpha = options.q / len(timed)
     permutations = min(MAX_PERMUTATIONS, max(PERMUTATIONS, math.ceil(20 / alpha) - 1))
-    best: tuple[tuple[float, float], Anchor, TimingWindow] | None = None
+    best: tuple[tuple[bool, float, float], Anchor, TimingWindow] | None = None
     for anchor, curve in timed:
         window = find_window(curve, min_support=options.window_min_support, lower_is_better=options.outcome.absent,
                              permutations=permutations, alpha=alpha)  # fmt: skip
@@ -253,8 +257,10 @@ def _timing(discovery: Discovery, timed: list[tuple[Anchor, DelayCurve]], option
             continue
         logger.info("window after %s: %s, inside %s outside %s, p=%.4g", anchor.spec.name, window.label,
                     window.inside, window.outside, window.p_value)  # fmt: skip
-        if best is None or (window.p_value, -window.statistic) < best[0]:
-            best = ((window.p_value, -window.statistic), anchor, window)
+        if best is None or (not window.significant, window.p_value, -window.statistic) < best[0]:
+            best = ((not window.significant, window.p_value, -window.statistic), anchor, window)
+        if window.significant:
+            break
     discovery.timed = len(timed)
     discovery.anchor = timed[0][0] if best is None else best[1]
     discovery.window = None if best is None else best[2]
