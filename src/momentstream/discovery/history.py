@@ -41,6 +41,7 @@ __all__ = [
 BUCKET_BYTES = 24 * 1024 * 1024
 """Input bytes per bucket (about 100,000 events): one bucket is what discovery holds in memory."""
 _MAX_BUCKETS = 512
+_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000, 1)
 _DAY_MS = 86_400_000
 MAX_EVENTS_PER_CUSTOMER = 50_000
 """Events kept per customer: more is a bot or a shared test id, not a customer's story."""
@@ -82,6 +83,9 @@ class History:
     """Their events beyond the cap, left out of discovery."""
     stray: int = 0
     """Valid events far before or after the bulk of the history, left out of discovery (see :func:`_bulk`)."""
+    resolution_ms: int = _DAY_MS
+    """The finest unit the event times use (a day when every event is at midnight UTC, as in daily exports;
+    a second, or a millisecond, for live data): no gap or silence finer than it means anything."""
 
     def customers_in(self, start_ms: int = -(2**62), end_ms: int = 2**62) -> Iterator[CustomerHistory]:
         """Every customer with events in the period, bucket by bucket (deterministic order)."""
@@ -160,6 +164,8 @@ def load_history(
                 history.events += 1
                 history.types[item.type] += 1
                 history.days[ts // _DAY_MS] += 1
+                if ts % history.resolution_ms:
+                    history.resolution_ms = _resolution(ts)
                 per_customer[item.customer_id] += 1
                 if per_customer[item.customer_id] > max_per_customer:
                     history.over_cap_events += 1  # a bot or a shared test id: counted, not held
@@ -175,6 +181,15 @@ def load_history(
     history.over_cap_customers = sum(1 for count in per_customer.values() if count > max_per_customer)
     history.start_ms, history.end_ms, history.stray = _bulk(history.days)
     return history
+
+
+def _resolution(ts: int) -> int:
+    """The coarsest of a day, an hour, a minute, a second and a millisecond that ``ts`` is a whole multiple of.
+
+    >>> _resolution(86_400_000 * 3), _resolution(86_400_000 + 7_200_000), _resolution(61_000), _resolution(1)
+    (86400000, 3600000, 1000, 1)
+    """
+    return next(unit for unit in _UNITS_MS if ts % unit == 0)
 
 
 def _bulk(days: Counter[int]) -> tuple[int, int, int]:

@@ -73,6 +73,9 @@ class MiningOptions:
     silences: bool = True
     timing_max_delay_ms: int | None = None
     """With an intervention: rank sequences also by how much the timing of it mattered after them."""
+    resolution_ms: int = 1
+    """The history's time resolution: gaps are at least this long and no silence is shorter (a daily export's
+    "nothing for 3h" would only say "nothing later that day")."""
 
 
 @dataclass(slots=True)
@@ -246,13 +249,15 @@ def _tightened(chains: Chains, limits: tuple[int, ...]) -> Chains:
     return out
 
 
-def _learned_gaps(firsts: dict[int, tuple[int, tuple[int, ...]]], steps: int, max_gap_ms: int) -> tuple[int, ...]:
-    """Per transition: the 95th percentile of the given chains' gaps, rounded up to a human unit."""
+def _learned_gaps(firsts: dict[int, tuple[int, tuple[int, ...]]], steps: int, max_gap_ms: int,
+                  resolution_ms: int = 1) -> tuple[int, ...]:  # fmt: skip
+    """Per transition: the 95th percentile of the given chains' gaps, rounded up to a human unit (no finer than
+    the history's time resolution)."""
     learned = []
     for k in range(steps - 1):
         gaps = sorted(g[k] for _, g in firsts.values())
         q95 = gaps[min(len(gaps) - 1, int(0.95 * len(gaps)))] if gaps else max_gap_ms
-        learned.append(min(max_gap_ms, round_up_duration(max(q95, 1))))
+        learned.append(min(max_gap_ms, round_up_duration(max(q95, resolution_ms, 1))))
     return tuple(learned)
 
 
@@ -295,6 +300,8 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
             for silence in SILENCES_MS:
                 if silence > options.max_gap_ms:
                     break
+                if silence < options.resolution_ms:
+                    continue
                 s_counts, s_p, s_members = scorer.score(_silenced(samples, chains, silence, end_ms))
                 if s_counts[0] >= options.min_support:
                     variant = Candidate(seq, gaps, silence, s_counts, s_p, members=s_members)
@@ -308,7 +315,7 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
             return None
         firsts = _completions(chains)
         reached = {i: f for i, f in firsts.items() if outcome.label(samples[i].outcomes, f[0], end_ms)}
-        learned = _learned_gaps(reached, len(seq), loose)
+        learned = _learned_gaps(reached, len(seq), loose, options.resolution_ms)
         used = chains
         if reached and learned != best.gaps_ms:
             tight_chains = _tightened(chains, learned)

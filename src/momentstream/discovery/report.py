@@ -21,6 +21,9 @@ REPORT_VERSION = 1
 _SHOWN = 10
 
 
+_UNIT_NAMES = {86_400_000: "days", 3_600_000: "hours", 60_000: "minutes"}
+
+
 def _num(x: float) -> float | None:
     """JSON has no infinity: an unbounded lift is written as null."""
     return None if math.isinf(x) or math.isnan(x) else round(x, 6)
@@ -84,7 +87,8 @@ def report_json(d: Discovery, options: DiscoverOptions) -> dict[str, Any]:
         "intervention": options.intervention[0] if options.intervention else None,
         "history": {"events": h.events, "customers": h.customers, "rejected": h.rejected, "stray_dates": h.stray,
                     "over_cap_customers": h.over_cap_customers, "over_cap_events": h.over_cap_events,
-                    "rejected_by_reason": dict(h.reject_reasons), "first_event": _day(h.start_ms) if h.events else None,
+                    "rejected_by_reason": dict(h.reject_reasons), "resolution_ms": h.resolution_ms,
+                    "first_event": _day(h.start_ms) if h.events else None,
                     "last_event": _day(h.end_ms) if h.events else None, "event_types": dict(h.types.most_common())},
         "periods": {"discovery": [_day(d.train.start_ms), _day(d.train.end_ms)],
                     "backtest": [_day(d.test.start_ms), _day(d.test.end_ms)] if d.test else None},
@@ -110,6 +114,8 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
              f"outcome: {options.outcome.describe()}; base rate {100 * d.base_rate:.1f}%."
              + (f"\n{h.stray:,} events dated far from the rest ({_day(h.start_ms)[:10]} to {_day(h.end_ms)[:10]}) "
                 "were left out." if h.stray else "")
+             + (f"\nEvent times are whole {_UNIT_NAMES[h.resolution_ms]}: no gap or silence finer than that is tried."
+                if h.events and h.resolution_ms in _UNIT_NAMES else "")
              + (f"\n{h.over_cap_customers:,} customers with more than {MAX_EVENTS_PER_CUSTOMER:,} events (bots?): "
                 f"their {h.over_cap_events:,} further events were left out." if h.over_cap_customers else ""),
              f"Tried {d.mined.tried:,} sequences on {d.mined.sampled:,} customers; the engine counted the best "

@@ -169,7 +169,7 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
 
     searched = CustomerSplit.for_history(history.customers, options.sample_customers)
     samples = _sample(history, train, options, intervention, searched)
-    mining = options.mining
+    mining = replace(options.mining, resolution_ms=max(options.mining.resolution_ms, history.resolution_ms))
     if intervention is not None:
         mining = replace(mining, timing_max_delay_ms=options.max_delay_ms)
     mined = mine(samples, outcome, train.end_ms, mining)
