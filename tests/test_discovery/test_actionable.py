@@ -1,4 +1,4 @@
-"""What discovery writes is something to act on: no sequence holding the outcome itself, protective ones said
+"""What discovery writes is something to act on: no sequence made only of the outcome itself, protective ones said
 (and written to watch only when asked), and every written moment with a cooldown."""
 
 from __future__ import annotations
@@ -30,10 +30,15 @@ def third_order(history: Path) -> Discovery:
     return discover(history, DiscoverOptions(Outcome(where, predicate, parse_duration("30d"))))
 
 
-def test_sequences_holding_the_outcome_are_predictors_never_written(third_order: Discovery) -> None:
+def test_sequences_made_of_the_outcome_are_predictors_never_written(third_order: Discovery) -> None:
     outcome = Outcome(*parse_where("{type: purchase, properties: {order_number: {gte: 3}}}", "o"), 1)
     assert third_order.predictors, "a purchase before a third purchase predicts it: it should be flagged"
-    assert all(any(outcome.could_be(t) for t in f.candidate.tokens) for f in third_order.predictors)
+    assert all(all(outcome.could_be(t) for t in f.candidate.tokens) for f in third_order.predictors)
+    assert any(
+        any(outcome.could_be(t) for t in f.candidate.tokens)
+        for f in third_order.findings
+        if f not in third_order.predictors
+    ), "support, then a purchase: a moment, though it holds one"
     written = {third_order.written_as.get(f.spec.name) for f in third_order.predictors}
     assert written == {None}
     assert third_order.written, "the actionable moments are still written"

@@ -112,12 +112,17 @@ class Outcome:
         (True, False)
         >>> third.could_be(("purchase", "order_number", 3)), third.could_be(("support_ticket", "", None))
         (True, False)
+        >>> third.could_be(("purchase", "channel", "app"))  # a third order may come through the app
+        True
         """
         kind, field, value = token
         named = self.where.get("type")
         types = {named} if isinstance(named, str) else set(named) if isinstance(named, list) else None
         if types is not None and kind not in types:
             return False
+        asked = {*(self.where.get("properties") or {}), *(["channel"] if "channel" in self.where else [])}
+        if field not in asked:  # refined by something the outcome does not ask about: as good as the bare type
+            field, value = "", None
         if not field and types is not None:
             return True
         properties = {field: value} if field and field != "channel" else {}

@@ -152,8 +152,8 @@ def _predictor_text(d: Discovery) -> list[str]:
         return []
     names = ", ".join(f.description for f in d.predictors[:3])
     more = f" and {len(d.predictors) - 3} more" if len(d.predictors) > 3 else ""
-    return ["", f"{len(d.predictors)} sequence(s) hold an event that may be the outcome itself ({names}{more}): they "
-                "predict it, they are no moment to act on, and are not written."]  # fmt: skip
+    return ["", f"{len(d.predictors)} sequence(s) are made only of events that may be the outcome itself "
+                f"({names}{more}): they predict it, they are no moment to act on, and are not written."]  # fmt: skip
 
 
 def _protective_text(d: Discovery, options: DiscoverOptions) -> list[str]:

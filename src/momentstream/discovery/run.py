@@ -117,7 +117,7 @@ class Discovery:
     protective: list[Finding] = field(default_factory=list)
     """Significant sequences after which the outcome is less likely (lift below 1), best first."""
     predictors: list[Finding] = field(default_factory=list)
-    """Significant sequences holding an event that could be the outcome itself ("bought twice, buys a third
+    """Significant sequences made only of events that could be the outcome itself ("bought twice, buys a third
     time"): they predict it, they are no moment to act on, and are never written."""
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -199,7 +199,8 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     found = findings(len(specs), chosen, specs, counted, options.q)
     started = clock.stage("verify", started)
 
-    predictors = [f for f in found if f.significant and any(outcome.could_be(t) for t in f.candidate.tokens)]
+    # Made only of events that could be the outcome (buy, buy -> buys again): momentum, nothing to act on.
+    predictors = [f for f in found if f.significant and all(outcome.could_be(t) for t in f.candidate.tokens)]
     positive = [f for f in found if f.significant and f.lift > 1 and f not in predictors]  # moments to act on
     discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
                           failures=counted.failures, tested=len(specs), tested_customers=counted.customers)  # fmt: skip

@@ -145,18 +145,21 @@ def parents_of(candidates: Sequence[Candidate]) -> list[Candidate]:
     """The shorter moments each sequence extends, to be counted beside it: without its silence, without its
     first step and without its last (sequences of three steps or more). Only those not already given."""
     given = {c.key for c in candidates}
-    out: list[Candidate] = []
+    out: dict[tuple[object, ...], Candidate] = {}
     for c in candidates:
         if not c.gaps_ms:
             continue
-        shorter = [Candidate(c.tokens, c.gaps_ms)] if c.silence_ms else []
+        shorter = [(c.tokens, c.gaps_ms)] if c.silence_ms else []
         if len(c.tokens) >= 3:
-            shorter += [Candidate(c.tokens[:-1], c.gaps_ms[:-1]), Candidate(c.tokens[1:], c.gaps_ms[1:])]
-        for parent in shorter:
-            if parent.key not in given:
-                given.add(parent.key)
-                out.append(parent)
-    return out
+            shorter += [(c.tokens[:-1], c.gaps_ms[:-1]), (c.tokens[1:], c.gaps_ms[1:])]
+        for tokens, gaps in shorter:
+            # The search's timing signal of the longer moment is the best guess for its part (never searched alone).
+            parent = Candidate(tokens, gaps, timing=c.timing)
+            if parent.key in given:
+                continue
+            if parent.key not in out or out[parent.key].timing < c.timing:
+                out[parent.key] = parent
+    return list(out.values())
 
 
 def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
