@@ -152,3 +152,15 @@ def test_the_window_after_a_moment_you_already_run(tmp_path: Path, capsys: pytes
     assert abs(window["opens_after_ms"] / 3_600_000 - 19) <= 3.6
     assert abs(window["closes_after_ms"] / 3_600_000 - 37) <= 3.6
     assert "Intervention window after post_purchase_window" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [64084884, 64084885, 672432478])
+def test_null_histories_where_the_search_once_fooled_itself_yield_nothing(tmp_path: Path, seed: int) -> None:
+    """Each of these null histories gave one confident false moment (q < 0.05) when the search's own customers
+    were also the tested ones; tested on customers the search never saw, none survives."""
+    events = tmp_path / "events.jsonl"
+    planted = plant(events, seed, customers=2000, effect=False)
+    where, predicate = parse_where(planted.outcome, "--outcome")
+    d = discover(events, DiscoverOptions(Outcome(where, predicate, parse_duration("14d"))))
+    assert [f.description for f in d.findings if f.significant] == []
+    assert d.written == []
