@@ -40,7 +40,7 @@ def test_a_step_that_makes_the_effect_stronger_stays() -> None:
         ("ticket", "trial", "feature"): MomentCounts(fired=600, positive=300, rest=3400, rest_positive=340),
         ("trial", "feature"): MomentCounts(fired=1900, positive=460, rest=2100, rest_positive=210),
     })  # fmt: skip
-    assert found == [("ticket", "trial", "feature"), ("trial", "feature")]
+    assert found == [("ticket", "trial", "feature"), ("trial", "feature")]  # the stronger, longer one first
 
 
 def test_an_insignificant_shorter_moment_absorbs_nothing() -> None:
@@ -60,3 +60,12 @@ def test_parents_are_the_sequence_without_its_silence_first_or_last_step() -> No
         (("b", "c"), (24 * H,), None),
     }
     assert parents_of([_candidate("a", "b"), _candidate("a", "b", "c")]) == [_candidate("b", "c")]
+
+
+def test_a_longer_moment_with_better_evidence_is_kept_and_goes_first() -> None:
+    """The planted three steps: barely a higher rate than their last two, but far more certain (fewer strays)."""
+    found = _found({
+        ("sign", "trial", "feature"): MomentCounts(fired=430, positive=150, rest=3570, rest_positive=200),
+        ("trial", "feature"): MomentCounts(fired=500, positive=150, rest=3500, rest_positive=290),
+    })  # fmt: skip
+    assert found == [("sign", "trial", "feature"), ("trial", "feature")]

@@ -163,10 +163,27 @@ def parents_of(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
-    """Drop each significant sequence that extends a significant shorter one without a stronger effect."""
+    """Drop each significant sequence that extends a significant shorter one without a stronger effect or better
+    evidence; one that extends it with a stronger effect goes before it (the shorter one is mostly its signal,
+    diluted)."""
     significant = [f for f in ranked if f.significant and f.candidate.gaps_ms]
-    return [f for f in ranked
-            if not (f in significant and any(_extends(f, a) and not _stronger(f, a) for a in significant))]  # fmt: skip
+    kept = [f for f in ranked if not (f in significant and any(_folds_into(f, a) for a in significant))]
+    moved = True
+    while moved:  # terminates: a finding only ever moves before a shorter one
+        moved = False
+        for i, longer in enumerate(kept):
+            j = next((j for j, shorter in enumerate(kept[:i]) if longer in significant and shorter in significant
+                      and _extends(longer, shorter) and _stronger(longer, shorter)), None)  # fmt: skip
+            if j is not None:
+                kept.insert(j, kept.pop(i))
+                moved = True
+                break
+    return kept
+
+
+def _folds_into(longer: Finding, shorter: Finding) -> bool:
+    """The shorter moment says all the longer one does: it extends it, is no stronger, and is no better evidenced."""
+    return _extends(longer, shorter) and not _stronger(longer, shorter) and shorter.p_value <= longer.p_value
 
 
 def _extends(longer: Finding, shorter: Finding) -> bool:
