@@ -62,10 +62,10 @@ def test_parents_are_the_sequence_without_its_silence_first_or_last_step() -> No
     assert parents_of([_candidate("a", "b"), _candidate("a", "b", "c")]) == [_candidate("b", "c")]
 
 
-def test_a_longer_moment_with_better_evidence_is_kept_and_goes_first() -> None:
-    """The planted three steps: barely a higher rate than their last two, but far more certain (fewer strays)."""
+def test_a_longer_moment_with_better_evidence_is_kept_after_the_shorter_one() -> None:
+    """Barely a higher rate than its last two steps, but far more certain: kept, listed after them."""
     found = _found({
         ("sign", "trial", "feature"): MomentCounts(fired=430, positive=150, rest=3570, rest_positive=200),
         ("trial", "feature"): MomentCounts(fired=500, positive=150, rest=3500, rest_positive=290),
     })  # fmt: skip
-    assert found == [("sign", "trial", "feature"), ("trial", "feature")]
+    assert found == [("trial", "feature"), ("sign", "trial", "feature")]

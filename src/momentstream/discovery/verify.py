@@ -163,22 +163,36 @@ def parents_of(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
-    """Drop each significant sequence that extends a significant shorter one without a stronger effect or better
-    evidence; one that extends it with a stronger effect goes before it (the shorter one is mostly its signal,
-    diluted)."""
+    """Parsimony among nested sequences (a longer one extends a shorter one; both significant).
+
+    The longer one is dropped when it is no stronger and no better evidenced: the shorter one says it all.
+    When it is stronger, it goes before the shorter one (which is mostly its signal, diluted); when it is
+    no stronger but better evidenced, it stays, after the shorter one.
+    """
     significant = [f for f in ranked if f.significant and f.candidate.gaps_ms]
     kept = [f for f in ranked if not (f in significant and any(_folds_into(f, a) for a in significant))]
-    moved = True
-    while moved:  # terminates: a finding only ever moves before a shorter one
-        moved = False
-        for i, longer in enumerate(kept):
-            j = next((j for j, shorter in enumerate(kept[:i]) if longer in significant and shorter in significant
-                      and _extends(longer, shorter) and _stronger(longer, shorter)), None)  # fmt: skip
-            if j is not None:
-                kept.insert(j, kept.pop(i))
-                moved = True
-                break
+    for _ in range(len(kept) ** 2):  # a few moves; the bound only guards against tests that disagree in a circle
+        move = _misplaced(kept, significant)
+        if move is None:
+            break
+        i, j = move
+        kept.insert(j, kept.pop(i))
     return kept
+
+
+def _misplaced(kept: list[Finding], significant: list[Finding]) -> tuple[int, int] | None:
+    """The first finding listed after one it should precede, with the place it should take."""
+    for i, later in enumerate(kept):
+        if later not in significant:
+            continue
+        for j, earlier in enumerate(kept[:i]):
+            if earlier not in significant:
+                continue
+            if (_extends(later, earlier) and _stronger(later, earlier)) or (
+                _extends(earlier, later) and not _stronger(earlier, later)
+            ):
+                return i, j
+    return None
 
 
 def _folds_into(longer: Finding, shorter: Finding) -> bool:
