@@ -4,9 +4,10 @@ The counts that reach the report come from :func:`momentstream.discovery.scan.sc
 from the engine's compiled matcher, never from stage one's approximation, and from customers
 stage one never saw (:mod:`.split`), so Benjamini-Hochberg runs over the candidates tested.
 Near-duplicates (a sequence with and without its silence, firing for nearly the same customers)
-are folded into the best. A sequence that only adds steps to a significant shorter one, without
-a significantly stronger effect, is folded into the shorter one (parsimony): a noise step in
-front of the real moment must not take its place, nor its window.
+are folded into the best. A sequence that only adds steps to a significant shorter one, with
+neither a significantly stronger effect nor better evidence, is folded into the shorter one, and
+one that is no stronger is listed after it (parsimony): a noise step in front of the real moment
+must not take its place, nor its window.
 """
 
 from __future__ import annotations
