@@ -70,3 +70,6 @@ def test_a_capped_moment_is_counted_as_if_alone_beside_uncapped_candidates(tmp_p
     assert beside.counts["any_view"].triggers > 0
     assert beside.counts["given"] == alone.counts["given"]
     assert alone.counts["given"].triggers > 0
+    held = scan(history, [capped, chatty_spec], _purchase(), period, held_out=CustomerSplit(0.5),
+                everyone=frozenset({"any_view"}), workers=1)  # fmt: skip
+    assert held.counts["any_view"] == beside.counts["any_view"]  # searched customers run it alone: same counts

@@ -221,6 +221,7 @@ def _scan_bucket(job: _Job) -> ScanResult:
                         curves={n: empty_curve(job.max_delay_ms) for n in anchors},
                         sketches={n: set() for n in names})  # fmt: skip
     everyone = [n for n in names if n in job.everyone]
+    counted_for_everyone = frozenset(i for i, n in enumerate(names) if n in job.everyone)
     for customer in read_bucket(job.bucket, start, end):
         searched = job.held_out is not None and job.held_out.searched(customer.customer_id)
         if searched and not everyone:
@@ -236,8 +237,9 @@ def _scan_bucket(job: _Job) -> ScanResult:
                 result.labelled += 1
                 result.positive += rest
         try:
-            first = _first_triggers(engines.for_types({e.type for e in events}), events, customer.customer_id,
-                                    end - 1)  # fmt: skip
+            among = counted_for_everyone if searched else None  # a searched customer counts for those alone
+            first = _first_triggers(engines.for_types({e.type for e in events}, among), events,
+                                    customer.customer_id, end - 1)  # fmt: skip
         except Exception as err:  # one customer's failure must not end the discovery
             result.failures += 1
             logger.warning("engine failed on a customer during discovery: %s", type(err).__name__)
@@ -312,11 +314,14 @@ class _Engines:
         self.capped = tuple(i for i, s in enumerate(specs) if s.contact_cap is not None)
         self.cache: dict[tuple[int, ...], Engine] = {}
 
-    def for_types(self, types: set[str]) -> list[Engine]:
-        """The engines for a customer who had events of ``types``."""
+    def for_types(self, types: set[str], among: frozenset[int] | None = None) -> list[Engine]:
+        """The engines for a customer who had events of ``types``; with ``among``, only what those moments need
+        (the capped ones keep their whole group: they compete)."""
+        capped = self.capped if among is None or among.intersection(self.capped) else ()
         free = tuple(i for i, needs in enumerate(self.needs)
-                     if i not in self.capped and all(n & types for n in needs))  # fmt: skip
-        return [self._engine(key) for key in (self.capped, free) if key]
+                     if i not in self.capped and (among is None or i in among)
+                     and all(n & types for n in needs))  # fmt: skip
+        return [self._engine(key) for key in (capped, free) if key]
 
     def _engine(self, key: tuple[int, ...]) -> Engine:
         engine = self.cache.get(key)
