@@ -146,28 +146,32 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
     return "\n".join(lines)
 
 
+def _first_three(labels: list[str]) -> str:
+    """``a, b, c and 4 more``: enough to recognise them in a line."""
+    more = f" and {len(labels) - 3} more" if len(labels) > 3 else ""
+    return ", ".join(labels[:3]) + more
+
+
 def _predictor_text(d: Discovery) -> list[str]:
     """Sequences that hold the outcome itself: named apart, never written."""
     if not d.predictors:
         return []
-    names = ", ".join(f.description for f in d.predictors[:3])
-    more = f" and {len(d.predictors) - 3} more" if len(d.predictors) > 3 else ""
+    names = _first_three([f.description for f in d.predictors])
     return ["", f"{len(d.predictors)} sequence(s) are made only of events that may be the outcome itself "
-                f"({names}{more}): they predict it, they are no moment to act on, and are not written."]  # fmt: skip
+                f"({names}): they predict it, they are no moment to act on, and are not written."]  # fmt: skip
 
 
 def _protective_text(d: Discovery, options: DiscoverOptions) -> list[str]:
     """Sequences after which the outcome is less likely: said, and written only when asked to."""
     if not d.protective:
         return []
-    names = ", ".join(f"{f.description} ({f.lift:.2f}x)" for f in d.protective[:3])
-    more = f" and {len(d.protective) - 3} more" if len(d.protective) > 3 else ""
+    names = _first_three([f"{f.description} ({f.lift:.2f}x)" for f in d.protective])
     told = (
         " Written as shadow (watch) moments: they run and are audited, never sent."
         if options.write_protective
         else " Not written as moments to act on; --write-protective writes them as shadow (watch) moments."
     )
-    return ["", f"{len(d.protective)} protective sequence(s): the outcome is less likely after {names}{more}.{told}"]
+    return ["", f"{len(d.protective)} protective sequence(s): the outcome is less likely after {names}.{told}"]
 
 
 def _window_text(d: Discovery, randomised: bool) -> str:
