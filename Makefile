@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-kafka bench-peers kafka kafka-stop clean
+.PHONY: demo test lint bench bench-kafka bench-peers kafka kafka-stop clean pictures
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench-kafka: $(STAMP)
 
 bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/peers.py
+
+# Discovery's pages screenshotted in headless Chromium (docs/pictures/); needs chromium.
+pictures: $(STAMP)
+	deploy/pictures.sh
 
 # A local Apache Kafka broker (KRaft, 127.0.0.1:9092) from Maven-resolved jars; needs Java 17 and Maven.
 kafka:

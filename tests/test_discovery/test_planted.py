@@ -7,6 +7,7 @@ code under test cannot know them.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
@@ -22,7 +23,7 @@ from momentstream.discovery.run import DiscoverOptions, Discovery, discover
 from momentstream.patterns.dsl import load_moments
 from momentstream.runtime.sources import write_events
 from momentstream.sim.journeys import simulate
-from momentstream.sim.planted import Planted, plant
+from momentstream.sim.planted import Planted, Shape, plant
 
 
 def _seed() -> int:
@@ -55,6 +56,40 @@ def test_the_planted_sequence_and_window_are_recovered(tmp_path: Path) -> None:
     assert _window_recovered(d, planted), f"seed {seed}: planted {planted.window_h} h, found {d.window.label}"
     assert d.window.significant
     assert d.window.inside[1] / d.window.inside[0] > d.window.outside[1] / d.window.outside[0]
+
+
+def _states_the_planted_shape(d: Discovery, name: str, planted: Planted) -> bool:
+    """Whether the written moment ``name`` is the planted k-of-n set, absence or threshold."""
+    counted = {v: k for k, v in d.written_as.items()}.get(name, name)
+    c = next(f.candidate for f in d.findings if f.spec.name == counted)
+    kinds = tuple(t[0] for t in c.tokens)
+    if planted.shape == "at_least":
+        return c.at_least == planted.k and sorted(kinds) == sorted(planted.sequence)
+    if planted.shape == "absence":
+        return c.absent is not None and kinds == planted.sequence[:1] and c.absent[0] == planted.sequence[1]
+    threshold = planted.threshold or 0.0
+    return (
+        kinds == planted.sequence and c.tokens[-1][1] == "value>=" and threshold / 2.5 <= c.tokens[-1][2] <= threshold
+    )
+
+
+@pytest.mark.parametrize("shape", ["at_least", "absence", "value"])
+def test_a_planted_set_absence_or_threshold_is_the_moment_written_first(tmp_path: Path, shape: Shape) -> None:
+    """Any 3 of 5 words within 7 days; a word not followed by another for 12h; a sequence whose last event is
+    worth at least a round amount: each written first, as that shape, with its window."""
+    seed = _seed()
+    planted = plant(tmp_path / "events.jsonl", seed, shape=shape)
+    where, predicate = parse_where(planted.outcome, "--outcome")
+    options = DiscoverOptions(Outcome(where, predicate, parse_duration("14d")),
+                              intervention=parse_where(planted.intervention, "--intervention"))  # fmt: skip
+    d = discover(tmp_path / "events.jsonl", options)
+    assert d.written, f"seed {seed}: nothing written; found {[f.description for f in d.findings[:3]]}"
+    first = d.written[0]
+    assert _states_the_planted_shape(d, first.name, planted), f"seed {seed}: planted {planted}, wrote {first.name}"
+    assert d.window is not None, f"seed {seed}: no window"
+    assert d.window.significant
+    assert first.window is not None
+    assert _window_recovered(d, planted), f"seed {seed}: planted {planted.window_h} h, found {d.window.label}"
 
 
 def test_a_history_without_an_effect_yields_no_significant_candidate(tmp_path: Path) -> None:
@@ -111,7 +146,11 @@ def test_the_command_discovers_writes_a_valid_moments_file_and_backtests(
     assert moments[0].window is not None
     assert report["window"]["backtest"]["inside"]["customers"] > 0
     page = (tmp_path / "r.html").read_text()
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 3  # the delay curve, inside vs outside as bars, the moments
+    assert "…" not in page  # full labels, wrapped
+    for m in [m for m in report["moments"] if m["significant"]][:10]:
+        assert html.escape(m["sequence"]) in page  # each row's tooltip names it in full
+    assert f"What comes before {planted.outcome} within 14d" in page
     assert "<script" not in page
     assert "Backtest on 2025-05-25" in printed
 

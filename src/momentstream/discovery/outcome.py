@@ -137,11 +137,41 @@ class Outcome:
         return f"{'no ' if self.absent else ''}{what} within {format_duration(self.within_ms)}"
 
 
+_SIGNS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+
+
 def _describe_where(where: Mapping[str, Any]) -> str:
-    if set(where) == {"type"}:
-        kind = where["type"]
-        return kind if isinstance(kind, str) else " or ".join(kind)
+    """In words where it is simple (``purchase with order_number ≥ 3, via app``), else the YAML as given.
+
+    >>> _describe_where({"type": "purchase", "properties": {"order_number": {"gte": 3}}, "channel": "app"})
+    'purchase with order_number ≥ 3, via app'
+    >>> _describe_where({"type": ["a", "b"], "value": {"gte": 100, "lt": 500}})
+    'a or b with value ≥ 100 and < 500'
+    """
+    kind = where.get("type")
+    simple = set(where) <= {"type", "properties", "value", "channel"}
+    conditions = dict(where.get("properties") or {})
+    if "value" in where:
+        conditions["value"] = where["value"]
+    if simple and isinstance(kind, str | list) and all(_describe_test(v) is not None for v in conditions.values()):
+        text = kind if isinstance(kind, str) else " or ".join(map(str, kind))
+        if conditions:
+            text += " with " + ", ".join(f"{k} {_describe_test(v)}" for k, v in conditions.items())
+        if "channel" in where:
+            channel = where["channel"]
+            text += ", via " + (channel if isinstance(channel, str) else " or ".join(map(str, channel)))
+        return text
     return yaml.safe_dump(dict(where), default_flow_style=True, width=10_000).strip()
+
+
+def _describe_test(test: Any) -> str | None:
+    if isinstance(test, Mapping):
+        if not test or set(test) - set(_SIGNS):
+            return None
+        return " and ".join(f"{_SIGNS[op]} {value}" for op, value in test.items())
+    if isinstance(test, list):
+        return "in " + ", ".join(map(str, test))
+    return f"= {test}"
 
 
 def reference_time(customer_id: str, times: Sequence[int], within_ms: int, end_ms: int) -> int | None:

@@ -37,6 +37,7 @@ def _finding(f: Finding, written_as: dict[str, str]) -> dict[str, Any]:
     low, high = f.interval
     return {
         "candidate": f.spec.name, "moment": written_as.get(f.spec.name), "sequence": f.description,
+        "shape": "at_least" if f.candidate.at_least else "absence" if f.candidate.absent is not None else "sequence",
         "significant": f.significant,
         "fired": f.counts.fired, "triggers": f.counts.triggers, "outcomes": f.counts.positive,
         "rate": _num(f.rate), "rate_ci95": [_num(low), _num(high)], "rest": f.counts.rest,
@@ -118,20 +119,21 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
                 if h.events and h.resolution_ms in _UNIT_NAMES else "")
              + (f"\n{h.over_cap_customers:,} customers with more than {MAX_EVENTS_PER_CUSTOMER:,} events (bots?): "
                 f"their {h.over_cap_events:,} further events were left out." if h.over_cap_customers else ""),
-             f"Tried {d.mined.tried:,} sequences on {d.mined.sampled:,} customers; the engine counted the best "
+             f"Tried {d.mined.tried:,} candidate moments (sequences, k-of-n sets, absences, thresholds) on "
+             f"{d.mined.sampled:,} customers; the engine counted the best "
              f"{d.tested} on the {d.tested_customers:,} others (the search never saw them, so the tests are honest); "
              f"false discovery rate {options.q:g} over those {d.tested}.", ""]  # fmt: skip
     significant = [f for f in d.findings if f.significant]
     if not significant:
-        lines.append("No sequence moves the outcome rate significantly: nothing to write.")
+        lines.append("No moment moves the outcome rate significantly: nothing to write.")
     else:
         rows = []
         for f in significant[:_SHOWN]:
             low, high = f.interval
             rows.append([f.description, f.counts.fired, f"{100 * f.rate:.1f}% [{100 * low:.0f}-{100 * high:.0f}]",
                          f"{100 * f.rest_rate:.1f}%", f"{f.lift:.2f}x", f"{f.q_value:.1g}"])  # fmt: skip
-        lines.append("Sequences that move the outcome (engine counts, 95% Wilson interval, BH q):")
-        lines.append(format_table(["sequence", "fired", "rate", "others", "lift", "q"], rows))
+        lines.append("Moments that move the outcome (engine counts, 95% Wilson interval, BH q):")
+        lines.append(format_table(["moment", "fired", "rate", "others", "lift", "q"], rows))
     if d.window is not None and d.anchor is not None:
         lines += ["", _window_text(d, options.randomised is not None)]
     elif options.intervention is not None and significant:

@@ -25,14 +25,22 @@ from momentstream.core.schema import ms_to_datetime
 from momentstream.discovery.backtest import BacktestRow, backtest_rows, winback_spec
 from momentstream.discovery.curve import DelayCurve
 from momentstream.discovery.history import History, load_history
-from momentstream.discovery.mining import CustomerSample, Mined, MiningOptions, diverse, mine, sample_customer
+from momentstream.discovery.mining import (
+    Candidate,
+    CustomerSample,
+    Mined,
+    MiningOptions,
+    diverse,
+    mine,
+    sample_customer,
+)
 from momentstream.discovery.outcome import Outcome, check_occurs
 from momentstream.discovery.scan import Period, ScanResult, scan, without_windows
 from momentstream.discovery.split import CustomerSplit
 from momentstream.discovery.timing import PERMUTATIONS, TimingWindow, find_window, window_at
 from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for, parents_of
 from momentstream.patterns.predicates import Predicate
-from momentstream.patterns.spec import EventStep, MomentSpec, WindowSpec
+from momentstream.patterns.spec import EventStep, KOfNStep, MomentSpec, WindowSpec
 from momentstream.runtime.progress import Progress
 
 __all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
@@ -44,6 +52,8 @@ _GIVEN_ANCHOR = "given_anchor"
 TIMED_MOMENTS = 12
 """Significant moments whose delay curves are searched for a window: those where the timing of the
 intervention mattered most in the sample (fewer tries keep the Bonferroni correction mild)."""
+SET_CANDIDATES = 3
+"""k-of-n sets counted by the engine beside the diverse choice (the best of different indicators)."""
 TIMING_CANDIDATES = 10
 """Candidates counted by the engine for the strength of their timing effect (beside the best by p-value)."""
 
@@ -57,10 +67,10 @@ class Anchor:
 
     @classmethod
     def of(cls, spec: MomentSpec) -> Anchor:
-        """The window's anchor if the moment has one, else its last event step."""
+        """The window's anchor if the moment has one, else its last event (or k-of-n) step."""
         if spec.window is not None and spec.window.anchor is not None:
             return cls(spec, spec.window.anchor)
-        events = [s.name for s in spec.steps if isinstance(s, EventStep)]
+        events = [s.name for s in spec.steps if isinstance(s, EventStep | KOfNStep)]
         return cls(spec, events[-1] if events else None)
 
 
@@ -180,7 +190,10 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
         by_timing = sorted((c for c in mined.candidates if c.timing > 0), key=lambda c: -c.timing)
         keys = {c.key for c in chosen}
         chosen += [c for c in diverse(by_timing, TIMING_CANDIDATES) if c.key not in keys]
+    chosen += _best_sets(mined.candidates, {c.key for c in chosen})
     chosen += parents_of(chosen)  # counted beside them, so a step that adds nothing can be folded away
+    scored_sets = {c.key: c for c in mined.candidates if c.at_least}
+    chosen = [scored_sets.get(c.key, c) for c in chosen]  # a set's variants keep the search's scores (see verify)
     specs = [
         candidate_spec(c, name, intervention_where) for c, name in zip(chosen, names_for(chosen, "c"), strict=True)
     ]
@@ -234,6 +247,23 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
         started = clock.stage("backtest", started)
     discovery.seconds = clock.seconds
     return discovery
+
+
+def _best_sets(ranked: list[Candidate], given: set[tuple[object, ...]]) -> list[Candidate]:
+    """The best k-of-n sets of different indicators (each its best k and window), beside the diverse choice:
+    a set and the same set with one more indicator fire for mostly the same customers, so only one of them
+    would be counted, and the search's sample may prefer the wrong one."""
+    out: list[Candidate] = []
+    seen: set[frozenset[object]] = set()
+    for c in ranked:
+        if len(out) >= SET_CANDIDATES:
+            break
+        members = frozenset(c.tokens)
+        if c.at_least and members not in seen:
+            seen.add(members)
+            if c.key not in given:
+                out.append(c)
+    return out
 
 
 def _timing(discovery: Discovery, timed: list[tuple[Anchor, DelayCurve]], options: DiscoverOptions) -> None:

@@ -30,7 +30,7 @@ from momentstream.discovery.split import CustomerSplit
 from momentstream.discovery.stats import wilson
 from momentstream.discovery.timing import empty_curve
 from momentstream.patterns.nfa import compile_moment
-from momentstream.patterns.spec import EventStep, MomentSpec
+from momentstream.patterns.spec import EventStep, KOfNStep, MomentSpec
 from momentstream.runtime.progress import Progress
 
 __all__ = ["MomentCounts", "Period", "ScanResult", "scan", "without_windows"]
@@ -333,7 +333,7 @@ class _Engines:
 
 
 def _needed_types(spec: MomentSpec) -> list[frozenset[str]]:
-    """For each event step that names its types: one of these must occur for the moment to fire."""
+    """For each event or k-of-n step that names its types: one of these must occur for the moment to fire."""
     needs = []
     for step in spec.steps:
         if isinstance(step, EventStep) and step.min_times > 0 and isinstance(step.where, Mapping):
@@ -342,6 +342,10 @@ def _needed_types(spec: MomentSpec) -> list[frozenset[str]]:
                 needs.append(frozenset({kind}))
             elif isinstance(kind, list) and all(isinstance(k, str) for k in kind):
                 needs.append(frozenset(kind))
+        elif isinstance(step, KOfNStep):  # one indicator at least (each names its type)
+            kinds = [w.get("type") if isinstance(w, Mapping) else None for _, w in step.indicators]
+            if all(isinstance(k, str) for k in kinds):
+                needs.append(frozenset(k for k in kinds if isinstance(k, str)))
     return needs
 
 

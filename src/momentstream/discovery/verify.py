@@ -7,11 +7,13 @@ Near-duplicates (a sequence with and without its silence, firing for nearly the 
 are folded into the best. A sequence that only adds steps to a significant shorter one, with
 neither a significantly stronger effect nor better evidence, is folded into the shorter one, and
 one that is no stronger is listed after it (parsimony): a noise step in front of the real moment
-must not take its place, nor its window.
+must not take its place, nor its window. Likewise a sequence of a k-of-n set's indicators (one of the
+orders the set takes) is folded into the set when it is neither stronger nor better evidenced.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +22,17 @@ from momentstream.core.clock import format_duration
 from momentstream.discovery.mining import Candidate
 from momentstream.discovery.outcome import SYSTEM_TYPES
 from momentstream.discovery.scan import MomentCounts, ScanResult
+from momentstream.discovery.shapes import SET_WINDOWS_MS
 from momentstream.discovery.stats import benjamini_hochberg, fisher_p
-from momentstream.discovery.tokens import slug, token_name, token_where
-from momentstream.patterns.spec import AbsentStep, EventStep, MomentSpec, Step
+from momentstream.discovery.tokens import AT_LEAST, slug, token_name, token_where
+from momentstream.patterns.spec import AbsentStep, EventStep, KOfNStep, MomentSpec, Step
 
 __all__ = ["Finding", "candidate_spec", "findings", "parents_of", "quiet_where"]
 
 _NEAR_DUPLICATE = 0.8
 """Jaccard overlap of fired customers above which the weaker of two moments is folded."""
+_SAME_SET = 0.5
+"""Jaccard overlap of two k-of-n sets' indicators above which they are variants of one set."""
 _STRONGER = 0.10
 """Two-sided Fisher p-value below which a longer moment's outcome rate counts as stronger than its shorter one's
 (one-sided 0.05, in the direction of its effect)."""
@@ -51,6 +56,18 @@ def quiet_where(intervention: dict[str, Any] | None) -> dict[str, Any]:
 def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any] | None) -> MomentSpec:
     """The moment a candidate stands for; a frequency rule (no gaps) is one step repeated k times."""
     tokens = candidate.tokens
+    if candidate.at_least:
+        indicators: dict[str, dict[str, Any]] = {}
+        for token in tokens:
+            label = slug(token_name(token), 32)
+            indicators[label if label not in indicators else f"{label}_{len(indicators)}"] = token_where(token)
+        kofn = KOfNStep("indicators", candidate.at_least, tuple(indicators.items()), candidate.gaps_ms[0])
+        return MomentSpec(name, (kofn,), skip="skip_past_last_event")
+    if candidate.absent is not None:
+        first = EventStep(f"s1_{slug(token_name(tokens[0]), 32)}", token_where(tokens[0]))
+        missing = AbsentStep(f"no_{slug(token_name(candidate.absent), 32)}", token_where(candidate.absent),
+                             for_ms=candidate.silence_ms)  # fmt: skip
+        return MomentSpec(name, (first, missing), skip="skip_past_last_event")
     if not candidate.gaps_ms:
         step = EventStep("repeated", token_where(tokens[0]), min_times=len(tokens), max_times=len(tokens))
         return MomentSpec(name, (step,), within_ms=30 * 86_400_000, skip="skip_past_last_event")
@@ -65,6 +82,12 @@ def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any]
 
 def describe(candidate: Candidate) -> str:
     """``support_ticket -> purchase[order_number=2] (within 4d) -> nothing for 18h``."""
+    if candidate.at_least:
+        listed = ", ".join(token_name(t) for t in candidate.tokens)
+        return f"at least {candidate.at_least} of {{{listed}}} within {format_duration(candidate.gaps_ms[0])}"
+    if candidate.absent is not None:
+        return (f"{token_name(candidate.tokens[0])} -> no {token_name(candidate.absent)} "
+                f"for {format_duration(candidate.silence_ms or 0)}")  # fmt: skip
     if not candidate.gaps_ms:
         return f"{token_name(candidate.tokens[0])} x{len(candidate.tokens)} within 30d"
     parts = [token_name(candidate.tokens[0])]
@@ -117,7 +140,12 @@ def names_for(candidates: Sequence[Candidate], prefix: str = "d") -> list[str]:
     names = []
     for rank, c in enumerate(candidates, start=1):
         words = "_".join(slug(token_name(t), 32) for t in c.tokens[:4]) if c.gaps_ms else slug(token_name(c.tokens[0]))
-        words += "_silence" if c.silence_ms else "" if c.gaps_ms else f"_x{len(c.tokens)}"
+        if c.at_least:
+            words = f"{c.at_least}_of_{words}"
+        elif c.absent is not None:
+            words += f"_no_{slug(token_name(c.absent), 32)}"
+        else:
+            words += "_silence" if c.silence_ms else "" if c.gaps_ms else f"_x{len(c.tokens)}"
         names.append(f"{prefix}{rank:02d}_{words}"[:80].rstrip("_"))
     return names
 
@@ -144,10 +172,17 @@ def findings(
 
 def parents_of(candidates: Sequence[Candidate]) -> list[Candidate]:
     """The shorter moments each sequence extends, to be counted beside it: without its silence, without its
-    first step and without its last (sequences of three steps or more). Only those not already given."""
+    first step and without its last (sequences of three steps or more). For a k-of-n set: the set without
+    each indicator, and with the other windows (the search kept only its best variant; the customers it
+    never saw decide). Only those not already given."""
     given = {c.key for c in candidates}
     out: dict[tuple[object, ...], Candidate] = {}
     for c in candidates:
+        if c.at_least:
+            for variant in _set_variants(c):
+                if variant.key not in given:
+                    out.setdefault(variant.key, variant)
+            continue
         if not c.gaps_ms:
             continue
         shorter = [(c.tokens, c.gaps_ms)] if c.silence_ms else []
@@ -163,6 +198,19 @@ def parents_of(candidates: Sequence[Candidate]) -> list[Candidate]:
     return list(out.values())
 
 
+def _set_variants(c: Candidate) -> list[Candidate]:
+    within = c.gaps_ms[0]
+    out = [Candidate(c.tokens, (w,), timing=c.timing, at_least=c.at_least) for w in SET_WINDOWS_MS
+           if w != within and w <= max(within, 7 * 86_400_000)]  # fmt: skip
+    if len(c.tokens) == 2:  # each order alone: when one of them carries it all, the order is the moment
+        out += [Candidate(c.tokens, (within,), timing=c.timing), Candidate(c.tokens[::-1], (within,), timing=c.timing)]
+    if len(c.tokens) > max(c.at_least, 2):
+        for left_out in c.tokens:
+            rest = tuple(t for t in c.tokens if t != left_out)
+            out.append(Candidate(rest, (within,), timing=c.timing, at_least=c.at_least))
+    return out
+
+
 def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
     """Parsimony among nested sequences (a longer one extends a shorter one; both significant).
 
@@ -171,7 +219,9 @@ def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
     no stronger but better evidenced, it stays, after the shorter one.
     """
     significant = [f for f in ranked if f.significant and f.candidate.gaps_ms]
-    kept = [f for f in ranked if not (f in significant and any(_folds_into(f, a) for a in significant))]
+    kept = [f for f in ranked
+            if not (f in significant and any(_folds_into(f, a) or _part_of_set(f, a) or _order_suffices(f, a)
+                                             for a in significant))]  # fmt: skip
     for _ in range(len(kept) ** 2):  # a few moves; the bound only guards against tests that disagree in a circle
         move = _misplaced(kept, significant)
         if move is None:
@@ -201,8 +251,46 @@ def _folds_into(longer: Finding, shorter: Finding) -> bool:
     return _extends(longer, shorter) and not _stronger(longer, shorter) and shorter.p_value <= longer.p_value
 
 
+def _part_of_set(part: Finding, whole: Finding) -> bool:
+    """A sequence of a k-of-n set's indicators, or a set sharing most of them, no stronger than the set and no
+    better evidenced: one of the orders the set takes (``a -> b`` of "3 of a, b, c, d, e"), or a variant of it
+    (another k or window, an indicator more or less), judged on both halves of the customers."""
+    mine, theirs = set(part.candidate.tokens), set(whole.candidate.tokens)
+    if part is whole or not whole.candidate.at_least:
+        return False
+    if part.candidate.at_least:  # variants of one set: the held-out p-values differ by chance, so both halves judge
+        if len(mine & theirs) < _SAME_SET * len(mine | theirs):
+            return False
+        return _both_halves(whole) <= _both_halves(part) and not _stronger(part, whole)
+    if not mine <= theirs:
+        return False
+    return whole.p_value <= part.p_value and not _stronger(part, whole)
+
+
+def _both_halves(f: Finding) -> float:
+    """Log evidence over all customers: the held-out test's p-value times the search sample's (1 if never scored
+    there). Used only to choose among variants of one set, never to call anything significant."""
+    return math.log(max(f.p_value, 1e-300)) + math.log(max(f.candidate.p_value, 1e-300))
+
+
+def _order_suffices(whole: Finding, order: Finding) -> bool:
+    """A set of two indicators whose one order, as a sequence, is at least as well evidenced and no weaker:
+    the other order adds nothing, so the set's claim that order does not matter is not shown."""
+    if not whole.candidate.at_least or not _plain(order.candidate) or order is whole:
+        return False
+    if set(order.candidate.tokens) != set(whole.candidate.tokens) or len(order.candidate.tokens) != 2:
+        return False
+    return order.p_value <= whole.p_value and not _stronger(whole, order)
+
+
+def _plain(c: Candidate) -> bool:
+    return not c.at_least and c.absent is None
+
+
 def _extends(longer: Finding, shorter: Finding) -> bool:
-    """Whether ``shorter``'s steps appear, in order, among ``longer``'s, which has more."""
+    """Whether ``shorter``'s steps appear, in order, among ``longer``'s, which has more (sequences only)."""
+    if not (_plain(longer.candidate) and _plain(shorter.candidate)):
+        return False
     mine, theirs = longer.candidate.tokens, iter(shorter.candidate.tokens)
     wanted = next(theirs, None)
     for token in mine:
@@ -220,13 +308,19 @@ def _stronger(longer: Finding, shorter: Finding) -> bool:
     return fisher_p(a.positive, a.fired, b.positive, b.fired) < _STRONGER
 
 
+def _family(c: Candidate) -> tuple[object, ...]:
+    """A candidate's steps with thresholds left open: variants of one moment share it."""
+    steps = tuple((kind, field, None if field.endswith(AT_LEAST) else value) for kind, field, value in c.tokens)
+    return steps, c.at_least, c.absent
+
+
 def _fold_near_duplicates(ranked: list[Finding], sketches: dict[str, set[str]]) -> list[Finding]:
     kept: list[Finding] = []
     for finding in ranked:
         mine = sketches.get(finding.spec.name, set())
         duplicate = False
         for better in kept:
-            if better.candidate.tokens == finding.candidate.tokens:  # the same sequence with another silence
+            if _family(better.candidate) == _family(finding.candidate):  # the same with another silence or threshold
                 duplicate = True
                 break
             theirs = sketches.get(better.spec.name, set())
