@@ -24,11 +24,11 @@ planted = plant(out / "k_of_n.jsonl", 2001, shape="at_least")
 main(["discover", str(out / "k_of_n.jsonl"), "--outcome", planted.outcome, "--within", "14d", "--intervention",
       planted.intervention, "-o", str(out / "k_of_n.yaml"), "--plot", str(out / "k_of_n.html"), "-q"])
 PY
-shoot() {  # page, png: a tall window, so the whole page is in the picture
+shoot() {  # page, png, height: a window tall enough for the whole page
   "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
     --disable-component-update --disable-sync --user-data-dir="$out/profile" --hide-scrollbars \
-    --window-size=900,2000 --screenshot="$2" "file://$1" 2> /dev/null
+    --window-size="900,$3" --screenshot="$2" "file://$1" 2> /dev/null
   echo "pictures: $2"
 }
-shoot "$out/demo/discovery.html" docs/pictures/discover_demo.png
-shoot "$out/k_of_n.html" docs/pictures/discover_3_of_5.png
+shoot "$out/demo/discovery.html" docs/pictures/discover_demo.png 2000
+shoot "$out/k_of_n.html" docs/pictures/discover_3_of_5.png 1320

@@ -7,8 +7,9 @@ import pytest
 from momentstream.core.clock import parse_duration
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.state import CustomerState
-from momentstream.patterns.dsl import Moment
+from momentstream.patterns.dsl import Moment, spec_from_mapping
 from momentstream.patterns.errors import PatternError
+from momentstream.patterns.nfa import compile_moment
 from tests.helpers import event, events, evidence_ids, hours, run, triggers
 
 
@@ -82,6 +83,34 @@ def test_step_within_limits_the_gap_to_the_previous_step() -> None:
     moment = Moment("m").begin("a", where={"type": "a"}).followed_by("b", where={"type": "b"}, within="10m").compile()
     assert evidence_ids(run(moment, events([("a", 0), ("b", 10)]))) == [["e0", "e1"]]
     assert evidence_ids(run(moment, events([("a", 0), ("b", 11)]))) == []
+
+
+def test_step_after_skips_events_too_soon_after_the_previous_step() -> None:
+    """``after``: a b at the same time as the a (a daily export's rows of one day) is no sequence; a later one is."""
+    moment = Moment("m").begin("a", where={"type": "a"}).followed_by("b", where={"type": "b"}, after="10m").compile()
+    assert evidence_ids(run(moment, events([("a", 0), ("b", 0), ("b", 9), ("b", 10)]))) == [["e0", "e3"]]
+    assert evidence_ids(run(moment, events([("a", 0), ("b", 0)]))) == []
+    strict = Moment("m").begin("a", where={"type": "a"}).next("b", where={"type": "b"}, after="10m").compile()
+    assert evidence_ids(run(strict, events([("a", 0), ("b", 5), ("b", 20)]))) == []  # the very next one was too soon
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([{"name": "a", "where": {"type": "a"}, "after": "1h"}], "no previous one"),
+        (
+            [
+                {"name": "a", "where": {"type": "a"}},
+                {"name": "b", "where": {"type": "b"}, "after": "2d", "within": "1d"},
+            ],
+            "nothing could match",
+        ),
+        ([{"name": "a", "where": {"type": "a"}}, {"name": "b", "where": {"type": "b"}, "after": "0s"}], "positive"),
+    ],
+)
+def test_step_after_is_checked(steps: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(PatternError, match=message):
+        compile_moment(spec_from_mapping({"name": "m", "pattern": steps}))
 
 
 def test_pattern_within_limits_the_whole_span() -> None:

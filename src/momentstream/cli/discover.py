@@ -27,12 +27,14 @@ DISCOVER_HELP = """\
 Find the behavioural sequences after which an outcome becomes likelier (or rarer),
 and when to intervene after them; write them as a moments file the engine runs.
 
-  1. sequences of 2-4 steps (event types, refined by channel or a property),
-     with gaps learned from the data and an optional trailing silence, are
-     searched on a sample of customers, then the best are compiled into moments
-     and counted by the engine on every customer: outcome rate with a 95%
-     Wilson interval, lift, Fisher's exact test, Benjamini-Hochberg over
-     everything tried;
+  1. moments of four shapes: sequences of 2-4 steps (event types, refined by
+     channel, a property or a threshold such as value >= 100) with gaps learned
+     from the data and an optional trailing silence; "at least 3 of these 5
+     within 7d" sets; "A, then no B for 12h" absences. They are searched on at
+     most half the customers, then the best are compiled into moments and
+     counted by the engine on the other half, which the search never saw:
+     outcome rate with a 95% Wilson interval, lift, Fisher's exact test,
+     Benjamini-Hochberg over the candidates tested;
   2. with --intervention: the outcome rate by delay from the moment's anchor
      step to the first intervention, and the window where reaching out did
      best (observational: the balance of prior behaviour is reported);

@@ -42,6 +42,8 @@ def _step_mapping(step: Step) -> dict[str, Any]:
         out["times"] = step.min_times if step.min_times == step.max_times else [step.min_times, step.max_times]
     if step.within_ms is not None:
         out["within"] = format_duration(step.within_ms)
+    if step.after_ms is not None:
+        out["after"] = format_duration(step.after_ms)
     return out
 
 

@@ -52,6 +52,9 @@ _GIVEN_ANCHOR = "given_anchor"
 TIMED_MOMENTS = 12
 """Significant moments whose delay curves are searched for a window: those where the timing of the
 intervention mattered most in the sample (fewer tries keep the Bonferroni correction mild)."""
+COARSE_MS = 60_000
+"""A history whose timestamps are whole minutes or coarser has many ties: its moments' steps must fall on later
+timestamps than the step before (``after:`` its resolution)."""
 SET_CANDIDATES = 3
 """k-of-n sets counted by the engine beside the diverse choice (the best of different indicators)."""
 TIMING_CANDIDATES = 10
@@ -194,9 +197,9 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
     chosen += parents_of(chosen)  # counted beside them, so a step that adds nothing can be folded away
     scored_sets = {c.key: c for c in mined.candidates if c.at_least}
     chosen = [scored_sets.get(c.key, c) for c in chosen]  # a set's variants keep the search's scores (see verify)
-    specs = [
-        candidate_spec(c, name, intervention_where) for c, name in zip(chosen, names_for(chosen, "c"), strict=True)
-    ]
+    after = history.resolution_ms if history.resolution_ms >= COARSE_MS else None  # same-timestamp rows: no sequence
+    specs = [candidate_spec(c, name, intervention_where, after)
+             for c, name in zip(chosen, names_for(chosen, "c"), strict=True)]  # fmt: skip
     anchors: dict[str, str | None] = {}
     scanned = list(specs)
     if intervention_where is not None:  # delay curves ride along with the counts: no second pass

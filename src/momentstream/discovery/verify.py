@@ -53,8 +53,13 @@ def quiet_where(intervention: dict[str, Any] | None) -> dict[str, Any]:
     return {"not": {"any_of": [system, intervention]}} if intervention else {"not": system}
 
 
-def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any] | None) -> MomentSpec:
-    """The moment a candidate stands for; a frequency rule (no gaps) is one step repeated k times."""
+def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any] | None,
+                   after_ms: int | None = None) -> MomentSpec:  # fmt: skip
+    """The moment a candidate stands for; a frequency rule (no gaps) is one step repeated k times.
+
+    ``after_ms`` (a coarse history's resolution) keeps each step on a later timestamp than the previous one:
+    a daily export's two rows of one day are no sequence, as the search never counted them as one.
+    """
     tokens = candidate.tokens
     if candidate.at_least:
         indicators: dict[str, dict[str, Any]] = {}
@@ -74,7 +79,8 @@ def candidate_spec(candidate: Candidate, name: str, intervention: dict[str, Any]
     steps: list[Step] = []
     for i, token in enumerate(tokens):
         within = candidate.gaps_ms[i - 1] if i else None
-        steps.append(EventStep(f"s{i + 1}_{slug(token_name(token), 32)}", token_where(token), within_ms=within))
+        steps.append(EventStep(f"s{i + 1}_{slug(token_name(token), 32)}", token_where(token), within_ms=within,
+                               after_ms=after_ms if i else None))  # fmt: skip
     if candidate.silence_ms:
         steps.append(AbsentStep("silence", quiet_where(intervention), for_ms=candidate.silence_ms))
     return MomentSpec(name, tuple(steps), skip="skip_past_last_event")

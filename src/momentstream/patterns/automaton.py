@@ -49,6 +49,8 @@ class Option:
     """The event right after the partial match's last one may not satisfy these (``not_next``)."""
     kofn: bool = False
     """The target is a later k-of-n step: events feed the partial match's indicators instead of being taken."""
+    after_ms: int | None = None
+    """An event sooner than this after the partial match's last one is not taken (the step's ``after``)."""
 
 
 @dataclass(frozen=True, slots=True)

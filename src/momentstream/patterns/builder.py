@@ -49,25 +49,29 @@ class Moment:
         self._spec = replace(self._spec, steps=(*self._spec.steps, step))
         return self
 
-    def _event(self, name: str, where: Any, contiguity: Contiguity, within: str | None) -> Moment:
+    def _event(self, name: str, where: Any, contiguity: Contiguity, within: str | None,
+               after: str | None = None) -> Moment:  # fmt: skip
         within_ms = None if within is None else parse_duration(within)
-        return self._add(EventStep(name, where, contiguity, within_ms=within_ms))
+        after_ms = None if after is None else parse_duration(after)
+        return self._add(EventStep(name, where, contiguity, within_ms=within_ms, after_ms=after_ms))
 
     def begin(self, name: str, where: Any = None) -> Moment:
         """The first step."""
         return self._event(name, where, "followed_by", None)
 
-    def next(self, name: str, where: Any = None, within: str | None = None) -> Moment:
+    def next(self, name: str, where: Any = None, within: str | None = None, after: str | None = None) -> Moment:
         """A step whose first event must be the very next event (strict contiguity)."""
-        return self._event(name, where, "next", within)
+        return self._event(name, where, "next", within, after)
 
-    def followed_by(self, name: str, where: Any = None, within: str | None = None) -> Moment:
-        """A step matched by the first later event that satisfies ``where``."""
-        return self._event(name, where, "followed_by", within)
+    def followed_by(self, name: str, where: Any = None, within: str | None = None, after: str | None = None) -> Moment:
+        """A step matched by the first later event that satisfies ``where`` (no sooner than ``after``)."""
+        return self._event(name, where, "followed_by", within, after)
 
-    def followed_by_any(self, name: str, where: Any = None, within: str | None = None) -> Moment:
+    def followed_by_any(
+        self, name: str, where: Any = None, within: str | None = None, after: str | None = None
+    ) -> Moment:
         """A step matched by any later event that satisfies ``where`` (every combination)."""
-        return self._event(name, where, "followed_by_any", within)
+        return self._event(name, where, "followed_by_any", within, after)
 
     def at_least(self, k: int, of: Mapping[str, Any], within: str, name: str = "indicators") -> Moment:
         """At least ``k`` distinct indicators within ``within``: the customer's (first step) or those after the

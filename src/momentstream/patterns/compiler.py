@@ -74,7 +74,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
     table = _PredicateTable(spec.timezone)
     groups: list[Group] = []
     contiguity: list[int] = []
-    step_within: list[int | None] = []
+    step_gaps: list[tuple[int | None, int | None]] = []  # per group: (within, after) since the previous
     boundary_absence: dict[int, int] = {}
     boundary_not_next: dict[int, int] = {}
     end_absence_ms: int | None = None
@@ -122,16 +122,23 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
             kofn = _compile_kofn(step, table, field, len(groups))
             groups.append(Group(step.name, 1, 1, 0))
             contiguity.append(ANY)
-            step_within.append(None)
+            step_gaps.append((None, None))
             continue
         _check_event_step(step, field, first=all(g.skippable for g in groups))
         if step.within_ms is not None and step.within_ms <= 0:
             raise PatternError("must be positive", field=f"{field}.within")
+        if step.after_ms is not None:
+            if step.after_ms <= 0:
+                raise PatternError("must be positive", field=f"{field}.after")
+            if not groups:
+                raise PatternError("the first step has no previous one to be after", field=f"{field}.after")
+            if step.within_ms is not None and step.after_ms > step.within_ms:
+                raise PatternError("after is longer than within: nothing could match", field=f"{field}.after")
         bit = table.add(step.where, f"{field}.where")
         until = table.add(step.until, f"{field}.until") if step.until is not None else 0
         groups.append(Group(step.name, step.min_times, step.max_times, bit, until, step.greedy, step.optional))
         contiguity.append(_CONTIGUITY_CODE[step.contiguity])
-        step_within.append(step.within_ms)
+        step_gaps.append((step.within_ms, step.after_ms))
     if all(g.skippable for g in groups):
         raise PatternError("at least one step must be mandatory", field="pattern")
     for g, group in enumerate(groups):
@@ -142,7 +149,7 @@ def _compile(spec: MomentSpec) -> CompiledMoment:
     inner = [_inner_contiguity(s) for s in steps if not isinstance(s, AbsentStep)]
     boundaries = _Boundaries(boundary_absence, boundary_not_next)
     positions = tuple(
-        _positions_for(g, groups, contiguity, step_within, boundaries, inner[g]) for g in range(len(groups))
+        _positions_for(g, groups, contiguity, step_gaps, boundaries, inner[g]) for g in range(len(groups))
     )
     start = _start_position(groups, kofn if kofn is not None and kofn.group == 0 else None)
     window = _compile_window(spec, table, groups, end_absence_ms)
@@ -245,7 +252,7 @@ def _moves(
     g: int,
     groups: list[Group],
     contiguity: list[int],
-    step_within: list[int | None],
+    step_gaps: list[tuple[int | None, int | None]],
     boundaries: _Boundaries,
 ) -> tuple[list[Option], bool]:
     """Options that leave group ``g`` (skipping optional groups), and whether the match can end."""
@@ -255,8 +262,9 @@ def _moves(
         crossed |= boundaries.absent.get(h - 1, 0)
         crossed_next |= boundaries.not_next.get(h - 1, 0)
         target = groups[h]
-        options.append(Option(h, False, contiguity[h], target.pred_bit, crossed, step_within[h], target.until_bits,
-                              target.greedy, crossed_next, kofn=not target.pred_bit))  # fmt: skip
+        within, after = step_gaps[h]
+        options.append(Option(h, False, contiguity[h], target.pred_bit, crossed, within, target.until_bits,
+                              target.greedy, crossed_next, kofn=not target.pred_bit, after_ms=after))  # fmt: skip
         if not groups[h].skippable:
             return options, False
     return options, True
@@ -266,13 +274,13 @@ def _positions_for(
     g: int,
     groups: list[Group],
     contiguity: list[int],
-    step_within: list[int | None],
+    step_gaps: list[tuple[int | None, int | None]],
     boundaries: _Boundaries,
     inner: int,
 ) -> tuple[Position, Position, Position]:
     group = groups[g]
     repeat = Option(g, True, inner, group.pred_bit, 0, None, group.until_bits, group.greedy)
-    moves, completes = _moves(g, groups, contiguity, step_within, boundaries)
+    moves, completes = _moves(g, groups, contiguity, step_gaps, boundaries)
     below_min = make_position((repeat,), False)
     between = make_position((repeat, *moves), completes)
     at_max = make_position(tuple(moves), completes)

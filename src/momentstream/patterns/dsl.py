@@ -55,7 +55,7 @@ KNOWN_CHANNELS = frozenset({
 })  # fmt: skip
 """Channel names a moment may list without declaring them; a file names others in ``channels:``."""
 _STEP_KEYS = {"name", "where", "contiguity", "times", "one_or_more", "optional", "consecutive", "within", "until",
-              "greedy", "combinations"}  # fmt: skip
+              "greedy", "combinations", "after"}  # fmt: skip
 _WINDOW_KEYS = {"opens_after", "closes_after", "anchor", "cancel_if", "used_if"}
 
 
@@ -350,6 +350,7 @@ def _event_step(raw: Mapping[str, Any], i: int) -> EventStep:
         max_times=max_times,
         consecutive=_flag(raw, "consecutive"),
         within_ms=_duration(raw, "within", "within"),
+        after_ms=_duration(raw, "after", "after"),
         until=raw.get("until"),
         greedy=_flag(raw, "greedy"),
         combinations=_flag(raw, "combinations"),

@@ -15,8 +15,9 @@ and ``max`` events that satisfy its predicate, such that
   since the previous group's last event;
 * a match moves on from a ``greedy`` group only if no event it could still have taken came before
   the next matched event (that event included);
-* the gap to the previous group is at most the group's ``within``, the whole span at most the
-  moment's ``within``; a trailing absence holds for its ``for`` after the last matched event.
+* the gap to the previous group is at most the group's ``within`` (and at least its ``after``), the
+  whole span at most the moment's ``within``; a trailing absence holds for its ``for`` after the last
+  matched event.
 
 A match is reported when its last event arrives (or when its trailing absence's time is up).
 Matches completed at the same instant are ordered by (first event, then the rest), and the
@@ -102,6 +103,8 @@ def advance(m: CompiledMoment, ms: MomentState, event_id: str, ts: int, seq: int
                 continue
             hit = mask & opt.pred_bit
             late = opt.within_ms is not None and ts - pm.last_ts > opt.within_ms
+            if hit and opt.after_ms is not None and ts - pm.last_ts < opt.after_ms:
+                hit = 0  # too soon after the previous step: not this step's event (a later one may be)
             if hit and not late and (opt.contiguity != NEXT or seq == pm.last_seq + 1):
                 if opt.greedy:
                     greedy_above = opt.target

@@ -44,7 +44,14 @@ def fingerprint(spec: MomentSpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_LATER_FIELDS = {"until": None, "greedy": False, "combinations": False, "immediately": False, "optional": False}
+_LATER_FIELDS = {
+    "until": None,
+    "greedy": False,
+    "combinations": False,
+    "immediately": False,
+    "optional": False,
+    "after_ms": None,
+}
 """Step fields added after fingerprints were first recorded: left out at their defaults, so a deployment's
 recorded fingerprints stay valid across the upgrade that added them."""
 

@@ -47,7 +47,8 @@ class EventStep:
     (the very next event), ``followed_by`` (the first later event that matches) or
     ``followed_by_any`` (any later event that matches). Repeats inside the step are
     ``followed_by`` unless ``consecutive`` (``next``) or ``combinations`` (``followed_by_any``: every
-    combination, Flink's allowCombinations). ``within_ms`` limits the gap since the previous step.
+    combination, Flink's allowCombinations). ``within_ms`` limits the gap since the previous step, ``after_ms``
+    sets its least.
 
     For a looping step: ``until`` stops it once an event satisfying it arrives after the previous step
     (that event is not taken into the loop); ``greedy`` makes it take every event it can, so the match
@@ -69,6 +70,9 @@ class EventStep:
     greedy: bool = False
     combinations: bool = False
     optional: bool = False
+    after_ms: int | None = None
+    """An event sooner than this after the previous step's is not taken: ``after: 1d`` is "a later day", and a
+    daily export's two rows of one day are no sequence."""
 
     @property
     def skippable(self) -> bool:
