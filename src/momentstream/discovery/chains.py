@@ -7,12 +7,22 @@ the earliest next token within the gap: a later one could only complete later, n
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from momentstream.discovery.candidate import CustomerSample, round_up_duration
 from momentstream.discovery.tokens import Token
 
-__all__ = ["MAX_STARTS", "Chains", "completions", "extend", "learned_gaps", "silenced", "starts", "tightened"]
+__all__ = [
+    "MAX_STARTS",
+    "Chains",
+    "completions",
+    "extend",
+    "learned_gaps",
+    "quiet_after",
+    "silenced",
+    "starts",
+    "tightened",
+]
 
 Chains = dict[int, list[tuple[int, tuple[int, ...]]]]
 """Per sampled customer: one greedy chain (end time, gaps) per occurrence of the first token, in order."""
@@ -72,13 +82,24 @@ def silenced(samples: Sequence[CustomerSample], chains: Chains, silence_ms: int,
     """Customers with no activity for ``silence_ms`` after one of their chains: earliest completion."""
     out = {}
     for index, ends in chains.items():
-        activity = samples[index].activity
-        for end, _ in ends:
-            done = end + silence_ms
-            if done > end_ms:
-                break
-            i = bisect.bisect_right(activity, end)
-            if i == len(activity) or activity[i] > done:
-                out[index] = done
-                break
+        done = quiet_after((end for end, _ in ends), samples[index].activity, silence_ms, end_ms)
+        if done is not None:
+            out[index] = done
     return out
+
+
+def quiet_after(starts: Iterable[int], blockers: list[int], quiet_ms: int, end_ms: int) -> int | None:
+    """The first start (in time order) followed by none of ``blockers`` (sorted) for ``quiet_ms``: the time that
+    became known; None if none did before ``end_ms``.
+
+    >>> quiet_after([0, 10, 40], [5, 20], 15, 100)
+    55
+    """
+    for start in starts:
+        done = start + quiet_ms
+        if done > end_ms:
+            return None
+        i = bisect.bisect_right(blockers, start)
+        if i == len(blockers) or blockers[i] > done:
+            return done
+    return None

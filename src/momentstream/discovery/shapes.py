@@ -15,12 +15,11 @@ Everything here is scored like the sequences, on the search's customers only.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Sequence
 
 from momentstream.discovery.candidate import SILENCES_MS, Candidate, CustomerSample, MiningOptions, Scorer
-from momentstream.discovery.chains import MAX_STARTS, Chains, extend, starts
+from momentstream.discovery.chains import MAX_STARTS, Chains, extend, quiet_after, starts
 from momentstream.discovery.tokens import AT_LEAST, Token, threshold_token
 
 __all__ = [
@@ -201,15 +200,9 @@ def _without(samples: Sequence[CustomerSample], first: Token, missing: Token, d:
         times = sample.by_token.get(first)
         if not times:
             continue
-        after = sample.by_token.get(missing, [])
-        for ts in times[:MAX_STARTS]:
-            done = ts + d
-            if done > end_ms:
-                break
-            j = bisect.bisect_right(after, ts)
-            if j == len(after) or after[j] > done:
-                fired[index] = done
-                break
+        done = quiet_after(times[:MAX_STARTS], sample.by_token.get(missing, []), d, end_ms)
+        if done is not None:
+            fired[index] = done
     return fired
 
 
