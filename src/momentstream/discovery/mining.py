@@ -150,7 +150,8 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
         frontier = grown
     plain = sorted((c for c in scored.values() if c.gaps_ms), key=lambda c: (c.p_value, str(c.key)))
     pairs = [c for c in plain if len(c.tokens) == 2 and not c.silence_ms]
-    for shape in (*sets(scorer, pairs, options), *absences(scorer, tokens, options)):
+    leads = list(dict.fromkeys(c.tokens[-1] for c in plain[: options.beam]))
+    for shape in (*sets(scorer, pairs, options), *absences(scorer, tokens, options, leads)):
         scored[shape.key] = shape
     thresholds(scorer, plain[: options.beam], consider, options)
     ranked = sorted(scored.values(), key=lambda c: (c.p_value, -c.counts[0], str(c.key)))

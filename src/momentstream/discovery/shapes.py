@@ -141,8 +141,11 @@ def _score_set(scorer: Scorer, members: frozenset[Token], windows: Sequence[int]
     return best
 
 
-def absences(scorer: Scorer, tokens: Sequence[Token], options: MiningOptions) -> list[Candidate]:
-    """ "A, then no B for d": for the tokens A after which the outcome is likeliest, every other token B.
+def absences(scorer: Scorer, tokens: Sequence[Token], options: MiningOptions,
+              leads: Sequence[Token] = ()) -> list[Candidate]:  # fmt: skip
+    """ "A, then no B for d": for the tokens A after which the outcome is likeliest, and the ``leads`` (the last
+    steps of the best sequences: "X, then A, then nothing for 12h" often stands for "A, then no B"), every
+    other token B.
 
     A first pass tries three lengths (6h, 1d, 3d) per pair; the best pairs are then tried at every silence
     length. What must not happen is usually an ordinary event (a purchase after a cart), so B ranges over
@@ -161,7 +164,11 @@ def absences(scorer: Scorer, tokens: Sequence[Token], options: MiningOptions) ->
     first_pass = [d for d in _FIRST_PASS_MS if d in lengths] or lengths[:1]
     found: dict[tuple[object, ...], Candidate] = {}
     best: list[tuple[float, Token, Token]] = []
-    for _, first in singles[:_ABSENCE_FIRSTS]:
+    firsts = [t for _, t in singles[:_ABSENCE_FIRSTS]]
+    for lead in leads:
+        if lead not in firsts and len(firsts) < 2 * _ABSENCE_FIRSTS and not scorer.outcome.could_be(lead):
+            firsts.append(lead)
+    for first in firsts:
         for missing in tokens:
             if missing[0] == first[0] or scorer.outcome.could_be(missing):
                 continue
