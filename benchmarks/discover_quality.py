@@ -96,8 +96,8 @@ def is_planted(c: Candidate, planted: Planted) -> bool:
 
 
 def _candidate_of(d: Discovery, spec_name: str) -> Candidate | None:
-    counted = {v: k for k, v in d.written_as.items()}.get(spec_name, spec_name)
-    return next((f.candidate for f in d.findings if f.spec.name == counted), None)
+    found = d.finding_of(spec_name)
+    return None if found is None else found.candidate
 
 
 def run_planted(shape: Shape, seed: int, workdir: Path) -> PlantedRun:

@@ -60,8 +60,9 @@ def test_the_planted_sequence_and_window_are_recovered(tmp_path: Path) -> None:
 
 def _states_the_planted_shape(d: Discovery, name: str, planted: Planted) -> bool:
     """Whether the written moment ``name`` is the planted k-of-n set, absence or threshold."""
-    counted = {v: k for k, v in d.written_as.items()}.get(name, name)
-    c = next(f.candidate for f in d.findings if f.spec.name == counted)
+    finding = d.finding_of(name)
+    assert finding is not None
+    c = finding.candidate
     kinds = tuple(t[0] for t in c.tokens)
     if planted.shape == "at_least":  # the set, or a variant of it: one word more or less (8 in 10 are exact, see
         shared = set(kinds) & set(planted.sequence)  # benchmarks/discover_quality.py; the variants tie on p-values)

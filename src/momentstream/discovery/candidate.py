@@ -25,6 +25,7 @@ __all__ = [
     "CustomerSample",
     "MiningOptions",
     "Scorer",
+    "raises",
     "round_up_duration",
     "sample_customer",
     "two_proportion_p",
@@ -140,6 +141,16 @@ def sample_customer(
     label = None if reference is None else outcome.label(outcomes, reference, end_ms)
     return CustomerSample(customer.customer_id, dict(by_token), activity, outcomes, reference, label, interventions,
                           dict(numbers))  # fmt: skip
+
+
+def raises(counts: tuple[int, int, int, int]) -> bool:
+    """Whether the outcome rate after firing is above the rate at rest: (fired, outcome, rest, outcome at rest).
+
+    >>> raises((10, 5, 100, 10)), raises((10, 1, 100, 10)), raises((0, 0, 100, 10))
+    (True, False, False)
+    """
+    n1, x1, n0, x0 = counts
+    return n1 > 0 and n0 > 0 and x1 / n1 > x0 / n0
 
 
 def two_proportion_p(x1: int, n1: int, x0: int, n0: int) -> float:

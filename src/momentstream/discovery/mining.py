@@ -21,6 +21,7 @@ from momentstream.discovery.candidate import (
     CustomerSample,
     MiningOptions,
     Scorer,
+    raises,
     round_up_duration,
     sample_customer,
 )
@@ -196,8 +197,7 @@ def _compass(samples: Sequence[CustomerSample], scorer: Scorer, tokens: Iterable
                         fired[index] = times[j]
                         break
             counts, p, _ = scorer.score(fired)
-            n1, x1, n0, x0 = counts
-            if n1 < options.min_support or not n0 or x1 / n1 <= x0 / n0:
+            if counts[0] < options.min_support or not raises(counts):
                 continue
             candidate = Candidate((token,) * k, (), None, counts, p)
             if best is None or p < best.p_value:

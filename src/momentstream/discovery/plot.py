@@ -224,8 +224,7 @@ def report_html(d: Discovery, options: DiscoverOptions, summary: str) -> str:
             f'<p class="sub">momentstream discover, {d.tested_customers:,} customers tested</p>']  # fmt: skip
     if d.window is not None and d.anchor is not None:
         step = d.anchor.step or "the moment"
-        counted = {v: k for k, v in d.written_as.items()}.get(d.anchor.spec.name, d.anchor.spec.name)
-        found = next((f for f in d.findings if f.spec.name == counted), None)
+        found = d.finding_of(d.anchor.spec.name)
         what = html.escape(found.description if found is not None else d.anchor.spec.name)
         if d.window.significant:
             body.append(f"<h2>When to reach out after {html.escape(d.anchor.spec.name)}</h2><p>{what}</p>")

@@ -134,6 +134,11 @@ class Discovery:
     time"): they predict it, they are no moment to act on, and are never written."""
     seconds: dict[str, float] = field(default_factory=dict)
 
+    def finding_of(self, name: str) -> Finding | None:
+        """The finding a moment stands for, by its name in the moments file or as counted."""
+        counted = next((c for c, w in self.written_as.items() if w == name), name)
+        return next((f for f in self.findings if f.spec.name == counted), None)
+
 
 @dataclass(slots=True)
 class _Clock:

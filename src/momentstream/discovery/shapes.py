@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from momentstream.discovery.candidate import SILENCES_MS, Candidate, CustomerSample, MiningOptions, Scorer
+from momentstream.discovery.candidate import SILENCES_MS, Candidate, CustomerSample, MiningOptions, Scorer, raises
 from momentstream.discovery.chains import MAX_STARTS, Chains, extend, quiet_after, starts
 from momentstream.discovery.tokens import AT_LEAST, Token, threshold_token
 
@@ -71,11 +71,6 @@ def earliest_by_count(samples: Sequence[CustomerSample], tokens: Sequence[Token]
     return out
 
 
-def _raises(c: Candidate) -> bool:
-    n1, x1, n0, x0 = c.counts
-    return n1 > 0 and n0 > 0 and x1 / n1 > x0 / n0
-
-
 def sets(scorer: Scorer, pairs: Sequence[Candidate], options: MiningOptions) -> list[Candidate]:
     """k-of-n sets grown from the pairs (best first) after which the outcome is likelier.
 
@@ -83,7 +78,7 @@ def sets(scorer: Scorer, pairs: Sequence[Candidate], options: MiningOptions) -> 
     best few sets and adds every token seen in a good pair. Every (set, k >= 2, window) scored is returned.
     """
     # The outcome's own events are no indicators: a set holding them predicts the outcome, it is no moment.
-    rising = [c for c in pairs if _raises(c) and not any(scorer.outcome.could_be(t) for t in c.tokens)]
+    rising = [c for c in pairs if raises(c.counts) and not any(scorer.outcome.could_be(t) for t in c.tokens)]
     pool: list[Token] = []
     for c in rising[: 3 * options.beam]:
         pool += [t for t in c.tokens if t not in pool]
@@ -156,8 +151,7 @@ def absences(scorer: Scorer, tokens: Sequence[Token], options: MiningOptions,
     for token in tokens:
         fired = {i: s.by_token[token][0] for i, s in enumerate(samples) if token in s.by_token}
         counts, p, _ = scorer.score(fired)
-        n1, x1, n0, x0 = counts
-        if n1 >= options.min_support and n0 and x1 / n1 > x0 / n0 and not scorer.outcome.could_be(token):
+        if counts[0] >= options.min_support and raises(counts) and not scorer.outcome.could_be(token):
             singles.append((p, token))
     singles.sort(key=lambda item: (item[0], str(item[1])))
     lengths = [d for d in SILENCES_MS if options.resolution_ms <= d <= options.max_gap_ms]
@@ -184,7 +178,7 @@ def absences(scorer: Scorer, tokens: Sequence[Token], options: MiningOptions,
 def _absence(scorer: Scorer, first: Token, missing: Token, d: int, options: MiningOptions,
              found: dict[tuple[object, ...], Candidate]) -> float:  # fmt: skip
     """Score "first, then no missing for d" into ``found``; its p-value (1 when too rare)."""
-    key = ((first,), (), d, 0, missing)
+    key = Candidate((first,), (), d, absent=missing).key
     if key in found:
         return found[key].p_value
     fired = _without(scorer.samples, first, missing, d, scorer.end_ms)

@@ -186,9 +186,10 @@ def _customer(
     else:
         for kind in sequence:
             t += timedelta(hours=rng.uniform(1, 20))
-            big = truth.threshold is not None and kind == sequence[-1]
-            emit(kind, t, (round(truth.threshold * rng.uniform(1, 3), 2) if not decoy else background_value(kind))
-                 if big and truth.threshold else None)  # fmt: skip
+            value = None
+            if truth.threshold is not None and kind == sequence[-1]:  # the last step carries the amount
+                value = background_value(kind) if decoy else round(truth.threshold * rng.uniform(1, 3), 2)
+            emit(kind, t, value)
     if confounded and rng.random() < 0.6:  # a scheduled send: early to those who buy anyway, late to the rest
         buys = rng.random() < 0.5
         delay = rng.uniform(0, 6) if buys else rng.uniform(50, 72)
