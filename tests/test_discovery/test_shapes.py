@@ -3,6 +3,7 @@ counts them."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from momentstream.discovery.candidate import Candidate, CustomerSample, MiningOp
 from momentstream.discovery.moments_file import spec_mapping
 from momentstream.discovery.outcome import Outcome, parse_where
 from momentstream.discovery.shapes import _cuts, _without, absences, earliest_by_count, nice_between, nice_floor, sets
-from momentstream.discovery.tokens import event_tokens, threshold_token, token_name, token_where
+from momentstream.discovery.tokens import event_numbers, event_tokens, threshold_token, token_name, token_where
 from momentstream.discovery.verify import candidate_spec, describe, names_for
 from momentstream.patterns.dsl import spec_from_mapping
 from momentstream.patterns.nfa import compile_moment
@@ -198,3 +199,19 @@ def test_a_count_gets_whole_thresholds() -> None:
     assert cuts["cds"]
     assert all(c.is_integer() for c in cuts["cds"])
     assert cuts["value"]  # amounts keep their round numbers (2.5 x 10^n among them when in range)
+
+
+def test_hostile_numbers_give_sane_thresholds_or_none() -> None:
+    """Flags are no numbers; amounts near the schema's bound, negatives and a single value give round cuts or none."""
+    event = {"event_id": "e", "customer_id": "c", "type": "purchase", "ts": "2026-01-05T00:00:00Z"}
+    flagged = TouchpointEvent.model_validate({**event, "value": 1e15, "properties": {"gift": True, "n": -3}})
+    assert list(event_numbers(flagged)) == [("value", 1e15), ("n", -3.0)]
+    sample = CustomerSample("c", {}, [], [], None, None)
+    sample.numbers[("purchase", "value")] = [(i, 10 ** (i / 10)) for i in range(151)]  # 1 to 1e15
+    sample.numbers[("purchase", "refund")] = [(i, -float(i)) for i in range(100)]
+    sample.numbers[("purchase", "same")] = [(i, 7.0) for i in range(100)]
+    cuts = _cuts([sample], "purchase")
+    assert cuts["value"]
+    assert all(math.isfinite(c) and c > 0 for c in cuts["value"])
+    assert "refund" not in cuts  # nothing above zero to cut at
+    assert "same" not in cuts  # one value: no threshold separates anything
