@@ -16,7 +16,8 @@ Discovery then runs as a user would run it (outcome within 14 days, the interven
 tables say, per seed:
 
 * whether the planted shape (the same words, the same k, the same absent word, a threshold between
-  the planted one and 2.5 times lower) is among the significant findings, and at which rank;
+  2.5 times below the planted one and the next round number above it, at most 1.25 times, which misses at
+  most an eighth of the planted customers) is among the significant findings, and at which rank;
 * whether it is the moment written first (the one a CRM acts on);
 * whether the window sits on it, and how far its edges are from the planted ones (hours);
 * for null histories, how many moments were written (there should be none; at the stated 5% false
@@ -92,7 +93,7 @@ def is_planted(c: Candidate, planted: Planted) -> bool:
     last = c.tokens[-1]
     threshold = planted.threshold or 0.0
     return (plain and kinds == planted.sequence and last[1] == f"value{AT_LEAST}"
-            and threshold / 2.5 <= float(last[2]) <= threshold)  # fmt: skip
+            and threshold / 2.5 <= float(last[2]) <= 1.25 * threshold)  # fmt: skip
 
 
 def _candidate_of(d: Discovery, spec_name: str) -> Candidate | None:

@@ -69,9 +69,11 @@ def _states_the_planted_shape(d: Discovery, name: str, planted: Planted) -> bool
         return c.at_least >= 2 and len(shared) >= 0.6 * len(set(kinds) | set(planted.sequence))
     if planted.shape == "absence":
         return c.absent is not None and kinds == planted.sequence[:1] and c.absent[0] == planted.sequence[1]
-    threshold = planted.threshold or 0.0
-    return (
-        kinds == planted.sequence and c.tokens[-1][1] == "value>=" and threshold / 2.5 <= c.tokens[-1][2] <= threshold
+    threshold = planted.threshold or 0.0  # or the next round number above it (planted amounts are 1-3 times the
+    return (  # threshold, so 1.25 times misses an eighth of them; seed 984798473 writes 250 for 200)
+        kinds == planted.sequence
+        and c.tokens[-1][1] == "value>="
+        and threshold / 2.5 <= c.tokens[-1][2] <= 1.25 * threshold
     )
 
 

@@ -154,7 +154,10 @@ def mine(samples: Sequence[CustomerSample], outcome: Outcome, end_ms: int, optio
     leads = list(dict.fromkeys(c.tokens[-1] for c in plain[: options.beam]))
     for shape in (*sets(scorer, pairs, options), *absences(scorer, tokens, options, leads)):
         scored[shape.key] = shape
-    thresholds(scorer, plain[: options.beam], consider, options)
+    # the sequences a threshold may sharpen: distinct orders that raise the outcome (a planted "worth at least x"
+    # is diluted by the ordinary amounts, so its plain order can rank below protective ones and their silences)
+    sharpen = list(dict.fromkeys(c.tokens for c in plain if raises(c.counts)))[: options.beam]
+    thresholds(scorer, sharpen, consider, options)
     ranked = sorted(scored.values(), key=lambda c: (c.p_value, -c.counts[0], str(c.key)))
     return Mined(ranked, len(scored), len(tokens), _compass(samples, scorer, tokens, options), len(samples))
 

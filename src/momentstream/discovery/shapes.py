@@ -265,16 +265,14 @@ def _materialise(samples: Sequence[CustomerSample], token: Token) -> None:
                 sample.by_token[token] = sorted(times)
 
 
-def thresholds(scorer: Scorer, best: Sequence[Candidate], consider: Callable[[tuple[Token, ...], Chains], object],
-               options: MiningOptions) -> None:  # fmt: skip
-    """Each bare event type of the best sequences, refined by ``value >= x`` or ``property >= x``, handed to
+def thresholds(scorer: Scorer, best: Sequence[tuple[Token, ...]],
+               consider: Callable[[tuple[Token, ...], Chains], object], options: MiningOptions) -> None:  # fmt: skip
+    """Each bare event type of the ``best`` sequences, refined by ``value >= x`` or ``property >= x``, handed to
     ``consider`` (which scores it as it scores any sequence)."""
     samples = scorer.samples
     cache: dict[str, dict[str, list[float]]] = {}
-    for c in best:
-        if c.at_least or c.absent is not None:
-            continue
-        for i, (kind, field, _) in enumerate(c.tokens):
+    for tokens in best:
+        for i, (kind, field, _) in enumerate(tokens):
             if field:
                 continue
             if kind not in cache:
@@ -283,7 +281,7 @@ def thresholds(scorer: Scorer, best: Sequence[Candidate], consider: Callable[[tu
                 for cut in cuts:
                     refined = threshold_token(kind, name, int(cut) if cut.is_integer() else cut)
                     _materialise(samples, refined)
-                    seq = (*c.tokens[:i], refined, *c.tokens[i + 1 :])
+                    seq = (*tokens[:i], refined, *tokens[i + 1 :])
                     chains = starts(samples, seq[0])
                     for token in seq[1:]:
                         chains = extend(samples, chains, token, options.max_gap_ms)
