@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from momentstream.cli.commands import main
+from momentstream.data import bundled_moments_path
 
 RENAMES = {"purchase": "order_completed", "support_ticket": "zendesk_ticket_created", "product_usage": "feature_used",
            "login": "signed_in"}  # fmt: skip
@@ -80,3 +81,17 @@ def test_check_warns_about_types_a_sample_never_shows(
     assert "(see `momentstream profile`)" in out
     assert main(["check", "--events", str(histories[0])]) == 0
     assert "none occurs" not in capsys.readouterr().out
+
+
+def test_check_names_a_misspelt_step_type_and_leaves_a_type_of_ones_own_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundled = bundled_moments_path().read_text()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(bundled.replace("type: purchase", "type: purchse", 1))
+    assert main(["check", str(typo)]) == 0
+    assert "waits for 'purchse': did you mean 'purchase'?" in capsys.readouterr().out
+    own = tmp_path / "own.yaml"
+    own.write_text(bundled.replace("type: purchase", "type: order_completed"))
+    assert main(["check", str(own)]) == 0
+    assert "did you mean" not in capsys.readouterr().out

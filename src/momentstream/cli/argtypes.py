@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
 
 from momentstream.core.clock import parse_duration, parse_instant
 
-__all__ = ["duration", "instant", "positive_duration", "positive_int"]
+__all__ = [
+    "ConfigurationError",
+    "duration",
+    "instant",
+    "moments_options",
+    "open_out",
+    "positive_duration",
+    "positive_int",
+    "quiet_option",
+]
 
 
 def duration(text: str) -> int:
@@ -57,3 +71,33 @@ def instant(text: str) -> int:
         return parse_instant(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+class ConfigurationError(ValueError):
+    """A command's input or option cannot be used; printed as one line, exit code 2."""
+
+
+def moments_options(parser: argparse.ArgumentParser) -> None:
+    """-c/--moments, --objectives and --no-scoring, as every command that runs moments takes them."""
+    parser.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
+    parser.add_argument("--objectives", type=Path,
+                        help="objectives YAML for scoring (default: the bundled churn/expansion/advocacy)")  # fmt: skip
+    parser.add_argument("--no-scoring", action="store_true", help="no models: triggers carry no score")
+
+
+def quiet_option(parser: argparse.ArgumentParser) -> None:
+    """-q/--quiet."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+@contextlib.contextmanager
+def open_out(path: str | None) -> Iterator[IO[str] | None]:
+    """An output file (parents made), standard output for ``-``, nothing for None."""
+    if path is None:
+        yield None
+    elif path == "-":
+        yield sys.stdout
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with Path(path).open("w") as handle:
+            yield handle

@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import logging
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
-from momentstream.cli.argtypes import duration, positive_duration, positive_int, share
+from momentstream.cli.argtypes import ConfigurationError, moments_options, open_out, positive_int, quiet_option, share
 from momentstream.cli.demo import DemoOptions, default_engine, run_demo
 from momentstream.cli.discover import add_discover_command, run_discover
+from momentstream.cli.input_options import add_input_options, input_format
 from momentstream.cli.kafka import KAFKA_COMMANDS, add_kafka_commands
-from momentstream.cli.profile import add_profile_command, run_profile, sample_warnings
+from momentstream.cli.profile import add_profile_command, run_profile, sample_warnings, typo_warnings
+from momentstream.cli.replay import add_replay_command, run_replay
 from momentstream.cli.schemas import write_schemas
 from momentstream.cli.shadow import add_shadow_report, run_shadow_report
 from momentstream.cli.suppress import add_suppress_command, run_suppress
 from momentstream.cli.uplift import add_uplift_report, run_uplift_report
-from momentstream.core.clock import format_duration, parse_instant
+from momentstream.core.clock import format_duration
 from momentstream.core.engine import Engine
 from momentstream.data import bundled_moments_path
 from momentstream.models.objectives import ObjectivesError
-from momentstream.models.scorer import PoisonedModelError
 from momentstream.ops.redact import install_log_redaction
-from momentstream.ops.settings import MIN_KEY_BYTES
 from momentstream.ops.textable import format_table
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.patterns.rollout import plan_rollout, registry
-from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
-from momentstream.runtime.replay.runner import DRAIN, replay_file
+from momentstream.runtime.inputs import InputError
 from momentstream.runtime.sources import write_events
 from momentstream.sim.identities import split_identities
 from momentstream.sim.journeys import simulate
@@ -42,10 +38,6 @@ from momentstream.sim.journeys import simulate
 __all__ = ["main"]
 
 logger = logging.getLogger(__name__)
-
-
-class ConfigurationError(ValueError):
-    """A command's input or option cannot be used; printed as one line, exit code 2."""
 
 
 _DESCRIPTION = """\
@@ -75,38 +67,11 @@ VOCABULARY_SAMPLE = 100_000
 """Lines of `check --events` read: enough to see every common type, quick on any file."""
 
 
-def _skew(text: str) -> int | None:
-    """``--max-skew 7d``, or ``off``."""
-    return None if text == "off" else positive_duration(text)
-
-
-def _snapshot_key() -> bytes | None:
-    """The worker's ``model_snapshot_key`` from the environment, for snapshot files (same check as the worker's)."""
-    key = os.environ.get("MOMENTSTREAM_MODEL_SNAPSHOT_KEY")
-    if key is None:
-        return None
-    if len(key.strip().encode()) < MIN_KEY_BYTES:
-        raise ConfigurationError(f"MOMENTSTREAM_MODEL_SNAPSHOT_KEY must be at least {MIN_KEY_BYTES} characters")
-    return key.encode()
-
-
 def _version() -> str:
     try:
         return importlib.metadata.version("momentstream")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _until(text: str) -> int | None:
-    """``end`` -> None (the last event time), ``drain`` -> every timer, else an aware ISO time in ms."""
-    if text == "end":
-        return None
-    if text == "drain":
-        return DRAIN
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected end, drain or an ISO time with a timezone") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,52 +99,8 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"days of history (default {_DEMO.days}); discovery uses the first 60%%")  # fmt: skip
     demo.add_argument("--seed", type=int, default=7, help="random seed; same seed, same journeys (default 7)")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where to write files (default out/demo)")
-    _moments_option(demo)
-    _quiet_option(demo)
-
-    replay = sub.add_parser("replay", help="run moments over a JSON-lines file of events",
-                            formatter_class=argparse.RawTextHelpFormatter,
-                            description="Replay touchpoint events (one JSON object per line, `-` for stdin)\n"
-                                        "through the moments in event time and write the triggers.\n"
-                                        "Malformed lines are counted, reported with their line number and\n"
-                                        "written to --rejects; valid events are never dropped.")  # fmt: skip
-    replay.add_argument("events", help="events file (JSON lines), or - for standard input")
-    _moments_option(replay)
-    replay.add_argument("-o", "--output", default="-", help="triggers file (default: standard output)")
-    replay.add_argument("--audit", help="late, duplicate and cancelled-window records (JSON lines)")
-    replay.add_argument("--rejects", help="malformed lines with line number and reason (JSON lines)")
-    replay.add_argument("--holdout", help="triggers of holdout customers (JSON lines); without it they stay\n"
-                                          "in the output, marked \"holdout\": true")  # fmt: skip
-    replay.add_argument("--order", choices=["time", "file"], default="time",
-                        help="time: sort by event time first (default); file: as they arrive, like Kafka")  # fmt: skip
-    replay.add_argument("--until", type=_until, default="end",
-                        help="after the input, fire timers up to: end (the last event time, default),\n"
-                             "drain (every pending timer), or an ISO time")  # fmt: skip
-    replay.add_argument("--lateness", type=duration, default=None,
-                        help="allowed lateness, e.g. 60s (default 1m); later events are reported late")  # fmt: skip
-    replay.add_argument("--max-skew", type=_skew, default=DEFAULT_MAX_SKEW_MS,
-                        help="an event this far ahead of the clock (newest event time so far) does not\n"
-                             "move it unless another customer's event confirms the jump, e.g. 30d, or\n"
-                             "off (default 7d): one wrong device clock would otherwise fire everybody's\n"
-                             "timers early")  # fmt: skip
-    replay.add_argument("--strict", action="store_true",
-                        help="exit with code 1 when any line was rejected (for pipelines)")  # fmt: skip
-    replay.add_argument("--idle-ttl", type=positive_duration, default=None,
-                        help="forget customers silent this long with nothing pending, e.g. 400d\n"
-                             "(default: keep every customer)")  # fmt: skip
-    replay.add_argument(
-        "--models-in",
-        type=Path,
-        help="start from this model snapshot (from --models-out); models "
-        "that are not plain data load only when signed with MOMENTSTREAM_MODEL_SNAPSHOT_KEY",
-    )
-    replay.add_argument(
-        "--models-out",
-        type=Path,
-        help="write the models' snapshot here afterwards (models that "
-        "are not plain data only with MOMENTSTREAM_MODEL_SNAPSHOT_KEY set, which signs them)",
-    )
-    _quiet_option(replay)
+    moments_options(demo)
+    quiet_option(demo)
 
     simulate = sub.add_parser("simulate", help="write simulated journeys as JSON-lines events",
                               description="Write simulated customer journeys (every archetype, the seed scenario\n"
@@ -201,12 +122,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="a sample of your events (JSON lines; the first 100,000 are read): warn about\n"
                             "moments and objectives none of whose event types occur in it")  # fmt: skip
     check.add_argument("--objectives", type=Path, help="objectives YAML checked with --events (default: bundled)")
+    add_input_options(check)
     check.add_argument("--against", type=Path, metavar="RUNNING",
                        help="the moments file now running: say what the new one keeps, resets\n"
                        "and adds, and refuse a pattern changed without a new version")  # fmt: skip
 
     schema = sub.add_parser("schema", help="export the JSON Schemas of events, triggers and the CRM's CloudEvent")
     schema.add_argument("-o", "--output", type=Path, default=Path("schemas"), help="directory (default schemas/)")
+    add_replay_command(sub)
     add_suppress_command(sub)
     report = sub.add_parser(
         "report", help="reports over outputs (uplift of treated vs holdout customers; shadow vs live moments)"
@@ -230,29 +153,6 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
             _verbose_everywhere(child)
 
 
-def _moments_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--moments", type=Path, help="moments YAML file (default: the bundled example)")
-    parser.add_argument("--objectives", type=Path,
-                        help="objectives YAML for scoring (default: the bundled churn/expansion/advocacy)")  # fmt: skip
-    parser.add_argument("--no-scoring", action="store_true", help="no models: triggers carry no score")
-
-
-def _quiet_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-
-
-@contextlib.contextmanager
-def _open_out(path: str | None) -> Iterator[IO[str] | None]:
-    if path is None:
-        yield None
-    elif path == "-":
-        yield sys.stdout
-    else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with Path(path).open("w") as handle:
-            yield handle
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input or configuration)."""
     args = _parser().parse_args(argv)
@@ -272,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as err:
         print(f"momentstream: {err}", file=sys.stderr)
         return 2
+    except InputError as err:
+        print(f"momentstream: {err}", file=sys.stderr)
+        return 2
     except FileNotFoundError as err:
         print(f"momentstream: {err.strerror}: {err.filename}", file=sys.stderr)
         return 2
@@ -286,69 +189,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay(args: argparse.Namespace) -> int:
-    engine = default_engine(args.moments, args.lateness, args.objectives, not args.no_scoring, args.idle_ttl)
-    if engine.scorer is not None:
-        engine.scorer.snapshot_key = _snapshot_key()
-    if args.models_in and engine.scorer is not None:
-        try:
-            refused = engine.scorer.restore(args.models_in.read_bytes())
-        except ValueError as err:
-            raise ConfigurationError(f"--models-in {args.models_in}: {err}") from None
-        for refusal in refused:
-            print(f"momentstream: --models-in: model {refusal.name!r} not loaded ({refusal.reason}); it starts fresh",
-                  file=sys.stderr)  # fmt: skip
-    with (
-        _open_out(args.output) as out,
-        _open_out(args.audit) as audit,
-        _open_out(args.rejects) as rejects,
-        _open_out(args.holdout) as holdout,
-    ):
-        assert out is not None
-        summary = replay_file(args.events, engine, out, audit_out=audit, rejects_out=rejects, holdout_out=holdout,
-                              order=args.order, until=args.until, progress=not args.quiet,
-                              max_skew_ms=args.max_skew)  # fmt: skip
-    if args.models_out and engine.scorer is not None:
-        try:
-            snapshot = engine.scorer.snapshot()
-        except PoisonedModelError as err:
-            raise ConfigurationError(f"--models-out not written: {err}") from None
-        args.models_out.parent.mkdir(parents=True, exist_ok=True)
-        args.models_out.write_bytes(snapshot)
-    rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
-    rows += [[moment, f"{kind} (shadow: audit only)", n] for (moment, kind), n in sorted(summary.shadow.items())]
-    report = [
-        f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
-        f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers"
-        + (f" held, {summary.evicted:,} forgotten after --idle-ttl" if summary.evicted else ""),
-        f"rejected {summary.rejected:,} malformed lines" + (f" (see {args.rejects})" if args.rejects else
-                                                             " (use --rejects FILE to keep them)"),
-        f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
-        f"lateness {format_duration(engine.config.allowed_lateness_ms)}"
-        + (f", {summary.merged:,} alias ids merged into their customers" if summary.merged else ""),
-        *([f"{summary.held:,} events more than --max-skew ahead of the clock were held: processed for their "
-           "customer, without moving anybody else's time"] if summary.held else []),
-        f"{summary.trigger_total:,} triggers"
-        + (f", of which {summary.holdout:,} for holdout customers" if summary.holdout else ""),
-        *([f"{summary.outcomes['treated']:,} treated and {summary.outcomes['control']:,} control outcome windows "
-           f"closed, {summary.outcomes['converted']:,} converted (trigger_outcome records in the audit output; "
-           "momentstream report uplift)"] if summary.outcomes["treated"] or summary.outcomes["control"] else []),
-        *([f"{summary.outcomes['unmatched']:,} feedback reports matched no open trigger (feedback_unmatched "
-           "records in the audit output)"] if summary.outcomes["unmatched"] else []),
-    ]  # fmt: skip
-    if rows:
-        report.append(format_table(["moment", "kind", "triggers"], rows))
-    print("\n".join(report), file=sys.stderr)
-    return 1 if args.strict and summary.rejected else 0
-
-
 def _simulate(args: argparse.Namespace) -> int:
     sim = simulate(args.customers, args.days, args.seed)
     events, aliases = sim.events, 0
     if args.split_ids:
         split = split_identities(events, args.split_ids, seed=args.seed, chained=0.2)
         events, aliases = split.events, len(split.aliases)
-    with _open_out(args.output) as out:
+    with open_out(args.output) as out:
         assert out is not None
         write_events(events, out)
     extra = f" (and {aliases:,} alias ids joined to them by identify events)" if aliases else ""
@@ -379,10 +226,12 @@ def _check(args: argparse.Namespace) -> int:
         if plan.refused:
             return 2
     print(f"{path}: {len(moments)} moments OK")
-    for warning in Engine(moments).warnings:
+    for warning in [*Engine(moments).warnings, *typo_warnings(args.moments, args.objectives)]:
         print(f"warning: {warning}")
     if args.events:
-        for warning in sample_warnings(args.events, args.moments, args.objectives, VOCABULARY_SAMPLE):
+        for warning in sample_warnings(
+            args.events, args.moments, args.objectives, VOCABULARY_SAMPLE, input_format(args)
+        ):
             print(f"warning: {warning} (see `momentstream profile`)")
     print(format_table(["moment", "version", "steps", "window", "skip"], rows))
     print()
@@ -442,7 +291,7 @@ _COMMANDS = {
     "discover": _discover,
     "profile": run_profile,
     "demo": _demo,
-    "replay": _replay,
+    "replay": run_replay,
     "simulate": _simulate,
     "check": _check,
     "schema": _schema,

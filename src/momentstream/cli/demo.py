@@ -26,7 +26,7 @@ from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.schema import Trigger
 from momentstream.data import bundled_moments_path
-from momentstream.models.objectives import WARMING_UP, objectives_for
+from momentstream.models.objectives import WARMING_UP, ObjectiveSet, bound_only, objectives_for
 from momentstream.models.scorer import Scorer
 from momentstream.ops.textable import format_table
 from momentstream.patterns.dsl import load_moments
@@ -230,11 +230,19 @@ def default_engine(
     objectives: Path | None = None,
     scoring: bool = True,
     idle_ttl_ms: int | None = None,
+    only_bound: bool = False,
 ) -> Engine:
-    """The engine for the given moments (and objectives) files, or the bundled examples."""
+    """The engine for the given moments (and objectives) files, or the bundled examples.
+
+    ``only_bound`` keeps only the models some moment's triggers carry (none: no scorer at all), for a replay
+    that has no other use for them.
+    """
     config = EngineConfig(idle_ttl_ms=idle_ttl_ms)
     if lateness_ms is not None:
         config = replace(config, allowed_lateness_ms=lateness_ms)
     compiled = load_moments(moments or bundled_moments_path())
-    scorer = Scorer(objectives_for(compiled, objectives)) if scoring else None
+    chosen: ObjectiveSet | None = objectives_for(compiled, objectives) if scoring else None
+    if chosen is not None and only_bound:
+        chosen = bound_only(chosen)
+    scorer = Scorer(chosen) if chosen is not None else None
     return Engine(compiled, config, scorer)

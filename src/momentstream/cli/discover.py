@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from momentstream.cli.argtypes import positive_duration, positive_int
+from momentstream.cli.input_options import add_input_options, input_format
 from momentstream.core.clock import parse_instant, to_ms
 from momentstream.data import bundled_moments_path
 from momentstream.discovery.mining import MiningOptions
 from momentstream.discovery.moments_file import write_moments
+from momentstream.discovery.objectives_file import objectives_path_for, write_objectives
 from momentstream.discovery.outcome import Outcome, parse_where
 from momentstream.discovery.plot import report_html
 from momentstream.discovery.report import report_json, report_text
@@ -82,7 +84,10 @@ def add_discover_command(sub: Any) -> None:
     """Register ``discover`` on the main parser's subcommands."""
     p = sub.add_parser("discover", help="find moments and intervention windows in a history, with a backtest",
                        formatter_class=argparse.RawTextHelpFormatter, description=DISCOVER_HELP)  # fmt: skip
-    p.add_argument("events", help="history of touchpoint events (JSON lines, any order), or - for stdin")
+    p.add_argument(
+        "events",
+        help="history of touchpoint events (JSON lines, CSV, Parquet or Segment messages;\nany order), or - for stdin",
+    )
     p.add_argument("--outcome", required=True, metavar="WHERE",
                    help="what to predict: an event type (purchase), types (purchase,upgrade) or a\n"
                         "where: mapping as in moments files, e.g. '{type: purchase, value: {gte: 100}}'")  # fmt: skip
@@ -119,8 +124,12 @@ def add_discover_command(sub: Any) -> None:
     p.add_argument("--write-protective", action="store_true",
                    help="also write the sequences after which the outcome is LESS likely, as shadow\n"
                         "(watch) moments: they run and are audited, never sent to the CRM")  # fmt: skip
+    p.add_argument("--write-predictors", action="store_true",
+                   help="also write sequences made only of events that may be the outcome (buy, buy ->\n"
+                        "buys again): they say who is on course; for histories of purchases only")  # fmt: skip
     p.add_argument("--workers", type=positive_int, help="processes for the engine counts (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_input_options(p)
 
 
 def _anchor(name: str, path: Path | None) -> Anchor:
@@ -145,7 +154,8 @@ def options_from(args: argparse.Namespace) -> DiscoverOptions:
     anchor = _anchor(args.anchor, args.moments) if args.anchor else None
     return DiscoverOptions(outcome, intervention, randomised, anchor, args.split, mining, sample_customers=args.sample,
                            top=args.top, q=args.fdr, max_delay_ms=args.max_delay, progress=not args.quiet,
-                           workers=args.workers, write_protective=args.write_protective)  # fmt: skip
+                           workers=args.workers, write_protective=args.write_protective,
+                           write_predictors=args.write_predictors, input_format=input_format(args))  # fmt: skip
 
 
 def run_discover(args: argparse.Namespace) -> int:
@@ -169,8 +179,15 @@ def run_discover(args: argparse.Namespace) -> int:
                   "Review before use: the figures are associations in past data, not proof of cause.")  # fmt: skip
         args.output.parent.mkdir(parents=True, exist_ok=True)
         write_moments(args.output, result.written, header)
-        print(f"\nWrote {args.output} ({len(result.written)} moments; check it with "
-              f"`momentstream check {args.output}`).")  # fmt: skip
+        scored_by = objectives_path_for(args.output)
+        note = (
+            f"Written by momentstream discover beside {args.output.name}: one model of the outcome it\n"
+            "studied scores each discovered moment's triggers (set owner, tiers, warm_up to suit)."
+        )
+        write_objectives(scored_by, options.outcome, [spec.name for spec in result.written], note)
+        print(f"\nWrote {args.output} ({len(result.written)} moments) and {scored_by} (the model that scores them).\n"
+              f"Next: `momentstream check {args.output}`, then `momentstream replay EVENTS -c {args.output}`\n"
+              f"(replay reads {scored_by.name} beside it).")  # fmt: skip
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report_json(result, options), indent=2) + "\n")

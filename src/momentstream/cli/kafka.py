@@ -10,17 +10,21 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 
+from momentstream.cli.input_options import add_input_options, input_format
 from momentstream.core.clock import parse_instant, to_ms
 from momentstream.core.identity import MERGE_MAGIC, IdentityError, decode_merge
+from momentstream.core.schema import TouchpointEvent
 from momentstream.ops.redact import redact_credentials
-from momentstream.runtime.sources import describe_error
+from momentstream.runtime.inputs import detected, read_input
+from momentstream.runtime.sources import Reject, describe_error
 
 __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
 
@@ -59,10 +63,15 @@ def add_kafka_commands(sub: Any) -> None:
     topics = _subcommand(sub, "topics", "create and check the worker's topics")
     topics.add_argument("action", choices=["create"], help="create: make missing topics, check partition counts")
 
-    produce = _subcommand(sub, "produce", "send a JSON-lines events file to the touchpoints topic")
-    produce.add_argument("events", help="events file (JSON lines), or - for standard input")
+    produce = _subcommand(sub, "produce", "send a history to the touchpoints topic",
+                          "Send events to the touchpoints topic, keyed by customer. JSON lines of ours go as\n"
+                          "they are (the worker dead-letters bad ones); CSV, Parquet and Segment messages\n"
+                          "are converted to our events first, and rows that cannot be are counted here.")  # fmt: skip
+    produce.add_argument("events", help="events file (JSON lines, CSV, Parquet or Segment messages), or - for stdin")
     produce.add_argument("--rate", type=float, help="records per second (default: as fast as possible)")
     produce.add_argument("--topic", help="topic (default: the touchpoints topic)")
+    produce.add_argument("--rejects", type=Path, help="rows that are not events, with line and reason (JSON lines)")
+    add_input_options(produce)
 
     tail = _subcommand(sub, "tail", "print the records of a topic as JSON lines",
                        "Print records of actions, audit, dead-letter or any topic, one JSON object\n"
@@ -184,18 +193,45 @@ def _produce(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     topic = args.topic or settings.touchpoints_topic
-    source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")  # noqa: SIM115
-    with source:
+    fmt = input_format(args)
 
-        def progress(n: int) -> None:
-            print(f"produce: {n:,} records sent", file=sys.stderr)
+    def progress(n: int) -> None:
+        print(f"produce: {n:,} records sent", file=sys.stderr)
 
-        report = produce_lines(settings.kafka, topic, source, rate=args.rate, on_progress=progress)
+    if detected(args.events, fmt) != "jsonl":
+        rejects = args.rejects.open("w") if args.rejects else None
+        try:
+            refused: Counter[str] = Counter()
+            lines = _event_lines(read_input(args.events, fmt), rejects, refused)
+            report = produce_lines(settings.kafka, topic, lines, rate=args.rate, on_progress=progress)
+        finally:
+            if rejects is not None:
+                rejects.close()
+        if refused:
+            first = next(iter(refused))
+            hint = f"see {args.rejects}" if args.rejects else "use --rejects FILE to see them"
+            print(f"{refused.total():,} rows were not events ({hint}); the first, {first}", file=sys.stderr)
+    else:
+        source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")  # noqa: SIM115
+        with source:
+            report = produce_lines(settings.kafka, topic, source, rate=args.rate, on_progress=progress)
     rate = report.sent / max(report.seconds, 1e-9)
     print(f"sent {report.sent:,} records to {topic} in {report.seconds:.1f} s ({rate:,.0f}/s)", file=sys.stderr)
     if report.unkeyed:
         print(f"{report.unkeyed:,} lines had no customer_id: the worker will dead-letter them", file=sys.stderr)
     return 0
+
+
+def _event_lines(records: Iterable[tuple[int, TouchpointEvent | Reject]], rejects: IO[str] | None,
+                 refused: Counter[str]) -> Iterator[bytes]:  # fmt: skip
+    """Converted events as our JSON lines; rows that are not events go to ``rejects``, counted by reason."""
+    for _, item in records:
+        if isinstance(item, Reject):
+            refused[f"line {item.line}: {item.error}" if not refused else item.reason] += 1
+            if rejects is not None:
+                rejects.write(json.dumps(item.to_json()) + "\n")
+        else:
+            yield item.model_dump_json(exclude_defaults=True).encode()
 
 
 def _tail(args: argparse.Namespace) -> int:

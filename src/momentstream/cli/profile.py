@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import itertools
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from momentstream.cli.argtypes import positive_int
-from momentstream.core.schema import TouchpointEvent, ms_to_datetime
+from momentstream.cli.input_options import add_input_options, input_format
+from momentstream.core.schema import (
+    CONSENT_TYPES,
+    ERASURE_EVENT_TYPE,
+    FEEDBACK_EVENT_TYPE,
+    IDENTIFY_EVENT_TYPE,
+    TouchpointEvent,
+    ms_to_datetime,
+)
 from momentstream.data import bundled_moments_path, bundled_objectives_path
 from momentstream.discovery.vocabulary import Need, Profile, coverage, profile_events
 from momentstream.models.objectives import load_objectives
@@ -18,9 +28,19 @@ from momentstream.ops.textable import format_table
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.predicates import compile_predicate
 from momentstream.patterns.spec import EventStep, KOfNStep
-from momentstream.runtime.sources import Reject, open_binary, read_events
+from momentstream.runtime.inputs import InputFormat, read_input
+from momentstream.runtime.sources import Reject
 
-__all__ = ["PROFILE_HELP", "add_profile_command", "needs_of", "run_profile", "sample_warnings", "vocabulary_warnings"]
+__all__ = [
+    "PROFILE_HELP",
+    "RESERVED_TYPES",
+    "add_profile_command",
+    "needs_of",
+    "run_profile",
+    "sample_warnings",
+    "typo_warnings",
+    "vocabulary_warnings",
+]
 
 PROFILE_HELP = """\
 List the event types of a history (events, customers, median gap between a
@@ -44,10 +64,11 @@ def add_profile_command(sub: Any) -> None:
     """Register ``profile`` on the main parser's subcommands."""
     p = sub.add_parser("profile", help="event types of a history, checked against the moments and objectives",
                        formatter_class=argparse.RawTextHelpFormatter, description=PROFILE_HELP)  # fmt: skip
-    p.add_argument("events", help="touchpoint events (JSON lines), or - for stdin")
+    p.add_argument("events", help="touchpoint events (JSON lines, CSV, Parquet or Segment messages), or - for stdin")
     p.add_argument("-c", "--moments", type=Path, help="moments YAML (default: the bundled example)")
     p.add_argument("--objectives", type=Path, help="objectives YAML (default: the bundled one)")
     p.add_argument("--top", type=positive_int, default=40, help="event types to list at most (default 40)")
+    add_input_options(p)
 
 
 def needs_of(moments_path: Path | None, objectives_path: Path | None) -> list[tuple[str, frozenset[str] | None]]:
@@ -68,6 +89,32 @@ def needs_of(moments_path: Path | None, objectives_path: Path | None) -> list[tu
     return needs
 
 
+RESERVED_TYPES = frozenset({IDENTIFY_EVENT_TYPE, ERASURE_EVENT_TYPE, FEEDBACK_EVENT_TYPE, *CONSENT_TYPES})
+"""Event types the engine itself gives a meaning to."""
+
+
+def typo_warnings(moments: Path | None, objectives: Path | None) -> list[str]:
+    """Step and outcome types that look like a misspelling of a type the bundled moments, objectives or the
+    file itself use (``purchse``); a type of your own that resembles nothing is left alone.
+
+    >>> typo_warnings(None, None)
+    []
+    """
+    needs = needs_of(moments, objectives)
+    known = {t for _, types in needs_of(None, None) for t in types or ()} | set(RESERVED_TYPES)
+    mine = Counter(t for _, types in needs for t in types or ())
+    warnings = []
+    for who, types in needs:
+        for kind in sorted(types or ()):
+            if kind in known:
+                continue
+            others = sorted((known | set(mine)) - {kind})
+            close = difflib.get_close_matches(kind, others, n=1, cutoff=0.8)
+            if close and not (close[0] in mine and mine[close[0]] < mine[kind]):
+                warnings.append(f"{who} waits for {kind!r}: did you mean {close[0]!r}?")
+    return warnings
+
+
 def vocabulary_warnings(rows: list[Need]) -> list[str]:
     """One line per moment step or objective none of whose event types occur (a moment then never fires,
     an objective's model never sees its outcome)."""
@@ -83,16 +130,18 @@ def vocabulary_warnings(rows: list[Need]) -> list[str]:
     return warnings
 
 
-def sample_warnings(events: str, moments: Path | None, objectives: Path | None, lines: int) -> list[str]:
-    """:func:`vocabulary_warnings` from the first ``lines`` lines of an events file (``check --events``)."""
+def sample_warnings(events: str, moments: Path | None, objectives: Path | None, lines: int,
+                    fmt: InputFormat | None = None) -> list[str]:  # fmt: skip
+    """:func:`vocabulary_warnings` from the first ``lines`` records of an events file (``check --events``)."""
     needs = needs_of(moments, objectives)
-    with open_binary(events) as source:
-        profile = profile_events(_events(itertools.islice(source, lines), []))
+    profile = profile_events(_events(itertools.islice(read_input(events, fmt), lines), []))
     return vocabulary_warnings(coverage(needs, profile))
 
 
-def _events(source: Iterable[bytes], rejected: list[Reject]) -> Iterator[TouchpointEvent]:
-    for _, item in read_events(source):
+def _events(
+    source: Iterable[tuple[int, TouchpointEvent | Reject]], rejected: list[Reject]
+) -> Iterator[TouchpointEvent]:
+    for _, item in source:
         if isinstance(item, Reject):
             rejected.append(item)
         else:
@@ -104,8 +153,7 @@ def run_profile(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     needs = needs_of(args.moments, args.objectives)  # configuration errors before reading a large file
     rejected: list[Reject] = []
-    with open_binary(args.events) as source:
-        profile = profile_events(_events(source, rejected))
+    profile = profile_events(_events(read_input(args.events, input_format(args)), rejected))
     rows = coverage(needs, profile)
     _print_profile(profile, rejected, args.top, out)
     print(file=out)

@@ -83,6 +83,12 @@ class Engine(IdentitySteps):
         self.scorer = scorer
         self._reset()
 
+    def drop_models(self) -> None:
+        """Run without the objectives' models, before the first event: a replay none of whose moments can fire
+        on its history would only pay for models nobody reads (the loop's own models stay)."""
+        self.scorer = None
+        self._reset()
+
     def _reset(self) -> None:
         names = [m.name for m in self.moments]
         if len(set(names)) != len(names):

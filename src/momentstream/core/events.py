@@ -135,6 +135,15 @@ class TouchpointEvent(BaseModel):
     properties: dict[str, PropertyValue] = Field(default_factory=dict)
     text: Annotated[str, Field(max_length=20_000)] | None = None
 
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _not_a_bare_number(cls, value: object) -> object:
+        # pydantic would read 1767225600 as seconds and 1767225600000 as milliseconds: a guess, refused here.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError("must be an ISO 8601 time with a timezone (e.g. 2026-03-02T10:00:00Z), not a number "
+                             "(epoch seconds or milliseconds: --format csv or parquet with --epoch s|ms)")  # fmt: skip
+        return value
+
     @field_validator("ts")
     @classmethod
     def _plausible_time(cls, value: datetime) -> datetime:
@@ -212,13 +221,45 @@ RELINKED_ALIAS = "relinked_alias"
 (so an erasure of the customer reaches it too)."""
 
 
+_PLAIN = {
+    "missing": "is required",
+    "timezone_aware": "must carry a timezone (e.g. 2026-03-02T10:00:00Z or 2026-03-02T10:00:00+01:00)",
+    "datetime_parsing": "is not an ISO 8601 time (e.g. 2026-03-02T10:00:00Z)",
+    "datetime_from_date_parsing": "is not an ISO 8601 time (e.g. 2026-03-02T10:00:00Z)",
+    "datetime_type": "must be an ISO 8601 time with a timezone (e.g. 2026-03-02T10:00:00Z)",
+    "string_too_short": "must not be empty",
+    "extra_forbidden": "is not a field of an event (event_id, customer_id, type, channel, ts, value, properties, "
+    "text); put your own fields in properties",
+}
+"""pydantic's error types in words a producer can act on (the rest keep pydantic's message)."""
+
+_PROPERTY_VALUE = "must be text, a number, true/false or null (not a list or an object: flatten it)"
+
+
 def describe_error(err: ValidationError, whole: str = "(line)") -> str:
     """A one-line reason naming the fields, without echoing values (they may be PII or secrets).
 
     ``whole`` names what a check across fields refers to (a line of input, a settings document).
+
+    >>> try:
+    ...     TouchpointEvent.model_validate({"event_id": "e", "customer_id": "c", "type": "Order Completed",
+    ...                                     "ts": "2026-01-01T00:00:00", "properties": {"tags": [1, 2]}})
+    ... except ValidationError as err:
+    ...     print(*describe_error(err).split("; "), sep=chr(10))
+    type: must be lower snake case, starting with a letter (e.g. purchase, page_view)
+    ts: must carry a timezone (e.g. 2026-03-02T10:00:00Z or 2026-03-02T10:00:00+01:00)
+    properties.tags: must be text, a number, true/false or null (not a list or an object: flatten it)
     """
-    parts = []
+    parts: dict[str, str] = {}
     for item in err.errors(include_url=False, include_input=False):
-        where = ".".join(str(x) for x in item["loc"]) or whole
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
+        loc = [str(x) for x in item["loc"]]
+        if len(loc) >= 3 and loc[0] == "properties" and item["type"].endswith("_type"):  # one per union member
+            where, message = ".".join(loc[:2]), _PROPERTY_VALUE
+        else:
+            where = ".".join(loc) or whole
+            message = _PLAIN.get(item["type"], item["msg"].removeprefix("Value error, "))
+            if item["type"] == "string_pattern_mismatch":
+                message = ("must be lower snake case, starting with a letter (e.g. purchase, page_view)"
+                           if loc[-1:] == ["type"] else "has characters that are not allowed")  # fmt: skip
+        parts.setdefault(where, f"{where}: {message}")
+    return "; ".join(parts.values())

@@ -23,8 +23,9 @@ import msgpack
 
 from momentstream.core.clock import to_ms
 from momentstream.core.schema import TouchpointEvent
+from momentstream.runtime.inputs import InputFormat, read_input
 from momentstream.runtime.progress import Progress
-from momentstream.runtime.sources import Reject, open_binary, read_events
+from momentstream.runtime.sources import Reject
 
 __all__ = [
     "BUCKET_BYTES",
@@ -140,8 +141,9 @@ def load_history(
     progress: bool = False,
     buckets: int | None = None,
     max_per_customer: int = MAX_EVENTS_PER_CUSTOMER,
+    input_format: InputFormat | None = None,
 ) -> History:
-    """Validate ``path`` (JSON lines, ``-`` for stdin) into customer buckets under ``workdir``.
+    """Validate ``path`` (``-`` for stdin; read as ``input_format`` says) into customer buckets under ``workdir``.
 
     A customer's events beyond ``max_per_customer`` (in file order) are counted, not kept: one
     bot with millions of events must not hold a bucket's worth of memory on its own.
@@ -155,24 +157,23 @@ def load_history(
     packer = msgpack.Packer(use_bin_type=True)
     meter = Progress("reading events", enabled=progress)
     try:
-        with open_binary(path) as source:
-            for number, item in read_events(source):
-                if isinstance(item, Reject):
-                    _reject(history, item, rejects)
-                    continue
-                ts = to_ms(item.ts)
-                history.events += 1
-                history.types[item.type] += 1
-                history.days[ts // _DAY_MS] += 1
-                if ts % history.resolution_ms:
-                    history.resolution_ms = _resolution(ts)
-                per_customer[item.customer_id] += 1
-                if per_customer[item.customer_id] > max_per_customer:
-                    history.over_cap_events += 1  # a bot or a shared test id: counted, not held
-                    continue
-                files[_bucket_of(item.customer_id, n)].write(packer.pack(_row(item)))
-                if number % 4096 == 0:
-                    meter.update(number)
+        for number, item in read_input(path, input_format):
+            if isinstance(item, Reject):
+                _reject(history, item, rejects)
+                continue
+            ts = to_ms(item.ts)
+            history.events += 1
+            history.types[item.type] += 1
+            history.days[ts // _DAY_MS] += 1
+            if ts % history.resolution_ms:
+                history.resolution_ms = _resolution(ts)
+            per_customer[item.customer_id] += 1
+            if per_customer[item.customer_id] > max_per_customer:
+                history.over_cap_events += 1  # a bot or a shared test id: counted, not held
+                continue
+            files[_bucket_of(item.customer_id, n)].write(packer.pack(_row(item)))
+            if number % 4096 == 0:
+                meter.update(number)
         meter.finish(history.events + history.rejected)
     finally:
         for f in files:

@@ -140,7 +140,7 @@ def report_text(d: Discovery, options: DiscoverOptions) -> str:
         lines += ["", "No intervention window: too few customers reached after any moment (or no difference)."]
     if d.backtest:
         lines += ["", _backtest_text(d)]
-    lines += _protective_text(d, options) + _predictor_text(d)
+    lines += _protective_text(d, options) + _predictor_text(d, options)
     if d.written:
         lines += ["", "Moments written (best first): " + ", ".join(s.name for s in d.written)]
     elif significant:
@@ -154,13 +154,17 @@ def _first_three(labels: list[str]) -> str:
     return ", ".join(labels[:3]) + more
 
 
-def _predictor_text(d: Discovery) -> list[str]:
+def _predictor_text(d: Discovery, options: DiscoverOptions) -> list[str]:
     """Sequences that hold the outcome itself: named apart, never written."""
     if not d.predictors:
         return []
     names = _first_three([f.description for f in d.predictors])
+    told = ("Written as moments, as --write-predictors asks: a trigger says who is on course, not when "
+            "reaching out changes the course." if options.write_predictors
+            else "Not written; --write-predictors writes them (for a history of outcome events only, such as "
+                 "purchases).")  # fmt: skip
     return ["", f"{len(d.predictors)} sequence(s) are made only of events that may be the outcome itself "
-                f"({names}): they predict it, they are no moment to act on, and are not written."]  # fmt: skip
+                f"({names}): they predict it, they are no moment to act on. {told}"]  # fmt: skip
 
 
 def _protective_text(d: Discovery, options: DiscoverOptions) -> list[str]:

@@ -41,6 +41,7 @@ from momentstream.discovery.timing import PERMUTATIONS, TimingWindow, find_windo
 from momentstream.discovery.verify import Finding, candidate_spec, describe, findings, names_for, parents_of
 from momentstream.patterns.predicates import Predicate
 from momentstream.patterns.spec import EventStep, KOfNStep, MomentSpec, WindowSpec
+from momentstream.runtime.inputs import InputFormat
 from momentstream.runtime.progress import Progress
 
 __all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
@@ -101,6 +102,10 @@ class DiscoverOptions:
     workdir: Path | None = None
     write_protective: bool = False
     """Also write the protective sequences (lift below 1) as shadow moments, to watch."""
+    write_predictors: bool = False
+    """Also write sequences made only of outcome events (buy, buy -> buys again): for purchases-only histories."""
+    input_format: InputFormat | None = None
+    """How to read the history (JSON lines by default; CSV, Parquet, Segment)."""
 
 
 @dataclass(slots=True)
@@ -168,7 +173,8 @@ def _workdir(given: Path | None) -> Iterator[Path]:
 def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None, workdir: Path) -> Discovery:
     clock = _Clock()
     started = time.perf_counter()
-    history = load_history(events, workdir, rejects=rejects, progress=options.progress)
+    history = load_history(events, workdir, rejects=rejects, progress=options.progress,
+                           input_format=options.input_format)  # fmt: skip
     started = clock.stage("read", started)
     if history.events:
         check_occurs(options.outcome.predicate, history.types, "--outcome")
@@ -222,7 +228,8 @@ def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | N
 
     # Made only of events that could be the outcome (buy, buy -> buys again): momentum, nothing to act on.
     predictors = [f for f in found if f.significant and all(outcome.could_be(t) for t in f.candidate.tokens)]
-    positive = [f for f in found if f.significant and f.lift > 1 and f not in predictors]  # moments to act on
+    acted_on = [] if options.write_predictors else predictors
+    positive = [f for f in found if f.significant and f.lift > 1 and f not in acted_on]  # moments to act on
     discovery = Discovery(history, train, test, mined, found, [], base_rate=counted.base_rate,
                           failures=counted.failures, tested=len(specs), tested_customers=counted.customers)  # fmt: skip
     if intervention_where is not None:

@@ -27,13 +27,23 @@ import difflib
 import random
 import re
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from momentstream.core.clock import to_ms
 from momentstream.core.schema import TouchpointEvent
 
-__all__ = ["MAX_CUSTOMERS", "MAX_TYPES", "Need", "Profile", "TypeProfile", "coverage", "profile_events", "suggest"]
+__all__ = [
+    "MAX_CUSTOMERS",
+    "MAX_TYPES",
+    "Need",
+    "Profile",
+    "TypeProfile",
+    "coverage",
+    "profile_events",
+    "profile_of_counts",
+    "suggest",
+]
 
 MAX_TYPES = 2_000
 """Distinct event types counted one by one; a history with more (ids in the type field, say) counts the rest
@@ -147,6 +157,12 @@ def profile_events(events: Iterable[TouchpointEvent]) -> Profile:
         key=lambda t: (-t.events, t.type),
     )
     return profile
+
+
+def profile_of_counts(types: Mapping[str, int]) -> Profile:
+    """A profile of event-type counts alone (no customers or gaps): enough for :func:`coverage`."""
+    ranked = sorted(types.items(), key=lambda item: (-item[1], item[0]))
+    return Profile([TypeProfile(k, n, 0, None) for k, n in ranked], events=sum(types.values()))
 
 
 def _words(name: str) -> set[str]:

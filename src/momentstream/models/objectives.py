@@ -32,6 +32,7 @@ __all__ = [
     "ObjectivesError",
     "Tier",
     "WarmUp",
+    "bound_only",
     "load_objectives",
     "objectives_for",
     "parse_objectives",
@@ -377,3 +378,16 @@ def objectives_for(moments: Iterable[CompiledMoment], objectives: Path | None) -
         return loaded
     names = {m.name for m in moments}
     return replace(loaded, bindings={k: v for k, v in loaded.bindings.items() if k in names})
+
+
+def bound_only(objectives: ObjectiveSet) -> ObjectiveSet | None:
+    """Only the objectives some moment's triggers carry (a replay needs no other model); None when there are none.
+
+    >>> s = parse_objectives({"objectives": [{"name": n, "owner": "o", "outcome": {"type": "buy"},
+    ...     "outcome_means": "positive", "horizon": "7d"} for n in ("a", "b")], "moments": {"m": {"objective": "b"}}})
+    >>> [o.name for o in bound_only(s).objectives], bound_only(replace(s, bindings={}))
+    (['b'], None)
+    """
+    used = {binding.objective for binding in objectives.bindings.values()}
+    kept = tuple(o for o in objectives.objectives if o.name in used)
+    return replace(objectives, objectives=kept) if kept else None

@@ -59,6 +59,10 @@ class WorkerSettings(BaseSettings):
     ssl_check_hostname: bool = Field(True, description="check that a broker's certificate names its host")
     app_id: str = Field("momentstream", description="consumer group and prefix of the state changelog topic")
     touchpoints_topic: str = Field("momentstream.touchpoints", description="events in, keyed by customer_id")
+    touchpoints_format: Literal["momentstream", "segment"] = Field(
+        "momentstream", description="what the touchpoints topic carries: our events, or Segment/RudderStack "
+        "messages (track, identify, page, screen, alias, group; keyed by userId, else anonymousId; identify "
+        "and alias calls by the anonymous or previous id)")  # fmt: skip
     ticks_topic: str = Field("momentstream.ticks", description="clock records, same partition count as touchpoints")
     actions_topic: str = Field("momentstream.actions", description="triggers out, keyed by customer_id")
     holdout_topic: str = Field("momentstream.holdout", description="triggers of holdout customers (not acted on)")

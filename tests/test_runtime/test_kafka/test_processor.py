@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from momentstream.cli.demo import default_engine
 from momentstream.core.clock import to_ms
 from momentstream.core.schema import DuplicateEvent, Output, TouchpointEvent, Trigger
+from momentstream.runtime.inputs import parse_segment
 from momentstream.runtime.kafka.processor import DictTable, StreamProcessor, Tick, Work
 from momentstream.runtime.kafka.stored import decode_entry
 from momentstream.runtime.replay.runner import ReplayRunner
@@ -170,3 +172,34 @@ def test_bad_ticks_become_dead_letters(value: bytes) -> None:
     work = StreamProcessor(default_engine(None), DictTable()).on_tick_bytes(0, value)
     assert work.dead_letter is not None
     assert work.dead_letter.reason == "invalid_tick"
+
+
+def _segment(event: TouchpointEvent) -> bytes:
+    """The event as a CDP would send it: a Segment track call."""
+    properties: dict[str, object] = dict(event.properties)
+    if event.value is not None:
+        properties["value"] = event.value
+    return json.dumps({"type": "track", "event": event.type.replace("_", " ").title(), "userId": event.customer_id,
+                       "messageId": event.event_id, "timestamp": event.ts.isoformat(), "channel": event.channel,
+                       "properties": properties}).encode()  # fmt: skip
+
+
+def test_segment_messages_on_the_topic_give_the_replay_runners_triggers(journeys: list[TouchpointEvent]) -> None:
+    processor = StreamProcessor(default_engine(None), DictTable(), parse=parse_segment)
+    outputs: list[Output] = []
+    for event in journeys:
+        work = processor.on_event(partition_of(event.customer_id), event.customer_id.encode(), _segment(event))
+        assert work.dead_letter is None, work.dead_letter
+        outputs.extend(work.outputs)
+        processor.save(work)
+    last = max(to_ms(e.ts) for e in journeys)
+    for partition in range(PARTITIONS):
+        outputs.extend(processor.on_tick(partition, Tick(last, final=True)).outputs)
+    found = {o.trigger_id: unscored(o) for o in outputs if isinstance(o, Trigger)}
+    assert found.keys() == replay_triggers(journeys).keys()
+    wrong_key = processor.on_event(0, b"someone-else", _segment(journeys[0]))
+    assert wrong_key.dead_letter is not None
+    assert wrong_key.dead_letter.reason == "key_mismatch"
+    ours = processor.on_event(0, journeys[0].customer_id.encode(), raw(journeys[0]))  # our format: not a message
+    assert ours.dead_letter is not None
+    assert ours.dead_letter.reason == "invalid_event"

@@ -26,13 +26,17 @@ from momentstream.core.engine import Engine
 from momentstream.core.identity import MERGE_MAGIC, Handoff, IdentityError, MergeRecord, decode_merge
 from momentstream.core.schema import EARLIEST_TS, LATEST_TS, Output, TouchpointEvent
 from momentstream.core.state import NEVER, CustomerState, StateFormatError
+from momentstream.ops.settings import WorkerSettings
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, confirmed_newest, error_text, output_customer
+from momentstream.runtime.inputs import record_parser
 from momentstream.runtime.kafka.stored import MAX_STORED_BYTES, decode_entry, encode_entry
 from momentstream.runtime.sources import Refusal, parse_event
 
 __all__ = ["DeadLetter", "DictTable", "Failure", "StateTable", "StreamProcessor", "Tick", "Work", "encode_tick"]
 
 logger = logging.getLogger(__name__)
+
+Parse = Callable[[bytes], TouchpointEvent | Refusal]
 
 EARLIEST_MS, LATEST_MS = to_ms(EARLIEST_TS), to_ms(LATEST_TS)
 
@@ -162,7 +166,7 @@ class _Record:
         return "event" if self.merge is None else "merge record"
 
 
-def _read(key: bytes | None, value: bytes) -> _Record | DeadLetter:
+def _read(key: bytes | None, value: bytes, parse: Parse = parse_event) -> _Record | DeadLetter:
     """Parse a record and check its key: partitioning by customer is what keeps a customer's records on one
     worker, in order (a merge record is keyed by the customer it merges into)."""
     if value.startswith(MERGE_MAGIC):
@@ -173,7 +177,7 @@ def _read(key: bytes | None, value: bytes) -> _Record | DeadLetter:
         if key != merge.canonical_id.encode():
             return DeadLetter("key_mismatch", "a merge record's key must be its canonical_id")
         return _Record(merge.canonical_id, to_ms(merge.identify.ts), merge.identify, merge)
-    event = parse_event(value)
+    event = parse(value)
     if isinstance(event, Refusal):
         return DeadLetter(event.reason, event.error)
     if key != event.customer_id.encode():
@@ -233,8 +237,11 @@ class StreamProcessor:
         cache_size: int = 50_000,
         max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS,
         wall_clock: Callable[[], int] | None = None,
+        parse: Parse = parse_event,
     ) -> None:
         self.engine = engine
+        self.parse = parse
+        """Bytes to event: our events by default, or Segment messages (``touchpoints_format``)."""
         self.table = table
         self.cache_size = cache_size
         self.max_skew_ms = max_skew_ms
@@ -244,6 +251,13 @@ class StreamProcessor:
         self._unsaved: dict[str, CustomerState | None] = {}
         """States changed (None: erased) by work not yet saved: in a batch the table is behind, and the
         cache may have let them go."""
+
+    @classmethod
+    def for_worker(cls, engine: Engine, table: StateTable, settings: WorkerSettings,
+                   wall_clock: Callable[[], int] | None) -> StreamProcessor:  # fmt: skip
+        """The processor a worker runs with its settings (skew limit, the touchpoints topic's format)."""
+        return cls(engine, table, max_skew_ms=settings.max_skew_ms, wall_clock=wall_clock,
+                   parse=record_parser(settings.touchpoints_format))  # fmt: skip
 
     # -- records ---------------------------------------------------------------------------
     def on_event(self, partition: int, key: bytes | None, value: bytes, seal: bool = True) -> Work:
@@ -257,7 +271,7 @@ class StreamProcessor:
         records with :meth:`Work.absorb` and calls :meth:`seal` once, so a customer is encoded once.
         """
         work = Work(partition)
-        record = _read(key, value)
+        record = _read(key, value, self.parse)
         if isinstance(record, DeadLetter):
             work.dead_letter = record
             return work

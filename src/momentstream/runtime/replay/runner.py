@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -35,8 +35,9 @@ from momentstream.core.schema import (
 )
 from momentstream.core.state import CustomerState
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, error_text
+from momentstream.runtime.inputs import InputFormat, read_input
 from momentstream.runtime.progress import Progress
-from momentstream.runtime.sources import Refusal, Reject, open_binary, read_events
+from momentstream.runtime.sources import Refusal, Reject
 
 __all__ = ["DRAIN", "EventRefusedError", "ReplayRunner", "ReplaySummary", "replay_file"]
 
@@ -78,6 +79,8 @@ class ReplaySummary:
     """Triggers of shadow moments by (moment, kind): in the audit output only."""
     merged: int = 0
     """Alias ids whose state was taken into their customer (identify events)."""
+    first_reject: Reject | None = None
+    """The first line refused, to quote when none was valid."""
 
     def count(self, output: Output) -> None:
         """Tally one output."""
@@ -262,6 +265,8 @@ def replay_file(
     until: int | None = None,
     progress: bool = True,
     max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS,
+    input_format: InputFormat | None = None,
+    on_types: Callable[[Counter[str]], None] | None = None,
 ) -> ReplaySummary:
     """Replay a JSON-lines file: triggers to ``triggers_out``; late, duplicate and cancelled
     records to ``audit_out``; malformed lines (with line number and reason) to ``rejects_out``;
@@ -270,6 +275,8 @@ def replay_file(
 
     ``order="time"`` sorts valid events by event time first (stable, so ties keep file
     order); ``order="file"`` streams them as they arrive, as Kafka would deliver them.
+    ``on_types`` is told the event types read (and how many of each) before the first event runs in time
+    order, at the end in file order: the moment to say that some moment can never fire.
     """
     started = time.perf_counter()
     summary = ReplaySummary()
@@ -277,6 +284,8 @@ def replay_file(
 
     def reject(item: Reject) -> None:
         summary.rejected += 1
+        if summary.first_reject is None:
+            summary.first_reject = item
         if rejects_out is not None:
             rejects_out.write(json.dumps(item.to_json()) + "\n")
 
@@ -289,8 +298,8 @@ def replay_file(
             elif audit_out is not None:
                 audit_out.write(output.model_dump_json() + "\n")
 
-    def valid_events(stream: Iterable[bytes]) -> Iterator[tuple[TouchpointEvent, int]]:
-        for number, item in read_events(stream):
+    def valid_events() -> Iterator[tuple[TouchpointEvent, int]]:
+        for number, item in read_input(source, input_format):
             summary.lines = number
             if isinstance(item, Reject):
                 reject(item)
@@ -303,26 +312,33 @@ def replay_file(
             reject(Reject(number, error, json.dumps({"customer_id": customer_id}), "processing_error"))
         runner.failures.clear()
 
-    with open_binary(source) as stream:
-        events: Iterable[tuple[TouchpointEvent, int]] = valid_events(stream)
-        if order == "time":
-            events = sorted(events, key=lambda pair: pair[0].ts)
-        total = len(events) if isinstance(events, list) else None
-        meter = Progress("replay", total, enabled=progress)
-        for event, number in events:
-            try:
-                emit(runner.feed(event))
-                summary.events += 1
-            except EventRefusedError as refused:
-                reject(Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
-                              refused.refusal.reason))  # fmt: skip
-            if runner.failures:
-                report_failures(number)
-            if summary.events % 4096 == 0:
-                meter.update(summary.events)
-        emit(runner.finish(until))
-        report_failures(summary.lines)
-        meter.finish(summary.events)
+    events: Iterable[tuple[TouchpointEvent, int]] = valid_events()
+    types: Counter[str] = Counter()
+    if order == "time":
+        events = sorted(events, key=lambda pair: pair[0].ts)
+        types.update(event.type for event, _ in events)
+        if on_types is not None:
+            on_types(types)
+    total = len(events) if isinstance(events, list) else None
+    meter = Progress("replay", total, enabled=progress)
+    for event, number in events:
+        if order == "file":
+            types[event.type] += 1
+        try:
+            emit(runner.feed(event))
+            summary.events += 1
+        except EventRefusedError as refused:
+            reject(Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
+                          refused.refusal.reason))  # fmt: skip
+        if runner.failures:
+            report_failures(number)
+        if summary.events % 4096 == 0:
+            meter.update(summary.events)
+    emit(runner.finish(until))
+    report_failures(summary.lines)
+    if order == "file" and on_types is not None:
+        on_types(types)
+    meter.finish(summary.events)
     summary.customers = len(runner.states)
     summary.held = runner.held
     summary.evicted = runner.evicted

@@ -108,7 +108,7 @@ class BatchWorker:
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
         self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
         wall = self.clock.now_ms if settings.clock == "wall" else None
-        self.processor = StreamProcessor(engine, self.table, max_skew_ms=settings.max_skew_ms, wall_clock=wall)
+        self.processor = StreamProcessor.for_worker(engine, self.table, settings, wall)
         self.owned: set[int] = set()
         self.positions: dict[int, int] = {}
         self._processed: dict[tuple[str, int], int] = {}

@@ -104,7 +104,7 @@ class Worker:
         origin = None if settings.clock_origin is None else parse_instant(settings.clock_origin)
         self.clock = WallClock(settings.clock_speed, origin, settings.clock_origin_wall)
         wall = self.clock.now_ms if settings.clock == "wall" else None
-        self.processor = StreamProcessor(engine, self.table, max_skew_ms=settings.max_skew_ms, wall_clock=wall)
+        self.processor = StreamProcessor.for_worker(engine, self.table, settings, wall)
         # Faust stalls every agent once 100 changelog writes wait in its producer buffer;
         # one table write per event needs more room than that to keep batches flowing.
         self.app.producer.buffer.max_messages = settings.producer_buffer

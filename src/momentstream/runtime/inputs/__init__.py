@@ -1,0 +1,164 @@
+"""Histories as users have them: our JSON lines, CSV or Parquet exports mapped by column, Segment messages.
+
+Every reader yields ``(number, TouchpointEvent | Reject)``: a bad row costs one reject with its reason,
+never the run. :class:`InputFormat` says how to read a file; ``auto`` decides by the file's name
+(``.csv``, ``.tsv``, ``.txt``, ``.parquet``) and, for JSON lines, by the first line (a Segment message
+or one of our events). A file that is none of these stops before the first event, with a hint.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from momentstream.core.schema import TouchpointEvent
+from momentstream.runtime.inputs.columns import FIELDS, ColumnMap, MappingError
+from momentstream.runtime.inputs.naming import snake_case
+from momentstream.runtime.inputs.segment import looks_like_segment, parse_segment, segment_event, segment_key
+from momentstream.runtime.inputs.tables import WHITESPACE, TableError, csv_rows, parquet_rows
+from momentstream.runtime.inputs.timestamps import TimeError, TimeFormat
+from momentstream.runtime.sources import Refusal, Reject, kept_raw, open_binary, parse_event
+
+__all__ = [
+    "FIELDS",
+    "FORMATS",
+    "WHITESPACE",
+    "ColumnMap",
+    "InputError",
+    "InputFormat",
+    "Kind",
+    "MappingError",
+    "TableError",
+    "TimeError",
+    "TimeFormat",
+    "detected",
+    "looks_like_segment",
+    "parse_segment",
+    "read_input",
+    "record_parser",
+    "segment_event",
+    "segment_key",
+    "snake_case",
+]
+
+Kind = Literal["auto", "jsonl", "csv", "parquet", "segment"]
+FORMATS: tuple[Kind, ...] = ("auto", "jsonl", "csv", "parquet", "segment")
+
+Parse = Callable[[bytes], TouchpointEvent | Refusal]
+
+_SNIFF_LINES = 10
+"""Non-blank lines read to tell JSON lines from a table, and ours from Segment's."""
+
+_TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": WHITESPACE}
+
+
+class InputError(ValueError):
+    """A whole input that cannot be read as stated: the message names the file and what would read it."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputFormat:
+    """How to read a history: the ``kind``, the column mapping of tables, the delimiter of CSV."""
+
+    kind: Kind = "auto"
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    delimiter: str | None = None
+
+    def resolved(self, path: str | Path) -> InputFormat:
+        """The kind ``auto`` stands for with this file (by its name; JSON lines by their first line)."""
+        if self.kind != "auto":
+            return self
+        suffix = Path(str(path)).suffix.lower()
+        if suffix == ".parquet":
+            return InputFormat("parquet", self.columns, self.delimiter)
+        if suffix in _TABLE_SUFFIXES or self.delimiter is not None:
+            return InputFormat("csv", self.columns, self.delimiter or _TABLE_SUFFIXES.get(suffix, ","))
+        return self
+
+
+def record_parser(touchpoints_format: str) -> Parse:
+    """How a worker reads a touchpoints record: as our event, or as a Segment message (``touchpoints_format``)."""
+    return parse_segment if touchpoints_format == "segment" else parse_event
+
+
+def detected(path: str | Path, fmt: InputFormat | None = None) -> Kind:
+    """The format ``path`` will be read as (standard input: as stated, JSON lines when not)."""
+    fmt = (fmt or InputFormat()).resolved(path)
+    if fmt.kind != "auto" or str(path) == "-":
+        return "jsonl" if fmt.kind == "auto" else fmt.kind
+    with open_binary(path) as stream:
+        return _sniff(list(itertools.islice(_skip_blank(stream), _SNIFF_LINES)))
+
+
+def read_input(path: str | Path, fmt: InputFormat | None = None) -> Iterator[tuple[int, TouchpointEvent | Reject]]:
+    """The events of ``path`` (``-`` for standard input) read as ``fmt`` says, with rejects in place.
+
+    Raises :class:`InputError` before the first event when the file cannot be the format at all.
+    """
+    fmt = (fmt or InputFormat()).resolved(path)
+    try:
+        if fmt.kind in ("csv", "parquet"):
+            yield from _table(path, fmt)
+            return
+        with open_binary(path) as stream:
+            lines = _skip_blank(stream)
+            head = list(itertools.islice(lines, _SNIFF_LINES))
+            if not head:
+                return
+            if not any(line.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"{") for _, line in head):
+                raise InputError(f"{path}: line {head[0][0]} is not a JSON object, so this is not a JSON-lines "
+                                 "history. For a CSV or Parquet export say --format csv or --format parquet (or "
+                                 "name the file .csv, .tsv or .parquet) and map its columns with --map")  # fmt: skip
+            kind = fmt.kind if fmt.kind != "auto" else _sniff(head)
+            rest = itertools.chain(head, lines)
+            yield from _parsed(rest, parse_segment if kind == "segment" else parse_event)
+    except (TableError, MappingError, TimeError) as err:
+        raise InputError(f"{path}: {err}") from None
+
+
+def _skip_blank(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line
+
+
+def _sniff(head: list[tuple[int, bytes]]) -> Kind:
+    """Segment when the first line that is JSON is a Segment message, else our JSON lines."""
+    for _, line in head:
+        try:
+            doc = json.loads(line.removeprefix(b"\xef\xbb\xbf"))
+        except (ValueError, UnicodeError, RecursionError):
+            continue
+        return "segment" if looks_like_segment(doc) else "jsonl"
+    return "jsonl"
+
+
+def _parsed(lines: Iterable[tuple[int, bytes]], parse: Parse) -> Iterator[tuple[int, TouchpointEvent | Reject]]:
+    for number, line in lines:
+        data = line.strip().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (an editor's, on the first line)
+        parsed = parse(data)
+        if isinstance(parsed, Refusal):
+            kept, size, digest = kept_raw(data)
+            yield number, Reject(number, parsed.error, kept.decode("utf-8", "backslashreplace"), parsed.reason,
+                                 size, digest)  # fmt: skip
+        else:
+            yield number, parsed
+
+
+def _table(path: str | Path, fmt: InputFormat) -> Iterator[tuple[int, TouchpointEvent | Reject]]:
+    columns = fmt.columns
+    rows = (parquet_rows(path, columns.check) if fmt.kind == "parquet"
+            else csv_rows(path, fmt.delimiter or ",", columns.check))  # fmt: skip
+    for number, row in rows:
+        event = row if isinstance(row, Refusal) else columns.event(row, number)
+        if isinstance(event, Refusal):
+            raw = json.dumps(row, default=str) if isinstance(row, dict) else ""
+            kept, size, digest = kept_raw(raw.encode("utf-8", "backslashreplace"))
+            yield number, Reject(number, event.error, kept.decode("utf-8", "backslashreplace"), event.reason,
+                                 size, digest)  # fmt: skip
+        else:
+            yield number, event
