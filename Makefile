@@ -3,16 +3,23 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-kafka bench-peers kafka kafka-stop clean pictures
+.PHONY: demo test lint docs docs-serve tutorial bench bench-kafka bench-peers kafka kafka-stop clean pictures
+
+# The demo needs only the engine: pip shows its progress (the test tools come with `make test`).
+$(RUNTIME): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e .
+	touch $(RUNTIME)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/momentstream demo
 
 lint: $(STAMP)
@@ -44,4 +51,15 @@ kafka-stop:
 	deploy/kafka/stop.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis deploy/kafka/target
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis deploy/kafka/target site
+
+# The documentation site, strict (a broken link fails), into site/; docs-serve rebuilds it as you edit.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# The tutorial as its page runs it: CDNOW from its text file to scored triggers, in out/tutorial.
+tutorial: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash docs/tutorial/cdnow.sh out/tutorial

@@ -74,7 +74,8 @@ def _version() -> str:
         return "unknown"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (``--help`` and the generated CLI reference read it)."""
     parser = argparse.ArgumentParser(
         prog="momentstream",
         description=_DESCRIPTION,
@@ -113,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--split-ids", type=share, default=0.0, metavar="SHARE",
                           help="give this share of customers (0.3 or 30%%) a device id for their events before a\n"
                                "login, and an identify event at the login; a fifth of those have an email id\n"
-                               "in between (see README: One customer, several ids)")  # fmt: skip
+                               "in between (docs/guide/identity.md)")  # fmt: skip
 
     check = sub.add_parser("check", help="validate a moments file and list its moments")
     check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
@@ -155,7 +156,7 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input or configuration)."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     install_log_redaction()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip

@@ -28,7 +28,7 @@ from momentstream.runtime.sources import Reject, describe_error
 
 __all__ = ["KAFKA_COMMANDS", "add_kafka_commands"]
 
-_SETTINGS_HELP = "worker settings YAML (fields as MOMENTSTREAM_* env vars; see README)"
+_SETTINGS_HELP = "worker settings YAML (fields as MOMENTSTREAM_* env vars; docs/reference/settings.md)"
 _SETTINGS_EPILOG = """\
 settings come from, lowest to highest: defaults, --settings FILE (YAML), --secrets-dir (one file per
 setting, e.g. momentstream_sasl_password), --env-file (MOMENTSTREAM_*=... lines), MOMENTSTREAM_*
@@ -50,7 +50,7 @@ def add_kafka_commands(sub: Any) -> None:
     worker.add_argument("--objectives", type=Path, help="objectives YAML for scoring (default: the bundled one)")
     worker.add_argument("--no-scoring", action="store_true", help="no models: triggers carry no score")
     worker.add_argument("--web-port", type=int, help="port of /metrics, /healthz, /readyz (default 6066)")
-    worker.add_argument("--clock", choices=["stream", "wall"], help="stream (default) or wall; see README")
+    worker.add_argument("--clock", choices=["stream", "wall"], help="stream (default) or wall (see settings: clock)")
     worker.add_argument("--lateness", help="allowed lateness, e.g. 60s (default 1m)")
     worker.add_argument("--idle-ttl", help="forget customers silent this long with nothing pending, e.g. 400d")
     worker.add_argument(

@@ -1,6 +1,6 @@
 """Worker configuration: defaults, then a YAML file, then ``MOMENTSTREAM_*`` environment variables.
 
-Every field is documented here and in README.md; ``momentstream worker --print-settings`` shows
+Every field is documented here and in docs/reference/settings.md; ``momentstream worker --print-settings`` shows
 the values a worker would run with. Secrets (``sasl_password``, ``ssl_key_password``) are
 :class:`SecretStr`: never printed or logged; they may come from the environment, the settings file,
 a ``.env`` file or a secrets directory (one file per setting, as Docker and Kubernetes mount them).

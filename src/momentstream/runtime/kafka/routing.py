@@ -87,7 +87,7 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
 
 
 def erasure_coverage(settings: WorkerSettings) -> list[str]:
-    """What a worker's erasure reaches, for the ``customer_erased`` record (README: Right to erasure).
+    """What a worker's erasure reaches, for the ``customer_erased`` record (docs/guide/erasure.md).
 
     >>> from momentstream.ops.settings import load_settings
     >>> erasure_coverage(load_settings(None, store="memory"))[1]
