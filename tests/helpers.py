@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from momentstream.core.engine import Engine, EngineConfig
@@ -55,3 +57,21 @@ def triggers(outputs: Iterable[Output], kind: str | None = None) -> list[Trigger
 def evidence_ids(outputs: Iterable[Output], kind: str | None = None) -> list[list[str]]:
     """The evidence event ids of each trigger, in emission order."""
     return [[e.event_id for e in t.evidence] for t in triggers(outputs, kind)]
+
+
+def write_export(events: Sequence[TouchpointEvent], path: Path, kind_of: Any = None) -> list[str]:
+    """``events`` as a warehouse export would hold them: a CSV with its own column names (id, user, event, at,
+    amount, channel) and one column per property; returns the ``--map`` that reads it back."""
+    keys = sorted({k for e in events for k in e.properties})
+
+    def cell(value: object) -> str:
+        return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "user", "event", "at", "amount", "channel", *keys])
+        for e in events:
+            writer.writerow([e.event_id, e.customer_id, kind_of(e.type) if kind_of else e.type, e.ts.isoformat(),
+                             "" if e.value is None else repr(e.value), e.channel,
+                             *(cell(e.properties.get(k)) for k in keys)])  # fmt: skip
+    return ["--map", "event_id=id,customer_id=user,type=event,ts=at,value=amount"]

@@ -3,7 +3,6 @@ and no silent zero (a CSV passed as JSON, no valid event, a moment that can neve
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from momentstream.cli.commands import main
 from momentstream.discovery.objectives_file import objectives_path_for
 from momentstream.runtime.sources import write_events
 from momentstream.sim.journeys import simulate
+from tests.helpers import write_export
 
 
 @pytest.fixture(scope="module")
@@ -24,19 +24,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     with jsonl.open("w") as out:
         write_events(events, out)
     export = folder / "export.csv"
-    keys = sorted({k for e in events for k in e.properties})
-    with export.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["id", "user", "Event Name", "occurred_at", "amount", "channel", *keys])
-        for e in events:
-            writer.writerow([e.event_id, e.customer_id, e.type.replace("_", " ").title(), e.ts.isoformat(),
-                             "" if e.value is None else repr(e.value), e.channel,
-                             *(_cell(e.properties.get(k)) for k in keys)])  # fmt: skip
+    write_export(events, export, kind_of=lambda kind: kind.replace("_", " ").title())
     return jsonl, export
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _triggers(path: Path) -> list[tuple[str, str, str, str]]:
@@ -48,7 +37,7 @@ def test_a_mapped_export_gives_the_triggers_its_json_lines_give(history: tuple[P
     jsonl, export = history
     assert main(["replay", str(jsonl), "-o", str(tmp_path / "a.jsonl"), "-q", "--no-scoring"]) == 0
     assert main(["replay", str(export), "-o", str(tmp_path / "b.jsonl"), "-q", "--no-scoring",
-                 "--map", "event_id=id,customer_id=user,type=Event Name,ts=occurred_at,value=amount"]) == 0  # fmt: skip
+                 "--map", "event_id=id,customer_id=user,type=event,ts=at,value=amount"]) == 0  # fmt: skip
     from_json, from_csv = _triggers(tmp_path / "a.jsonl"), _triggers(tmp_path / "b.jsonl")
     assert from_json, "the history fires nothing: the comparison would be empty"
     assert from_csv == from_json

@@ -15,6 +15,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from momentstream.ops.kafka_connection import KafkaConnection
+from momentstream.runtime.inputs import looks_like_segment, segment_key
 from momentstream.runtime.kafka.processor import encode_tick
 
 __all__ = ["ProduceReport", "TopicRecord", "key_of", "produce_lines", "read_topic", "send_ticks"]
@@ -47,12 +48,14 @@ class TopicRecord:
 
 
 def key_of(line: bytes) -> bytes | None:
-    """The record key for an event line: its customer_id, or None if the line has none.
+    """The record key for an event line: its customer_id (a Segment message's customer), or None if it has none.
 
     Examples
     --------
     >>> key_of(b'{"customer_id": "c-7", "type": "purchase"}')
     b'c-7'
+    >>> key_of(b'{"type": "identify", "anonymousId": "a-1", "userId": "u-1"}')
+    b'a-1'
     >>> key_of(b"not json") is None
     True
     """
@@ -60,7 +63,10 @@ def key_of(line: bytes) -> bytes | None:
         doc = json.loads(line)
     except ValueError:
         return None
-    customer = doc.get("customer_id") if isinstance(doc, dict) else None
+    if looks_like_segment(doc):  # a CDP's message: keyed by the customer it is about
+        customer: object = segment_key(doc)
+    else:
+        customer = doc.get("customer_id") if isinstance(doc, dict) else None
     return customer.encode() if isinstance(customer, str) and customer else None
 
 
