@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from momentstream.cli.demo_discovery import discovery_act, seeds_from
 from momentstream.cli.demo_loop import loop_act
+from momentstream.cli.demo_options import DemoOptions
 from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.schema import Trigger
@@ -36,23 +37,6 @@ from momentstream.sim.journeys import VIP_WINDOW_HOURS, Simulation, Truth, simul
 from momentstream.triggers.contract import read_triggers
 
 __all__ = ["DemoOptions", "run_demo"]
-
-
-@dataclass(frozen=True, slots=True)
-class DemoOptions:
-    """What to simulate and where to write it.
-
-    Customers keep joining for the first four fifths of the history, so new stories happen in
-    both periods: discovery learns from the first ``discover_share`` of the days, and the
-    moments (discovered and bundled) run over the rest.
-    """
-
-    customers: int = 5000
-    days: int = 150
-    seed: int = 7
-    out: Path = Path("out/demo")
-    progress: bool = True
-    discover_share: float = 0.6
 
 
 def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySummary:

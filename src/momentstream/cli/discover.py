@@ -7,21 +7,15 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from momentstream.cli.argtypes import positive_duration, positive_int
 from momentstream.cli.input_options import add_input_options, input_format
 from momentstream.core.clock import parse_instant, to_ms
 from momentstream.data import bundled_moments_path
-from momentstream.discovery.mining import MiningOptions
-from momentstream.discovery.moments_file import write_moments
-from momentstream.discovery.objectives_file import objectives_path_for, write_objectives
-from momentstream.discovery.outcome import Outcome, parse_where
-from momentstream.discovery.plot import report_html
-from momentstream.discovery.report import report_json, report_text
-from momentstream.discovery.run import Anchor, DiscoverOptions, discover
-from momentstream.patterns.dsl import load_moments
-from momentstream.patterns.errors import PatternError
+
+if TYPE_CHECKING:
+    from momentstream.discovery.run import Anchor, DiscoverOptions
 
 __all__ = ["DISCOVER_HELP", "add_discover_command", "run_discover"]
 
@@ -133,6 +127,10 @@ def add_discover_command(sub: Any) -> None:
 
 
 def _anchor(name: str, path: Path | None) -> Anchor:
+    from momentstream.discovery.run import Anchor
+    from momentstream.patterns.dsl import load_moments
+    from momentstream.patterns.errors import PatternError
+
     moments = load_moments(path or bundled_moments_path())
     for m in moments:
         if m.name == name:
@@ -142,6 +140,11 @@ def _anchor(name: str, path: Path | None) -> Anchor:
 
 def options_from(args: argparse.Namespace) -> DiscoverOptions:
     """The discovery options of parsed arguments (PatternError for a bad WHERE or anchor)."""
+    from momentstream.discovery.mining import MiningOptions
+    from momentstream.discovery.outcome import Outcome, parse_where
+    from momentstream.discovery.run import DiscoverOptions
+    from momentstream.patterns.errors import PatternError
+
     where, predicate = parse_where(args.outcome, "--outcome")
     outcome = Outcome(where, predicate, args.within, args.outcome_absent)
     intervention = parse_where(args.intervention, "--intervention") if args.intervention else None
@@ -160,6 +163,12 @@ def options_from(args: argparse.Namespace) -> DiscoverOptions:
 
 def run_discover(args: argparse.Namespace) -> int:
     """``momentstream discover``; raises ValueError with a one-line message for bad input."""
+    from momentstream.discovery.moments_file import write_moments
+    from momentstream.discovery.objectives_file import objectives_path_for, write_objectives
+    from momentstream.discovery.plot import report_html
+    from momentstream.discovery.report import report_json, report_text
+    from momentstream.discovery.run import discover
+
     if args.plot is not None and args.plot.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--plot writes one self-contained HTML file: name it .html, not {args.plot.name!r}")
     options = options_from(args)

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 
 from momentstream.cli.input_options import add_input_options, input_format
 from momentstream.core.clock import parse_instant, to_ms
-from momentstream.core.identity import MERGE_MAGIC, IdentityError, decode_merge
 from momentstream.core.schema import TouchpointEvent
 from momentstream.ops.redact import redact_credentials
 from momentstream.runtime.inputs import detected, read_input
@@ -263,6 +262,8 @@ def _printable(value: bytes, headers: dict[str, bytes]) -> str:
     >>> json.loads(_printable(merge, {}))["identity_merge"]["alias_id"]
     'dev-1'
     """
+    from momentstream.core.identity import MERGE_MAGIC, IdentityError, decode_merge
+
     if "momentstream.reason" in headers:
         doc = {h: v.decode(errors="replace") for h, v in headers.items()}
         doc["raw"] = value.decode(errors="replace")

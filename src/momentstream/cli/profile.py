@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from momentstream.cli.argtypes import positive_int
 from momentstream.cli.input_options import add_input_options, input_format
@@ -22,14 +22,12 @@ from momentstream.core.schema import (
     ms_to_datetime,
 )
 from momentstream.data import bundled_moments_path, bundled_objectives_path
-from momentstream.discovery.vocabulary import Need, Profile, coverage, profile_events
-from momentstream.models.objectives import load_objectives
 from momentstream.ops.textable import format_table
-from momentstream.patterns.dsl import load_moments
-from momentstream.patterns.predicates import compile_predicate
-from momentstream.patterns.spec import EventStep, KOfNStep
 from momentstream.runtime.inputs import InputFormat, read_input
 from momentstream.runtime.sources import Reject
+
+if TYPE_CHECKING:
+    from momentstream.discovery.vocabulary import Need, Profile
 
 __all__ = [
     "PROFILE_HELP",
@@ -74,6 +72,11 @@ def add_profile_command(sub: Any) -> None:
 def needs_of(moments_path: Path | None, objectives_path: Path | None) -> list[tuple[str, frozenset[str] | None]]:
     """(who, event types it waits for) of every step a moment cannot complete without, and every
     objective's outcome. Absences and windows' cancel events are not needed: they may never occur."""
+    from momentstream.models.objectives import load_objectives
+    from momentstream.patterns.dsl import load_moments
+    from momentstream.patterns.predicates import compile_predicate
+    from momentstream.patterns.spec import EventStep, KOfNStep
+
     needs: list[tuple[str, frozenset[str] | None]] = []
     for m in load_moments(moments_path or bundled_moments_path()):
         zone = m.spec.timezone or "UTC"
@@ -133,6 +136,8 @@ def vocabulary_warnings(rows: list[Need]) -> list[str]:
 def sample_warnings(events: str, moments: Path | None, objectives: Path | None, lines: int,
                     fmt: InputFormat | None = None) -> list[str]:  # fmt: skip
     """:func:`vocabulary_warnings` from the first ``lines`` records of an events file (``check --events``)."""
+    from momentstream.discovery.vocabulary import coverage, profile_events
+
     needs = needs_of(moments, objectives)
     profile = profile_events(_events(itertools.islice(read_input(events, fmt), lines), []))
     return vocabulary_warnings(coverage(needs, profile))
@@ -150,6 +155,8 @@ def _events(
 
 def run_profile(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     """Profile, print, and return 1 when some moment or objective can never be served."""
+    from momentstream.discovery.vocabulary import coverage, profile_events
+
     out = out or sys.stdout
     needs = needs_of(args.moments, args.objectives)  # configuration errors before reading a large file
     rejected: list[Reject] = []

@@ -8,7 +8,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from momentstream.cli.argtypes import (
     ConfigurationError,
@@ -18,18 +18,15 @@ from momentstream.cli.argtypes import (
     positive_duration,
     quiet_option,
 )
-from momentstream.cli.demo import default_engine
 from momentstream.cli.input_options import add_input_options, input_format
 from momentstream.cli.profile import needs_of, vocabulary_warnings
 from momentstream.core.clock import format_duration, parse_instant
-from momentstream.core.engine import Engine
-from momentstream.discovery.objectives_file import objectives_path_for
-from momentstream.discovery.vocabulary import coverage, profile_of_counts
-from momentstream.models.scorer import PoisonedModelError
-from momentstream.ops.settings import MIN_KEY_BYTES
 from momentstream.ops.textable import format_table
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
-from momentstream.runtime.replay.runner import DRAIN, ReplaySummary, replay_file
+
+if TYPE_CHECKING:
+    from momentstream.core.engine import Engine
+    from momentstream.runtime.replay.runner import ReplaySummary
 
 __all__ = ["add_replay_command", "run_replay"]
 
@@ -89,6 +86,8 @@ def _skew(text: str) -> int | None:
 
 def _snapshot_key() -> bytes | None:
     """The worker's ``model_snapshot_key`` from the environment, for snapshot files (same check as the worker's)."""
+    from momentstream.ops.settings import MIN_KEY_BYTES
+
     key = os.environ.get("MOMENTSTREAM_MODEL_SNAPSHOT_KEY")
     if key is None:
         return None
@@ -99,9 +98,11 @@ def _snapshot_key() -> bytes | None:
 
 def _until(text: str) -> int | None:
     """``end`` -> None (the last event time), ``drain`` -> every timer, else an aware ISO time in ms."""
-    if text == "end":
+    if text == "end":  # argparse converts the default too: no import for it
         return None
     if text == "drain":
+        from momentstream.runtime.replay.runner import DRAIN
+
         return DRAIN
     try:
         return parse_instant(text)
@@ -111,6 +112,8 @@ def _until(text: str) -> int | None:
 
 def _objectives_beside(args: argparse.Namespace) -> Path | None:
     """``--objectives``, else the objectives file ``discover`` wrote beside ``-c`` (said on stderr when used)."""
+    from momentstream.discovery.objectives_file import objectives_path_for
+
     if args.objectives is not None or args.moments is None or args.no_scoring:
         return cast(Path | None, args.objectives)
     beside = objectives_path_for(args.moments)
@@ -122,6 +125,10 @@ def _objectives_beside(args: argparse.Namespace) -> Path | None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from momentstream.cli.demo import default_engine
+    from momentstream.models.scorer import PoisonedModelError
+    from momentstream.runtime.replay.runner import replay_file
+
     objectives = _objectives_beside(args)
     engine = default_engine(args.moments, args.lateness, objectives, not args.no_scoring, args.idle_ttl,
                             only_bound=args.models_out is None)  # fmt: skip
@@ -190,6 +197,8 @@ def run_replay(args: argparse.Namespace) -> int:
 def _warn_unserved(args: argparse.Namespace, objectives: Path | None, types: Counter[str], engine: Engine) -> None:
     """Before the run (in time order): each moment that can never fire on the types this history has; when none
     can, the run goes on without models (their scores would go to no trigger)."""
+    from momentstream.discovery.vocabulary import coverage, profile_of_counts
+
     if not types:
         return  # no valid event: said once, after the run
     rows = coverage(needs_of(args.moments, objectives), profile_of_counts(types))

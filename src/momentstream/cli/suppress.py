@@ -17,7 +17,6 @@ from pathlib import Path
 from momentstream.cli.argtypes import instant
 from momentstream.core.schema import ms_to_datetime
 from momentstream.data import bundled_moments_path
-from momentstream.patterns.dsl import KNOWN_CHANNELS, load_moments
 from momentstream.runtime.sources import open_binary, write_events
 from momentstream.triggers.consent import (
     ALL_CHANNELS,
@@ -70,6 +69,8 @@ def add_suppress_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 def run_suppress(args: argparse.Namespace) -> int:
     """Write the consent events; exit code 2 for a list or channel that would be read wrong."""
+    from momentstream.patterns.dsl import KNOWN_CHANNELS, load_moments
+
     at = datetime.now(UTC).replace(microsecond=0) if args.at is None else ms_to_datetime(args.at)
     known = {ALL_CHANNELS, *KNOWN_CHANNELS}
     known.update(c for m in load_moments(args.moments or bundled_moments_path()) for c in m.spec.channels)
