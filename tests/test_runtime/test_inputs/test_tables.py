@@ -171,3 +171,31 @@ def test_a_file_that_is_not_parquet_is_an_input_error(tmp_path: Path) -> None:
     path.write_text("customer_id,type,ts\n")
     with pytest.raises(InputError, match="not a Parquet file"):
         _read(path, InputFormat())
+
+
+def test_extreme_cells_are_rejects_in_words_not_crashes(tmp_path: Path) -> None:
+    text = ("customer_id,type,ts,value,note\n"
+            "c1,buy,9999-12-31T23:59:59Z,1,\n"          # a far date
+            "c2,buy,2026-01-01T00:00:00Z,1e308,\n"      # an amount no order has
+            "c3,buy,2026-01-01T00:00:00Z,nan,\n"
+            "c4,buy,2026-01-01T00:00:00Z,1,1e999\n"     # a property that would be infinite stays text
+            "c5,buy,2026-01-01T00:00:00Z,1,123456789012345678901234567890\n")  # fmt: skip
+    events, rejects = _read(_csv(tmp_path, text), InputFormat())
+    reasons = {r.line: r.error for r in rejects}
+    assert reasons[2].startswith("ts: must be from 1900 to 2199")
+    assert reasons[3].startswith("value:")
+    assert reasons[4] == "value: is not a number"
+    assert [e.customer_id for e in events] == ["c4", "c5"]
+    assert events[0].properties["note"] == "1e999"
+    assert events[1].properties["note"] == "123456789012345678901234567890"  # too long for an int64: text
+
+
+def test_another_companys_names_become_our_event_types(tmp_path: Path) -> None:
+    text = ("customer_id,type,ts\n"
+            "c1,Order Completed,2026-01-01T00:00:00Z\n"
+            "c1,ZendeskTicketCreated,2026-01-02T00:00:00Z\n"
+            "c1,page-view,2026-01-03T00:00:00Z\n"
+            "c1,!!!,2026-01-04T00:00:00Z\n")  # fmt: skip
+    events, rejects = _read(_csv(tmp_path, text), InputFormat())
+    assert [e.type for e in events] == ["order_completed", "zendesk_ticket_created", "page_view"]
+    assert [r.line for r in rejects] == [5]
