@@ -15,7 +15,6 @@ Prints, side by side in one run (compare the ratios; these machines are noisy):
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import statistics
 import subprocess
 import sys
@@ -29,8 +28,8 @@ from momentstream.cli.input_options import input_format
 from momentstream.core.schema import TouchpointEvent
 from momentstream.ops.textable import format_table
 from momentstream.runtime.inputs import read_input
-from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.runtime.sources import read_events, write_events
+from replay_scoring import timed_quarters
 
 READ = ["--format", "csv", "--delimiter", "whitespace", "--type", "purchase", "--map", "ts=date,value=dollar_value",
         "--ts-format", "%Y%m%d", "--tz", "UTC"]  # fmt: skip
@@ -56,17 +55,7 @@ def replay(events: list[TouchpointEvent], moments: Path | None, objectives: Path
     engine = default_engine(moments, None, objectives, scoring, only_bound=True)
     if drop_models:
         engine.drop_models()
-    runner = ReplayRunner(engine)
-    ordered = sorted(events, key=lambda e: e.ts)
-    size = len(ordered) // 4
-    marks = [time.perf_counter()]
-    for i, event in enumerate(ordered, 1):
-        runner.feed(event)
-        if i % size == 0 and len(marks) < 5:
-            marks.append(time.perf_counter())
-    runner.finish()
-    rates = [size / (b - a) for a, b in itertools.pairwise(marks)]
-    return rates, 4 * size / (marks[-1] - marks[0])
+    return timed_quarters(engine, sorted(events, key=lambda e: e.ts))
 
 
 def startup(code: str, runs: int = 5) -> float:

@@ -17,6 +17,7 @@ import sys
 import time
 
 from momentstream.cli.demo import default_engine
+from momentstream.core.engine import Engine
 from momentstream.core.schema import TouchpointEvent
 from momentstream.ops.textable import format_table
 from momentstream.runtime.replay.runner import ReplayRunner
@@ -26,6 +27,13 @@ from momentstream.sim.journeys import simulate
 def quarters(events: list[TouchpointEvent], scoring: bool) -> tuple[list[float], float, int]:
     """(events/s per quarter, events/s overall, labels learned) of one replay."""
     engine = default_engine(None, scoring=scoring)
+    rates, overall = timed_quarters(engine, events, "scoring" if scoring else "no scoring")
+    learned = sum(m.learned for m in engine.scorer.models.values()) if engine.scorer is not None else 0
+    return rates, overall, learned
+
+
+def timed_quarters(engine: Engine, events: list[TouchpointEvent], label: str = "") -> tuple[list[float], float]:
+    """(events/s per quarter, events/s overall) of ``engine`` replaying ``events`` (in the order given)."""
     runner = ReplayRunner(engine)
     size = len(events) // 4
     marks = [time.perf_counter()]
@@ -33,11 +41,11 @@ def quarters(events: list[TouchpointEvent], scoring: bool) -> tuple[list[float],
         runner.feed(event)
         if i % size == 0 and len(marks) < 5:
             marks.append(time.perf_counter())
-            print(f"  {'scoring' if scoring else 'no scoring'}: {i:,} events", file=sys.stderr)
+            if label:
+                print(f"  {label}: {i:,} events", file=sys.stderr)
     runner.finish()
     rates = [size / (b - a) for a, b in itertools.pairwise(marks)]
-    learned = sum(m.learned for m in engine.scorer.models.values()) if engine.scorer is not None else 0
-    return rates, 4 * size / (marks[-1] - marks[0]), learned
+    return rates, 4 * size / (marks[-1] - marks[0])
 
 
 def main() -> int:

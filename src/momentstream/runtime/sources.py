@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -27,6 +27,7 @@ __all__ = [
     "open_binary",
     "open_text",
     "parse_event",
+    "parsed_lines",
     "read_events",
     "write_events",
 ]
@@ -128,13 +129,18 @@ def read_events(lines: Iterable[str | bytes]) -> Iterator[tuple[int, TouchpointE
     >>> [(n, type(x).__name__) for n, x in read_events(rows)]
     [(1, 'TouchpointEvent'), (3, 'Reject'), (4, 'Reject')]
     """
-    for number, line in enumerate(lines, start=1):
-        data = (line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line).strip()
-        if not data:
-            continue
-        if data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (an editor's, on the first line)
-            data = data[3:]
-        parsed = parse_event(data)
+    numbered = ((n, line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line)
+                for n, line in enumerate(lines, start=1))  # fmt: skip
+    yield from parsed_lines((n, data) for n, data in numbered if data.strip())
+
+
+def parsed_lines(lines: Iterable[tuple[int, bytes]],
+                 parse: Callable[[bytes], TouchpointEvent | Refusal] = parse_event,
+                 ) -> Iterator[tuple[int, TouchpointEvent | Reject]]:  # fmt: skip
+    """Numbered non-blank records parsed by ``parse`` (ours, or another format's), each refusal a :class:`Reject`."""
+    for number, line in lines:
+        data = line.strip().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (an editor's, on the first line)
+        parsed = parse(data)
         if isinstance(parsed, Refusal):
             kept, size, digest = kept_raw(data)
             yield number, Reject(number, parsed.error, kept.decode("utf-8", "backslashreplace"), parsed.reason,

@@ -21,7 +21,7 @@ from momentstream.runtime.inputs.naming import snake_case
 from momentstream.runtime.inputs.segment import looks_like_segment, parse_segment, segment_event, segment_key
 from momentstream.runtime.inputs.tables import WHITESPACE, TableError, csv_rows, parquet_rows
 from momentstream.runtime.inputs.timestamps import TimeError, TimeFormat
-from momentstream.runtime.sources import Refusal, Reject, kept_raw, open_binary, parse_event
+from momentstream.runtime.sources import Refusal, Reject, kept_raw, open_binary, parse_event, parsed_lines
 
 __all__ = [
     "FIELDS",
@@ -115,7 +115,7 @@ def read_input(path: str | Path, fmt: InputFormat | None = None) -> Iterator[tup
                                  "name the file .csv, .tsv or .parquet) and map its columns with --map")  # fmt: skip
             kind = fmt.kind if fmt.kind != "auto" else _sniff(head)
             rest = itertools.chain(head, lines)
-            yield from _parsed(rest, parse_segment if kind == "segment" else parse_event)
+            yield from parsed_lines(rest, parse_segment if kind == "segment" else parse_event)
     except (TableError, MappingError, TimeError) as err:
         raise InputError(f"{path}: {err}") from None
 
@@ -135,18 +135,6 @@ def _sniff(head: list[tuple[int, bytes]]) -> Kind:
             continue
         return "segment" if looks_like_segment(doc) else "jsonl"
     return "jsonl"
-
-
-def _parsed(lines: Iterable[tuple[int, bytes]], parse: Parse) -> Iterator[tuple[int, TouchpointEvent | Reject]]:
-    for number, line in lines:
-        data = line.strip().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (an editor's, on the first line)
-        parsed = parse(data)
-        if isinstance(parsed, Refusal):
-            kept, size, digest = kept_raw(data)
-            yield number, Reject(number, parsed.error, kept.decode("utf-8", "backslashreplace"), parsed.reason,
-                                 size, digest)  # fmt: skip
-        else:
-            yield number, parsed
 
 
 def _table(path: str | Path, fmt: InputFormat) -> Iterator[tuple[int, TouchpointEvent | Reject]]:
