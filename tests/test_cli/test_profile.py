@@ -95,3 +95,12 @@ def test_check_names_a_misspelt_step_type_and_leaves_a_type_of_ones_own_alone(
     own.write_text(bundled.replace("type: purchase", "type: order_completed"))
     assert main(["check", str(own)]) == 0
     assert "did you mean" not in capsys.readouterr().out
+
+
+def test_a_history_without_a_valid_event_exits_2_quoting_the_first_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("customer_id,type,ts\nc1,purchase,yesterday\n")
+    assert main(["profile", str(path)]) == 2
+    assert "no valid event" in capsys.readouterr().err

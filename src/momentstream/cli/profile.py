@@ -154,13 +154,18 @@ def _events(
 
 
 def run_profile(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    """Profile, print, and return 1 when some moment or objective can never be served."""
+    """Profile, print, and return 1 when some moment or objective can never be served (2: no valid event)."""
     from momentstream.discovery.vocabulary import coverage, profile_events
 
     out = out or sys.stdout
     needs = needs_of(args.moments, args.objectives)  # configuration errors before reading a large file
     rejected: list[Reject] = []
     profile = profile_events(_events(read_input(args.events, input_format(args)), rejected))
+    if not profile.events:
+        quoted = f"; the first, line {rejected[0].line}: {rejected[0].error}" if rejected else ""
+        print(f"momentstream: no valid event in {args.events} ({len(rejected):,} lines rejected{quoted})",
+              file=sys.stderr)  # fmt: skip
+        return 2
     rows = coverage(needs, profile)
     _print_profile(profile, rejected, args.top, out)
     print(file=out)
