@@ -4,7 +4,14 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
+from momentstream.discovery import history as history_module
 from momentstream.discovery.history import load_history
+from momentstream.runtime.inputs import ColumnMap, InputFormat
+from momentstream.runtime.sources import write_events
+from momentstream.sim.journeys import simulate
+from tests.helpers import write_export
 
 
 def _line(event_id: str, customer: str, kind: str, ts: str, **extra: object) -> str:
@@ -58,3 +65,22 @@ def test_a_customer_with_too_many_events_is_capped_and_counted(tmp_path: Path) -
     assert len(customers["bot"].events) == 100
     assert [e.event_id for e in customers["bot"].events][:2] == ["b0", "b1"]
     assert len(customers["human"].events) == 1
+
+
+def test_a_table_is_bucketed_by_the_events_it_holds_not_by_its_smaller_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CSV is several times smaller than the same events as JSON lines (Parquet twenty times): bucketed by its
+    size, each bucket would hold several times the events (and memory) a bucket is sized for."""
+    events = simulate(400, 60, 5).events
+    jsonl, export = tmp_path / "events.jsonl", tmp_path / "events.csv"
+    with jsonl.open("w") as out:
+        write_events(events, out)
+    mapping = write_export(events, export)
+    monkeypatch.setattr(history_module, "BUCKET_BYTES", jsonl.stat().st_size // 20)  # 20 buckets of JSON lines
+    monkeypatch.setattr(history_module, "_EVENTS_PER_BUCKET", len(events) // 20)
+    fmt = InputFormat(columns=ColumnMap.parse(mapping[1]))
+    from_json = load_history(jsonl, tmp_path / "a")
+    from_csv = load_history(export, tmp_path / "b", input_format=fmt)
+    assert from_csv.events == from_json.events
+    assert 0.5 <= len(from_csv.buckets) / len(from_json.buckets) <= 2

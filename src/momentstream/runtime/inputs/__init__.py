@@ -19,7 +19,7 @@ from momentstream.core.schema import TouchpointEvent
 from momentstream.runtime.inputs.columns import FIELDS, ColumnMap, MappingError
 from momentstream.runtime.inputs.naming import snake_case
 from momentstream.runtime.inputs.segment import looks_like_segment, parse_segment, segment_event, segment_key
-from momentstream.runtime.inputs.tables import WHITESPACE, TableError, csv_rows, parquet_rows
+from momentstream.runtime.inputs.tables import WHITESPACE, TableError, csv_rows, parquet_row_count, parquet_rows
 from momentstream.runtime.inputs.timestamps import TimeError, TimeFormat
 from momentstream.runtime.sources import Refusal, Reject, kept_raw, open_binary, parse_event, parsed_lines
 
@@ -36,6 +36,7 @@ __all__ = [
     "TimeError",
     "TimeFormat",
     "detected",
+    "estimated_rows",
     "looks_like_segment",
     "parse_segment",
     "read_input",
@@ -49,6 +50,9 @@ Kind = Literal["auto", "jsonl", "csv", "parquet", "segment"]
 FORMATS: tuple[Kind, ...] = ("auto", "jsonl", "csv", "parquet", "segment")
 
 Parse = Callable[[bytes], TouchpointEvent | Refusal]
+
+_SAMPLE_BYTES = 1 << 20
+"""Bytes of a CSV read to estimate its rows."""
 
 _SNIFF_LINES = 10
 """Non-blank lines read to tell JSON lines from a table, and ours from Segment's."""
@@ -83,6 +87,20 @@ class InputFormat:
 def record_parser(touchpoints_format: str) -> Parse:
     """How a worker reads a touchpoints record: as our event, or as a Segment message (``touchpoints_format``)."""
     return parse_segment if touchpoints_format == "segment" else parse_event
+
+
+def estimated_rows(path: str | Path, fmt: InputFormat | None = None) -> int | None:
+    """About how many records a table holds (Parquet: exactly, from its footer; CSV: its size over the mean size
+    of its first lines); None for JSON lines and standard input, whose size says it already."""
+    fmt = (fmt or InputFormat()).resolved(path)
+    if str(path) == "-" or fmt.kind not in ("csv", "parquet"):
+        return None
+    if fmt.kind == "parquet":
+        return parquet_row_count(path)
+    with Path(path).open("rb") as stream:
+        head = stream.read(_SAMPLE_BYTES)
+    lines = head.count(b"\n") or 1
+    return int(Path(path).stat().st_size * lines / max(len(head), 1))
 
 
 def detected(path: str | Path, fmt: InputFormat | None = None) -> Kind:

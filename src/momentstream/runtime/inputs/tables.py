@@ -16,7 +16,7 @@ from typing import IO, Any
 from momentstream.core.schema import MAX_EVENT_BYTES
 from momentstream.runtime.sources import Refusal
 
-__all__ = ["WHITESPACE", "TableError", "csv_rows", "parquet_rows"]
+__all__ = ["WHITESPACE", "TableError", "csv_rows", "parquet_row_count", "parquet_rows"]
 
 WHITESPACE = "whitespace"
 """The delimiter name for text aligned with blanks (``CDNOW_master.txt``)."""
@@ -88,6 +88,16 @@ def _open(path: str | Path) -> IO[str]:
 
 def _undecodable(line: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in line)
+
+
+def parquet_row_count(path: str | Path) -> int | None:
+    """Rows of a Parquet file from its footer (None when it cannot be read: the reader will say why)."""
+    try:
+        import pyarrow.parquet as pq  # noqa: PLC0415 - optional: only Parquet readers need it
+
+        return int(pq.ParquetFile(str(path)).metadata.num_rows)
+    except Exception:  # not installed, or not Parquet: read_input reports it with the reason
+        return None
 
 
 def parquet_rows(path: str | Path, header: Callable[[list[str]], None] | None = None, batch: int = 8_192) -> Rows:
