@@ -169,9 +169,14 @@ def _worker(args: argparse.Namespace) -> int:
         print(json.dumps(settings.redacted(), indent=2))
         return 0
     from momentstream.cli.demo import default_engine
+    from momentstream.discovery.objectives_file import objectives_for_moments
     from momentstream.runtime.kafka.runner import run_worker
 
-    engine = default_engine(settings.moments, settings.lateness_ms, settings.objectives, settings.scoring,
+    objectives, beside = objectives_for_moments(settings.moments, settings.objectives)
+    if beside and settings.scoring:  # what `discover` wrote beside its moments, as replay reads it
+        logging.getLogger("momentstream.worker").warning("scoring with %s (beside the moments file; the objectives "
+                                                         "setting overrides)", objectives)  # fmt: skip
+    engine = default_engine(settings.moments, settings.lateness_ms, objectives, settings.scoring,
                             settings.idle_ttl_ms)  # fmt: skip
     return run_worker(settings, engine)
 

@@ -112,16 +112,15 @@ def _until(text: str) -> int | None:
 
 def _objectives_beside(args: argparse.Namespace) -> Path | None:
     """``--objectives``, else the objectives file ``discover`` wrote beside ``-c`` (said on stderr when used)."""
-    from momentstream.discovery.objectives_file import objectives_path_for
+    from momentstream.discovery.objectives_file import objectives_for_moments
 
-    if args.objectives is not None or args.moments is None or args.no_scoring:
+    if args.no_scoring:
         return cast(Path | None, args.objectives)
-    beside = objectives_path_for(args.moments)
-    if beside.is_file():
-        print(f"momentstream: scoring with {beside} (found beside {args.moments}; --objectives overrides)",
+    objectives, beside = objectives_for_moments(args.moments, args.objectives)
+    if beside:
+        print(f"momentstream: scoring with {objectives} (found beside {args.moments}; --objectives overrides)",
               file=sys.stderr)  # fmt: skip
-        return beside
-    return None
+    return objectives
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from momentstream.discovery.outcome import Outcome
 from momentstream.models.objectives import load_objectives, parse_objectives
 from momentstream.runtime.inputs import snake_case
 
-__all__ = ["objectives_path_for", "objectives_yaml", "write_objectives"]
+__all__ = ["objectives_for_moments", "objectives_path_for", "objectives_yaml", "write_objectives"]
 
 _TIERS = [{"name": "human_intervention", "min": 0.90}, {"name": "automated_workflow", "min": 0.70},
           {"name": "monitor_only", "min": 0.50}]  # fmt: skip
@@ -27,6 +27,22 @@ _TIERS = [{"name": "human_intervention", "min": 0.90}, {"name": "automated_workf
 def objectives_path_for(moments_path: Path) -> Path:
     """``discovered.yaml`` -> ``discovered.objectives.yaml``: the file ``replay -c`` picks up beside it."""
     return moments_path.with_name(f"{moments_path.stem}.objectives.yaml")
+
+
+def objectives_for_moments(moments: Path | None, objectives: Path | None) -> tuple[Path | None, bool]:
+    """The objectives to score ``moments`` with: ``objectives`` when given, else the file ``discover`` wrote beside
+    the moments file if there is one; and whether it was that one (the caller says so).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "found.yaml").write_text("version: 1"), (folder / "found.objectives.yaml").write_text("")
+    >>> objectives_for_moments(folder / "found.yaml", None)[1], objectives_for_moments(folder / "x.yaml", None)
+    (True, (None, False))
+    """
+    if objectives is not None or moments is None:
+        return objectives, False
+    beside = objectives_path_for(moments)
+    return (beside, True) if beside.is_file() else (None, False)
 
 
 def _name(outcome: Outcome) -> str:
