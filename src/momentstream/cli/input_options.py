@@ -20,8 +20,9 @@ from momentstream.runtime.inputs import (
     TimeError,
     TimeFormat,
 )
+from momentstream.runtime.sources import Reject
 
-__all__ = ["INPUT_HELP", "add_input_options", "input_format"]
+__all__ = ["INPUT_HELP", "add_input_options", "input_format", "no_valid_event"]
 
 INPUT_HELP = f"""\
 Histories may be JSON lines (ours, or Segment/RudderStack messages: track, identify, page,
@@ -65,3 +66,13 @@ def input_format(args: argparse.Namespace) -> InputFormat:
         flags = ", ".join("--" + name.replace("event_type", "type").replace("_", "-") for name in table_only)
         raise InputError(f"{flags} read tables (CSV, Parquet); --format {args.format} is not one")
     return fmt
+
+
+def no_valid_event(source: str, rejected: int, first: Reject | None) -> str:
+    """What a command says when a history held no valid event: how many lines were refused, and the first reason.
+
+    >>> no_valid_event("a.csv", 2, Reject(2, "ts: is a bare number", "1767225600"))
+    'momentstream: no valid event in a.csv (2 lines rejected; the first, line 2: ts: is a bare number)'
+    """
+    quoted = f"; the first, line {first.line}: {first.error}" if first is not None else ""
+    return f"momentstream: no valid event in {source} ({rejected:,} lines rejected{quoted})"

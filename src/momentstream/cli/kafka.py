@@ -10,8 +10,8 @@ import json
 import logging
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -205,16 +205,17 @@ def _produce(args: argparse.Namespace) -> int:
     if detected(args.events, fmt) != "jsonl":
         rejects = args.rejects.open("w") if args.rejects else None
         try:
-            refused: Counter[str] = Counter()
+            refused = _Refused()
             lines = _event_lines(read_input(args.events, fmt), rejects, refused)
             report = produce_lines(settings.kafka, topic, lines, rate=args.rate, on_progress=progress)
         finally:
             if rejects is not None:
                 rejects.close()
-        if refused:
-            first = next(iter(refused))
+        if refused.first is not None:
+            first = refused.first
             hint = f"see {args.rejects}" if args.rejects else "use --rejects FILE to see them"
-            print(f"{refused.total():,} rows were not events ({hint}); the first, {first}", file=sys.stderr)
+            print(f"{refused.count:,} rows were not events ({hint}); the first, line {first.line}: {first.error}",
+                  file=sys.stderr)  # fmt: skip
     else:
         source = sys.stdin.buffer if args.events == "-" else Path(args.events).open("rb")  # noqa: SIM115
         with source:
@@ -226,12 +227,21 @@ def _produce(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(slots=True)
+class _Refused:
+    """Rows of a converted history that were not events: how many, and the first (not all: a file may be huge)."""
+
+    count: int = 0
+    first: Reject | None = None
+
+
 def _event_lines(records: Iterable[tuple[int, TouchpointEvent | Reject]], rejects: IO[str] | None,
-                 refused: Counter[str]) -> Iterator[bytes]:  # fmt: skip
-    """Converted events as our JSON lines; rows that are not events go to ``rejects``, counted by reason."""
+                 refused: _Refused) -> Iterator[bytes]:  # fmt: skip
+    """Converted events as our JSON lines; rows that are not events go to ``rejects``, counted in ``refused``."""
     for _, item in records:
         if isinstance(item, Reject):
-            refused[f"line {item.line}: {item.error}" if not refused else item.reason] += 1
+            refused.count += 1
+            refused.first = refused.first or item
             if rejects is not None:
                 rejects.write(json.dumps(item.to_json()) + "\n")
         else:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from momentstream.cli.argtypes import positive_int
-from momentstream.cli.input_options import add_input_options, input_format
+from momentstream.cli.input_options import add_input_options, input_format, no_valid_event
 from momentstream.core.schema import (
     CONSENT_TYPES,
     ERASURE_EVENT_TYPE,
@@ -33,10 +33,12 @@ __all__ = [
     "PROFILE_HELP",
     "RESERVED_TYPES",
     "add_profile_command",
+    "moment_of",
     "needs_of",
     "run_profile",
     "sample_warnings",
     "typo_warnings",
+    "unserved",
     "vocabulary_warnings",
 ]
 
@@ -118,18 +120,32 @@ def typo_warnings(moments: Path | None, objectives: Path | None) -> list[str]:
     return warnings
 
 
+def unserved(rows: list[Need]) -> list[list[Need]]:
+    """The rows of each moment step or objective none of whose event types occur, one list per ``who``."""
+    groups = (list(group) for _, group in itertools.groupby(rows, key=lambda r: r.who))
+    return [needs for needs in groups if not any(n.events for n in needs)]
+
+
+def moment_of(who: str) -> str | None:
+    """The moment a row of :func:`needs_of` is about (None for an objective).
+
+    >>> moment_of("moment churn_risk, step silent"), moment_of("objective churn (outcome)")
+    ('churn_risk', None)
+    """
+    return who.removeprefix("moment ").split(", step ")[0] if who.startswith("moment ") else None
+
+
 def vocabulary_warnings(rows: list[Need]) -> list[str]:
     """One line per moment step or objective none of whose event types occur (a moment then never fires,
     an objective's model never sees its outcome)."""
     warnings = []
-    for who, group in itertools.groupby(rows, key=lambda r: r.who):
-        needs = list(group)
-        if not any(n.events for n in needs):
-            hints = sorted({s for n in needs for s in n.suggestions})
-            hint = f"; this history has {', '.join(hints)}" if hints else ""
-            types = ", ".join(n.type for n in needs)
-            effect = "the moment can never fire" if who.startswith("moment") else "the model never sees an outcome"
-            warnings.append(f"{who} waits for {types}, and none occurs: {effect}{hint}")
+    for needs in unserved(rows):
+        who = needs[0].who
+        hints = sorted({s for n in needs for s in n.suggestions})
+        hint = f"; this history has {', '.join(hints)}" if hints else ""
+        types = ", ".join(n.type for n in needs)
+        effect = "the moment can never fire" if moment_of(who) else "the model never sees an outcome"
+        warnings.append(f"{who} waits for {types}, and none occurs: {effect}{hint}")
     return warnings
 
 
@@ -162,9 +178,7 @@ def run_profile(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     rejected: list[Reject] = []
     profile = profile_events(_events(read_input(args.events, input_format(args)), rejected))
     if not profile.events:
-        quoted = f"; the first, line {rejected[0].line}: {rejected[0].error}" if rejected else ""
-        print(f"momentstream: no valid event in {args.events} ({len(rejected):,} lines rejected{quoted})",
-              file=sys.stderr)  # fmt: skip
+        print(no_valid_event(args.events, len(rejected), rejected[0] if rejected else None), file=sys.stderr)
         return 2
     rows = coverage(needs, profile)
     _print_profile(profile, rejected, args.top, out)

@@ -18,15 +18,14 @@ from momentstream.cli.argtypes import (
     positive_duration,
     quiet_option,
 )
-from momentstream.cli.input_options import add_input_options, input_format
-from momentstream.cli.profile import needs_of, vocabulary_warnings
+from momentstream.cli.input_options import add_input_options, input_format, no_valid_event
+from momentstream.cli.profile import moment_of, needs_of, unserved, vocabulary_warnings
 from momentstream.core.clock import format_duration, parse_instant
 from momentstream.ops.textable import format_table
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 
 if TYPE_CHECKING:
     from momentstream.core.engine import Engine
-    from momentstream.runtime.replay.runner import ReplaySummary
 
 __all__ = ["add_replay_command", "run_replay"]
 
@@ -157,7 +156,7 @@ def run_replay(args: argparse.Namespace) -> int:
                               max_skew_ms=args.max_skew, input_format=input_format(args),
                               on_types=lambda types: _warn_unserved(args, objectives, types, engine))  # fmt: skip
     if not summary.events:
-        _no_valid_events(args, summary)
+        print(no_valid_event(args.events, summary.rejected, summary.first_reject), file=sys.stderr)
         return 2
     if args.models_out and engine.scorer is not None:
         try:
@@ -204,18 +203,11 @@ def _warn_unserved(args: argparse.Namespace, objectives: Path | None, types: Cou
     warnings = [w for w in vocabulary_warnings(rows) if w.startswith("moment") or not args.no_scoring]
     for warning in warnings:
         print(f"momentstream: warning: {warning}", file=sys.stderr)
-    moments = {row.who.split(",")[0] for row in rows if row.who.startswith("moment")}
-    silent = {w.split(",")[0] for w in warnings if w.startswith("moment")}
+    moments = {moment_of(row.who) for row in rows} - {None}
+    silent = {moment_of(needs[0].who) for needs in unserved(rows)} - {None}
     if moments and silent == moments:
         print("momentstream: warning: no moment can fire on this history, so it gives no trigger; "
               "`momentstream profile` compares its event types with the moments'", file=sys.stderr)  # fmt: skip
         if engine.scorer is not None and args.order == "time" and args.models_out is None:
             engine.drop_models()
             print("momentstream: running without models (no trigger would carry their scores)", file=sys.stderr)
-
-
-def _no_valid_events(args: argparse.Namespace, summary: ReplaySummary) -> None:
-    first = summary.first_reject
-    quoted = f"; the first, line {first.line}: {first.error}" if first is not None else ""
-    print(f"momentstream: no valid event in {args.events} ({summary.rejected:,} lines rejected{quoted})",
-          file=sys.stderr)  # fmt: skip

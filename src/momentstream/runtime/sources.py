@@ -58,6 +58,12 @@ class Reject:
     size: int | None = None
     sha256: str | None = None
 
+    @classmethod
+    def of(cls, line: int, refusal: Refusal, data: bytes) -> Reject:
+        """The reject of record ``data`` at ``line``, keeping all of it or its first bytes with size and hash."""
+        kept, size, digest = kept_raw(data)
+        return cls(line, refusal.error, kept.decode("utf-8", "backslashreplace"), refusal.reason, size, digest)
+
     def to_json(self) -> dict[str, object]:
         """The rejects-file record."""
         doc: dict[str, object] = {"line": self.line, "reason": self.reason, "error": self.error, "raw": self.raw}
@@ -141,9 +147,4 @@ def parsed_lines(lines: Iterable[tuple[int, bytes]],
     for number, line in lines:
         data = line.strip().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (an editor's, on the first line)
         parsed = parse(data)
-        if isinstance(parsed, Refusal):
-            kept, size, digest = kept_raw(data)
-            yield number, Reject(number, parsed.error, kept.decode("utf-8", "backslashreplace"), parsed.reason,
-                                 size, digest)  # fmt: skip
-        else:
-            yield number, parsed
+        yield number, Reject.of(number, parsed, data) if isinstance(parsed, Refusal) else parsed

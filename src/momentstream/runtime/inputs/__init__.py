@@ -21,7 +21,7 @@ from momentstream.runtime.inputs.naming import snake_case
 from momentstream.runtime.inputs.segment import looks_like_segment, parse_segment, segment_event, segment_key
 from momentstream.runtime.inputs.tables import WHITESPACE, TableError, csv_rows, parquet_row_count, parquet_rows
 from momentstream.runtime.inputs.timestamps import TimeError, TimeFormat
-from momentstream.runtime.sources import Refusal, Reject, kept_raw, open_binary, parse_event, parsed_lines
+from momentstream.runtime.sources import Refusal, Reject, open_binary, parse_event, parsed_lines
 
 __all__ = [
     "FIELDS",
@@ -163,8 +163,6 @@ def _table(path: str | Path, fmt: InputFormat) -> Iterator[tuple[int, Touchpoint
         event = row if isinstance(row, Refusal) else columns.event(row, number)
         if isinstance(event, Refusal):
             raw = json.dumps(row, default=str) if isinstance(row, dict) else ""
-            kept, size, digest = kept_raw(raw.encode("utf-8", "backslashreplace"))
-            yield number, Reject(number, event.error, kept.decode("utf-8", "backslashreplace"), event.reason,
-                                 size, digest)  # fmt: skip
+            yield number, Reject.of(number, event, raw.encode("utf-8", "backslashreplace"))
         else:
             yield number, event

@@ -54,6 +54,11 @@ class ColumnMap:
     columns: Mapping[str, str] = field(default_factory=dict)
     event_type: str | None = None
     times: TimeFormat = field(default_factory=TimeFormat)
+    mapped: frozenset[str] = field(init=False)
+    """The columns that fill event fields (every other one is a property), derived once, not per row."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mapped", frozenset(self.column(name) for name in FIELDS))
 
     @staticmethod
     def parse(text: str | None, *, event_type: str | None = None, times: TimeFormat | None = None) -> ColumnMap:
@@ -92,7 +97,6 @@ class ColumnMap:
 
     def event(self, row: Mapping[str, Any], number: int) -> TouchpointEvent | Refusal:
         """Row ``number`` (its line, or its place in the file) as an event, or why it is refused (never raises)."""
-        mapped = {self.column(name) for name in FIELDS}
         doc: dict[str, Any] = {}
         try:
             doc["ts"] = self.times.read(row.get(self.column("ts")))
@@ -110,7 +114,7 @@ class ColumnMap:
             if number_value is None:
                 return Refusal("invalid_event", "value: is not a number")
             doc["value"] = number_value
-        doc["properties"] = {k: _property(v) for k, v in row.items() if k not in mapped and v not in (None, "")}
+        doc["properties"] = {k: _property(v) for k, v in row.items() if k not in self.mapped and v not in (None, "")}
         if "event_id" not in doc:
             content = "\x1f".join(f"{k}={row[k]}" for k in sorted(row))
             doc["event_id"] = f"row-{number}-{hashlib.sha1(content.encode(errors='replace')).hexdigest()[:12]}"
