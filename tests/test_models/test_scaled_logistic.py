@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 import random
@@ -41,3 +42,17 @@ def test_the_clip_survives_a_snapshot() -> None:
     model = ScaledLogistic(clip=3.0)
     model.learn_one({"a": 1.0}, True)
     assert pickle.loads(pickle.dumps(model)).clip == 3.0
+
+
+def test_a_copy_is_the_same_model_and_learning_on_it_leaves_the_original_alone() -> None:
+    """The rollback checkpoint is a deep copy, taken every few hundred labels."""
+    model = ScaledLogistic(lr=0.1, l2=0.01, clip=4.0)
+    for i in range(50):
+        model.learn_one({"a": float(i % 7), "b": 1.0 + i % 3}, i % 4 == 0)
+    twin = copy.deepcopy(model)
+    probe = {"a": 3.0, "b": 2.0}
+    assert twin.predict_proba_one(probe) == model.predict_proba_one(probe)
+    assert (twin.lr, twin.l2, twin.intercept_lr, twin.clip) == (0.1, 0.01, 0.01, 4.0)
+    twin.learn_one({"a": 100.0, "b": -5.0}, True)
+    assert twin.predict_proba_one(probe) != model.predict_proba_one(probe)
+    assert model.counts == {"a": 50, "b": 50}

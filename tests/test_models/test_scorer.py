@@ -18,7 +18,7 @@ from momentstream.core.state import CustomerState
 from momentstream.data import bundled_moments_path, bundled_objectives_path
 from momentstream.models.objectives import WARMING_UP, ObjectivesError, load_objectives, parse_objectives
 from momentstream.models.online import RECOVERY_SAMPLES
-from momentstream.models.scorer import Scorer, ScoringState
+from momentstream.models.scorer import Scorer
 from momentstream.patterns.dsl import load_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.runtime.replay.runner import ReplayRunner
@@ -45,7 +45,6 @@ def test_every_label_is_learned_once_it_became_known_and_is_right(journeys: list
     for e in journeys:
         by_customer[e.customer_id].append(e)
     assert scorer.label_log
-    step = min(o.sample_every_ms for o in objectives.values())
     for record in scorer.label_log:
         objective = objectives[record.objective]
         deadline = record.predicted_at + objective.outcome_after_ms + objective.horizon_ms
@@ -53,9 +52,9 @@ def test_every_label_is_learned_once_it_became_known_and_is_right(journeys: list
         outcomes = [to_ms(e.ts) for e in by_customer[record.customer_id]
                     if objective.outcome(e) and counted_from < to_ms(e.ts) <= deadline]  # fmt: skip
         assert record.label == (objective.label_for_outcome() if outcomes else objective.label_for_silence())
-        # Outcome or silence, learned in a batch at the customer's next event or sample after the deadline:
-        # known outcomes are not learned earlier, or the model would learn the returners before the leavers.
-        assert deadline <= record.labelled_at <= deadline + step
+        # Outcome or silence, learned when its delay ends, not before: known outcomes are not learned earlier,
+        # or the model would learn the returners before the leavers; and not later either, silent or not.
+        assert record.labelled_at == deadline
         assert record.labelled_at > record.predicted_at  # never from the future
 
 
@@ -242,13 +241,6 @@ def test_scoring_state_survives_the_state_encoding(journeys: list[TouchpointEven
     assert Scorer.scoring(again).to_list() == Scorer.scoring(state).to_list()
 
 
-def test_a_scoring_state_stored_before_kept_at_reads_it_from_its_pending_predictions() -> None:
-    features = [None, None, None, {}, {}, {}, {}, {}, 0, 0.0, 0.0, 0, 0.0, 0]
-    pending = {"churn": [[1, 100, 200, {"a": 1.0}], [2, 150, 250, {"a": 2.0}]], "expansion": []}
-    older = [features, pending, {}, 2, None]
-    assert ScoringState.from_list(older).kept_at == {"churn": 150}
-
-
 def test_an_outcome_at_every_event_keeps_one_prediction_per_slice_not_per_event() -> None:
     """Churn's outcome is any purchase: an early label must not free the slice for the next event."""
     scorer = Scorer(load_objectives(bundled_objectives_path()), keep_label_log=True)
@@ -338,6 +330,34 @@ def churn_samples(days: list[float], until_day: float) -> list[int]:
     return sorted((r.predicted_at - to_ms(t0)) // 3_600_000 for r in scorer.label_log or [] if r.objective == "churn")
 
 
+def test_a_silent_customer_is_woken_only_when_a_label_is_due() -> None:
+    """The sampling clock runs lazily: a prediction kept during a silence is computed when its label is due (the
+    features cannot have changed), so the customer's timer fires once per label time, not at every sample too."""
+    scorer = Scorer(parse_objectives(CHURN_30D), keep_label_log=True)
+    engine = Engine([], scorer=scorer)
+    runner = ReplayRunner(engine)
+    woken: list[int] = []
+    on_timer = scorer.on_rescore_timer
+
+    def counting(state: CustomerState, fire_at: int) -> list[tuple[int, str, str, int]]:
+        woken.append(fire_at)
+        return on_timer(state, fire_at)
+
+    scorer.on_rescore_timer = counting  # type: ignore[method-assign]
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    runner.feed(TouchpointEvent(event_id="e1", customer_id="gone", type="login", ts=t0))
+    runner.tick(to_ms(t0 + timedelta(hours=1)))  # past the allowed lateness: the event has run
+    first_label = to_ms(t0 + timedelta(days=7.5 + 30))
+    assert runner.states["gone"].timers.peek() == first_label  # not the first sample, 7.5 days on
+    runner.tick(first_label)
+    assert not Scorer.scoring(runner.states["gone"]).pending.get("churn")  # nothing kept before a label is due
+    woken.clear()
+    runner.finish(to_ms(t0 + timedelta(days=400)))
+    labelled = sorted({r.labelled_at for r in scorer.label_log or []})
+    assert len(scorer.label_log or []) >= 10  # every slice of two horizons of silence, then milestones
+    assert woken == labelled  # a wake-up at each label's time, and none without a label to learn
+
+
 def test_predictions_are_kept_on_the_customers_own_clock_then_at_silence_milestones_never_at_events() -> None:
     """Every 7.5 days (30-day horizon / 4) from the first event whatever the customer does, while silent
     for up to two horizons; then at 3, 4.5 horizons of silence. None at an event, where recency is 0."""
@@ -415,11 +435,3 @@ def test_with_an_idle_ttl_sampling_stops_at_it_and_the_customer_is_forgotten_onc
     assert "gone" not in runner.states
     assert [(r.predicted_at - to_ms(t0)) // 3_600_000 for r in scorer.label_log or []] == [180, 360]
     assert {r.label for r in scorer.label_log or []} == {1}
-
-
-def test_a_decided_label_waits_in_the_state_and_older_pending_predictions_load_undecided() -> None:
-    features = [None, None, None, {}, {}, {}, {}, {}, 0, 0.0, 0.0, 0, 0.0, 0]
-    state = ScoringState.from_list([features, {"churn": [[1, 100, 200, {"a": 1.0}], [2, 150, 250, {"a": 2.0}, 0]]},
-                                    {}, 2, None, {"churn": 150}])  # fmt: skip
-    assert [p.label for p in state.pending["churn"]] == [None, 0]
-    assert ScoringState.from_list(state.to_list()).pending == state.pending

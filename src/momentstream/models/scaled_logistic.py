@@ -78,6 +78,13 @@ class ScaledLogistic:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({"clip": _Z, **state})
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ScaledLogistic:
+        """A copy of the numbers, without the generic walk (the model's rollback checkpoint, taken often)."""
+        twin = ScaledLogistic(self.lr, self.l2, self.intercept_lr, self.clip)
+        twin.stats = {k: s[:] for k, s in self.stats.items()}
+        twin.intercept = self.intercept
+        return twin
+
     @property
     def counts(self) -> dict[str, int]:
         """How many examples held each feature."""
@@ -127,25 +134,38 @@ class ScaledLogistic:
         self.score_and_learn(x, y)
 
     def score_and_learn(self, x: dict[str, float], y: object) -> float:
-        """Learn ``x`` and return the probability it had *before* (progressive validation in one pass)."""
-        stats, sqrt, clip = self.stats, math.sqrt, self.clip
+        """Learn ``x`` and return the probability it had *before* (progressive validation in one pass).
+
+        Written for the scoring replay's hot path (every delayed label comes through here): each
+        statistic is read once into a local and the clip is a comparison, not ``min``/``max`` calls.
+        The arithmetic, and its order, is that of :meth:`raw` and River's pipeline, so the results are
+        the same to the last bit.
+        """
+        stats, sqrt, high = self.stats, math.sqrt, self.clip
+        low = -high
         scaled: list[tuple[list[float], float]] = []
+        keep = scaled.append
         before = dot = self.intercept
         for k, v in x.items():
             s = stats.get(k)
             if s is None:
                 s = stats[k] = [0, 0.0, 0.0, 0.0, 0.0]
-            elif s[_WEIGHT]:
-                before += s[_WEIGHT] * min(max((v - s[_MEAN]) * s[_SCALE], -clip), clip)
+                w = 0.0
+            else:
+                w = s[_WEIGHT]
+                if w:
+                    z = (v - s[_MEAN]) * s[_SCALE]
+                    before += w * (high if z > high else low if z < low else z)
             n = s[_COUNT] + 1
-            s[_COUNT] = n
-            old = s[_MEAN]
-            mean = s[_MEAN] = old + (v - old) / n
-            var = s[_VAR] = s[_VAR] + ((v - old) * (v - mean) - s[_VAR]) / n
-            scale = s[_SCALE] = 1.0 / sqrt(var) if var > 0.0 else 0.0
-            z = min(max((v - mean) * scale, -clip), clip)
-            scaled.append((s, z))
-            dot += s[_WEIGHT] * z
+            old, var = s[_MEAN], s[_VAR]
+            mean = old + (v - old) / n
+            var += ((v - old) * (v - mean) - var) / n
+            scale = 1.0 / sqrt(var) if var > 0.0 else 0.0
+            s[_COUNT], s[_MEAN], s[_VAR], s[_SCALE] = n, mean, var, scale
+            z = (v - mean) * scale
+            z = high if z > high else low if z < low else z
+            keep((s, z))
+            dot += w * z
         sign = 1.0 if y else -1.0
         margin = dot * sign
         if margin > 18.0:

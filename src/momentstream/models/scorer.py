@@ -11,11 +11,11 @@ see recency as a constant and could not learn what silence means; and scores are
 time (a cut-off, a moment's trigger), which regular samples match.
 
 An outcome event within the window decides a prediction's label; the label is learned when
-the label delay ends, whatever it is, by the customer's next event or sampling timer, in a batch
-(no timer per prediction: timers cost a heap entry each). Learning known outcomes at once while
-silence labels wait would teach from a biased mix (the recent returners, not yet the recent
-leavers). A model therefore only ever learns a label after it became known, and each at the same
-delay.
+the label delay ends, whatever it is, by the customer's one timer (see :meth:`Scorer.on_rescore_timer`:
+it fires only when a label is due, and the sampling clock catches up then). Learning known outcomes
+at once while silence labels wait would teach from a biased mix (the recent returners, not yet the
+recent leavers). A model therefore only ever learns a label after it became known, and each at the
+same delay.
 The models themselves are shared by all customers of a runtime.
 """
 
@@ -24,15 +24,16 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from momentstream.core.schema import TouchpointEvent
 from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
-from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, FeatureState, anomaly_of
+from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
+from momentstream.models.scoring_state import HISTORY, Pending, ScoringState
 from momentstream.models.snapshot_codec import (
     SNAPSHOT_FORMAT,
     Refusal,
@@ -64,64 +65,12 @@ LABEL_TIMER = "label"
 RESCORE_TIMER = "rescore"
 """Timer kind of a silent-period prediction; its moment field is :data:`RESCORE_OWNER`."""
 RESCORE_OWNER = "~rescore"
-HISTORY = 8
 
 logger = logging.getLogger(__name__)
 
 
 class PoisonedModelError(ValueError):
     """A model holds NaN or infinite weights: it is neither published nor loaded."""
-
-
-@dataclass(slots=True)
-class Pending:
-    """A kept prediction waiting for its label delay to end."""
-
-    ref: int
-    at_ms: int
-    deadline_ms: int
-    x: dict[str, float]
-    label: int | None = None
-    """Set when the outcome came; learned, like a silence label, only at the deadline."""
-
-
-@dataclass(slots=True)
-class ScoringState:
-    """One customer's scoring data, stored in the customer state."""
-
-    features: FeatureState = field(default_factory=FeatureState)
-    pending: dict[str, list[Pending]] = field(default_factory=dict)
-    history: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
-    next_ref: int = 0
-    rescore_at: int | None = None
-    """When this customer's one rescore timer fires (None: none scheduled)."""
-    kept_at: dict[str, int] = field(default_factory=dict)
-    """When each objective last kept a prediction: at most one per slice of its horizon, even when an
-    outcome labelled the last one early (else a frequent outcome would keep one at nearly every event)."""
-
-    def to_list(self) -> list[Any]:
-        """Compact form for the state encoding."""
-        return [
-            self.features.to_list(),
-            {k: [_pending_list(p) for p in v] for k, v in self.pending.items()},
-            {k: [list(h) for h in v] for k, v in self.history.items()},
-            self.next_ref,
-            self.rescore_at,
-            self.kept_at,
-        ]
-
-    @classmethod
-    def from_list(cls, raw: list[Any]) -> ScoringState:
-        """Inverse of :meth:`to_list`."""
-        features, pending, history, next_ref, *rest = raw
-        return cls(
-            FeatureState.from_list(features),
-            {k: [Pending(*p) for p in v] for k, v in pending.items()},
-            {k: deque(((h[0], h[1]) for h in v), maxlen=HISTORY) for k, v in history.items()},
-            next_ref,
-            rest[0] if rest else None,
-            rest[1] if len(rest) > 1 else {k: v[-1][1] for k, v in pending.items() if v},
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +157,7 @@ class Scorer:
         self._sample_step = min((o.sample_every_ms for o in objectives.objectives), default=DAY_MS)
         """The customer's sampling clock: the shortest slice of any objective's horizon."""
         self._longest = max((o.label_delay_ms for o in objectives.objectives), default=DAY_MS)
+        self._shortest_delay = min((o.label_delay_ms for o in objectives.objectives), default=DAY_MS)
         self._default_select = selectors.setdefault(DEFAULT_FEATURES, FeatureSelector(DEFAULT_FEATURES))
 
     def add_loop_models(self, moments: tuple[CompiledMoment, ...]) -> None:
@@ -229,9 +179,9 @@ class Scorer:
 
     # -- engine hooks ----------------------------------------------------------------------
     def observe(self, state: CustomerState, event: TouchpointEvent, ts: int) -> list[tuple[int, str, str, int]]:
-        """Label, update features and score for one event; returns label timers to schedule."""
+        """Label, update features and score for one event; returns the rescore timer to schedule, if it moved."""
         scoring = self.scoring(state)
-        timers: list[tuple[int, str, str, int]] = []
+        self._run_clock(state.customer_id, scoring, ts, inclusive=False)  # samples of the silence this event ends
         self._resolve_silence(state.customer_id, scoring, ts - 1, ts)
         for objective in self.config.objectives:
             if objective.outcome(event):
@@ -240,45 +190,75 @@ class Scorer:
         self._remember_scores(scoring, ts)
         if self.config.objectives and (scoring.rescore_at is None or scoring.rescore_at > ts + self._sample_step):
             # a new customer, or one back from a long silence (whose next milestone may be months away):
-            # the regular clock starts again from this event, and the timer already queued goes stale
-            timers.append(self._rescore_timer(scoring, ts + self._sample_step))
-        return timers
+            # the regular clock starts again from this event
+            scoring.rescore_at = ts + self._sample_step
+        return self._wake(scoring, ts)
 
     def on_rescore_timer(self, state: CustomerState, fire_at: int) -> list[tuple[int, str, str, int]]:
-        """The customer's sampling clock: keep predictions as of now; returns the next timer.
+        """A label may be due: run the customer's sampling clock up to now; returns the next timer.
 
-        One timer per customer, every :attr:`_sample_step` from their first event whether they
-        were active or not, until two label delays of silence. After that, samples at silence
+        The clock keeps predictions every :attr:`_sample_step` from the customer's first event,
+        whether they were active or not, until two label delays of silence. After that, at silence
         milestones (3, 4.5, 6.75 … label delays), so a model also learns what a long silence means
-        at a cost of a few samples per customer, and wake-ups at the label delays of predictions
-        still waiting for a label. With an idle TTL (:attr:`silence_limit_ms`) no sample is taken
-        once the customer has been silent that long, so when the last label is known no timer is
-        left and the customer can be forgotten.
+        at a cost of a few samples per customer; and it learns each kept prediction's label at its
+        label delay. With an idle TTL (:attr:`silence_limit_ms`) no sample is taken once the
+        customer has been silent that long, so when the last label is known no timer is left and
+        the customer can be forgotten.
+
+        The clock runs lazily. Features do not change between events, so a prediction kept during
+        a silence is the same whether computed on time or later; the customer's one timer fires
+        only when a label can be due (:meth:`_wake`), and the clock catches up then, or at the
+        customer's next event, whichever is first. Every prediction, label and learning time is
+        what a timer at every sample gave; a silent customer costs a wake-up per label, not one per
+        sample as well.
         """
         scoring = self.scoring(state)
-        if scoring.rescore_at is not None and scoring.rescore_at != fire_at:
-            return []  # replaced by a newer timer when the customer came back
-        scoring.rescore_at = None
+        expected = scoring.rescore_at if scoring.wake_at is None else scoring.wake_at
+        if expected is not None and expected != fire_at:
+            return []  # replaced by a newer timer
+        scoring.wake_at = None
+        self._run_clock(state.customer_id, scoring, fire_at, inclusive=True)
         self._resolve_silence(state.customer_id, scoring, fire_at, fire_at)
+        return self._wake(scoring, fire_at + 1)
+
+    def _run_clock(self, customer_id: str, scoring: ScoringState, until: int, inclusive: bool) -> None:
+        """Every run of the sampling clock due before ``until`` (or at it, if ``inclusive``), in order."""
+        while (at := scoring.rescore_at) is not None and (at < until or (inclusive and at == until)):
+            self._tick(customer_id, scoring, at)
+
+    def _tick(self, customer_id: str, scoring: ScoringState, now: int) -> None:
+        """One run of the sampling clock at ``now``: learn the labels due, keep predictions, set its next run."""
+        scoring.rescore_at = None
+        self._resolve_silence(customer_id, scoring, now, now)
         last = scoring.features.last_ms
         if last is None:
-            return []
+            return
         step, longest, limit = self._sample_step, self._longest, self.silence_limit_ms
-        silent_for = fire_at - last
+        silent_for = now - last
         sampled = max(scoring.kept_at.values(), default=last) - last
         due = silent_for < 2 * longest + step or silent_for >= _milestone_after(sampled, longest)
         if due and (limit is None or silent_for < limit):
-            self._keep_predictions(scoring, fire_at)
-        wakes = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
-        next_sample = fire_at + step if silent_for < 2 * longest else last + _milestone_after(silent_for, longest)
+            self._keep_predictions(scoring, now)
+        runs = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+        next_sample = now + step if silent_for < 2 * longest else last + _milestone_after(silent_for, longest)
         if limit is None or next_sample - last < limit:
-            wakes.append(next_sample)
-        return [self._rescore_timer(scoring, max(min(wakes), fire_at + 1))] if wakes else []
+            runs.append(next_sample)
+        if runs:
+            scoring.rescore_at = max(min(runs), now + 1)
 
-    @staticmethod
-    def _rescore_timer(scoring: ScoringState, fire_at: int) -> tuple[int, str, str, int]:
-        scoring.rescore_at = fire_at
-        return (fire_at, RESCORE_TIMER, RESCORE_OWNER, 0)
+    def _wake(self, scoring: ScoringState, earliest: int) -> list[tuple[int, str, str, int]]:
+        """The customer's timer, at the first time a label can be due (a new one only if that moved)."""
+        due = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+        if scoring.rescore_at is not None:  # predictions the clock will keep are due one label delay later
+            due.append(scoring.rescore_at + self._shortest_delay)
+        if not due:
+            scoring.wake_at = None
+            return []
+        wake = max(min(due), earliest)
+        if wake == scoring.wake_at:
+            return []
+        scoring.wake_at = wake
+        return [(wake, RESCORE_TIMER, RESCORE_OWNER, 0)]
 
     def _remember_scores(self, scoring: ScoringState, now: int) -> None:
         """At an event, score the objectives a ``rise`` condition watches, for their score history."""
@@ -480,11 +460,6 @@ class Scorer:
             self.bandits[name.removeprefix("~actions:")] = model
         else:
             self.models[name] = model
-
-
-def _pending_list(p: Pending) -> list[Any]:
-    """A pending prediction in the state encoding (its label only once known: older states have none)."""
-    return [p.ref, p.at_ms, p.deadline_ms, p.x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, p.x, p.label]
 
 
 def _milestone_after(silent_ms: int, horizon_ms: int) -> int:
