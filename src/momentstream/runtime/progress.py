@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 __all__ = ["Progress"]
@@ -13,12 +14,14 @@ class Progress:
     """Reports ``done`` of ``total`` items at most every ``interval`` seconds.
 
     On a terminal it redraws one line; elsewhere (CI logs) it prints a line at a time.
-    Quiet when ``enabled`` is False.
+    Quiet when ``enabled`` is False. ``detail``, when given, adds what explains the rate to each line
+    (a scoring replay slows where labels come due, and says so rather than look like a leak).
     """
 
-    def __init__(self, label: str, total: int | None = None, *, enabled: bool = True,
-                 interval: float = 1.0, stream: TextIO | None = None) -> None:  # fmt: skip
+    def __init__(self, label: str, total: int | None = None, *, enabled: bool = True, interval: float = 1.0,
+                 stream: TextIO | None = None, detail: Callable[[], str] | None = None) -> None:  # fmt: skip
         self.label = label
+        self.detail = detail
         self.total = total
         self.enabled = enabled
         self.stream = stream or sys.stderr
@@ -49,6 +52,8 @@ class Progress:
         share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
         total = f"/{self.total:,}" if self.total else ""
         text = f"{self.label}: {done:,}{total}{share}, {rate:,.0f}/s"
+        if self.detail is not None:
+            text += f", {self.detail()}"
         if self.stream.isatty():
             self.stream.write("\r" + text.ljust(70))
         else:

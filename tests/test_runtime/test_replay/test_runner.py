@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 from pathlib import Path
 
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.schema import Trigger
-from momentstream.data import bundled_moments_path
+from momentstream.data import bundled_moments_path, bundled_objectives_path
+from momentstream.models.objectives import load_objectives
+from momentstream.models.scorer import Scorer
 from momentstream.patterns.dsl import load_moments
-from momentstream.runtime.replay.runner import DRAIN, replay_file
+from momentstream.runtime.replay.runner import DRAIN, ReplayRunner, replay_file
 from momentstream.sim.journeys import simulate
 
 
@@ -74,3 +77,18 @@ def test_drain_fires_every_pending_timer(tmp_path: Path) -> None:
     replay_file(path, engine(), at_end, progress=False)
     replay_file(path, engine(), drained, until=DRAIN, progress=False)
     assert set(trigger_ids(at_end.getvalue())) < set(trigger_ids(drained.getvalue()))
+
+
+def test_a_scoring_replay_says_where_its_clock_is_and_how_many_labels_it_learned() -> None:
+    """What its rate follows: labels come due on the history's calendar, not with its events."""
+    scorer = Scorer(load_objectives(bundled_objectives_path()))
+    runner = ReplayRunner(Engine(load_moments(bundled_moments_path()), scorer=scorer))
+    assert runner.whereabouts() == ""
+    list(runner.run(simulate(40, 90, 3).events))
+    learned = sum(m.learned for m in scorer.models.values())
+    assert learned > 0
+    assert re.fullmatch(r"at \d{4}-\d\d-\d\d, [\d,]+ labels learned", runner.whereabouts())
+    assert runner.whereabouts().endswith(f", {learned:,} labels learned")
+    unscored = ReplayRunner(engine())
+    list(unscored.run(simulate(5, 10, 3).events))
+    assert re.fullmatch(r"at \d{4}-\d\d-\d\d", unscored.whereabouts())

@@ -19,6 +19,7 @@ from typing import IO, Literal
 
 from momentstream.core.clock import WakeupIndex, to_ms
 from momentstream.core.engine import Engine
+from momentstream.core.events import ms_to_datetime
 from momentstream.core.identity import Forward, Handoff, IdentityError, MergeRecord
 from momentstream.core.schema import (
     DuplicateEvent,
@@ -234,6 +235,14 @@ class ReplayRunner:
         self.states.pop(customer_id, None)
         self.wakeups.update(customer_id, None)
 
+    def whereabouts(self) -> str:
+        """How far the history's clock has come and the labels learned so far, for a progress line: a scoring
+        replay slows where many labels come due, not because anything leaks."""
+        at = "" if self.clock is None else f"at {ms_to_datetime(self.clock):%Y-%m-%d}"
+        scorer = self.engine.scorer
+        learned = sum(m.learned for m in scorer.models.values()) if scorer is not None else 0
+        return f"{at}, {learned:,} labels learned" if learned else at
+
     def finish(self, until: int | None = None) -> list[Output]:
         """End of input: release held events and fire timers up to ``until`` (default: the clock)."""
         if until is None:
@@ -320,7 +329,7 @@ def replay_file(
         if on_types is not None:
             on_types(types)
     total = len(events) if isinstance(events, list) else None
-    meter = Progress("replay", total, enabled=progress)
+    meter = Progress("replay", total, enabled=progress, detail=runner.whereabouts)
     for event, number in events:
         if order == "file":
             types[event.type] += 1
