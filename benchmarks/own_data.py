@@ -42,6 +42,15 @@ def cdnow() -> Path:
     return Path(spec.origin).parent / "datasets" / "CDNOW_master.txt"
 
 
+def discover_cdnow(source: Path, folder: Path) -> tuple[Path, Path]:
+    """The moments ``discover`` writes for CDNOW (purchase within 90 days) and the objectives written beside them."""
+    moments = folder / "discovered.yaml"
+    subprocess.run([sys.executable, "-m", "momentstream", "discover", str(source), *READ, "--outcome", "purchase",
+                    "--within", "90d", "--split", "1998-01-01", "--write-predictors", "-o", str(moments), "-q"],
+                   check=True, capture_output=True)  # fmt: skip
+    return moments, moments.with_name("discovered.objectives.yaml")
+
+
 def timed_read(path: Path, args: list[str]) -> tuple[list[TouchpointEvent], float]:
     fmt = input_format(build_parser().parse_args(["profile", str(path), *args]))
     started = time.perf_counter()
@@ -92,11 +101,7 @@ def main() -> int:
                                                      ["no models once none can fire (now)", f"{dropped:,.0f}"],
                                                      ["ratio", f"{dropped / kept:.1f}x"]]), flush=True)  # fmt: skip
 
-        moments = work / "discovered.yaml"
-        subprocess.run([sys.executable, "-m", "momentstream", "discover", str(source), *READ, "--outcome", "purchase",
-                        "--within", "90d", "--split", "1998-01-01", "--write-predictors", "-o", str(moments), "-q"],
-                       check=True, capture_output=True)  # fmt: skip
-        objectives = moments.with_name("discovered.objectives.yaml")
+        moments, objectives = discover_cdnow(source, work)
         rows = []
         for label, scoring in (("no scoring", False), ("scoring (the objective discover wrote)", True)):
             rates, overall = replay(events, moments, objectives, scoring)

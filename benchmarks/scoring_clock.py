@@ -18,7 +18,6 @@ in one run:
 from __future__ import annotations
 
 import itertools
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from momentstream.models.scorer import RESCORE_OWNER, RESCORE_TIMER, Scorer
 from momentstream.models.scoring_state import ScoringState
 from momentstream.ops.textable import format_table
 from momentstream.runtime.replay.runner import ReplayRunner
-from own_data import READ, cdnow, timed_read
+from own_data import READ, cdnow, discover_cdnow, timed_read
 
 CUTS = [datetime(1997, 7, 1, tzinfo=UTC), datetime(1997, 10, 1, tzinfo=UTC), datetime(1998, 1, 1, tzinfo=UTC)]
 
@@ -117,11 +116,7 @@ def main() -> int:
     for e in events:
         bought.setdefault(e.customer_id, []).append(e.ts)
     with tempfile.TemporaryDirectory() as folder:
-        moments = Path(folder) / "discovered.yaml"
-        subprocess.run([sys.executable, "-m", "momentstream", "discover", str(source), *READ, "--outcome", "purchase",
-                        "--within", "90d", "--split", "1998-01-01", "--write-predictors", "-o", str(moments), "-q"],
-                       check=True, capture_output=True)  # fmt: skip
-        objectives = moments.with_name("discovered.objectives.yaml")
+        moments, objectives = discover_cdnow(source, Path(folder))
         runs = {}
         for label, clock in (("a timer at every sample (before)", TimerAtEverySample), ("lazy (now)", Scorer)):
             engine = default_engine(moments, None, objectives, True, only_bound=True)

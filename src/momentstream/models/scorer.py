@@ -239,7 +239,7 @@ class Scorer:
         due = silent_for < 2 * longest + step or silent_for >= _milestone_after(sampled, longest)
         if due and (limit is None or silent_for < limit):
             self._keep_predictions(scoring, now)
-        runs = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+        runs = _first_deadlines(scoring)
         next_sample = now + step if silent_for < 2 * longest else last + _milestone_after(silent_for, longest)
         if limit is None or next_sample - last < limit:
             runs.append(next_sample)
@@ -248,7 +248,7 @@ class Scorer:
 
     def _wake(self, scoring: ScoringState, earliest: int) -> list[tuple[int, str, str, int]]:
         """The customer's timer, at the first time a label can be due (a new one only if that moved)."""
-        due = [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+        due = _first_deadlines(scoring)
         if scoring.rescore_at is not None:  # predictions the clock will keep are due one label delay later
             due.append(scoring.rescore_at + self._shortest_delay)
         if not due:
@@ -460,6 +460,11 @@ class Scorer:
             self.bandits[name.removeprefix("~actions:")] = model
         else:
             self.models[name] = model
+
+
+def _first_deadlines(scoring: ScoringState) -> list[int]:
+    """The earliest label deadline of each objective with kept predictions (each list is in time order)."""
+    return [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
 
 
 def _milestone_after(silent_ms: int, horizon_ms: int) -> int:
