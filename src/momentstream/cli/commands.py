@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("moments", nargs="?", type=Path, help="moments YAML (default: the bundled example)")
     check.add_argument("--show", action="store_true", help="print the file's text as well")
     check.add_argument("--events", metavar="FILE",
-                       help="a sample of your events (JSON lines; the first 100,000 are read): warn about\n"
-                            "moments and objectives none of whose event types occur in it")  # fmt: skip
+                       help="a sample of your events (any format replay reads; the first 100,000 are read):\n"
+                            "warn about moments and objectives none of whose event types occur in it")  # fmt: skip
     check.add_argument("--objectives", type=Path, help="objectives YAML checked with --events (default: bundled)")
     add_input_options(check)
     check.add_argument("--against", type=Path, metavar="RUNNING",

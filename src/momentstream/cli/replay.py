@@ -32,10 +32,10 @@ __all__ = ["add_replay_command", "run_replay"]
 
 def add_replay_command(sub: Any) -> None:
     """Register ``replay`` on the main parser's subcommands."""
-    replay = sub.add_parser("replay", help="run moments over a JSON-lines file of events",
+    replay = sub.add_parser("replay", help="run moments over a history of events",
                             formatter_class=argparse.RawTextHelpFormatter,
-                            description="Replay touchpoint events (one JSON object per line, `-` for stdin)\n"
-                                        "through the moments in event time and write the triggers.\n"
+                            description="Replay touchpoint events (JSON lines, CSV, Parquet or Segment messages,\n"
+                                        "`-` for stdin) through the moments in event time and write the triggers.\n"
                                         "Malformed lines are counted, reported with their line number and\n"
                                         "written to --rejects; valid events are never dropped.")  # fmt: skip
     replay.add_argument("events", help="events file (JSON lines, CSV, Parquet or Segment messages), or - for stdin")
