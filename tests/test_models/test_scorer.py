@@ -435,3 +435,28 @@ def test_with_an_idle_ttl_sampling_stops_at_it_and_the_customer_is_forgotten_onc
     assert "gone" not in runner.states
     assert [(r.predicted_at - to_ms(t0)) // 3_600_000 for r in scorer.label_log or []] == [180, 360]
     assert {r.label for r in scorer.label_log or []} == {1}
+
+
+def test_a_customer_back_after_three_centuries_catches_up_in_a_few_runs_of_the_clock() -> None:
+    """The clock catches up lazily at the customer's next event: past two horizons of silence it runs at growing
+    milestones, so the farthest event an event may have (ts runs 1900-2199) costs a few dozen runs, not one
+    per slice of three centuries."""
+    scorer = Scorer(parse_objectives(CHURN_30D), keep_label_log=True)
+    runner = ReplayRunner(Engine([], scorer=scorer), max_skew_ms=None)
+    t0 = datetime(1901, 1, 5, tzinfo=UTC)
+    far = datetime(2199, 6, 1, tzinfo=UTC)
+    runs: list[int] = []
+    tick = scorer._tick
+
+    def counting(customer_id: str, scoring: object, now: int) -> None:
+        runs.append(now)
+        tick(customer_id, scoring, now)  # type: ignore[arg-type]
+
+    scorer._tick = counting  # type: ignore[method-assign]
+    events = [TouchpointEvent(event_id=f"e{i}", customer_id="c", type="login", ts=ts) for i, ts in enumerate((t0, far))]
+    list(runner.run(events, until=to_ms(far + timedelta(days=90))))
+    labels = scorer.label_log or []
+    assert len(runs) < 200
+    assert runs == sorted(runs)
+    assert {r.label for r in labels if r.predicted_at < to_ms(far)} == {1}  # three centuries of silence are churn
+    assert any(r.predicted_at > to_ms(far) for r in labels)  # and a fresh clock after the return
