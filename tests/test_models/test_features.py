@@ -156,3 +156,24 @@ def test_anomalies_stay_zero_without_a_rhythm_and_finite_on_odd_gaps(days: list[
 def test_a_feature_state_stored_before_the_anomaly_statistics_loads_with_them_at_zero() -> None:
     older = [0, 10, None, {}, {}, {}, {}, {}, 1, 10.0, 10.0, 10, 0.0, 0]
     assert FeatureState.from_list(older).log_gap_m2 == 0.0
+
+
+def test_the_customers_own_rate_says_how_many_events_a_silence_missed() -> None:
+    """11 events in 20 days, then 12 days silent: 11 in 33 days (a day added) is one every 3 days, so 4 missed;
+    a one-time buyer misses at most one."""
+    regular = feed([("login", day, {}) for day in range(0, 21, 2)])
+    x = regular.vector(T0_MS + 32 * DAY_MS)
+    assert math.expm1(x["log_missed_events"]) == pytest.approx(12 * 11 / 33, rel=1e-9)
+    assert math.expm1(x["log_rate_events"]) == pytest.approx(11 / (33 / 30), rel=1e-9)
+    assert x["log_missed_purchases"] == 0.0
+    assert x["log_rate_purchases"] == 0.0
+    once = feed([("purchase", 0, {"value": 5.0})]).vector(T0_MS + 400 * DAY_MS)
+    assert 0.6 < math.expm1(once["log_missed_purchases"]) <= 1.0
+
+
+def test_a_state_stored_before_the_totals_reads_them_from_its_gaps() -> None:
+    f = feed([("purchase", 0, {"value": 5.0}), ("login", 3, {}), ("login", 5, {})])
+    old = f.to_list()[:16]  # the list form before events_total and purchases_total
+    g = FeatureState.from_list(old)
+    assert (g.events_total, g.purchases_total) == (3, 1)
+    assert g.vector(T0_MS + 9 * DAY_MS) == f.vector(T0_MS + 9 * DAY_MS)

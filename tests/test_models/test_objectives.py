@@ -10,7 +10,7 @@ import yaml
 from momentstream.cli.commands import main
 from momentstream.cli.demo import default_engine
 from momentstream.data import bundled_moments_path, bundled_objectives_path
-from momentstream.models.objectives import ObjectivesError, load_objectives
+from momentstream.models.objectives import DEFAULT_AVERAGE_MS, ObjectivesError, load_objectives, parse_objectives
 
 BUNDLED = yaml.safe_load(bundled_objectives_path().read_text())
 
@@ -42,6 +42,10 @@ def with_change(path: Path, change: dict[str, object] | None = None, binding: di
         (None, None, {"learning_rate": -1}, "objectives[0].model.learning_rate"),
         (None, None, {"learnig_rate": 0.1}, "objectives[0].model"),
         (None, None, {"l2": float("nan")}, "objectives[0].model.l2"),
+        (None, None, {"average": "-1d"}, "objectives[0].model.average"),
+        (None, None, {"average": 10000}, "objectives[0].model.average"),  # labels? seconds? a duration says
+        (None, None, {"average": "30 days"}, "objectives[0].model.average"),
+        (None, None, {"average": "30d", "optimizer": "adam"}, "objectives[0].model.average"),  # sgd only
     ],
 )
 def test_a_bad_objectives_file_is_refused_naming_the_field(
@@ -53,6 +57,29 @@ def test_a_bad_objectives_file_is_refused_naming_the_field(
         load_objectives(path)
     assert caught.value.field == field, caught.value
     assert str(caught.value).startswith(str(path))
+
+
+def test_scores_are_averaged_by_default_and_a_file_may_turn_it_off(tmp_path: Path) -> None:
+    assert load_objectives(bundled_objectives_path()).objectives[0].average_ms == DEFAULT_AVERAGE_MS
+    off = load_objectives(with_change(tmp_path / "off.yaml", model={"average": 0})).objectives[0]
+    assert off.average_ms == 0
+    week = load_objectives(with_change(tmp_path / "week.yaml", model={"average": "7d"})).objectives[0]
+    assert week.average_ms == 7 * 86_400_000
+    adam = parse_objectives(
+        {
+            "objectives": [
+                {
+                    "name": "churn",
+                    "owner": "cs",
+                    "outcome": {"type": "purchase"},
+                    "horizon": "30d",
+                    "model": {"optimizer": "adam"},
+                }
+            ]
+        }
+    ).objectives[0]
+    assert adam.average_ms == 0  # River's optimizers keep their own weights: nothing to average
+    assert off.learning_key() != load_objectives(bundled_objectives_path()).objectives[0].learning_key()
 
 
 def test_a_binding_for_a_moment_that_does_not_exist_is_refused(tmp_path: Path) -> None:

@@ -76,8 +76,8 @@ def test_a_model_that_went_nan_after_a_label_rolls_back_to_its_checkpoint(optimi
     method = "score_and_learn" if optimizer == "sgd" else "learn_one"
     real = getattr(model.pipeline, method)
 
-    def poisoning(x: dict[str, float], y: bool) -> float:
-        result = real(x, y)
+    def poisoning(x: dict[str, float], y: bool, *at_ms: int) -> float:
+        result = real(x, y, *at_ms)
         poisoned(model)
         return result  # type: ignore[no-any-return]
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from momentstream.data import bundled_objectives_path
 from momentstream.models.objectives import load_objectives
 from momentstream.models.online import ObjectiveModel
+from momentstream.models.scaled_logistic import ScaledLogistic
 from momentstream.models.scorer import SNAPSHOT_FORMAT, Refusal, Scorer
 from momentstream.models.snapshot_codec import PLAIN, SIGNED, SnapshotRefusedError, encode_model, signature
 
@@ -145,7 +146,33 @@ HOSTILE: list[tuple[str, Any]] = [
     ("another estimator", lambda d: d.__setitem__("estimator", "hoeffding_tree")),
     ("a missing field", lambda d: d.pop("log_loss")),
     ("a list for the statistics", lambda d: d.__setitem__("stats", [1, 2])),
+    ("a NaN averaged intercept", lambda d: d["averaging"].__setitem__(2, math.nan)),
+    ("a negative averaging count", lambda d: d["averaging"].__setitem__(0, -1)),
+    ("a short averaging entry", lambda d: d["averaging"].pop()),
+    ("a NaN averaged weight", lambda d: d["stats"].__setitem__("events_30d", [3, 1.0, 1.0, 0.1, 1.0, math.nan])),
 ]
+
+
+def test_a_snapshot_from_before_averaging_serves_the_weights_it_learned() -> None:
+    """Its statistics rows have five numbers and no averaging entry: the average starts at its weights."""
+    doc = plain_doc()
+    source = trained().models["churn"].pipeline
+    assert isinstance(source, ScaledLogistic)
+    doc.pop("averaging")
+    doc["stats"] = {k: s[:5] for k, s in doc["stats"].items()}
+    target = scorer()
+    assert target.restore(packed({"churn": [PLAIN, doc]})) == []
+    pipeline = target.models["churn"].pipeline
+    assert isinstance(pipeline, ScaledLogistic)
+    assert pipeline.average_ms == Scorer(load_objectives(bundled_objectives_path())).config.objectives[0].average_ms > 0
+    x = {"days_since_last_event": 33.0, "events_30d": 1.0}
+    assert pipeline.raw(x) == pytest.approx(
+        source.intercept
+        + sum(
+            source.stats[k][3] * max(min((v - source.stats[k][1]) * source.stats[k][4], 5.0), -5.0)
+            for k, v in x.items()
+        )
+    )
 
 
 @pytest.mark.parametrize(("what", "spoil"), HOSTILE, ids=[h[0] for h in HOSTILE])
@@ -195,3 +222,16 @@ def test_any_entry_from_a_topic_is_loaded_or_refused_never_anything_else(entry: 
     if refused:
         assert target.models["churn"].learned == 0  # refused: the model starts fresh
     assert target.models["churn"].is_finite()
+
+
+def test_a_model_that_did_not_average_serves_its_weights_when_restored_into_one_that_does() -> None:
+    source = scorer()
+    plain = ObjectiveModel("churn")  # average 0: its averaged weights were never kept
+    for i in range(300):
+        plain.learn({"days_since_last_event": float(i % 40), "events_30d": float(i % 7)}, int(i % 40 > 20))
+    source.models["churn"] = plain
+    target = scorer()
+    assert target.restore(source.snapshot()) == []
+    x = {"days_since_last_event": 33.0, "events_30d": 1.0}
+    assert target.models["churn"].score(x) == pytest.approx(plain.score(x))
+    assert plain.score(x) > 0.6

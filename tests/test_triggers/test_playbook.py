@@ -11,12 +11,13 @@ import pytest
 from momentstream.cli.demo import default_engine
 from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine, EngineConfig
-from momentstream.core.schema import TouchpointEvent, Trigger
+from momentstream.core.schema import Score, TouchpointEvent, Trigger, Why
 from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.sim.journeys import simulate
+from momentstream.triggers.playbook import render_playbook
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MOMENT = """
@@ -97,6 +98,23 @@ def test_a_playbook_can_quote_the_score_and_its_reasons(tmp_path: Path) -> None:
         assert trigger.score is not None
         assert f"churn score {trigger.score.score:.2f} ({trigger.score.tier})" in trigger.playbook.talking_points
         assert "{" not in trigger.playbook.talking_points + "".join(trigger.playbook.steps)
+
+
+def test_a_playbooks_reasons_are_the_scores_reasons_in_words() -> None:
+    opened = next(t for t in fire("    playbook: {talking_points: '{reason.1}; {reason.2}; {reason.3}'}\n")
+                  if t.kind == "window_open")  # fmt: skip
+    why = [Why(reason="silence", says="silent 12 days, usually every 2 days", points=23.4, contribution=0.9,
+               features=["log_days_since_last_event"]),
+           Why(reason="purchases", says="no purchase in the last month", points=-4.6, contribution=-0.2,
+               features=["log_purchases_30d"])]  # fmt: skip
+    score = Score(objective="churn", score=0.7, model_version="churn@900", tier="automated_workflow", owner="cs",
+                  why=why)  # fmt: skip
+    spec = parse_moments(MOMENT.replace("{playbook}", "    playbook: {talking_points: '{reason.1}; {reason.2}; "
+                                        "{reason.3}'}\n"))[0].spec.playbook  # fmt: skip
+    assert spec is not None
+    book = render_playbook(spec, opened.model_copy(update={"score": score}))
+    assert book.talking_points == ("silent 12 days, usually every 2 days (+23 points); "
+                                   "no purchase in the last month (-5 points); n/a")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
             window = f", act by {t.window.closes_at.strftime('%a %Y-%m-%d %H:%M')}"
         lines.append(f"  {t.customer_id}  {t.moment} ({t.kind}) at {when}{window}  id {t.trigger_id[:12]}")
         if t.score is not None:
-            why = ", ".join(f"{r.feature} {r.points or 0:+.0f} pts" for r in t.score.reasons) or "too few labels to say"
+            why = "; ".join(f"{w.says} {w.points:+.0f} pts" for w in t.score.why) or "too few labels to say"
             lines.append(f"      {t.score.objective} {t.score.score:.2f} -> {t.score.tier or 'no tier'}, "
                          f"owner {t.score.owner}, model {t.score.model_version}; why: {why}")  # fmt: skip
         types = {s.event_id: s.type for s in t.story}

@@ -184,7 +184,7 @@ def render_view(view: dict[str, Any]) -> str:
     scores = view["scores"]
     lines.append("scores:" if scores else "scores: none yet")
     for name, score in scores.items():
-        why = ", ".join(f"{r['feature']} {r['points']:+}" for r in score.get("reasons", []))
+        why = "; ".join(f"{w['says']} {w['points']:+}" for w in score.get("why", []))
         tier = f" ({score['tier']})" if score.get("tier") else " (below every tier)"
         lines.append(f"  {name} {score['score']}{tier}" + (f"; reasons: {why}" if why else ""))
     consent = view["consent"]

@@ -32,6 +32,7 @@ from momentstream.core.schema import (
     TouchpointEvent,
     Trigger,
     TriggerRevoked,
+    Why,
     ms_to_datetime,
 )
 from momentstream.core.state import CustomerState
@@ -408,8 +409,10 @@ class Engine(IdentitySteps):
             return trigger
         reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4), points=round(r.points, 2))
                    for r in scored.reasons]  # fmt: skip
+        why = [Why(reason=g.reason, says=g.says, points=round(g.points, 2), contribution=round(g.contribution, 4),
+                   features=list(g.features)) for g in scored.why]  # fmt: skip
         score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
-                      tier=scored.tier, owner=scored.owner, reasons=reasons)  # fmt: skip
+                      tier=scored.tier, owner=scored.owner, reasons=reasons, why=why)  # fmt: skip
         if not scored.condition_met and trigger.kind != "window_expired":
             outputs.append(suppressed(trigger, scored.condition, score))
             return None

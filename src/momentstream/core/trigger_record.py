@@ -25,6 +25,7 @@ __all__ = [
     "TriggerKind",
     "TriggerOutcome",
     "UpliftDecision",
+    "Why",
     "Window",
     "make_trigger_id",
 ]
@@ -77,6 +78,22 @@ class Reason(BaseModel):
     """In probability points: the score minus the score with this feature at its typical value, x 100."""
 
 
+class Why(BaseModel):
+    """One reason in words: features that move together (a purchase count and its money) summed into one push."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: str
+    """The group: ``silence``, ``activity``, ``purchases``, ``support``, ``channels``, ``tenure``, ``type_<event>``."""
+    says: str
+    """What it means for this customer, e.g. "silent 12 days, usually every 2", "activity down 60% vs their usual"."""
+    points: float = Field(ge=-100, le=100)
+    """The group's push in probability points (positive: towards the objective, e.g. more churn risk)."""
+    contribution: float
+    """The same push in log-odds: the sum of its features' contributions."""
+    features: list[str]
+
+
 class Score(BaseModel):
     """The moment's objective as scored when the trigger fired: who should act, how urgently, why."""
 
@@ -88,6 +105,9 @@ class Score(BaseModel):
     tier: str | None
     owner: str
     reasons: list[Reason] = Field(default_factory=list)
+    """The single features that moved the score most (the detail behind ``why``)."""
+    why: list[Why] = Field(default_factory=list)
+    """The reasons a person reads, largest push first (added in 1.x: absent from older triggers)."""
 
 
 class UpliftDecision(BaseModel):

@@ -66,9 +66,11 @@ Learner = Pipeline | ScaledLogistic
 """What :func:`build` gives: a River pipeline, or the fused scaler and logistic regression."""
 
 
-def build(estimator: str, learning_rate: float = 0.05, optimizer: str = "sgd", l2: float = 0.0) -> Learner:
-    """A fresh ``StandardScaler | <estimator>`` model."""
+def build(
+    estimator: str, learning_rate: float = 0.05, optimizer: str = "sgd", l2: float = 0.0, average_ms: int = 0
+) -> Learner:
+    """A fresh ``StandardScaler | <estimator>`` model (``average_ms``: see :class:`ScaledLogistic`, the fused one)."""
     if estimator == "logistic_regression" and optimizer == "sgd":
-        return ScaledLogistic(lr=learning_rate, l2=l2)
+        return ScaledLogistic(lr=learning_rate, l2=l2, average_ms=average_ms)
     pipeline: Pipeline = preprocessing.StandardScaler() | ESTIMATORS[estimator](learning_rate, optimizer, l2)
     return pipeline

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from momentstream.patterns.nfa import CompiledMoment
 
 __all__ = [
+    "DEFAULT_AVERAGE_MS",
     "WARMING_UP",
     "Binding",
     "Objective",
@@ -65,6 +66,9 @@ class Objective:
     optimizer: str = "sgd"
     learning_rate: float = 0.05
     l2: float = 0.0
+    average_ms: int = 0
+    """Scores use the weights averaged over the labels of about this long (0: the latest weights); see
+    :class:`~momentstream.models.scaled_logistic.ScaledLogistic`. Files get :data:`DEFAULT_AVERAGE_MS`."""
     max_pending: int = 4
     """Predictions kept per horizon: one at each slice (horizon / this) while the customer is tracked."""
     features: tuple[str, ...] | None = None
@@ -94,7 +98,7 @@ class Objective:
         stays the same (owners, tiers and moment bindings may change freely)."""
         outcome = (self.outcome.description, sorted(self.outcome.types or ()))
         return (outcome, self.outcome_means, self.horizon_ms, self.outcome_after_ms, self.estimator, self.optimizer,
-                self.learning_rate, self.l2, self.features, self.max_pending)  # fmt: skip
+                self.learning_rate, self.l2, self.features, self.max_pending, self.average_ms)  # fmt: skip
 
     def label_for_outcome(self) -> int:
         """The label when the outcome event is seen within the horizon."""
@@ -174,6 +178,28 @@ def _features(raw: Any, where: str, fail: Callable[[str, str], PatternError]) ->
     return tuple(raw)
 
 
+def _average(model: dict[str, Any], estimator: str, optimizer: str, where: str,
+             fail: Callable[[str, str], PatternError]) -> int:  # fmt: skip
+    """``model.average: 30d`` (0 serves the latest weights): the default logistic regression only."""
+    fused = estimator == "logistic_regression" and optimizer == "sgd"
+    if "average" not in model:
+        return DEFAULT_AVERAGE_MS if fused else 0
+    raw = model["average"]
+    if raw in (0, "0") and not isinstance(raw, bool):
+        return 0
+    try:
+        if not isinstance(raw, str):  # a bare number would be read as seconds, where a count of labels was meant
+            raise ValueError(f"not a duration: {raw!r}")
+        ms = parse_duration(raw)
+    except (ValueError, TypeError) as err:
+        raise fail(where, f"{err} (a duration such as 30d, or 0 for the latest weights)") from None
+    if not 0 <= ms <= _LONGEST_AVERAGE_MS:
+        raise fail(where, "from 0 to 3650d")
+    if ms and not fused:
+        raise fail(where, "weights are averaged for the logistic regression with optimizer sgd only")
+    return ms
+
+
 class ObjectivesError(PatternError):
     """An objectives file is invalid; names the file, the objective (or moment binding) and the field."""
 
@@ -184,7 +210,10 @@ _TOP_KEYS = {"version", "objectives", "tiers", "moments", "warm_up"}
 _WARM_UP_KEYS = {"min_labels", "min_auc"}
 _OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "outcome_after", "horizon", "model", "max_pending"}
 _LONGEST_OUTCOME_AFTER_MS = 365 * 86_400_000
-_MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features"}
+_MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features", "average"}
+DEFAULT_AVERAGE_MS = 7 * 86_400_000
+"""How long a span of labels the default model's served weights are averaged over (``model.average``)."""
+_LONGEST_AVERAGE_MS = 3650 * 86_400_000
 _BINDING_KEYS = {"objective", "min_score", "rise", "within", "min_anomaly"}
 _TIER_KEYS = {"name", "min"}
 
@@ -329,6 +358,7 @@ def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Ob
     except PatternError as err:
         raise fail(f"{where}.outcome" + (f".{err.field}" if err.field else ""), err.message, name) from None
     features = _features(model.get("features"), f"{where}.model.features", lambda w, m: fail(w, m, name))
+    average_ms = _average(model, estimator, optimizer, f"{where}.model.average", lambda w, m: fail(w, m, name))
     after = raw.get("outcome_after")
     after = 0 if after is None else _duration_of(after, f"{where}.outcome_after", fail, name)
     if after > _LONGEST_OUTCOME_AFTER_MS:
@@ -343,6 +373,7 @@ def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Ob
         optimizer=optimizer,
         learning_rate=_number(model.get("learning_rate", 0.05), f"{where}.model.learning_rate", fail, name, 1e-9, 10.0),
         l2=_number(model.get("l2", 0.0), f"{where}.model.l2", fail, name, 0.0, 10.0),
+        average_ms=average_ms,
         max_pending=pending,
         features=features,
         outcome_after_ms=after,

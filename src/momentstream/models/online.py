@@ -87,10 +87,11 @@ class ObjectiveModel:
         optimizer: str = "sgd",
         l2: float = 0.0,
         estimator: str = "logistic_regression",
+        average_ms: int = 0,
     ) -> None:
         self.name = name
         self.estimator = estimator
-        self.pipeline: Learner = build(estimator, learning_rate, optimizer, l2)
+        self.pipeline: Learner = build(estimator, learning_rate, optimizer, l2, average_ms)
         self.auc: BinnedAUC | metrics.ROCAUC = BinnedAUC()
         self.log_loss = metrics.LogLoss()
         self.detector = drift.ADWIN()
@@ -152,8 +153,8 @@ class ObjectiveModel:
             return math.nan
         return p
 
-    def learn(self, x: dict[str, float], label: int) -> None:
-        """Learn one delayed label (after scoring it for the progressive metrics).
+    def learn(self, x: dict[str, float], label: int, at_ms: int = 0) -> None:
+        """Learn one delayed label, known at ``at_ms`` in event time (after scoring it for the progressive metrics).
 
         A vector with NaN or infinity is skipped and counted, never learned: the model is shared
         by every customer, and one such label would make every later score NaN.
@@ -167,7 +168,7 @@ class ObjectiveModel:
             self._checkpoint = copy.deepcopy(self.pipeline)
         pipeline = self.pipeline
         if isinstance(pipeline, ScaledLogistic):
-            p = pipeline.score_and_learn(x, label)  # the score before learning, in the same pass
+            p = pipeline.score_and_learn(x, label, at_ms)  # the score before learning, in the same pass
         else:
             p = self._score(x)
             if math.isnan(p):
@@ -188,9 +189,8 @@ class ObjectiveModel:
         elif self.recovering:
             self.recovering -= 1
 
-    def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
-        """The features that moved this score most, largest first (non-finite ones are left out), each in
-        log-odds and in probability points."""
+    def contributions(self, x: dict[str, float]) -> list[Reason]:
+        """Every feature's push on this score in log-odds, largest first (zero and non-finite ones left out)."""
         clean = bounded(x)
         if clean is None:
             return []
@@ -200,6 +200,15 @@ class ObjectiveModel:
             contributions = occlusion_reasons(self.pipeline, clean)
         contributions = [r for r in contributions if math.isfinite(r.contribution) and r.contribution != 0.0]
         contributions.sort(key=lambda r: abs(r.contribution), reverse=True)
+        return contributions
+
+    def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
+        """The features that moved this score most, largest first (non-finite ones are left out), each in
+        log-odds and in probability points."""
+        clean = bounded(x)
+        if clean is None:
+            return []
+        contributions = self.contributions(clean)
         p = self._score(clean)
         if math.isnan(p):
             return contributions[:top]

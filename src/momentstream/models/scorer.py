@@ -33,6 +33,7 @@ from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel, Reason
+from momentstream.models.reason_groups import GroupedReason, group_reasons
 from momentstream.models.scoring_state import HISTORY, Pending, ScoringState
 from momentstream.models.snapshot_codec import (
     SNAPSHOT_FORMAT,
@@ -96,6 +97,8 @@ class TriggerScore:
     reasons: list[Reason]
     condition_met: bool = True
     condition: str = ""
+    why: tuple[GroupedReason, ...] = ()
+    """The reasons grouped into what a person reads (:mod:`momentstream.models.reason_groups`)."""
 
 
 class Scorer:
@@ -144,7 +147,8 @@ class Scorer:
     def _configure(self, objectives: ObjectiveSet) -> None:
         self.config = objectives
         self.models = {
-            o.name: self.models.get(o.name) or ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2, o.estimator)
+            o.name: self.models.get(o.name)
+            or ObjectiveModel(o.name, o.learning_rate, o.optimizer, o.l2, o.estimator, o.average_ms)
             for o in objectives.objectives
         }
         self._by_name = {o.name: o for o in objectives.objectives}
@@ -356,8 +360,9 @@ class Scorer:
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
         if not warm:
             tier = WARMING_UP
+        why = tuple(group_reasons(model.contributions(x), p, every))
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
-                            model.reasons(x), met, condition)  # fmt: skip
+                            model.reasons(x), met, condition, why)  # fmt: skip
 
     def scores_now(self, state: CustomerState, now_ms: int) -> dict[str, dict[str, Any]]:
         """Each objective's score for this customer at ``now_ms``, its tier and top reasons, for a person reading
@@ -370,8 +375,10 @@ class Scorer:
             if math.isnan(p):
                 continue
             reasons = [{"feature": r.feature, "points": round(r.points, 1)} for r in model.reasons(x)]
+            why = [{"reason": g.reason, "says": g.says, "points": round(g.points, 1)}
+                   for g in group_reasons(model.contributions(x), p, every)]  # fmt: skip
             found[name] = {"score": round(p, 4), "tier": self.config.tier_for(p, lowered=1 if model.drifting else 0),
-                           "reasons": reasons}  # fmt: skip
+                           "why": why, "reasons": reasons}  # fmt: skip
         return found
 
     def features_for(self, objective: str, state: CustomerState, now_ms: int) -> dict[str, float]:
@@ -404,7 +411,7 @@ class Scorer:
                 pending.label = label
 
     def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: int) -> None:
-        self.models[objective.name].learn(pending.x, label)
+        self.models[objective.name].learn(pending.x, label, now)
         if self.label_log is not None:
             self.label_log.append(LabelRecord(customer_id, objective.name, pending.at_ms, now, label))
 

@@ -204,6 +204,7 @@ def _plain_objective(model: ObjectiveModel) -> dict[str, Any]:
         "estimator": model.estimator,
         "counts": [model.learned, model.drifts, model.recovering, model.skipped, model.reverted],
         "rates": [pipeline.lr, pipeline.l2, pipeline.intercept_lr, pipeline.clip, pipeline.intercept],
+        "averaging": [pipeline.recent, pipeline.last_at, pipeline.average_intercept],
         "stats": {k: list(s) for k, s in pipeline.stats.items()},
         "auc": [auc.positives, auc.negatives],
         "log_loss": [float(mean.n), float(mean._mean)],
@@ -220,13 +221,14 @@ def _objective_from_plain(like: ObjectiveModel, doc: Any) -> ObjectiveModel:
     if not isinstance(stats, dict) or len(stats) > MAX_FEATURES:
         raise ValueError("feature statistics")
     checked: dict[str, list[float]] = {}
-    for feature, values in stats.items():
+    for feature, row in stats.items():
         if not isinstance(feature, str) or not 0 < len(feature) <= _NAME_LIMIT:
             raise ValueError("a feature name")
-        count, mean, var, weight, scale = _numbers(values, 5)
+        values = [*row, row[3]] if isinstance(row, list) and len(row) == 5 else row  # before weights were averaged
+        count, mean, var, weight, scale, average = _numbers(values, 6)
         if count < 0 or var < 0 or scale < 0:
             raise ValueError(f"statistics of {feature!r}")
-        checked[feature] = [int(count), mean, var, weight, scale]
+        checked[feature] = [int(count), mean, var, weight, scale, average]
     positives, negatives = doc["auc"]
     bins = len(positives) - 1
     if not 0 < bins <= MAX_BINS or len(negatives) != bins + 1:
@@ -236,8 +238,19 @@ def _objective_from_plain(like: ObjectiveModel, doc: Any) -> ObjectiveModel:
     if min(*counts, *positives, *negatives, n) < 0:
         raise ValueError("a negative count")
     model = ObjectiveModel(like.name, estimator=like.estimator)
-    pipeline = ScaledLogistic(lr=lr, l2=l2, intercept_lr=intercept_lr, clip=clip)
+    # The averaging window is the objective's (configuration, not data). An average of nothing yet (a snapshot
+    # from before averaging, or of a model that did not average) starts at the weights it learned.
+    recent, last_at, average_intercept = _numbers(doc.get("averaging", [0, 0, intercept]), 3)
+    if recent < 0:
+        raise ValueError("averaging")
+    if not recent:
+        average_intercept = intercept
+        for row in checked.values():
+            row[5] = row[3]
+    window = like.pipeline.average_ms if isinstance(like.pipeline, ScaledLogistic) else 0
+    pipeline = ScaledLogistic(lr=lr, l2=l2, intercept_lr=intercept_lr, clip=clip, average_ms=window)
     pipeline.stats, pipeline.intercept = checked, intercept
+    pipeline.recent, pipeline.last_at, pipeline.average_intercept = recent, int(last_at), average_intercept
     model.pipeline = pipeline
     auc = BinnedAUC(bins)
     auc.positives, auc.negatives = [int(v) for v in positives], [int(v) for v in negatives]

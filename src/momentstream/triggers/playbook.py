@@ -35,8 +35,8 @@ def _values(trigger: Trigger) -> dict[str, str]:
     if trigger.score is not None:
         values.update(score=f"{trigger.score.score:.2f}", tier=trigger.score.tier or MISSING,
                       objective=trigger.score.objective)  # fmt: skip
-        for i, reason in enumerate(trigger.score.reasons[:3], start=1):
-            values[f"reason.{i}"] = f"{reason.feature} ({reason.points:+.0f} points)"
+        for i, why in enumerate(trigger.score.why[:3], start=1):
+            values[f"reason.{i}"] = f"{why.says} ({why.points:+.0f} points)"
     indicators = [name for e in trigger.evidence for name in (e.indicators or [])]
     if indicators:
         values["indicators"] = ", ".join(dict.fromkeys(indicators))
