@@ -90,3 +90,10 @@ def test_on_subscription_data_a_payment_is_never_a_reason_for_churn_risk() -> No
     assert all(w.says == "no purchase in the last month" for w in blamed), blamed
     assert sum(1 for s in scored for w in s.why if w.reason == "purchases" and w.points < 0) >= 5
     assert all(s.why and abs(sum(w.contribution for w in s.why)) > 0 for s in scored)
+
+
+def test_another_companys_event_names_are_said_as_they_are() -> None:
+    odd = "type_Ünï {score} 客户_30d"
+    [reason] = group_reasons([Reason(odd, 0.4)], 0.6, {odd: 2.6})
+    assert (reason.reason, reason.says) == ("type_Ünï {score} 客户", "Ünï {score} 客户 3 times in the last month")
+    assert group_of("type_other_30d") == "type_other"  # the shared slot of kinds beyond the tracked ones
