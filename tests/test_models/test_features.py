@@ -177,3 +177,26 @@ def test_a_state_stored_before_the_totals_reads_them_from_its_gaps() -> None:
     g = FeatureState.from_list(old)
     assert (g.events_total, g.purchases_total) == (3, 1)
     assert g.vector(T0_MS + 9 * DAY_MS) == f.vector(T0_MS + 9 * DAY_MS)
+
+
+def test_a_regular_payer_has_a_billing_cycle_and_a_late_renewal_counts_its_days() -> None:
+    monthly = feed([("purchase", day, {"value": 49.0}) for day in (0, 30, 61, 90)] + [("login", 95, {})])
+    on_time = monthly.vector(T0_MS + 100 * DAY_MS)
+    assert on_time["billing_cycle_days"] == pytest.approx(30.0)
+    assert on_time["renewal_overdue_days"] == 0.0
+    late = monthly.vector(T0_MS + 126 * DAY_MS)
+    assert late["renewal_overdue_days"] == pytest.approx(6.0)
+    assert late["log_renewal_overdue"] == pytest.approx(math.log1p(6.0))
+    irregular = feed([("purchase", day, {"value": 20.0}) for day in (0, 3, 40, 48)]).vector(T0_MS + 90 * DAY_MS)
+    assert irregular["billing_cycle_days"] == 0.0 and irregular["renewal_overdue_days"] == 0.0
+    once = feed([("purchase", 0, {"value": 20.0}), ("purchase", 30, {"value": 20.0})]).vector(T0_MS + 70 * DAY_MS)
+    assert once["billing_cycle_days"] == 0.0  # one gap is not yet a cycle
+
+
+def test_a_state_stored_before_billing_cycles_starts_counting_them() -> None:
+    f = feed([("purchase", day, {"value": 49.0}) for day in (0, 30, 60)])
+    g = FeatureState.from_list(f.to_list()[:18])  # the list form before the purchase gaps
+    assert g.vector(T0_MS + 70 * DAY_MS)["billing_cycle_days"] == 0.0
+    for day in (90, 120):
+        g.update(event(f"p{day}", "purchase", day * 24 * 60, value=49.0), T0_MS + day * DAY_MS)
+    assert g.vector(T0_MS + 125 * DAY_MS)["billing_cycle_days"] == pytest.approx(30.0)

@@ -68,7 +68,7 @@ def test_a_new_customer_has_no_usual_so_their_activity_is_a_count() -> None:
 
 
 def test_every_feature_belongs_to_a_named_group() -> None:
-    named = {"silence", "activity", "purchases", "support", "channels", "tenure"}
+    named = {"silence", "activity", "purchases", "support", "channels", "tenure", "billing"}
     assert {group_of(f) for f in FEATURE_NAMES} == named
     assert group_of("type_billing_viewed_30d") == "type_billing_viewed"
     assert group_of("type_purchase_30d") == "purchases"
@@ -97,3 +97,15 @@ def test_another_companys_event_names_are_said_as_they_are() -> None:
     [reason] = group_reasons([Reason(odd, 0.4)], 0.6, {odd: 2.6})
     assert (reason.reason, reason.says) == ("type_Ünï {score} 客户", "Ünï {score} 客户 3 times in the last month")
     assert group_of("type_other_30d") == "type_other"  # the shared slot of kinds beyond the tracked ones
+
+
+@pytest.mark.parametrize(
+    ("x", "says"),
+    [
+        ({"billing_cycle_days": 30.2, "renewal_overdue_days": 4.6}, "renewal 5 days overdue (pays every 30 days)"),
+        ({"billing_cycle_days": 7.0, "renewal_overdue_days": 0.0}, "renewal on time (pays every 7 days)"),
+        ({"billing_cycle_days": 0.0}, "no regular payments"),
+    ],
+)
+def test_a_billing_reason_says_how_late_the_renewal_is(x: dict[str, float], says: str) -> None:
+    assert group_reasons([Reason("log_renewal_overdue", 0.8)], 0.7, x)[0].says == says

@@ -84,7 +84,8 @@ class Why(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reason: str
-    """The group: ``silence``, ``activity``, ``purchases``, ``support``, ``channels``, ``tenure``, ``type_<event>``."""
+    """The group: ``silence``, ``activity``, ``purchases``, ``billing``, ``support``, ``channels``, ``tenure`` or
+    ``type_<event>``."""
     says: str
     """What it means for this customer, e.g. "silent 12 days, usually every 2", "activity down 60% vs their usual"."""
     points: float = Field(ge=-100, le=100)

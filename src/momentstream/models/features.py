@@ -19,6 +19,8 @@ from momentstream.patterns.tone import ticket_tone
 
 __all__ = [
     "ANOMALY_MIN_GAPS",
+    "CYCLE_MIN_GAPS",
+    "CYCLE_SPREAD",
     "DAY_MS",
     "DEFAULT_FEATURES",
     "FEATURE_NAMES",
@@ -44,6 +46,7 @@ FEATURE_NAMES = (
     *(f"log_{kind}_{horizon}" for horizon in HALF_LIVES for kind in ("events", "purchases", "monetary")),
     "trend_events", "trend_purchases", "silence_anomaly", "burst_anomaly",
     "log_rate_events", "log_rate_purchases", "log_missed_events", "log_missed_purchases",
+    "billing_cycle_days", "renewal_overdue_days", "log_renewal_overdue",
 )  # fmt: skip
 """Every feature :meth:`FeatureState.vector` gives, besides ``type_<event type>_30d``."""
 DEFAULT_FEATURES = (
@@ -69,13 +72,21 @@ by a log step. Left out, though available by name:
   ``log_missed_*``). On Pareto/NBD buyers (``benchmarks/churn_btyd.py``) the missed purchases raised
   the last cut-off's AUC from 0.751 to 0.764, but on CDNOW they lowered the validation AUC from 0.745
   to 0.702 (a rate over the whole tenure carries tenure's sampling bias, above); name them where
-  they help.
+  they help;
+* the billing cycle (``billing_cycle_days``, ``renewal_overdue_days``, ``log_renewal_overdue``): on
+  the subscription simulator naming it left the AUC at 0.628, since a churner stops paying when
+  they leave, so the overdue renewal comes after the churn; where payments fail before customers
+  leave (dunning), name it.
 """
 _EWMA = 0.3
 _HOUR_MS = 3_600_000
 ANOMALY_MIN_GAPS = 5
 """Gaps a customer needs before their silences and bursts are scored as unusual."""
 _LOG_GAP_SPREAD_FLOOR = 0.25
+CYCLE_MIN_GAPS = 2
+"""Purchase gaps a customer needs before their payments count as a billing cycle."""
+CYCLE_SPREAD = 0.15
+"""A billing cycle's gaps stay within this share of their mean (monthly: within about 4.5 days)."""
 _RATE_PRIOR_MONTHS = 1.0 / 30.0
 """A day added to a customer's tenure, so a first event is a rate of one a day, not infinite."""
 _ANOMALY_LIMIT = 10.0
@@ -135,6 +146,10 @@ class FeatureState:
     events_total: int = 0
     """Events and purchases since the first event: the customer's own long-run rate."""
     purchases_total: int = 0
+    purchase_gaps: int = 0
+    """Gaps between purchases, their mean and sum of squares (days): a billing cycle when they are regular."""
+    purchase_gap_mean: float = 0.0
+    purchase_gap_m2: float = 0.0
 
     def update(self, event: TouchpointEvent, ts: int) -> None:
         """Fold one event in (events arrive in time order; the engine guarantees it)."""
@@ -150,6 +165,8 @@ class FeatureState:
             self.events[horizon] = self.events.get(horizon, 0.0) + 1.0
         if event.type == "purchase":
             self.purchases_total += 1
+            if self.last_purchase_ms is not None:
+                self._purchase_gap((ts - self.last_purchase_ms) / DAY_MS)
             self.last_purchase_ms = ts
             for horizon in HALF_LIVES:
                 self.purchases[horizon] = self.purchases.get(horizon, 0.0) + 1.0
@@ -171,6 +188,20 @@ class FeatureState:
         delta = log_gap - self.log_gap_mean
         self.log_gap_mean += delta / self.gap_count
         self.log_gap_m2 += delta * (log_gap - self.log_gap_mean)
+
+    def _purchase_gap(self, days: float) -> None:
+        self.purchase_gaps += 1
+        delta = days - self.purchase_gap_mean
+        self.purchase_gap_mean += delta / self.purchase_gaps
+        self.purchase_gap_m2 += delta * (days - self.purchase_gap_mean)
+
+    def billing_cycle_days(self) -> float:
+        """The customer's billing cycle: the mean gap between purchases when they are regular (at least
+        :data:`CYCLE_MIN_GAPS` gaps within :data:`CYCLE_SPREAD` of their mean), else 0."""
+        if self.purchase_gaps < CYCLE_MIN_GAPS or self.purchase_gap_mean < 1.0:
+            return 0.0
+        spread = math.sqrt(self.purchase_gap_m2 / (self.purchase_gaps - 1))
+        return self.purchase_gap_mean if spread <= CYCLE_SPREAD * self.purchase_gap_mean else 0.0
 
     def _decay_all(self, elapsed: int) -> None:
         if not elapsed:
@@ -230,6 +261,12 @@ class FeatureState:
         x["log_missed_events"] = math.log1p(x["days_since_last_event"] / 30.0 * self.events_total / months)
         since_purchase = x["days_since_last_purchase"] if self.purchases_total else 0.0
         x["log_missed_purchases"] = math.log1p(since_purchase / 30.0 * self.purchases_total / months)
+        # A renewal that did not come: a regular payer's days past their next expected payment.
+        cycle = self.billing_cycle_days()
+        overdue = max(x["days_since_last_purchase"] - cycle, 0.0) if cycle else 0.0
+        x["billing_cycle_days"] = cycle
+        x["renewal_overdue_days"] = overdue
+        x["log_renewal_overdue"] = math.log1p(overdue)
         x["silence_anomaly"] = self._gap_z(since)
         x["burst_anomaly"] = -self._gap_z(self.last_gap_ms) if self.gap_count else 0.0
         for kind, value in self.kinds.items():
@@ -260,7 +297,7 @@ class FeatureState:
         return [self.first_ms, self.last_ms, self.last_purchase_ms, self.events, self.purchases, self.money,
                 self.kinds, self.channels, self.gap_count, self.gap_mean_ms, self.gap_ewma_ms, self.last_gap_ms,
                 self.tone_ewma, self.tickets, self.log_gap_mean, self.log_gap_m2, self.events_total,
-                self.purchases_total]  # fmt: skip
+                self.purchases_total, self.purchase_gaps, self.purchase_gap_mean, self.purchase_gap_m2]  # fmt: skip
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> FeatureState:

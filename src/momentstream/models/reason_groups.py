@@ -13,6 +13,7 @@ Groups, by feature name:
   customer's own rate expected in the silence, the silence against their rhythm;
 * ``activity``: event counts and their trend, the long-run rate, a burst against the rhythm;
 * ``purchases``: purchases made and money spent (counts, sums, trend, rate);
+* ``billing``: a regular payer's billing cycle and how overdue their renewal is;
 * ``support``: tickets and their tone; ``channels``; ``tenure``;
 * ``type_<event>``: any other event type's count (a look at billing, a data export), each its own.
 
@@ -59,6 +60,7 @@ _ACTIVITY = frozenset({"trend_events", "log_rate_events", "burst_anomaly", "gap_
                        "log_gap_mean_days"})  # fmt: skip
 _SUPPORT = frozenset({"support_tone", "support_tickets", "log_support_tickets", "type_support_ticket_30d"})
 _TENURE = frozenset({"days_since_first_seen", "log_days_since_first_seen"})
+_BILLING = frozenset({"billing_cycle_days", "renewal_overdue_days", "log_renewal_overdue"})
 
 
 def group_of(feature: str) -> str:
@@ -73,6 +75,8 @@ def group_of(feature: str) -> str:
         return "support"
     if feature in _TENURE:
         return "tenure"
+    if feature in _BILLING:
+        return "billing"
     if feature == "channel_diversity":
         return "channels"
     if "purchase" in feature or "monetary" in feature:
@@ -137,6 +141,15 @@ def _purchases(x: Mapping[str, float]) -> str:
     return f"{_times(count, 'purchase')} in the last month" + (f" ({money:,.2f})" if money > 0 else "")
 
 
+def _billing(x: Mapping[str, float]) -> str:
+    cycle = x.get("billing_cycle_days", 0.0)
+    if not cycle:
+        return "no regular payments"
+    overdue = x.get("renewal_overdue_days", 0.0)
+    pays = f"pays every {_span(cycle)}"
+    return f"renewal {_span(overdue)} overdue ({pays})" if overdue >= 0.5 else f"renewal on time ({pays})"
+
+
 def _support(x: Mapping[str, float]) -> str:
     return f"{_times(x.get('support_tickets', 0.0), 'support ticket')}, tone {x.get('support_tone', 0.0):+.2f}"
 
@@ -146,6 +159,7 @@ _SAYS: dict[str, Callable[[Mapping[str, float]], str]] = {
     "activity": _activity,
     "purchases": _purchases,
     "support": _support,
+    "billing": _billing,
     "channels": lambda x: f"{_times(x.get('channel_diversity', 0.0), 'channel')} used in the last month",
     "tenure": lambda x: f"a customer for {_span(x.get('days_since_first_seen', 0.0))}",
 }
