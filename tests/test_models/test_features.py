@@ -188,7 +188,8 @@ def test_a_regular_payer_has_a_billing_cycle_and_a_late_renewal_counts_its_days(
     assert late["renewal_overdue_days"] == pytest.approx(6.0)
     assert late["log_renewal_overdue"] == pytest.approx(math.log1p(6.0))
     irregular = feed([("purchase", day, {"value": 20.0}) for day in (0, 3, 40, 48)]).vector(T0_MS + 90 * DAY_MS)
-    assert irregular["billing_cycle_days"] == 0.0 and irregular["renewal_overdue_days"] == 0.0
+    assert irregular["billing_cycle_days"] == 0.0
+    assert irregular["renewal_overdue_days"] == 0.0
     once = feed([("purchase", 0, {"value": 20.0}), ("purchase", 30, {"value": 20.0})]).vector(T0_MS + 70 * DAY_MS)
     assert once["billing_cycle_days"] == 0.0  # one gap is not yet a cycle
 
