@@ -123,15 +123,15 @@ def calibration_events(frame: pd.DataFrame) -> list[TouchpointEvent]:
     ]  # fmt: skip
 
 
-def bgnbd_scores(frame: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
-    """BG/NBD, fitted on the calibration period only: P(alive) at the cut-off, and the expected
-    number of purchases in the holdout (fewer expected purchases = more likely to churn)."""
+def btyd_scores(frame: pd.DataFrame, fitter: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """A "buy till you die" model (``lifetimes``' BG/NBD or Pareto/NBD fitter), fitted on the calibration period
+    only: P(alive) at the cut-off, and the expected number of purchases in the holdout (fewer expected purchases
+    = more likely to churn)."""
     calibration = frame[frame["ts"] < CUTOFF].copy()
     calibration["day"] = calibration["ts"].dt.tz_localize(None)
     period_end = CUTOFF.replace(tzinfo=None) - pd.Timedelta(days=1)
     summary = summary_data_from_transaction_data(calibration, "customer", "day", freq="D",
                                                  observation_period_end=period_end)  # fmt: skip
-    fitter = BetaGeoFitter(penalizer_coef=0.0)
     fitter.fit(summary["frequency"], summary["recency"], summary["T"])
     alive = fitter.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
     horizon = (HOLDOUT_END - CUTOFF).days
@@ -139,25 +139,6 @@ def bgnbd_scores(frame: pd.DataFrame) -> tuple[dict[str, float], dict[str, float
         horizon, summary["frequency"], summary["recency"], summary["T"]
     )
     index = summary.index.astype(str)
-    return (dict(zip(index, np.asarray(alive, dtype=float), strict=True)),
-            dict(zip(index, np.asarray(expected, dtype=float), strict=True)))  # fmt: skip
-
-
-def pareto_nbd_scores(frame: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
-    """Pareto/NBD (Schmittlein, Morrison & Colombo), fitted on the calibration period: P(alive) at the cut-off,
-    and the expected number of purchases in the holdout."""
-    calibration = frame[frame["ts"] < CUTOFF]
-    days = calibration.groupby("customer")["ts"]
-    first, period_end = days.min(), pd.Timestamp(CUTOFF) - pd.Timedelta(days=1)
-    frequency = (days.nunique() - 1).astype(float)
-    recency = (days.max() - first).dt.days.astype(float)
-    age = (period_end - first).dt.days.astype(float)
-    fitter = ParetoNBDFitter(penalizer_coef=0.0)
-    fitter.fit(frequency, recency, age)
-    alive = fitter.conditional_probability_alive(frequency, recency, age)
-    expected = fitter.conditional_expected_number_of_purchases_up_to_time((HOLDOUT_END - CUTOFF).days, frequency,
-                                                                          recency, age)  # fmt: skip
-    index = frequency.index.astype(str)
     return (dict(zip(index, np.asarray(alive, dtype=float), strict=True)),
             dict(zip(index, np.asarray(expected, dtype=float), strict=True)))  # fmt: skip
 
@@ -214,7 +195,7 @@ def main() -> int:
         runs[name] = online_run(events, features)
     v_auc = {name: auc(np.array([run.validation[c] for c in v_cohort]), v_churned) for name, run in runs.items()}
     chosen = max(v_auc, key=lambda name: v_auc[name])
-    alive, expected = bgnbd_scores(frame)
+    alive, expected = btyd_scores(frame, BetaGeoFitter(penalizer_coef=0.0))
     recency_days = np.array([(CUTOFF - last[c]).days for c in cohort], dtype=float)
     ours = np.array([runs[chosen].cutoff[c] for c in cohort])
     bgnbd = np.array([1.0 - alive[c] for c in cohort])
@@ -222,7 +203,7 @@ def main() -> int:
     model = runs[chosen].scorer.models["churn"]
     progressive_auc, progressive_loss = model.quality()
 
-    pareto_alive, pareto_expected = pareto_nbd_scores(frame)
+    pareto_alive, pareto_expected = btyd_scores(frame, ParetoNBDFitter(penalizer_coef=0.0))  # Schmittlein et al.
     rows = [
         [
             f"momentstream online, {name}" + (" <- chosen" if name == chosen else ""),
