@@ -202,13 +202,15 @@ class ObjectiveModel:
         contributions.sort(key=lambda r: abs(r.contribution), reverse=True)
         return contributions
 
-    def reasons(self, x: dict[str, float], top: int = 3) -> list[Reason]:
+    def reasons(self, x: dict[str, float], top: int = 3, contributions: list[Reason] | None = None) -> list[Reason]:
         """The features that moved this score most, largest first (non-finite ones are left out), each in
-        log-odds and in probability points."""
+        log-odds and in probability points (``contributions``: those :meth:`contributions` gave for ``x``, when
+        the caller has them already; occlusion costs three scores per feature)."""
         clean = bounded(x)
         if clean is None:
             return []
-        contributions = self.contributions(clean)
+        if contributions is None:
+            contributions = self.contributions(clean)
         p = self._score(clean)
         if math.isnan(p):
             return contributions[:top]

@@ -360,9 +360,10 @@ class Scorer:
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
         if not warm:
             tier = WARMING_UP
-        why = tuple(group_reasons(model.contributions(x), p, every))
+        pushes = model.contributions(x)
+        why = tuple(group_reasons(pushes, p, every))
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
-                            model.reasons(x), met, condition, why)  # fmt: skip
+                            model.reasons(x, contributions=pushes), met, condition, why)  # fmt: skip
 
     def scores_now(self, state: CustomerState, now_ms: int) -> dict[str, dict[str, Any]]:
         """Each objective's score for this customer at ``now_ms``, its tier and top reasons, for a person reading
@@ -374,9 +375,11 @@ class Scorer:
             p = model.score(x)
             if math.isnan(p):
                 continue
-            reasons = [{"feature": r.feature, "points": round(r.points, 1)} for r in model.reasons(x)]
+            pushes = model.contributions(x)
+            reasons = [{"feature": r.feature, "points": round(r.points, 1)}
+                       for r in model.reasons(x, contributions=pushes)]  # fmt: skip
             why = [{"reason": g.reason, "says": g.says, "points": round(g.points, 1)}
-                   for g in group_reasons(model.contributions(x), p, every)]  # fmt: skip
+                   for g in group_reasons(pushes, p, every)]  # fmt: skip
             found[name] = {"score": round(p, 4), "tier": self.config.tier_for(p, lowered=1 if model.drifting else 0),
                            "why": why, "reasons": reasons}  # fmt: skip
         return found
