@@ -72,6 +72,9 @@ def test_scores_consent_and_an_empty_customer_are_shown_plainly() -> None:
     view = customer_view(engine, run(engine, events, until_hours=24 * 6))
     assert engine.scorer is not None
     assert set(view["scores"]) == set(engine.scorer.models)  # every objective scored this customer
+    value = view["scores"].pop("value")  # the value objective: an amount, not a probability
+    assert value["value"] >= 0.0  # nothing learned yet: no spend expected
+    assert "expected spend" in render_view({**view, "scores": {"value": value}})
     for score in view["scores"].values():
         assert 0.0 <= score["score"] <= 1.0
     json.dumps(view)  # JSON-ready throughout

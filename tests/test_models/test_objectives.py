@@ -46,6 +46,12 @@ def with_change(path: Path, change: dict[str, object] | None = None, binding: di
         (None, None, {"average": 10000}, "objectives[0].model.average"),  # labels? seconds? a duration says
         (None, None, {"average": "30 days"}, "objectives[0].model.average"),
         (None, None, {"average": "30d", "optimizer": "adam"}, "objectives[0].model.average"),  # sgd only
+        ({"kind": "values"}, None, None, "objectives[0].kind"),
+        ({"kind": "value"}, None, None, "objectives[0].outcome_means"),  # a sum has no "means"
+        ({"kind": "value", "outcome_means": None}, None, None, "objectives[0].outcome_means"),
+        (None, None, {"estimator": "poisson_regression"}, "objectives[0].model.estimator"),  # not a probability
+        (None, {"min_value": -5}, None, "moments.silent_churn.min_value"),
+        (None, {"min_value": "lots"}, None, "moments.silent_churn.min_value"),
     ],
 )
 def test_a_bad_objectives_file_is_refused_naming_the_field(
@@ -114,3 +120,48 @@ def test_your_own_moments_run_with_the_bundled_objectives(tmp_path: Path, capsys
     mine = with_change(tmp_path / "objectives.yaml")  # the bundled file as the user's own: every binding counts
     with pytest.raises(ObjectivesError, match="no moment named"):
         default_engine(moments, objectives=mine)
+
+
+def value_objective(**change: object) -> dict[str, object]:
+    return {"name": "spend", "owner": "am", "kind": "value", "outcome": {"type": "purchase"}, "horizon": "90d",
+            **change}  # fmt: skip
+
+
+def test_a_value_objective_predicts_spend_with_its_own_defaults() -> None:
+    loaded = parse_objectives({"objectives": [value_objective()]})
+    spend = loaded.value_objective
+    assert spend is not None
+    assert (spend.kind, spend.estimator, spend.learning_rate) == ("value", "poisson_regression", 0.003)
+    assert spend.average_ms == DEFAULT_AVERAGE_MS
+    assert spend.label_for_silence() == 0  # nothing spent
+    bundled = load_objectives(bundled_objectives_path())
+    assert bundled.value_objective is not None
+    assert bundled.value_objective.name == "value"
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        (
+            {"objectives": [value_objective(), value_objective(name="again")]},
+            "objectives",
+        ),  # which would triggers carry?
+        ({"objectives": [value_objective()], "moments": {"m": {"objective": "spend"}}}, "moments.m.objective"),
+        (
+            {
+                "objectives": [{**value_objective(kind="probability"), "outcome_means": "positive"}],
+                "moments": {"m": {"objective": "spend", "min_value": 10}},
+            },
+            "moments.m.min_value",
+        ),  # no value objective
+        (
+            {"objectives": [value_objective(model={"estimator": "logistic_regression"})]},
+            "objectives[0].model.estimator",
+        ),
+        ({"objectives": [value_objective(model={"optimizer": "adam"})]}, "objectives[0].model.optimizer"),
+    ],
+)
+def test_a_value_objective_is_used_as_an_amount_or_refused(doc: dict[str, object], field: str) -> None:
+    with pytest.raises(ObjectivesError) as caught:
+        parse_objectives(doc)
+    assert caught.value.field == field, caught.value

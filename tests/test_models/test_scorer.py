@@ -49,9 +49,12 @@ def test_every_label_is_learned_once_it_became_known_and_is_right(journeys: list
         objective = objectives[record.objective]
         deadline = record.predicted_at + objective.outcome_after_ms + objective.horizon_ms
         counted_from = record.predicted_at + objective.outcome_after_ms
-        outcomes = [to_ms(e.ts) for e in by_customer[record.customer_id]
+        outcomes = [e for e in by_customer[record.customer_id]
                     if objective.outcome(e) and counted_from < to_ms(e.ts) <= deadline]  # fmt: skip
-        assert record.label == (objective.label_for_outcome() if outcomes else objective.label_for_silence())
+        if objective.kind == "value":  # what the customer spent within the window
+            assert record.label == pytest.approx(sum(e.value or 0.0 for e in outcomes))
+        else:
+            assert record.label == (objective.label_for_outcome() if outcomes else objective.label_for_silence())
         # Outcome or silence, learned when its delay ends, not before: known outcomes are not learned earlier,
         # or the model would learn the returners before the leavers; and not later either, silent or not.
         assert record.labelled_at == deadline
@@ -462,3 +465,33 @@ def test_a_customer_back_after_three_centuries_catches_up_in_a_few_runs_of_the_c
     assert runs == sorted(runs)
     assert {r.label for r in labels if r.predicted_at < to_ms(far)} == {1}  # three centuries of silence are churn
     assert any(r.predicted_at > to_ms(far) for r in labels)  # and a fresh clock after the return
+
+
+def value_doc(binding: dict[str, object]) -> dict[str, object]:
+    return {"objectives": [{"name": "churn", "owner": "cs", "outcome": {"type": "purchase"},
+                            "outcome_means": "negative", "horizon": "30d"},
+                           {"name": "spend", "owner": "am", "kind": "value", "outcome": {"type": "purchase"},
+                            "horizon": "30d"}],
+            "moments": {"silent_churn": {"objective": "churn", **binding}},
+            "warm_up": {"min_labels": 0, "min_auc": 0}}  # fmt: skip
+
+
+def test_every_trigger_carries_the_expected_spend_and_min_value_keeps_the_valuable(
+    journeys: list[TouchpointEvent],
+) -> None:
+    _, outputs = scored_run(journeys, parse_objectives(value_doc({})))
+    fired = [o for o in outputs if isinstance(o, Trigger) and o.moment == "silent_churn" and o.kind != "window_expired"]
+    values = [t.score.value for t in fired if t.score is not None and t.score.value is not None]
+    assert len(values) == len(fired) > 10
+    assert all(v.objective == "spend" and v.horizon_days == 30 and v.amount >= 0 for v in values)
+    amounts = sorted(v.amount for v in values)
+    assert amounts[0] < amounts[-1]  # it tells customers apart
+    bar = amounts[len(amounts) // 2]
+    _, gated = scored_run(journeys, parse_objectives(value_doc({"min_value": bar})))
+    kept = [o for o in gated if isinstance(o, Trigger) and o.moment == "silent_churn" and o.kind != "window_expired"]
+    refused = [o for o in gated if isinstance(o, TriggerSuppressed) and o.moment == "silent_churn"]
+    assert kept
+    assert refused
+    assert all(t.score is not None and t.score.value is not None and t.score.value.amount >= bar for t in kept)
+    assert all("expected value" in o.reason for o in refused)
+    assert len(kept) + len(refused) == len(fired)

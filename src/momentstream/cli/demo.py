@@ -201,6 +201,10 @@ def _examples(engine: Engine, triggers: list[Trigger]) -> str:
             why = "; ".join(f"{w.says} {w.points:+.0f} pts" for w in t.score.why) or "too few labels to say"
             lines.append(f"      {t.score.objective} {t.score.score:.2f} -> {t.score.tier or 'no tier'}, "
                          f"owner {t.score.owner}, model {t.score.model_version}; why: {why}")  # fmt: skip
+            if t.score.value is not None:
+                v = t.score.value
+                spend = f"expected spend {v.amount:,.2f} over {v.horizon_days:g} days"
+                lines.append(f"      {spend}, model {v.model_version}")
         types = {s.event_id: s.type for s in t.story}
         for e in t.evidence:
             kind = types.get(e.event_id, "")

@@ -184,6 +184,10 @@ def render_view(view: dict[str, Any]) -> str:
     scores = view["scores"]
     lines.append("scores:" if scores else "scores: none yet")
     for name, score in scores.items():
+        if "value" in score:  # a value objective: an amount, and what multiplies it
+            times = "; ".join(f"{r['feature']} x{r['times']}" for r in score["reasons"])
+            lines.append(f"  {name} expected spend {score['value']:,.2f}" + (f"; reasons: {times}" if times else ""))
+            continue
         why = "; ".join(f"{w['says']} {w['points']:+}" for w in score.get("why", []))
         tier = f" ({score['tier']})" if score.get("tier") else " (below every tier)"
         lines.append(f"  {name} {score['score']}{tier}" + (f"; reasons: {why}" if why else ""))

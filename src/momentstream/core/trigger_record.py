@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "Action",
     "Evidence",
+    "ExpectedSpend",
     "Playbook",
     "Reason",
     "Score",
@@ -95,6 +96,19 @@ class Why(BaseModel):
     features: list[str]
 
 
+class ExpectedSpend(BaseModel):
+    """What the customer is expected to spend over the value objective's horizon, in the events' currency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objective: str
+    amount: float = Field(ge=0)
+    horizon_days: float = Field(gt=0)
+    model_version: str
+    warm: bool
+    """False while the value model is warming up: the amount is there, ``min_value`` is not applied yet."""
+
+
 class Score(BaseModel):
     """The moment's objective as scored when the trigger fired: who should act, how urgently, why."""
 
@@ -109,6 +123,8 @@ class Score(BaseModel):
     """The single features that moved the score most (the detail behind ``why``)."""
     why: list[Why] = Field(default_factory=list)
     """The reasons a person reads, largest push first (added in 1.x: absent from older triggers)."""
+    value: ExpectedSpend | None = None
+    """The customer's expected spend, when an objective of ``kind: value`` is configured (added in 1.x)."""
 
 
 class UpliftDecision(BaseModel):

@@ -22,6 +22,7 @@ from river import forest, linear_model, naive_bayes, optim, preprocessing, tree
 from river.compose import Pipeline
 
 from momentstream.models.scaled_logistic import ScaledLogistic
+from momentstream.models.scaled_poisson import ScaledPoisson
 
 __all__ = ["ESTIMATORS", "LINEAR", "OPTIMIZERS", "Learner", "build"]
 
@@ -63,13 +64,15 @@ LINEAR = frozenset({"logistic_regression"})
 
 
 Learner = Pipeline | ScaledLogistic
-"""What :func:`build` gives: a River pipeline, or the fused scaler and logistic regression."""
+"""What :func:`build` gives: a River pipeline, or the fused scaler and logistic (or Poisson) regression."""
 
 
 def build(
     estimator: str, learning_rate: float = 0.05, optimizer: str = "sgd", l2: float = 0.0, average_ms: int = 0
 ) -> Learner:
     """A fresh ``StandardScaler | <estimator>`` model (``average_ms``: see :class:`ScaledLogistic`, the fused one)."""
+    if estimator == "poisson_regression":  # a value objective's: expected spend
+        return ScaledPoisson(lr=learning_rate, l2=l2, average_ms=average_ms)
     if estimator == "logistic_regression" and optimizer == "sgd":
         return ScaledLogistic(lr=learning_rate, l2=l2, average_ms=average_ms)
     pipeline: Pipeline = preprocessing.StandardScaler() | ESTIMATORS[estimator](learning_rate, optimizer, l2)

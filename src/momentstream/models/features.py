@@ -46,6 +46,7 @@ FEATURE_NAMES = (
     *(f"log_{kind}_{horizon}" for horizon in HALF_LIVES for kind in ("events", "purchases", "monetary")),
     "trend_events", "trend_purchases", "silence_anomaly", "burst_anomaly",
     "log_rate_events", "log_rate_purchases", "log_missed_events", "log_missed_purchases",
+    "log_rate_monetary", "log_order_value",
     "billing_cycle_days", "renewal_overdue_days", "log_renewal_overdue",
 )  # fmt: skip
 """Every feature :meth:`FeatureState.vector` gives, besides ``type_<event type>_30d``."""
@@ -150,6 +151,8 @@ class FeatureState:
     """Gaps between purchases, their mean and sum of squares (days): a billing cycle when they are regular."""
     purchase_gap_mean: float = 0.0
     purchase_gap_m2: float = 0.0
+    money_total: float = 0.0
+    """Spend since the first event: the customer's average order value, and their long-run spend rate."""
 
     def update(self, event: TouchpointEvent, ts: int) -> None:
         """Fold one event in (events arrive in time order; the engine guarantees it)."""
@@ -171,6 +174,7 @@ class FeatureState:
             for horizon in HALF_LIVES:
                 self.purchases[horizon] = self.purchases.get(horizon, 0.0) + 1.0
                 self.money[horizon] = self.money.get(horizon, 0.0) + float(event.value or 0.0)
+            self.money_total += float(event.value or 0.0)
         _bump(self.kinds, event.type)
         _bump(self.channels, event.channel)
         if event.type == "support_ticket":
@@ -261,6 +265,9 @@ class FeatureState:
         x["log_missed_events"] = math.log1p(x["days_since_last_event"] / 30.0 * self.events_total / months)
         since_purchase = x["days_since_last_purchase"] if self.purchases_total else 0.0
         x["log_missed_purchases"] = math.log1p(since_purchase / 30.0 * self.purchases_total / months)
+        spent = max(self.money_total, 0.0)  # refunds can make it negative
+        x["log_rate_monetary"] = math.log1p(spent / months)
+        x["log_order_value"] = math.log1p(spent / self.purchases_total) if self.purchases_total else 0.0
         # A renewal that did not come: a regular payer's days past their next expected payment.
         cycle = self.billing_cycle_days()
         overdue = max(x["days_since_last_purchase"] - cycle, 0.0) if cycle else 0.0
@@ -297,7 +304,8 @@ class FeatureState:
         return [self.first_ms, self.last_ms, self.last_purchase_ms, self.events, self.purchases, self.money,
                 self.kinds, self.channels, self.gap_count, self.gap_mean_ms, self.gap_ewma_ms, self.last_gap_ms,
                 self.tone_ewma, self.tickets, self.log_gap_mean, self.log_gap_m2, self.events_total,
-                self.purchases_total, self.purchase_gaps, self.purchase_gap_mean, self.purchase_gap_m2]  # fmt: skip
+                self.purchases_total, self.purchase_gaps, self.purchase_gap_mean, self.purchase_gap_m2,
+                self.money_total]  # fmt: skip
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> FeatureState:
@@ -307,6 +315,8 @@ class FeatureState:
         if len(raw) < 17 and state.first_ms is not None:
             state.events_total = state.gap_count + 1
             state.purchases_total = 1 if state.last_purchase_ms is not None else 0
+        if len(raw) < 22 and state.purchases.get("90d"):  # before the spend total: the recent order value
+            state.money_total = state.purchases_total * state.money.get("90d", 0.0) / state.purchases["90d"]
         return state
 
 

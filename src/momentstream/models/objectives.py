@@ -77,6 +77,9 @@ class Objective:
     """Outcome events count only from this long after the prediction: with 30 days, churn asks "no
     activity between 30 and 60 days from now", i.e. "will have left within 30 days", where "no activity
     in the next 30 days" would only say yes to customers who had already gone."""
+    kind: Literal["probability", "value"] = "probability"
+    """``value``: the model predicts the sum of the outcome events' ``value`` within the horizon (expected
+    spend, in the events' currency), not the probability of an outcome."""
 
     @property
     def sample_every_ms(self) -> int:
@@ -98,15 +101,15 @@ class Objective:
         stays the same (owners, tiers and moment bindings may change freely)."""
         outcome = (self.outcome.description, sorted(self.outcome.types or ()))
         return (outcome, self.outcome_means, self.horizon_ms, self.outcome_after_ms, self.estimator, self.optimizer,
-                self.learning_rate, self.l2, self.features, self.max_pending, self.average_ms)  # fmt: skip
+                self.learning_rate, self.l2, self.features, self.max_pending, self.average_ms, self.kind)  # fmt: skip
 
     def label_for_outcome(self) -> int:
         """The label when the outcome event is seen within the horizon."""
         return 1 if self.outcome_means == "positive" else 0
 
     def label_for_silence(self) -> int:
-        """The label when the horizon passes with no outcome."""
-        return 1 - self.label_for_outcome()
+        """The label when the horizon passes with no outcome (a value objective's: nothing spent)."""
+        return 0 if self.kind == "value" else 1 - self.label_for_outcome()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,8 @@ class Binding:
     rise_within_ms: int = 7 * 86_400_000
     min_anomaly: float | None = None
     """Fire only when the customer's behaviour is this unusual for them (see :func:`anomaly_of`)."""
+    min_value: float | None = None
+    """Fire only when the value objective expects at least this much spend from the customer."""
 
 
 WARMING_UP = "warming_up"
@@ -155,6 +160,11 @@ class ObjectiveSet:
     bindings: Mapping[str, Binding] = field(default_factory=dict)
     warm_up: WarmUp = field(default_factory=WarmUp)
 
+    @property
+    def value_objective(self) -> Objective | None:
+        """The objective whose expected spend every trigger carries (at most one per file)."""
+        return next((o for o in self.objectives if o.kind == "value"), None)
+
     def tier_for(self, score: float, lowered: int = 0) -> str | None:
         """The band of ``score``; ``lowered`` bands lower (while a model drifts)."""
         for index, tier in enumerate(self.tiers):
@@ -181,7 +191,7 @@ def _features(raw: Any, where: str, fail: Callable[[str, str], PatternError]) ->
 def _average(model: dict[str, Any], estimator: str, optimizer: str, where: str,
              fail: Callable[[str, str], PatternError]) -> int:  # fmt: skip
     """``model.average: 30d`` (0 serves the latest weights): the default logistic regression only."""
-    fused = estimator == "logistic_regression" and optimizer == "sgd"
+    fused = estimator in ("logistic_regression", VALUE_ESTIMATOR) and optimizer == "sgd"
     if "average" not in model:
         return DEFAULT_AVERAGE_MS if fused else 0
     raw = model["average"]
@@ -196,7 +206,7 @@ def _average(model: dict[str, Any], estimator: str, optimizer: str, where: str,
     if not 0 <= ms <= _LONGEST_AVERAGE_MS:
         raise fail(where, "from 0 to 3650d")
     if ms and not fused:
-        raise fail(where, "weights are averaged for the logistic regression with optimizer sgd only")
+        raise fail(where, "weights are averaged for the logistic and Poisson regressions with optimizer sgd only")
     return ms
 
 
@@ -208,13 +218,28 @@ class ObjectivesError(PatternError):
 
 _TOP_KEYS = {"version", "objectives", "tiers", "moments", "warm_up"}
 _WARM_UP_KEYS = {"min_labels", "min_auc"}
-_OBJECTIVE_KEYS = {"name", "owner", "outcome", "outcome_means", "outcome_after", "horizon", "model", "max_pending"}
+_OBJECTIVE_KEYS = {
+    "name",
+    "owner",
+    "kind",
+    "outcome",
+    "outcome_means",
+    "outcome_after",
+    "horizon",
+    "model",
+    "max_pending",
+}
 _LONGEST_OUTCOME_AFTER_MS = 365 * 86_400_000
 _MODEL_KEYS = {"estimator", "optimizer", "learning_rate", "l2", "features", "average"}
 DEFAULT_AVERAGE_MS = 7 * 86_400_000
 """How long a span of labels the default model's served weights are averaged over (``model.average``)."""
 _LONGEST_AVERAGE_MS = 3650 * 86_400_000
-_BINDING_KEYS = {"objective", "min_score", "rise", "within", "min_anomaly"}
+_BINDING_KEYS = {"objective", "min_score", "rise", "within", "min_anomaly", "min_value"}
+VALUE_ESTIMATOR = "poisson_regression"
+"""The estimator of a value objective (:class:`~momentstream.models.scaled_poisson.ScaledPoisson`)."""
+VALUE_LEARNING_RATE = 0.003
+"""A value objective's default learning rate: at 0.01 and above its CDNOW predictions lost their scale
+(``benchmarks/value_cdnow.py``)."""
 _TIER_KEYS = {"name", "min"}
 
 
@@ -271,7 +296,17 @@ def parse_objectives(doc: Any, source: str = "<objectives>") -> ObjectiveSet:
     raw_bindings = doc.get("moments") or {}
     if not isinstance(raw_bindings, dict):
         raise fail("moments", "expected a mapping of moment name to {objective, min_score, rise, within}")
+    values = [o.name for o in objectives if o.kind == "value"]
+    if len(values) > 1:
+        raise fail("objectives", f"one value objective per file (every trigger carries its spend), got {values}")
     bindings = {str(m): _binding(str(m), raw, set(names), fail) for m, raw in raw_bindings.items()}
+    for moment, binding in bindings.items():
+        if binding.objective in values:
+            raise fail(f"moments.{moment}.objective", f"{binding.objective!r} predicts spend, not a probability: bind "
+                       "the moment to a probability objective (every trigger carries the expected spend) and use "
+                       "min_value", moment)  # fmt: skip
+        if binding.min_value is not None and not values:
+            raise fail(f"moments.{moment}.min_value", "needs an objective with kind: value", moment)
     return ObjectiveSet(tuple(objectives), tiers, bindings, _warm_up(doc.get("warm_up"), fail))
 
 
@@ -339,17 +374,17 @@ def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Ob
             raise fail(f"{where}.{key}", "required", name)
     if not isinstance(raw["name"], str) or not isinstance(raw["owner"], str):
         raise fail(where, "name and owner must be text", name)
+    kind = raw.get("kind", "probability")
+    if kind not in ("probability", "value"):
+        raise fail(f"{where}.kind", "probability (the default) or value (expected spend)", name)
+    if kind == "value" and "outcome_means" in raw:
+        raise fail(f"{where}.outcome_means", "a value objective sums its outcome events' value: leave it out", name)
     means = raw.get("outcome_means", "positive")
     if means not in ("positive", "negative"):
         raise fail(f"{where}.outcome_means", "positive or negative", name)
     model = raw.get("model") or {}
     _keys(model, _MODEL_KEYS, f"{where}.model", fail, name)
-    estimator = model.get("estimator", "logistic_regression")
-    if estimator not in ESTIMATORS:
-        raise fail(f"{where}.model.estimator", f"one of {', '.join(ESTIMATORS)}", name)
-    optimizer = model.get("optimizer", "sgd")
-    if optimizer not in OPTIMIZERS:
-        raise fail(f"{where}.model.optimizer", f"one of {', '.join(OPTIMIZERS)}", name)
+    estimator, optimizer, learning_rate = _estimator(model, kind, f"{where}.model", lambda w, m: fail(w, m, name))
     pending = raw.get("max_pending", 4)
     if isinstance(pending, bool) or not isinstance(pending, int) or not 1 <= pending <= 64:
         raise fail(f"{where}.max_pending", "expected a whole number from 1 to 64", name)
@@ -371,13 +406,28 @@ def _objective(raw: Any, where: str, fail: Callable[..., ObjectivesError]) -> Ob
         horizon_ms=_duration_of(raw["horizon"], f"{where}.horizon", fail, name),
         estimator=estimator,
         optimizer=optimizer,
-        learning_rate=_number(model.get("learning_rate", 0.05), f"{where}.model.learning_rate", fail, name, 1e-9, 10.0),
+        learning_rate=_number(learning_rate, f"{where}.model.learning_rate", fail, name, 1e-9, 10.0),
         l2=_number(model.get("l2", 0.0), f"{where}.model.l2", fail, name, 0.0, 10.0),
         average_ms=average_ms,
         max_pending=pending,
         features=features,
         outcome_after_ms=after,
+        kind=kind,
     )
+
+
+def _estimator(model: dict[str, Any], kind: str, where: str,
+               fail: Callable[[str, str], PatternError]) -> tuple[str, str, Any]:  # fmt: skip
+    """The estimator, optimizer and learning rate: a classifier for a probability, Poisson regression for a value."""
+    default = VALUE_ESTIMATOR if kind == "value" else "logistic_regression"
+    estimator = model.get("estimator", default)
+    allowed = (VALUE_ESTIMATOR,) if kind == "value" else ESTIMATORS
+    if estimator not in allowed:
+        raise fail(f"{where}.estimator", f"one of {', '.join(allowed)} (for kind: {kind})")
+    optimizer = model.get("optimizer", "sgd")
+    if optimizer not in OPTIMIZERS or (kind == "value" and optimizer != "sgd"):
+        raise fail(f"{where}.optimizer", "sgd" if kind == "value" else f"one of {', '.join(OPTIMIZERS)}")
+    return estimator, optimizer, model.get("learning_rate", VALUE_LEARNING_RATE if kind == "value" else 0.05)
 
 
 def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., ObjectivesError]) -> Binding:
@@ -388,6 +438,7 @@ def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., Objecti
     min_score = raw.get("min_score")
     rise = raw.get("rise")
     anomaly = raw.get("min_anomaly")
+    value = raw.get("min_value")
     if "within" in raw and rise is None:
         raise fail(f"{where}.within", "within goes with rise (the score rose by more than rise within it)", moment)
     return Binding(
@@ -397,6 +448,7 @@ def _binding(moment: str, raw: Any, names: set[str], fail: Callable[..., Objecti
         rise=None if rise is None else _number(rise, f"{where}.rise", fail, moment, 0.0, 1.0),
         rise_within_ms=_duration_of(raw.get("within", "7d"), f"{where}.within", fail, moment),
         min_anomaly=None if anomaly is None else _number(anomaly, f"{where}.min_anomaly", fail, moment, 0.0, 10.0),
+        min_value=None if value is None else _number(value, f"{where}.min_value", fail, moment, 0.0, 1e15),
     )
 
 
@@ -412,7 +464,8 @@ def objectives_for(moments: Iterable[CompiledMoment], objectives: Path | None) -
 
 
 def bound_only(objectives: ObjectiveSet) -> ObjectiveSet | None:
-    """Only the objectives some moment's triggers carry (a replay needs no other model); None when there are none.
+    """Only the objectives some moment's triggers carry, and the value objective whose expected spend they all
+    carry (a replay needs no other model); None when no moment is bound.
 
     >>> s = parse_objectives({"objectives": [{"name": n, "owner": "o", "outcome": {"type": "buy"},
     ...     "outcome_means": "positive", "horizon": "7d"} for n in ("a", "b")], "moments": {"m": {"objective": "b"}}})
@@ -420,5 +473,5 @@ def bound_only(objectives: ObjectiveSet) -> ObjectiveSet | None:
     (['b'], None)
     """
     used = {binding.objective for binding in objectives.bindings.values()}
-    kept = tuple(o for o in objectives.objectives if o.name in used)
+    kept = tuple(o for o in objectives.objectives if o.name in used or (used and o.kind == "value"))
     return replace(objectives, objectives=kept) if kept else None

@@ -21,6 +21,7 @@ from momentstream.models.binned_auc import BinnedAUC
 from momentstream.models.estimators import LINEAR, Learner, build
 from momentstream.models.explain import Reason, linear_reasons, occlusion_reasons, points
 from momentstream.models.scaled_logistic import ScaledLogistic
+from momentstream.models.scaled_poisson import ScaledPoisson
 
 __all__ = ["FEATURE_LIMIT", "ObjectiveModel", "Reason", "bounded"]
 
@@ -93,7 +94,9 @@ class ObjectiveModel:
         self.estimator = estimator
         self.pipeline: Learner = build(estimator, learning_rate, optimizer, l2, average_ms)
         self.auc: BinnedAUC | metrics.ROCAUC = BinnedAUC()
-        self.log_loss = metrics.LogLoss()
+        """Progressive ROC AUC (of a value model: how its amounts rank the labels that spent anything)."""
+        self.log_loss: metrics.LogLoss | metrics.MAE = metrics.MAE() if self.predicts_value else metrics.LogLoss()
+        """Progressive log loss (of a value model: mean absolute error, in currency)."""
         self.detector = drift.ADWIN()
         self.learned = 0
         self.drifts = 0
@@ -117,6 +120,11 @@ class ObjectiveModel:
                 self.pipeline = ScaledLogistic.from_river(scaler, logistic)
 
     @property
+    def predicts_value(self) -> bool:
+        """True for a value objective's model: scores are expected amounts, not probabilities."""
+        return isinstance(self.pipeline, ScaledPoisson)
+
+    @property
     def version(self) -> str:
         """Objective name and how many labels the model has learned (part of each score)."""
         return f"{self.name}@{self.learned}"
@@ -127,7 +135,8 @@ class ObjectiveModel:
         return self.recovering > 0
 
     def quality(self) -> tuple[float, float]:
-        """Progressive ROC AUC and log loss so far (NaN before the first label)."""
+        """Progressive ROC AUC and log loss (of a value model: mean absolute error) so far (NaN before the first
+        label)."""
         if not self.learned:
             return float("nan"), float("nan")
         return float(self.auc.get()), float(self.log_loss.get())
@@ -136,10 +145,13 @@ class ObjectiveModel:
         """Progressive expected calibration error (0: a score of 0.8 comes true 80% of the time); NaN before
         the first label, and for models restored from snapshots that counted AUC with River's metric."""
         auc = self.auc
+        if self.predicts_value:  # an amount is not a probability: no calibration to speak of
+            return math.nan
         return auc.calibration_error() if isinstance(auc, BinnedAUC) else math.nan
 
     def score(self, x: dict[str, float]) -> float:
-        """Probability that the objective happens within its horizon (NaN, counted, if it cannot be had)."""
+        """Probability that the objective happens within its horizon, or a value model's expected amount (NaN,
+        counted, if it cannot be had)."""
         clean = bounded(x)
         if clean is None:
             self.skipped += 1
@@ -147,14 +159,22 @@ class ObjectiveModel:
         return self._score(clean)
 
     def _score(self, clean: dict[str, float]) -> float:
-        p = float(self.pipeline.predict_proba_one(clean).get(True, 0.0))
+        pipeline = self.pipeline
+        if isinstance(pipeline, ScaledPoisson):
+            amount = pipeline.predict_one(clean)
+            if not 0.0 <= amount < math.inf:
+                self.skipped += 1
+                return math.nan
+            return amount
+        p = float(pipeline.predict_proba_one(clean).get(True, 0.0))
         if not 0.0 <= p <= 1.0:
             self.skipped += 1
             return math.nan
         return p
 
-    def learn(self, x: dict[str, float], label: int, at_ms: int = 0) -> None:
-        """Learn one delayed label, known at ``at_ms`` in event time (after scoring it for the progressive metrics).
+    def learn(self, x: dict[str, float], label: float, at_ms: int = 0) -> None:
+        """Learn one delayed label, known at ``at_ms`` in event time (after scoring it for the progressive metrics):
+        0 or 1, or a value model's amount.
 
         A vector with NaN or infinity is skipped and counted, never learned: the model is shared
         by every customer, and one such label would make every later score NaN.
@@ -164,6 +184,8 @@ class ObjectiveModel:
             self.skipped += 1
             return
         x = clean
+        if self.predicts_value:  # refunds can make a sum negative; no one order may outweigh the model
+            label = min(max(float(label), 0.0), FEATURE_LIMIT) if math.isfinite(label) else 0.0
         if self._checkpoint is None or self.learned % CHECKPOINT_EVERY == 0:
             self._checkpoint = copy.deepcopy(self.pipeline)
         pipeline = self.pipeline
@@ -180,9 +202,16 @@ class ObjectiveModel:
             self.reverted += 1
             return
         self.learned += 1
-        self.auc.update(bool(label), p)
-        self.log_loss.update(bool(label), p)
-        self.detector.update(abs(label - p))
+        error = abs(label - p)
+        if isinstance(pipeline, ScaledPoisson):
+            unit = pipeline.target_mean or 1.0
+            self.auc.update(label > 0, p / (p + unit))  # a rank of amounts, in (0, 1) for the bins
+            self.log_loss.update(label, p)
+            error = min(error / unit, 10.0)  # drift of the error in mean labels, one big order bounded
+        else:
+            self.auc.update(bool(label), p)
+            self.log_loss.update(bool(label), p)
+        self.detector.update(error)
         if self.detector.drift_detected:
             self.drifts += 1
             self.recovering = RECOVERY_SAMPLES
@@ -241,6 +270,10 @@ class ObjectiveModel:
             if not all(map(math.isfinite, (pipeline.intercept, *(v for s in pipeline.stats.values() for v in s)))):
                 return False
             probes = [{}, pipeline.means]
+            if isinstance(pipeline, ScaledPoisson):
+                return math.isfinite(pipeline.target_mean) and all(
+                    0.0 <= pipeline.predict_one(x) < math.inf for x in probes
+                )
         else:
             for step in pipeline.steps.values():
                 for name in ("means", "vars", "_weights", "intercept"):

@@ -79,7 +79,7 @@ def group_of(feature: str) -> str:
         return "billing"
     if feature == "channel_diversity":
         return "channels"
-    if "purchase" in feature or "monetary" in feature:
+    if "purchase" in feature or "monetary" in feature or "order_value" in feature:
         return "purchases"
     if feature in _ACTIVITY or feature.startswith(("events_", "log_events_")):
         return "activity"

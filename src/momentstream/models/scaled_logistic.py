@@ -106,7 +106,7 @@ class ScaledLogistic:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ScaledLogistic:
         """A copy of the numbers, without the generic walk (the model's rollback checkpoint, taken often)."""
-        twin = ScaledLogistic(self.lr, self.l2, self.intercept_lr, self.clip, self.average_ms)
+        twin = type(self)(self.lr, self.l2, self.intercept_lr, self.clip, self.average_ms)
         twin.stats = {k: s[:] for k, s in self.stats.items()}
         twin.intercept, twin.average_intercept = self.intercept, self.average_intercept
         twin.recent, twin.last_at = self.recent, self.last_at
@@ -197,15 +197,7 @@ class ScaledLogistic:
             z = high if z > high else low if z < low else z
             keep((s, z))
             dot += w * z
-        sign = 1.0 if y else -1.0
-        margin = dot * sign
-        if margin > 18.0:
-            gradient = math.exp(-margin) * -sign
-        elif margin < -18.0:
-            gradient = -sign
-        else:
-            gradient = -sign / (math.exp(margin) + 1.0)
-        gradient = min(max(gradient, -_CLIP), _CLIP)
+        gradient = self._loss_gradient(dot, y)
         self.intercept -= self.intercept_lr * gradient
         lr, l2 = self.lr, self.l2
         for s, z in scaled:
@@ -219,7 +211,23 @@ class ScaledLogistic:
             self.average_intercept += (self.intercept - self.average_intercept) * rate
             for s, _ in scaled:
                 s[_AVERAGE] += (s[_WEIGHT] - s[_AVERAGE]) * rate
-        return sigmoid(before)
+        return self._served(before)
+
+    def _loss_gradient(self, dot: float, y: object) -> float:
+        """The log loss's gradient at log-odds ``dot`` for the label ``y``, clipped as River clips it."""
+        sign = 1.0 if y else -1.0
+        margin = dot * sign
+        if margin > 18.0:
+            gradient = math.exp(-margin) * -sign
+        elif margin < -18.0:
+            gradient = -sign
+        else:
+            gradient = -sign / (math.exp(margin) + 1.0)
+        return min(max(gradient, -_CLIP), _CLIP)
+
+    def _served(self, raw: float) -> float:
+        """What a score is, from the linear part: here a probability."""
+        return sigmoid(raw)
 
     @classmethod
     def from_river(cls, scaler: Any, logistic: Any) -> ScaledLogistic:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from momentstream.core.schema import TouchpointEvent
@@ -32,8 +31,10 @@ from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
-from momentstream.models.online import ObjectiveModel, Reason
-from momentstream.models.reason_groups import GroupedReason, group_reasons
+from momentstream.models.online import ObjectiveModel
+from momentstream.models.reason_groups import group_reasons
+from momentstream.models.score_conditions import failed_condition
+from momentstream.models.score_records import ExpectedValue, LabelRecord, TriggerScore
 from momentstream.models.scoring_state import HISTORY, Pending, ScoringState
 from momentstream.models.snapshot_codec import (
     SNAPSHOT_FORMAT,
@@ -51,6 +52,7 @@ __all__ = [
     "RESCORE_OWNER",
     "RESCORE_TIMER",
     "SNAPSHOT_FORMAT",
+    "ExpectedValue",
     "LabelRecord",
     "Pending",
     "PoisonedModelError",
@@ -72,33 +74,6 @@ logger = logging.getLogger(__name__)
 
 class PoisonedModelError(ValueError):
     """A model holds NaN or infinite weights: it is neither published nor loaded."""
-
-
-@dataclass(frozen=True, slots=True)
-class LabelRecord:
-    """One learned label: when its prediction was made and when (in event time) it was learned."""
-
-    customer_id: str
-    objective: str
-    predicted_at: int
-    labelled_at: int
-    label: int
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerScore:
-    """What a trigger carries about its objective."""
-
-    objective: str
-    score: float
-    model_version: str
-    tier: str | None
-    owner: str
-    reasons: list[Reason]
-    condition_met: bool = True
-    condition: str = ""
-    why: tuple[GroupedReason, ...] = ()
-    """The reasons grouped into what a person reads (:mod:`momentstream.models.reason_groups`)."""
 
 
 class Scorer:
@@ -189,7 +164,7 @@ class Scorer:
         self._resolve_silence(state.customer_id, scoring, ts - 1, ts)
         for objective in self.config.objectives:
             if objective.outcome(event):
-                self._resolve(scoring, objective, ts, objective.label_for_outcome())
+                self._resolve(scoring, objective, ts, objective.label_for_outcome(), event.value)
         scoring.features.update(event, ts)
         self._remember_scores(scoring, ts)
         if self.config.objectives and (scoring.rescore_at is None or scoring.rescore_at > ts + self._sample_step):
@@ -342,32 +317,34 @@ class Scorer:
         p = model.score(x)
         if math.isnan(p):
             return None  # counted in model.skipped; the trigger goes out without a score rather than not at all
-        met, condition = True, ""
         warm = self.config.warm_up.warm(model.learned, model.quality()[0])
-        if warm:  # a cold model's score cannot say no: its conditions wait until it has earned a tier
-            if binding.min_score is not None and p < binding.min_score:
-                met, condition = False, f"score {p:.2f} < {binding.min_score}"
-            if binding.rise is not None:
-                earlier = [s for t, s in scoring.history.get(objective.name, ())
-                           if now_ms - t <= binding.rise_within_ms]  # fmt: skip
-                base = min(earlier) if earlier else p
-                if p - base <= binding.rise:
-                    met, condition = False, f"score rose {p - base:+.2f}, needs > {binding.rise}"
-        if binding.min_anomaly is not None:  # behaviour against the customer's own rhythm: no model involved
-            anomaly = anomaly_of(every)
-            if anomaly < binding.min_anomaly:
-                met, condition = False, f"anomaly {anomaly:.1f} < {binding.min_anomaly}"
+        value = self._expected_value(every)
+        condition = failed_condition(binding, p, warm, scoring.history.get(objective.name, ()), every, now_ms,
+                                     None if value is None or not value.warm else value.amount)  # fmt: skip
         tier = self.config.tier_for(p, lowered=1 if model.drifting else 0)
         if not warm:
             tier = WARMING_UP
         pushes = model.contributions(x)
         why = tuple(group_reasons(pushes, p, every))
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
-                            model.reasons(x, contributions=pushes), met, condition, why)  # fmt: skip
+                            model.reasons(x, contributions=pushes), not condition, condition, why, value)  # fmt: skip
+
+    def _expected_value(self, every: dict[str, float]) -> ExpectedValue | None:
+        """The value objective's expected spend for these features (None: no value objective, or no amount)."""
+        objective = self.config.value_objective
+        if objective is None:
+            return None
+        model = self.models[objective.name]
+        amount = model.score(self._features_of(objective.name, every))
+        if math.isnan(amount):
+            return None
+        warm = self.config.warm_up.warm(model.learned, model.quality()[0])
+        return ExpectedValue(objective.name, round(amount, 2), objective.horizon_ms, model.version, warm)
 
     def scores_now(self, state: CustomerState, now_ms: int) -> dict[str, dict[str, Any]]:
-        """Each objective's score for this customer at ``now_ms``, its tier and top reasons, for a person reading
-        the customer's story. Read only: nothing is learned, kept or scheduled."""
+        """Each objective's score for this customer at ``now_ms``, its tier and top reasons (a value objective's:
+        the expected spend, and the factors that multiply it most), for a person reading the customer's story.
+        Read only: nothing is learned, kept or scheduled."""
         every = self.scoring(state).features.vector(now_ms)
         found = {}
         for name, model in self.models.items():
@@ -376,6 +353,10 @@ class Scorer:
             if math.isnan(p):
                 continue
             pushes = model.contributions(x)
+            if model.predicts_value:  # an amount: each reason multiplies it (a log link)
+                found[name] = {"value": round(p, 2), "reasons": [{"feature": r.feature, "times": _times(r.contribution)}
+                                                                 for r in pushes[:3]]}  # fmt: skip
+                continue
             reasons = [{"feature": r.feature, "points": round(r.points, 1)}
                        for r in model.reasons(x, contributions=pushes)]  # fmt: skip
             why = [{"reason": g.reason, "says": g.says, "points": round(g.points, 1)}
@@ -403,17 +384,22 @@ class Scorer:
         return scoring
 
     @staticmethod
-    def _resolve(scoring: ScoringState, objective: Objective, ts: int, label: int) -> None:
-        """An outcome at ``ts`` decides the label of the predictions it falls in the window of."""
+    def _resolve(scoring: ScoringState, objective: Objective, ts: int, label: int, amount: float | None) -> None:
+        """An outcome at ``ts`` decides the label of the predictions it falls in the window of (a value
+        objective's adds its amount to theirs)."""
         kept = scoring.pending.get(objective.name)
         if not kept:
             return
         after = objective.outcome_after_ms
+        adds = objective.kind == "value"
         for pending in kept:
-            if pending.label is None and pending.at_ms + after < ts <= pending.deadline_ms:
-                pending.label = label
+            if pending.at_ms + after < ts <= pending.deadline_ms:
+                if adds:
+                    pending.label = (pending.label or 0.0) + (amount or 0.0)
+                elif pending.label is None:
+                    pending.label = label
 
-    def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: int) -> None:
+    def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: float) -> None:
         self.models[objective.name].learn(pending.x, label, now)
         if self.label_log is not None:
             self.label_log.append(LabelRecord(customer_id, objective.name, pending.at_ms, now, label))
@@ -470,6 +456,15 @@ class Scorer:
             self.bandits[name.removeprefix("~actions:")] = model
         else:
             self.models[name] = model
+
+
+def _times(log_factor: float) -> float:
+    """A value reason's push as a factor on the amount (2.0: it doubles the expected spend).
+
+    >>> _times(math.log(2.0)), _times(-800.0)
+    (2.0, 0.0)
+    """
+    return round(math.exp(min(log_factor, 50.0)), 2)
 
 
 def _first_deadlines(scoring: ScoringState) -> list[int]:

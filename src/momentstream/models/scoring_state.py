@@ -27,8 +27,9 @@ class Pending:
     at_ms: int
     deadline_ms: int
     x: dict[str, float]
-    label: int | None = None
-    """Set when the outcome came; learned, like a silence label, only at the deadline."""
+    label: float | None = None
+    """Set when the outcome came (a value objective's: the amounts summed so far); learned, like a silence
+    label, only at the deadline."""
 
 
 @dataclass(slots=True)

@@ -47,6 +47,7 @@ from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.binned_auc import BinnedAUC
 from momentstream.models.online import ObjectiveModel
 from momentstream.models.scaled_logistic import ScaledLogistic
+from momentstream.models.scaled_poisson import ScaledPoisson
 from momentstream.models.uplift import UpliftModel
 
 __all__ = [
@@ -208,6 +209,7 @@ def _plain_objective(model: ObjectiveModel) -> dict[str, Any]:
         "stats": {k: list(s) for k, s in pipeline.stats.items()},
         "auc": [auc.positives, auc.negatives],
         "log_loss": [float(mean.n), float(mean._mean)],
+        **({"target": [pipeline.target_count, pipeline.target_mean]} if isinstance(pipeline, ScaledPoisson) else {}),
     }
 
 
@@ -248,14 +250,22 @@ def _objective_from_plain(like: ObjectiveModel, doc: Any) -> ObjectiveModel:
         for row in checked.values():
             row[5] = row[3]
     window = like.pipeline.average_ms if isinstance(like.pipeline, ScaledLogistic) else 0
-    pipeline = ScaledLogistic(lr=lr, l2=l2, intercept_lr=intercept_lr, clip=clip, average_ms=window)
+    kind = type(like.pipeline) if isinstance(like.pipeline, ScaledPoisson) else ScaledLogistic
+    if ("target" in doc) != (kind is ScaledPoisson):
+        raise ValueError("a value model for a probability objective, or the other way round")
+    pipeline = kind(lr=lr, l2=l2, intercept_lr=intercept_lr, clip=clip, average_ms=window)
+    if isinstance(pipeline, ScaledPoisson):
+        target_count, target_mean = _numbers(doc["target"], 2)
+        if target_count < 0 or target_mean < 0:
+            raise ValueError("target statistics")
+        pipeline.target_count, pipeline.target_mean = int(target_count), target_mean
     pipeline.stats, pipeline.intercept = checked, intercept
     pipeline.recent, pipeline.last_at, pipeline.average_intercept = recent, int(last_at), average_intercept
     model.pipeline = pipeline
     auc = BinnedAUC(bins)
     auc.positives, auc.negatives = [int(v) for v in positives], [int(v) for v in negatives]
     model.auc = auc
-    model.log_loss = metrics.LogLoss()  # type: ignore[no-untyped-call]
+    model.log_loss = metrics.MAE() if model.predicts_value else metrics.LogLoss()  # type: ignore[no-untyped-call]
     model.log_loss._mean.n, model.log_loss._mean._mean = n, mean_loss
     model.learned, model.drifts, model.recovering, model.skipped, model.reverted = (int(c) for c in counts)
     return model

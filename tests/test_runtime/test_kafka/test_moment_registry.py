@@ -117,4 +117,4 @@ def test_a_refused_moments_file_puts_the_objectives_back_with_their_models(
         assert reload_moments(settings, engine, WorkerMetrics()) is False
     assert "gone_moment" in caplog.text
     assert engine.scorer.models["advocacy"] is advocacy
-    assert [o.name for o in engine.scorer.config.objectives] == ["churn", "expansion", "advocacy"]
+    assert [o.name for o in engine.scorer.config.objectives] == ["churn", "value", "expansion", "advocacy"]
