@@ -50,3 +50,20 @@ def test_it_is_never_read_as_a_probability() -> None:
     with pytest.raises(TypeError, match="amount"):
         ScaledPoisson().predict_proba_one({"a": 1.0})
     assert ScaledPoisson().predict_one({"a": 1.0}) == 0.0  # nothing learned: nothing expected
+
+
+def test_its_amounts_add_up_to_what_was_spent_though_its_loss_is_clipped() -> None:
+    """Spenders are many mean labels each (most windows spend nothing), beyond the clip: uncalibrated, the
+    predictions ran low; calibrated, their total is the labels' total."""
+    rng = random.Random(5)
+    model = ScaledPoisson(lr=0.003)
+    predicted = spent = 0.0
+    for i in range(30_000):
+        x = {"log_purchases_90d": rng.random() * 2.0}
+        y = spend(rng, 0.1 + 0.1 * x["log_purchases_90d"], 60.0)
+        p = model.score_and_learn(x, y, i * 60_000)
+        if i >= 20_000:  # once learned
+            predicted += p
+            spent += y
+    assert model.calibration > 1.1  # the clipped loss alone settles low
+    assert predicted == pytest.approx(spent, rel=0.1)

@@ -11,7 +11,7 @@ import pytest
 from momentstream.cli.demo import default_engine
 from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine, EngineConfig
-from momentstream.core.schema import Score, TouchpointEvent, Trigger, Why
+from momentstream.core.schema import ExpectedSpend, Score, TouchpointEvent, Trigger, Why
 from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
@@ -107,14 +107,17 @@ def test_a_playbooks_reasons_are_the_scores_reasons_in_words() -> None:
                features=["log_days_since_last_event"]),
            Why(reason="purchases", says="no purchase in the last month", points=-4.6, contribution=-0.2,
                features=["log_purchases_30d"])]  # fmt: skip
+    spend = ExpectedSpend(objective="value", amount=1234.5, horizon_days=90, model_version="value@40", warm=True)
     score = Score(objective="churn", score=0.7, model_version="churn@900", tier="automated_workflow", owner="cs",
-                  why=why)  # fmt: skip
+                  why=why, value=spend)  # fmt: skip
     spec = parse_moments(MOMENT.replace("{playbook}", "    playbook: {talking_points: '{reason.1}; {reason.2}; "
-                                        "{reason.3}'}\n"))[0].spec.playbook  # fmt: skip
+                                        "{reason.3}; worth {value}'}\n"))[0].spec.playbook  # fmt: skip
     assert spec is not None
     book = render_playbook(spec, opened.model_copy(update={"score": score}))
-    assert book.talking_points == ("silent 12 days, usually every 2 days (+23 points); "
-                                   "no purchase in the last month (-5 points); n/a")  # fmt: skip
+    assert book.talking_points == ("silent 12 days, usually every 2 days (+23 points); no purchase in the last "
+                                   "month (-5 points); n/a; worth 1,234.50 over 90 days")  # fmt: skip
+    unvalued = render_playbook(spec, opened.model_copy(update={"score": score.model_copy(update={"value": None})}))
+    assert unvalued.talking_points.endswith("worth n/a")
 
 
 @pytest.mark.parametrize(
@@ -148,7 +151,7 @@ def test_a_playbook_that_would_confuse_a_person_is_refused(playbook: str, field:
 
 def test_every_documented_placeholder_is_accepted() -> None:
     names = ["customer_id", "moment", "kind", "emitted_at", "window.opens_at", "window.closes_at", "score", "tier",
-             "objective", "reason.1", "reason.2", "reason.3", "indicators", "action", "channel",
+             "objective", "reason.1", "reason.2", "reason.3", "indicators", "action", "channel", "value",
              "step.ticket.at", "step.order.event_id", "step.order.count"]  # fmt: skip
     text = " ".join("{" + n + "}" for n in names)
     triggers = fire(f"    playbook: {{talking_points: '{text}'}}\n")

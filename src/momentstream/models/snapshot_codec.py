@@ -209,8 +209,14 @@ def _plain_objective(model: ObjectiveModel) -> dict[str, Any]:
         "stats": {k: list(s) for k, s in pipeline.stats.items()},
         "auc": [auc.positives, auc.negatives],
         "log_loss": [float(mean.n), float(mean._mean)],
-        **({"target": [pipeline.target_count, pipeline.target_mean]} if isinstance(pipeline, ScaledPoisson) else {}),
+        **({"target": _target(pipeline)} if isinstance(pipeline, ScaledPoisson) else {}),
     }
+
+
+def _target(pipeline: ScaledPoisson) -> list[float]:
+    """A value model's unit and calibration: what its amounts are learned in and multiplied by."""
+    return [pipeline.target_count, pipeline.target_mean, pipeline.label_sum, pipeline.predicted_sum,
+            pipeline.calibrated_at]  # fmt: skip
 
 
 def _objective_from_plain(like: ObjectiveModel, doc: Any) -> ObjectiveModel:
@@ -255,10 +261,12 @@ def _objective_from_plain(like: ObjectiveModel, doc: Any) -> ObjectiveModel:
         raise ValueError("a value model for a probability objective, or the other way round")
     pipeline = kind(lr=lr, l2=l2, intercept_lr=intercept_lr, clip=clip, average_ms=window)
     if isinstance(pipeline, ScaledPoisson):
-        target_count, target_mean = _numbers(doc["target"], 2)
-        if target_count < 0 or target_mean < 0:
+        target_count, target_mean, label_sum, predicted_sum, calibrated_at = _numbers(doc["target"], 5)
+        if min(target_count, target_mean, label_sum, predicted_sum) < 0:
             raise ValueError("target statistics")
         pipeline.target_count, pipeline.target_mean = int(target_count), target_mean
+        pipeline.label_sum, pipeline.predicted_sum = label_sum, predicted_sum
+        pipeline.calibrated_at = int(calibrated_at)
     pipeline.stats, pipeline.intercept = checked, intercept
     pipeline.recent, pipeline.last_at, pipeline.average_intercept = recent, int(last_at), average_intercept
     model.pipeline = pipeline

@@ -37,6 +37,9 @@ def _values(trigger: Trigger) -> dict[str, str]:
                       objective=trigger.score.objective)  # fmt: skip
         for i, why in enumerate(trigger.score.why[:3], start=1):
             values[f"reason.{i}"] = f"{why.says} ({why.points:+.0f} points)"
+        spend = trigger.score.value
+        if spend is not None:  # "expected spend": the value objective's amount over its horizon
+            values["value"] = f"{spend.amount:,.2f} over {spend.horizon_days:g} days"
     indicators = [name for e in trigger.evidence for name in (e.indicators or [])]
     if indicators:
         values["indicators"] = ", ".join(dict.fromkeys(indicators))
