@@ -20,9 +20,10 @@ from pydantic import BaseModel
 from momentstream.cli.demo import default_engine
 from momentstream.core.clock import to_ms
 from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent, Trigger
-from momentstream.data import bundled_moments_path
+from momentstream.data import bundled_moments_path, bundled_objectives_path
 from momentstream.devtools.broker import Broker
 from momentstream.devtools.cluster import Deployment, WorkerProcess, wait_until
+from momentstream.models.objectives import load_objectives
 from momentstream.ops.kafka_connection import KafkaConnection
 from momentstream.runtime.kafka.admin import changelog_topic, consumer_lag, group_offsets
 from momentstream.runtime.kafka.io import produce_lines, producer, read_topic, send_ticks
@@ -501,8 +502,11 @@ def test_idle_customers_are_evicted_with_a_tombstone(kafka_broker: Broker, tmp_p
         send_ticks(settings.kafka, settings.ticks_topic, to_ms(purchase + timedelta(days=10)))
         wait_until(lambda: worker.counter("momentstream_ticks_total") >= deployment.partitions, 30, "ticks", [worker])
         assert worker.metrics().get("momentstream_customers_tracked{}") == 1, "kept: not yet silent for 30 days"
-        # Sampling stops at 30 days of silence (the TTL); the last sample's label is known 60 days later.
-        send_ticks(settings.kafka, settings.ticks_topic, to_ms(purchase + timedelta(days=100)))
+        # Sampling stops at 30 days of silence (the TTL); the last sample's label is known one label delay later
+        # (the longest of the bundled objectives': 90 days for expected spend).
+        longest = max(o.label_delay_ms for o in load_objectives(bundled_objectives_path()).objectives)
+        forgotten = purchase + timedelta(days=30, milliseconds=longest) + timedelta(days=10)
+        send_ticks(settings.kafka, settings.ticks_topic, to_ms(forgotten))
         wait_until(lambda: worker.counter("momentstream_customers_evicted_total") == 1, 30, "the eviction", [worker])
         assert worker.metrics().get("momentstream_customers_tracked{}") == 0
         changelog = [r for r in read_topic(settings.kafka, changelog_topic(settings), idle_timeout_s=3.0)
