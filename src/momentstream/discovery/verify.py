@@ -38,11 +38,7 @@ _SAMPLE_WEIGHT = 0.5
 histories 2011-2040 and 933519359, never on the benchmark's: 23/31 exact at 0.5, 22/31 at 1, 19/31 at 0."""
 _STRONGER = 0.10
 """Two-sided Fisher p-value below which a longer moment's outcome rate counts as stronger than its shorter one's
-(one-sided 0.05, in the direction of its effect): enough to keep it beside the shorter one."""
-_FIRST = 0.01
-"""The same, to list the longer moment *before* the shorter one (the moment written first, whose window is
-drawn). A step more is one of dozens the search tried: at 0.10, one planted history in about thirty
-(seed 320583568: 41 of 78 against 113 of 279, p = 0.07) wrote the planted moment behind a chance first step."""
+(one-sided 0.05, in the direction of its effect)."""
 
 
 def quiet_where(intervention: dict[str, Any] | None) -> dict[str, Any]:
@@ -228,8 +224,8 @@ def _fold_extensions(ranked: list[Finding]) -> list[Finding]:
     """Parsimony among nested sequences (a longer one extends a shorter one; both significant).
 
     The longer one is dropped when it is no stronger and no better evidenced: the shorter one says it all.
-    When it is clearly stronger (:data:`_FIRST`), it goes before the shorter one (which is mostly its signal,
-    diluted); when it is stronger at :data:`_STRONGER`, or better evidenced, it stays, after the shorter one.
+    When it is stronger, it goes before the shorter one (which is mostly its signal, diluted); when it is
+    no stronger but better evidenced, it stays, after the shorter one.
     """
     significant = [f for f in ranked if f.significant and f.candidate.gaps_ms]
     kept = [f for f in ranked
@@ -252,8 +248,8 @@ def _misplaced(kept: list[Finding], significant: list[Finding]) -> tuple[int, in
         for j, earlier in enumerate(kept[:i]):
             if earlier not in significant:
                 continue
-            if (_extends(later, earlier) and _stronger(later, earlier, _FIRST)) or (
-                _extends(earlier, later) and not _stronger(earlier, later, _FIRST)
+            if (_extends(later, earlier) and _stronger(later, earlier)) or (
+                _extends(earlier, later) and not _stronger(earlier, later)
             ):
                 return i, j
     return None
@@ -313,14 +309,13 @@ def _extends(longer: Finding, shorter: Finding) -> bool:
     return wanted is None and len(shorter.candidate.tokens) < len(mine)
 
 
-def _stronger(longer: Finding, shorter: Finding, level: float = _STRONGER) -> bool:
-    """Whether the longer moment's outcome rate is further from the rest's than the shorter's, significantly
-    (two-sided Fisher p-value below ``level``)."""
+def _stronger(longer: Finding, shorter: Finding) -> bool:
+    """Whether the longer moment's outcome rate is further from the rest's than the shorter's, significantly."""
     direction = 1 if longer.lift >= 1 else -1
     if (longer.rate - shorter.rate) * direction <= 0:
         return False
     a, b = longer.counts, shorter.counts
-    return fisher_p(a.positive, a.fired, b.positive, b.fired) < level
+    return fisher_p(a.positive, a.fired, b.positive, b.fired) < _STRONGER
 
 
 def _family(c: Candidate) -> tuple[object, ...]:
