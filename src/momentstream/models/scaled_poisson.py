@@ -8,7 +8,7 @@ River's ``LinearRegression(loss=optim.losses.Poisson())`` has them. Minimizing i
 multiply (a customer who buys twice as often, at twice the basket, is worth four times as much).
 
 Two changes make it learn money, where River's regression on the same CDNOW labels overflowed
-within the first thousand labels:
+(``math range error``) partway through the replay:
 
 * labels are learned in units of their running mean (a label of 500 currency units, when the mean
   is 14, is 36 of them), so the learning rate means the same in any currency;
