@@ -24,7 +24,6 @@ from momentstream.core.schema import (
     FEEDBACK_EVENT_TYPE,
     IDENTIFY_EVENT_TYPE,
     DuplicateEvent,
-    ExpectedSpend,
     LateEvent,
     Output,
     Reason,
@@ -412,12 +411,8 @@ class Engine(IdentitySteps):
                    for r in scored.reasons]  # fmt: skip
         why = [Why(reason=g.reason, says=g.says, points=round(g.points, 2), contribution=round(g.contribution, 4),
                    features=list(g.features)) for g in scored.why]  # fmt: skip
-        value = scored.value
-        spend = None if value is None else ExpectedSpend(
-            objective=value.objective, amount=value.amount, horizon_days=value.horizon_ms / 86_400_000,
-            model_version=value.model_version, warm=value.warm)  # fmt: skip
         score = Score(objective=scored.objective, score=scored.score, model_version=scored.model_version,
-                      tier=scored.tier, owner=scored.owner, reasons=reasons, why=why, value=spend)  # fmt: skip
+                      tier=scored.tier, owner=scored.owner, reasons=reasons, why=why, value=scored.value)  # fmt: skip
         if not scored.condition_met and trigger.kind != "window_expired":
             outputs.append(suppressed(trigger, scored.condition, score))
             return None

@@ -1,13 +1,14 @@
-"""What the scorer gives the engine and its readers: a trigger's score, an expected value, a learned label."""
+"""What the scorer gives the engine and its readers: a trigger's score and a learned label."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from momentstream.core.schema import ExpectedSpend
 from momentstream.models.online import Reason
 from momentstream.models.reason_groups import GroupedReason
 
-__all__ = ["ExpectedValue", "LabelRecord", "TriggerScore"]
+__all__ = ["LabelRecord", "TriggerScore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +37,6 @@ class TriggerScore:
     condition: str = ""
     why: tuple[GroupedReason, ...] = ()
     """The reasons grouped into what a person reads (:mod:`momentstream.models.reason_groups`)."""
-    value: ExpectedValue | None = None
-    """What the customer is expected to spend (the value objective's prediction), when one is configured."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedValue:
-    """A value objective's prediction: expected spend over its horizon, in the events' currency."""
-
-    objective: str
-    amount: float
-    horizon_ms: int
-    model_version: str
-    warm: bool
-    """False while the value model is warming up (``min_value`` is not applied until then)."""
+    value: ExpectedSpend | None = None
+    """What the customer is expected to spend (the value objective's prediction, as the trigger carries it),
+    when one is configured."""

@@ -26,7 +26,7 @@ import math
 from collections import deque
 from typing import Any
 
-from momentstream.core.schema import TouchpointEvent
+from momentstream.core.schema import ExpectedSpend, TouchpointEvent
 from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
@@ -34,7 +34,7 @@ from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesErro
 from momentstream.models.online import ObjectiveModel
 from momentstream.models.reason_groups import group_reasons
 from momentstream.models.score_conditions import failed_condition
-from momentstream.models.score_records import ExpectedValue, LabelRecord, TriggerScore
+from momentstream.models.score_records import LabelRecord, TriggerScore
 from momentstream.models.scoring_state import HISTORY, Pending, ScoringState
 from momentstream.models.snapshot_codec import (
     SNAPSHOT_FORMAT,
@@ -52,7 +52,6 @@ __all__ = [
     "RESCORE_OWNER",
     "RESCORE_TIMER",
     "SNAPSHOT_FORMAT",
-    "ExpectedValue",
     "LabelRecord",
     "Pending",
     "PoisonedModelError",
@@ -329,7 +328,7 @@ class Scorer:
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
                             model.reasons(x, contributions=pushes), not condition, condition, why, value)  # fmt: skip
 
-    def _expected_value(self, every: dict[str, float]) -> ExpectedValue | None:
+    def _expected_value(self, every: dict[str, float]) -> ExpectedSpend | None:
         """The value objective's expected spend for these features (None: no value objective, or no amount)."""
         objective = self.config.value_objective
         if objective is None:
@@ -339,7 +338,9 @@ class Scorer:
         if math.isnan(amount):
             return None
         warm = self.config.warm_up.warm(model.learned, model.quality()[0])
-        return ExpectedValue(objective.name, round(amount, 2), objective.horizon_ms, model.version, warm)
+        days = objective.horizon_ms / DAY_MS
+        return ExpectedSpend(objective=objective.name, amount=round(amount, 2), horizon_days=days,
+                             model_version=model.version, warm=warm)  # fmt: skip
 
     def scores_now(self, state: CustomerState, now_ms: int) -> dict[str, dict[str, Any]]:
         """Each objective's score for this customer at ``now_ms``, its tier and top reasons (a value objective's:
