@@ -24,7 +24,7 @@ from river.compose import Pipeline
 from momentstream.models.scaled_logistic import ScaledLogistic
 from momentstream.models.scaled_poisson import ScaledPoisson
 
-__all__ = ["ESTIMATORS", "LINEAR", "OPTIMIZERS", "Learner", "build"]
+__all__ = ["ESTIMATORS", "LINEAR", "OPTIMIZERS", "VALUE_ESTIMATOR", "Learner", "build"]
 
 OPTIMIZERS: dict[str, Callable[[float], optim.base.Optimizer]] = {
     "sgd": optim.SGD,
@@ -59,6 +59,8 @@ ESTIMATORS: dict[str, Callable[[float, str, float], Any]] = {
     "naive_bayes": _naive_bayes,
 }
 """``model.estimator`` values; ``learning_rate``, ``optimizer`` and ``l2`` apply to the logistic regression."""
+VALUE_ESTIMATOR = "poisson_regression"
+"""The estimator of a value objective (:class:`~momentstream.models.scaled_poisson.ScaledPoisson`)."""
 LINEAR = frozenset({"logistic_regression"})
 """Estimators whose reasons are weight x standardized value; the others are explained by occlusion."""
 
@@ -71,7 +73,7 @@ def build(
     estimator: str, learning_rate: float = 0.05, optimizer: str = "sgd", l2: float = 0.0, average_ms: int = 0
 ) -> Learner:
     """A fresh ``StandardScaler | <estimator>`` model (``average_ms``: see :class:`ScaledLogistic`, the fused one)."""
-    if estimator == "poisson_regression":  # a value objective's: expected spend
+    if estimator == VALUE_ESTIMATOR:  # a value objective's: expected spend
         return ScaledPoisson(lr=learning_rate, l2=l2, average_ms=average_ms)
     if estimator == "logistic_regression" and optimizer == "sgd":
         return ScaledLogistic(lr=learning_rate, l2=l2, average_ms=average_ms)

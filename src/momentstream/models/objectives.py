@@ -17,6 +17,7 @@ from momentstream.core.clock import parse_duration
 from momentstream.data import bundled_objectives_path
 from momentstream.models.estimators import ESTIMATORS as _ESTIMATORS
 from momentstream.models.estimators import OPTIMIZERS as _OPTIMIZERS
+from momentstream.models.estimators import VALUE_ESTIMATOR
 from momentstream.models.features import FEATURE_NAMES
 from momentstream.patterns.errors import PatternError
 from momentstream.patterns.predicates import Predicate, compile_predicate
@@ -235,8 +236,6 @@ DEFAULT_AVERAGE_MS = 7 * 86_400_000
 """How long a span of labels the default model's served weights are averaged over (``model.average``)."""
 _LONGEST_AVERAGE_MS = 3650 * 86_400_000
 _BINDING_KEYS = {"objective", "min_score", "rise", "within", "min_anomaly", "min_value"}
-VALUE_ESTIMATOR = "poisson_regression"
-"""The estimator of a value objective (:class:`~momentstream.models.scaled_poisson.ScaledPoisson`)."""
 VALUE_LEARNING_RATE = 0.003
 """A value objective's default learning rate: at 0.01, with a looser clip, a few CDNOW customers were predicted
 millions (``benchmarks/value_quality.py``); at 0.003 the amounts stayed steady."""
