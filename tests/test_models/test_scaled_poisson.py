@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from momentstream.models.online import ObjectiveModel
 from momentstream.models.scaled_poisson import ScaledPoisson
 
 
@@ -67,3 +68,16 @@ def test_its_amounts_add_up_to_what_was_spent_though_its_loss_is_clipped() -> No
             spent += y
     assert model.calibration > 1.1  # the clipped loss alone settles low
     assert predicted == pytest.approx(spent, rel=0.1)
+
+
+def test_a_value_model_given_hostile_labels_stays_finite_and_never_negative() -> None:
+    """Refunds summed below zero, NaN, infinity and the largest float reach the shared model as bounded amounts."""
+    model = ObjectiveModel("spend", 0.003, estimator="poisson_regression")
+    x = {"log_purchases_90d": 1.0}
+    for label in (20.0, 0.0, 35.0) * 50:
+        model.learn(x, label)
+    for label in (-500.0, math.nan, math.inf, -math.inf, 1.7e308):
+        model.learn(x, label)
+        assert model.is_finite()
+        assert 0.0 <= model.score(x) < math.inf
+    assert model.learned == 155
