@@ -8,6 +8,8 @@ days" (dropped out before the cut-off + 30 days). Printed, side by side:
 
 * ROC AUC at each cut-off of the churn score, the recency rule (days since the last purchase) and
   the activity rule (fewer purchases in the last 90 days), and whether the model had earned a tier;
+* the same scores judged on what the engine itself can observe and learns from (no purchase 30-60
+  days after the cut-off): a dropout shows only as the silence after it;
 * at the precision of a "no purchase for 60 days" rule (weekly checks), how many churners each
   flags, and how many days after the dropout it flags them;
 * how far a customer's score moves from one day to the next when they did nothing: in all, and the
@@ -46,6 +48,8 @@ FIRST_CUTOFF_DAY = 90
 CUTOFF_EVERY_DAYS = 30
 RULE_DAYS = 60
 CHECK_EVERY_DAYS = 7
+OBSERVED_FROM_DAYS, OBSERVED_TO_DAYS = 30, 60
+"""The bundled churn objective's label window: no activity 30-60 days after the score."""
 STABILITY_SAMPLE = 1000
 """Customers whose scores are also taken every day, for the day-to-day changes."""
 
@@ -155,6 +159,27 @@ def cutoff_table(run: Run, bought: dict[str, list[float]]) -> list[list[str]]:
     return rows
 
 
+def observable_table(run: Run, bought: dict[str, list[float]]) -> list[list[str]]:
+    """The same scores judged on what the engine can see and learns from: no purchase 30-60 days after the
+    cut-off (the bundled churn label). A dropout is never observed, only the silence that follows it."""
+    history, rows = run.history, []
+    for day in range(FIRST_CUTOFF_DAY, history.days - OBSERVED_TO_DAYS + 1, CUTOFF_EVERY_DAYS):
+        check = day - day % CHECK_EVERY_DAYS
+        scores = run.weekly.get(check, {})
+        seen = [c for c in scores if bought[c][0] < check]
+        labels = np.array([int(_count_between(bought[c], check + OBSERVED_FROM_DAYS, check + OBSERVED_TO_DAYS) == 0)
+                           for c in seen])  # fmt: skip
+        if len(set(labels)) < 2:
+            continue
+        ours = np.array([scores[c] for c in seen])
+        recency = np.array([check - bought[c][bisect.bisect_left(bought[c], check) - 1] for c in seen])
+        activity = np.array([-_count_between(bought[c], check - 90, check) for c in seen])
+        ceiling = true_model_gone(bought, seen, check)
+        rows.append([str(check), f"{labels.mean():.1%}", f"{auc(ours, labels):.3f}", f"{auc(recency, labels):.3f}",
+                     f"{auc(activity, labels):.3f}", f"{auc(ceiling, labels):.3f}"])  # fmt: skip
+    return rows
+
+
 def _count_between(days: list[float], low: float, high: float) -> int:
     return bisect.bisect_left(days, high) - bisect.bisect_left(days, low)
 
@@ -237,6 +262,10 @@ def main() -> int:
     print(format_table(["cut-off day", "customers", "gone within 30 days", "model warm", "default (ROC AUC)",
                         "recency rule", "activity rule (90 days)", "Pareto/NBD, true parameters (ceiling)"],
                        cutoff_table(run, bought)))  # fmt: skip
+    print("\njudged on what the engine observes and learns from: no purchase 30-60 days after the cut-off")
+    print(format_table(["cut-off day", "no purchase 30-60 days on", "default (ROC AUC)", "recency rule",
+                        "activity rule (90 days)", "Pareto/NBD 1 - P(alive), true parameters"],
+                       observable_table(run, bought)))  # fmt: skip
     rows, summary = lead_table(run, bought)
     print(format_table([f"at the {RULE_DAYS}-day rule's precision", "flagged", "precision", "churners caught",
                         "median days after dropout"], rows))  # fmt: skip
