@@ -38,6 +38,7 @@ from momentstream.core.state import CustomerState
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, SharedClock, error_text
 from momentstream.runtime.inputs import InputFormat, read_input
 from momentstream.runtime.progress import Progress
+from momentstream.runtime.replay.time_order import TimeOrder
 from momentstream.runtime.sources import Refusal, Reject
 
 __all__ = ["DRAIN", "EventRefusedError", "ReplayRunner", "ReplaySummary", "replay_file"]
@@ -276,6 +277,7 @@ def replay_file(
     max_skew_ms: int | None = DEFAULT_MAX_SKEW_MS,
     input_format: InputFormat | None = None,
     on_types: Callable[[Counter[str]], None] | None = None,
+    spill_dir: Path | None = None,
 ) -> ReplaySummary:
     """Replay a JSON-lines file: triggers to ``triggers_out``; late, duplicate and cancelled
     records to ``audit_out``; malformed lines (with line number and reason) to ``rejects_out``;
@@ -284,6 +286,10 @@ def replay_file(
 
     ``order="time"`` sorts valid events by event time first (stable, so ties keep file
     order); ``order="file"`` streams them as they arrive, as Kafka would deliver them.
+    In time order a history larger than :data:`~momentstream.runtime.replay.time_order.RUN_EVENTS` events is
+    sorted in runs spilled to ``spill_dir`` (default: the system's temporary directory), so memory follows the
+    customers, not the history's length.
+
     ``on_types`` is told the event types read (and how many of each) before the first event runs in time
     order, at the end in file order: the moment to say that some moment can never fire.
     """
@@ -321,28 +327,29 @@ def replay_file(
             reject(Reject(number, error, json.dumps({"customer_id": customer_id}), "processing_error"))
         runner.failures.clear()
 
-    events: Iterable[tuple[TouchpointEvent, int]] = valid_events()
-    types: Counter[str] = Counter()
-    if order == "time":
-        events = sorted(events, key=lambda pair: pair[0].ts)
-        types.update(event.type for event, _ in events)
-        if on_types is not None:
-            on_types(types)
-    total = len(events) if isinstance(events, list) else None
-    meter = Progress("replay", total, enabled=progress, detail=runner.whereabouts)
-    for event, number in events:
-        if order == "file":
-            types[event.type] += 1
-        try:
-            emit(runner.feed(event))
-            summary.events += 1
-        except EventRefusedError as refused:
-            reject(Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
-                          refused.refusal.reason))  # fmt: skip
-        if runner.failures:
-            report_failures(number)
-        if summary.events % 4096 == 0:
-            meter.update(summary.events)
+    with TimeOrder(directory=spill_dir) as ordered:
+        events: Iterable[tuple[TouchpointEvent, int]] = valid_events()
+        types: Counter[str] = Counter()
+        total = None
+        if order == "time":  # sorted runs spilled to disk past one run's size: memory follows customers
+            ordered.take(events)
+            events, types, total = ordered, ordered.types, ordered.total
+            if on_types is not None:
+                on_types(types)
+        meter = Progress("replay", total, enabled=progress, detail=runner.whereabouts)
+        for event, number in events:
+            if order == "file":
+                types[event.type] += 1
+            try:
+                emit(runner.feed(event))
+                summary.events += 1
+            except EventRefusedError as refused:
+                reject(Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
+                              refused.refusal.reason))  # fmt: skip
+            if runner.failures:
+                report_failures(number)
+            if summary.events % 4096 == 0:
+                meter.update(summary.events)
     emit(runner.finish(until))
     report_failures(summary.lines)
     if order == "file" and on_types is not None:
