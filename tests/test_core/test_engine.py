@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine, EngineConfig
-from momentstream.core.schema import DuplicateEvent, LateEvent, Output, Trigger
+from momentstream.core.schema import DuplicateEvent, LateEvent, Output, TouchpointEvent, Trigger
 from momentstream.core.state import CustomerState, event_weight
 from momentstream.patterns.dsl import Moment
 from momentstream.runtime.kafka.stored import MAX_STORED_BYTES, encode_entry
@@ -152,3 +154,21 @@ def test_a_late_event_is_audited_without_its_payload() -> None:
     outputs = engine.on_event(state, event("e0", "a", 0, text="my card number is ...", properties={"plan": "pro"}))
     [late] = [o for o in outputs.outputs if isinstance(o, LateEvent)]
     assert (late.event.event_id, late.event.type, late.event.text, late.event.properties) == ("e0", "a", None, {})
+
+
+def test_the_customers_zone_follows_each_events_offset_and_a_named_zone_is_read_at_its_date() -> None:
+    """Fixed offsets are cached by zone; a named zone (two offsets a year) must never be."""
+    engine = Engine([a_then_b().compile()], EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c1")
+    berlin = ZoneInfo("Europe/Berlin")
+    seen = []
+    for i, ts in enumerate(["2026-01-05T10:00:00+05:30", "2026-01-06T10:00:00Z", "2026-01-07T10:00:00-03:00",
+                            "2026-01-08T10:00:00+05:30"]):  # fmt: skip
+        raw = f'{{"event_id": "j{i}", "customer_id": "c1", "type": "x", "ts": "{ts}"}}'
+        engine.on_event(state, TouchpointEvent.model_validate_json(raw))
+        seen.append(state.zone)
+    for i, month in enumerate([2, 7, 12]):
+        when = at(0).replace(month=month, tzinfo=berlin)
+        engine.on_event(state, TouchpointEvent(event_id=f"b{i}", customer_id="c1", type="x", ts=when))
+        seen.append(state.zone)
+    assert seen == ["+05:30", "+00:00", "-03:00", "+05:30", "+01:00", "+02:00", "+01:00"]

@@ -9,12 +9,13 @@ read from a changelog topic.
 from __future__ import annotations
 
 import heapq
-from collections import deque
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
+from momentstream.core.bounded import Bounded
 from momentstream.core.clock import TimerHeap
 from momentstream.core.schema import TouchpointEvent
 
@@ -188,19 +189,19 @@ class CustomerState:
     arrivals: int = 0
     dedup_size: int = 256
     story_size: int = 16
-    recent_ids: deque[str] = field(default_factory=deque)
-    story: deque[tuple[str, str, str, int]] = field(default_factory=deque)
+    recent_ids: Bounded[str] = field(default_factory=Bounded)
+    story: Bounded[tuple[str, str, str, int]] = field(default_factory=Bounded)
     buffer: list[tuple[int, int, TouchpointEvent, int]] = field(default_factory=list)
     """Held events as a heap of (event time, arrival, event, its :func:`event_weight`)."""
     timers: TimerHeap = field(default_factory=TimerHeap)
     moments: dict[str, MomentState] = field(default_factory=dict)
     scoring: Any = None
     """Scoring data (models.scorer.ScoringState), or its raw list until the scorer first reads it."""
-    revocable: deque[tuple[str, str, str, int, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
+    revocable: Bounded[tuple[str, str, str, int, int]] = field(default_factory=lambda: Bounded(maxlen=REVOCABLE))
     """Recent triggers a late event could still disprove: (id, moment, kind, after ms, until ms)."""
-    contacts: deque[Contact] = field(default_factory=lambda: deque(maxlen=CONTACTS))
+    contacts: Bounded[Contact] = field(default_factory=lambda: Bounded(maxlen=CONTACTS))
     """Triggers that passed the contact policy, newest last."""
-    muted_windows: deque[tuple[str, int]] = field(default_factory=lambda: deque(maxlen=REVOCABLE))
+    muted_windows: Bounded[tuple[str, int]] = field(default_factory=lambda: Bounded(maxlen=REVOCABLE))
     """Windows whose opening the policy suppressed, (moment, opens ms): their expiry is suppressed too."""
     zone: str | None = None
     """The customer's timezone as their latest event told it (IANA name, else its UTC offset)."""
@@ -238,7 +239,7 @@ class CustomerState:
 
     def add_to_story(self, event: TouchpointEvent, ts: int) -> None:
         """Keep the last few events (ids, types, channels, times; no PII) as the customer's story."""
-        self.story.append((event.event_id, event.type, event.channel, ts))
+        self.story.append((event.event_id, sys.intern(event.type), sys.intern(event.channel), ts))
         if len(self.story) > self.story_size:
             self.story.popleft()
 
@@ -332,15 +333,15 @@ class CustomerState:
             arrivals=arrivals,
             dedup_size=dedup_size,
             story_size=story_size,
-            recent_ids=deque(recent),
-            story=deque((s[0], s[1], s[2], s[3]) for s in story),
+            recent_ids=Bounded(recent),
+            story=Bounded((s[0], sys.intern(s[1]), sys.intern(s[2]), s[3]) for s in story),
             buffer=[(b[0], b[1], e, event_weight(e)) for b in buffer for e in [TouchpointEvent.model_validate(b[2])]],
             timers=TimerHeap.from_list(timers, timer_seq),
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},
             scoring=rest[0] if rest else None,
-            revocable=deque((tuple(r) for r in (rest[1] if len(rest) > 1 else [])), maxlen=REVOCABLE),
-            contacts=deque((_contact(c) for c in (rest[2][0] if len(rest) > 2 else [])), maxlen=CONTACTS),
-            muted_windows=deque(((w[0], w[1]) for w in (rest[2][1] if len(rest) > 2 else [])), maxlen=REVOCABLE),
+            revocable=Bounded((tuple(r) for r in (rest[1] if len(rest) > 1 else [])), maxlen=REVOCABLE),
+            contacts=Bounded((_contact(c) for c in (rest[2][0] if len(rest) > 2 else [])), maxlen=CONTACTS),
+            muted_windows=Bounded(((w[0], w[1]) for w in (rest[2][1] if len(rest) > 2 else [])), maxlen=REVOCABLE),
         )
         if len(rest) > 3:
             zone, consent, deferred, state.next_deferral, *idle = rest[3]

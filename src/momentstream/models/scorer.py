@@ -30,6 +30,7 @@ from momentstream.core.schema import ExpectedSpend, TouchpointEvent
 from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
+from momentstream.models.kept_vector import KeptVector
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel
 from momentstream.models.reason_groups import group_reasons
@@ -251,7 +252,7 @@ class Scorer:
     def _keep_predictions(self, scoring: ScoringState, now: int) -> None:
         """Keep a prediction as of ``now`` for each objective whose slice of the horizon has none yet."""
         every: dict[str, float] | None = None
-        chosen: dict[int, dict[str, float]] = {}  # by selector: objectives with the same features share the vector
+        chosen: dict[int, KeptVector] = {}  # by selector: objectives with the same features share the vector
         for objective in self.config.objectives:
             last_kept = scoring.kept_at.get(objective.name)
             if last_kept is not None and now - last_kept < objective.sample_every_ms:
@@ -263,7 +264,7 @@ class Scorer:
             select = self._select[objective.name]
             x = chosen.get(id(select))
             if x is None:
-                x = chosen[id(select)] = select(every)  # never mutated: learning reads it, bounded() copies
+                x = chosen[id(select)] = KeptVector(select(every))
             kept.append(Pending(scoring.next_ref, now, now + objective.label_delay_ms, x))
             if len(kept) > objective.pending_cap:
                 kept.pop(0)
@@ -401,7 +402,7 @@ class Scorer:
                     pending.label = label
 
     def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: float) -> None:
-        self.models[objective.name].learn(pending.x, label, now)
+        self.models[objective.name].learn(pending.x.as_dict(), label, now)
         if self.label_log is not None:
             self.label_log.append(LabelRecord(customer_id, objective.name, pending.at_ms, now, label))
 

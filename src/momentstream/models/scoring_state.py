@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from momentstream.models.features import FeatureState
+from momentstream.models.kept_vector import KeptVector
 
 __all__ = ["HISTORY", "Pending", "ScoringState"]
 
@@ -26,7 +27,7 @@ class Pending:
     ref: int
     at_ms: int
     deadline_ms: int
-    x: dict[str, float]
+    x: KeptVector
     label: float | None = None
     """Set when the outcome came (a value objective's: the amounts summed so far); learned, like a silence
     label, only at the deadline."""
@@ -68,7 +69,7 @@ class ScoringState:
         features, pending, history, next_ref, *rest = raw
         return cls(
             FeatureState.from_list(features),
-            {k: [Pending(*p) for p in v] for k, v in pending.items()},
+            {k: [_pending(p) for p in v] for k, v in pending.items()},
             {k: deque(((h[0], h[1]) for h in v), maxlen=HISTORY) for k, v in history.items()},
             next_ref,
             rest[0] if rest else None,
@@ -79,4 +80,11 @@ class ScoringState:
 
 def _pending_list(p: Pending) -> list[Any]:
     """A pending prediction in the state encoding (its label only once known: older states have none)."""
-    return [p.ref, p.at_ms, p.deadline_ms, p.x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, p.x, p.label]
+    x = p.x.as_dict()
+    return [p.ref, p.at_ms, p.deadline_ms, x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, x, p.label]
+
+
+def _pending(raw: list[Any]) -> Pending:
+    """Inverse of :func:`_pending_list`."""
+    ref, at_ms, deadline_ms, x, *label = raw
+    return Pending(ref, at_ms, deadline_ms, KeptVector(x), *label)

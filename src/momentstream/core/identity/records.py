@@ -24,7 +24,6 @@ mistaken for one and an alias state near the stored-size limit still fits one Ka
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import msgpack
 from pydantic import ValidationError
 
+from momentstream.core.bounded import Bounded
 from momentstream.core.schema import ERASURE_EVENT_TYPE, TouchpointEvent
 from momentstream.core.state import (
     CONTACTS,
@@ -212,16 +212,16 @@ def _take_held_and_open(into: CustomerState, alias: CustomerState) -> dict[tuple
 def _take_history(into: CustomerState, alias: CustomerState) -> None:
     """The story, contacts and consent of both ids, as one customer's."""
     story = sorted([*into.story, *alias.story], key=lambda s: s[3])
-    into.story = deque(story[-into.story_size :])
+    into.story = Bounded(story[-into.story_size :])
     for event_id in alias.recent_ids:
         into.remember_id(event_id)
     for channel, (granted, at) in alias.consent.items():
         mine = into.consent.get(channel)
         if mine is None or at > mine[1] or (at == mine[1] and not granted):  # a withdrawal wins a tie
             into.consent[channel] = (granted, at)
-    into.contacts = deque(sorted([*into.contacts, *alias.contacts], key=lambda c: c[0]), maxlen=CONTACTS)
-    into.revocable = deque([*into.revocable, *alias.revocable], maxlen=REVOCABLE)
-    into.muted_windows = deque([*into.muted_windows, *alias.muted_windows], maxlen=REVOCABLE)
+    into.contacts = Bounded(sorted([*into.contacts, *alias.contacts], key=lambda c: c[0]), maxlen=CONTACTS)
+    into.revocable = Bounded([*into.revocable, *alias.revocable], maxlen=REVOCABLE)
+    into.muted_windows = Bounded([*into.muted_windows, *alias.muted_windows], maxlen=REVOCABLE)
     into.zone = into.zone or alias.zone
     for name in (alias.customer_id, *alias.aliases):
         if name not in into.aliases and name != into.customer_id:
