@@ -46,7 +46,7 @@ def add_replay_command(sub: Any) -> None:
     replay.add_argument("--holdout", help="triggers of holdout customers (JSON lines); without it they stay\n"
                                           "in the output, marked \"holdout\": true")  # fmt: skip
     replay.add_argument("--order", choices=["time", "file"], default="time",
-                        help="time: sort by event time first (default; past 100,000 events in sorted\n"
+                        help="time: sort by event time first (default; past 50,000 events in sorted\n"
                              "runs on disk, under TMPDIR); file: as they arrive, like Kafka")  # fmt: skip
     replay.add_argument("--until", type=_until, default="end",
                         help="after the input, fire timers up to: end (the last event time, default),\n"

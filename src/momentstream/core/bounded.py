@@ -1,9 +1,9 @@
 """A short list that keeps only its newest items: the small per-customer logs, at a list's size.
 
-Every customer carries five of these logs (recent event ids, the story, revocable triggers, contacts,
-muted windows). As :class:`collections.deque` each costs 760 bytes even empty, which was 3.8 KB of a
-customer's 21 KB in a scoring replay; as a list it costs 56 bytes plus 8 per item. Dropping the oldest
-moves at most a few hundred pointers.
+Every customer carries three of these logs (revocable triggers, contacts, muted windows), mostly empty.
+As :class:`collections.deque` each cost 760 bytes even empty; as a list it costs 56 bytes plus 8 per
+item. Dropping the oldest moves at most 64 pointers. (The recent event ids and the story, trimmed by the
+state itself, are plain lists.)
 
 >>> log = Bounded([1, 2, 3], maxlen=3)
 >>> log.append(4); log

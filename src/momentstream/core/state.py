@@ -189,8 +189,9 @@ class CustomerState:
     arrivals: int = 0
     dedup_size: int = 256
     story_size: int = 16
-    recent_ids: Bounded[str] = field(default_factory=Bounded)
-    story: Bounded[tuple[str, str, str, int]] = field(default_factory=Bounded)
+    recent_ids: list[str] = field(default_factory=list)
+    """Oldest first, at most ``dedup_size`` (a plain list: appended at C speed, trimmed here)."""
+    story: list[tuple[str, str, str, int]] = field(default_factory=list)
     buffer: list[tuple[int, int, TouchpointEvent, int]] = field(default_factory=list)
     """Held events as a heap of (event time, arrival, event, its :func:`event_weight`)."""
     timers: TimerHeap = field(default_factory=TimerHeap)
@@ -234,14 +235,14 @@ class CustomerState:
         self.recent_ids.append(event_id)
         self._id_set.add(event_id)
         while len(self.recent_ids) > self.dedup_size:
-            self._id_set.discard(self.recent_ids.popleft())
+            self._id_set.discard(self.recent_ids.pop(0))
         return True
 
     def add_to_story(self, event: TouchpointEvent, ts: int) -> None:
         """Keep the last few events (ids, types, channels, times; no PII) as the customer's story."""
         self.story.append((event.event_id, sys.intern(event.type), sys.intern(event.channel), ts))
         if len(self.story) > self.story_size:
-            self.story.popleft()
+            del self.story[0]
 
     def buffer_event(self, ts: int, event: TouchpointEvent) -> int:
         """Hold an event until the watermark passes it, ordered by (time, arrival); returns its weight."""
@@ -333,8 +334,8 @@ class CustomerState:
             arrivals=arrivals,
             dedup_size=dedup_size,
             story_size=story_size,
-            recent_ids=Bounded(recent),
-            story=Bounded((s[0], sys.intern(s[1]), sys.intern(s[2]), s[3]) for s in story),
+            recent_ids=list(recent),
+            story=[(s[0], sys.intern(s[1]), sys.intern(s[2]), s[3]) for s in story],
             buffer=[(b[0], b[1], e, event_weight(e)) for b in buffer for e in [TouchpointEvent.model_validate(b[2])]],
             timers=TimerHeap.from_list(timers, timer_seq),
             moments={name: _moment_from_list(raw) for name, raw in moments.items()},

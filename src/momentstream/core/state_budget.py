@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from momentstream.core.bounded import Bounded
 from momentstream.core.schema import StateTrimmed, ms_to_datetime
 from momentstream.core.state import CustomerState
 
@@ -127,11 +126,10 @@ def _drop_one_round(state: CustomerState, dropped: dict[str, int]) -> bool:
     return _drop_predictions(state, dropped)
 
 
-def _halve(items: Bounded[Any]) -> int:
+def _halve(items: list[Any]) -> int:
     """Drop the older half of ``items``; returns how many went."""
     cut = len(items) // 2
-    for _ in range(cut):
-        items.popleft()
+    del items[:cut]
     return cut
 
 

@@ -43,7 +43,7 @@ class KeptVector:
 
     def as_dict(self) -> dict[str, float]:
         """The features as the models read them."""
-        return dict(zip(self.names, self.values, strict=True))
+        return dict(zip(self.names, self.values))  # noqa: B905 (equal lengths by construction; checked per call, it cost 4%)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KeptVector) and self.names == other.names and self.values == other.values

@@ -212,7 +212,7 @@ def _take_held_and_open(into: CustomerState, alias: CustomerState) -> dict[tuple
 def _take_history(into: CustomerState, alias: CustomerState) -> None:
     """The story, contacts and consent of both ids, as one customer's."""
     story = sorted([*into.story, *alias.story], key=lambda s: s[3])
-    into.story = Bounded(story[-into.story_size :])
+    into.story = story[-into.story_size :]
     for event_id in alias.recent_ids:
         into.remember_id(event_id)
     for channel, (granted, at) in alias.consent.items():
