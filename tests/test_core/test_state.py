@@ -6,7 +6,8 @@ import msgpack
 import pytest
 
 from momentstream.core.engine import Engine, EngineConfig
-from momentstream.core.state import CustomerState, StateFormatError
+from momentstream.core.state import SCAN_IDS, CustomerState, StateFormatError
+from momentstream.core.state_budget import trim
 from momentstream.patterns.dsl import Moment
 from tests.helpers import event
 
@@ -42,3 +43,24 @@ def test_a_changed_moment_version_resets_its_progress() -> None:
     state = CustomerState("c1")
     state.moment("m", 1).partials.append(None)  # type: ignore[arg-type]
     assert state.moment("m", 2).partials == []
+
+
+def test_duplicates_are_found_below_and_above_the_scan_limit_and_after_cuts_and_decoding() -> None:
+    """Ids are scanned in a list up to SCAN_IDS (a set would cost a tenth of a customer); past it, a set."""
+    state = CustomerState("c1", dedup_size=200)
+    for n in range(300):
+        assert state.remember_id(f"e{n}")
+        assert not state.remember_id(f"e{n}")
+        assert not state.remember_id(f"e{max(n - 199, 0)}")  # the oldest still remembered
+        if n >= 200:
+            assert state.remember_id(f"e{n - 200}")  # forgotten: taken again, and now the newest
+            state.recent_ids.pop()
+            state.index_ids()
+        assert (state._id_set is None) == (len(state.recent_ids) <= SCAN_IDS)
+    back = CustomerState.from_bytes(state.to_bytes())
+    assert not back.remember_id("e299")
+    assert back.remember_id("e99")
+    trim(back, 200)  # cuts the ids to the newer half: the set follows
+    assert len(back.recent_ids) <= SCAN_IDS or back._id_set == set(back.recent_ids)
+    assert not back.remember_id(back.recent_ids[-1])
+    assert back.remember_id(back.recent_ids[0][:-1] + "x")

@@ -120,7 +120,7 @@ def _drop_one_round(state: CustomerState, dropped: dict[str, int]) -> bool:
         return True
     if len(state.recent_ids) > 16:
         ids_cut = _halve(state.recent_ids)
-        state._id_set = set(state.recent_ids)
+        state.index_ids()
         dropped["dedup_ids"] = dropped.get("dedup_ids", 0) + ids_cut
         return True
     return _drop_predictions(state, dropped)
