@@ -93,24 +93,14 @@ class TimeOrder:
             for _, number, event in self._memory:
                 yield event, number
             return
-        files = [path.open(encoding="utf-8") for path in self._runs]
-        try:
-            for _, number, line in heapq.merge(*(_read_run(f) for f in files)):
-                yield TouchpointEvent.model_validate_json(line), number
-        finally:
-            for f in files:
-                f.close()
+        for _, number, line in _merged(self._runs):
+            yield TouchpointEvent.model_validate_json(line), number
 
     def _write_run(self, rows: list[tuple[int, int, TouchpointEvent]]) -> None:
         rows.sort(key=lambda row: (row[0], row[1]))
         if len(self._runs) >= self.fan_in:  # keep the merge's open files bounded: fold the runs so far into one
             merging, self._runs = self._runs, []
-            files = [path.open(encoding="utf-8") for path in merging]
-            try:
-                self._save(heapq.merge(*(_read_run(f) for f in files)))
-            finally:
-                for f in files:
-                    f.close()
+            self._save(_merged(merging))
             for path in merging:
                 path.unlink()
         self._save((micros, number, event.model_dump_json(exclude_defaults=True)) for micros, number, event in rows)
@@ -143,6 +133,16 @@ class TimeOrder:
 
 def _write_rows(out: IO[str], rows: Iterable[Keyed]) -> None:
     out.writelines(f"{micros} {number} {line}\n" for micros, number, line in rows)
+
+
+def _merged(paths: list[Path]) -> Iterator[Keyed]:
+    """The rows of sorted run files, merged in order; the files are closed when it ends or is dropped."""
+    files = [path.open(encoding="utf-8") for path in paths]
+    try:
+        yield from heapq.merge(*(_read_run(f) for f in files))
+    finally:
+        for f in files:
+            f.close()
 
 
 def _read_run(source: IO[str]) -> Iterator[Keyed]:
