@@ -26,7 +26,7 @@ import math
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -140,44 +140,42 @@ def true_model_gone(bought: dict[str, list[float]], seen: list[str], day: int) -
     return 1.0 - np.asarray(fitter.conditional_probability_alive(frequency, recency, age), dtype=float)
 
 
-def cutoff_table(run: Run, bought: dict[str, list[float]]) -> list[list[str]]:
-    """AUC of score, recency and activity at each monthly cut-off, judged on dropout within 30 days."""
-    history, rows = run.history, []
-    for day in range(FIRST_CUTOFF_DAY, history.days - AHEAD_DAYS + 1, CUTOFF_EVERY_DAYS):
+def judged(run: Run, bought: dict[str, list[float]], label: Callable[[str, int], bool],
+           ahead: int) -> Iterator[tuple[int, list[str], np.ndarray, list[float]]]:  # fmt: skip
+    """At each monthly cut-off whose truth is known (``ahead`` days later): the customers seen, their labels, and
+    the ROC AUC on them of our score, the recency rule, the activity rule and the true-parameter ceiling."""
+    for day in range(FIRST_CUTOFF_DAY, run.history.days - ahead + 1, CUTOFF_EVERY_DAYS):
         check = day - day % CHECK_EVERY_DAYS
         scores = run.weekly.get(check, {})
         seen = [c for c in scores if bought[c][0] < check]
-        labels = np.array([int(history.dropout_day[c] < check + AHEAD_DAYS) for c in seen])
-        if len(set(labels)) < 2:
-            continue
-        ours = np.array([scores[c] for c in seen])
-        recency = np.array([check - bought[c][bisect.bisect_left(bought[c], check) - 1] for c in seen])
-        activity = np.array([-_count_between(bought[c], check - 90, check) for c in seen])
-        rows.append([str(check), f"{len(seen):,}", f"{labels.mean():.1%}", "yes" if run.warm[check] else "no",
-                     f"{auc(ours, labels):.3f}", f"{auc(recency, labels):.3f}", f"{auc(activity, labels):.3f}",
-                     f"{auc(true_model_gone(bought, seen, check), labels):.3f}"])  # fmt: skip
-    return rows
-
-
-def observable_table(run: Run, bought: dict[str, list[float]]) -> list[list[str]]:
-    """The same scores judged on what the engine can see and learns from: no purchase 30-60 days after the
-    cut-off (the bundled churn label). A dropout is never observed, only the silence that follows it."""
-    history, rows = run.history, []
-    for day in range(FIRST_CUTOFF_DAY, history.days - OBSERVED_TO_DAYS + 1, CUTOFF_EVERY_DAYS):
-        check = day - day % CHECK_EVERY_DAYS
-        scores = run.weekly.get(check, {})
-        seen = [c for c in scores if bought[c][0] < check]
-        labels = np.array([int(_count_between(bought[c], check + OBSERVED_FROM_DAYS, check + OBSERVED_TO_DAYS) == 0)
-                           for c in seen])  # fmt: skip
+        labels = np.array([int(label(c, check)) for c in seen])
         if len(set(labels)) < 2:
             continue
         ours = np.array([scores[c] for c in seen])
         recency = np.array([check - bought[c][bisect.bisect_left(bought[c], check) - 1] for c in seen])
         activity = np.array([-_count_between(bought[c], check - 90, check) for c in seen])
         ceiling = true_model_gone(bought, seen, check)
-        rows.append([str(check), f"{labels.mean():.1%}", f"{auc(ours, labels):.3f}", f"{auc(recency, labels):.3f}",
-                     f"{auc(activity, labels):.3f}", f"{auc(ceiling, labels):.3f}"])  # fmt: skip
-    return rows
+        yield check, seen, labels, [auc(score, labels) for score in (ours, recency, activity, ceiling)]
+
+
+def cutoff_table(run: Run, bought: dict[str, list[float]]) -> list[list[str]]:
+    """AUC of score, recency and activity at each monthly cut-off, judged on dropout within 30 days."""
+    dropout = run.history.dropout_day
+    return [[str(check), f"{len(seen):,}", f"{labels.mean():.1%}", "yes" if run.warm[check] else "no",
+             *(f"{a:.3f}" for a in aucs)]
+            for check, seen, labels, aucs in judged(run, bought, lambda c, d: dropout[c] < d + AHEAD_DAYS,
+                                                    AHEAD_DAYS)]  # fmt: skip
+
+
+def observable_table(run: Run, bought: dict[str, list[float]]) -> list[list[str]]:
+    """The same scores judged on what the engine can see and learns from: no purchase 30-60 days after the
+    cut-off (the bundled churn label). A dropout is never observed, only the silence that follows it."""
+
+    def silent(customer_id: str, day: int) -> bool:
+        return _count_between(bought[customer_id], day + OBSERVED_FROM_DAYS, day + OBSERVED_TO_DAYS) == 0
+
+    return [[str(check), f"{labels.mean():.1%}", *(f"{a:.3f}" for a in aucs)]
+            for check, _, labels, aucs in judged(run, bought, silent, OBSERVED_TO_DAYS)]  # fmt: skip
 
 
 def _count_between(days: list[float], low: float, high: float) -> int:
