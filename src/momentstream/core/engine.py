@@ -36,7 +36,7 @@ from momentstream.core.schema import (
     ms_to_datetime,
 )
 from momentstream.core.state import CustomerState
-from momentstream.core.state_budget import keep_within_budget
+from momentstream.core.state_budget import keep_within_budget, should_measure
 from momentstream.core.step import IDLE_OWNER, IDLE_TIMER, Step
 from momentstream.models.objectives import ObjectivesError, ObjectiveSet
 from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER, Scorer
@@ -113,7 +113,11 @@ class Engine(IdentitySteps):
         self._by_type = {
             t: tuple(m for m in self.moments if m.relevant_types is None or t in m.relevant_types) for t in types
         }
-        self._next_moments = tuple(m for m in self.moments if m.has_next)
+        nexts = [m for m in self.moments if m.has_next]
+        self._next_others = {t: _others(nexts, found) for t, found in self._by_type.items()}
+        """Per event type, the moments with strict contiguity it does not touch: their partial matches still
+        see it (it breaks a ``next``), found by identity once here rather than compared per event."""
+        self._next_untyped = _others(nexts, self._untyped)
         self._shadows = {m.name: m.spec.compare_to for m in self.moments if m.spec.mode == "shadow"}
         """Shadow moments and the live moment each may replace (None: none named)."""
         self.delivery = Delivery(self.moments)
@@ -154,25 +158,26 @@ class Engine(IdentitySteps):
             raise ValueError("event and state belong to different customers")
         if state.alias_of is not None:
             return self._forward(state, event)
-        if event.type == ERASURE_EVENT_TYPE:
+        kind = event.type
+        if kind == ERASURE_EVENT_TYPE:
             # Before dedup and lateness: an erasure is honoured whenever it arrives, and again if repeated.
             return self._erasure(state, event)
         if not state.remember_id(event.event_id):
             return Step(state, [DuplicateEvent(customer_id=state.customer_id, event_id=event.event_id)])
-        if event.type == IDENTIFY_EVENT_TYPE:
+        if kind == IDENTIFY_EVENT_TYPE:
             if event.properties["canonical_id"] != state.customer_id:
                 return self._hand_off(state, event)
             self._take_relinked_alias(state, event)
-        if event.type == FEEDBACK_EVENT_TYPE:
+        if kind == FEEDBACK_EVENT_TYPE:
             # The CRM's report on a trigger, not the customer's activity: linked by id on arrival, so a report
             # stamped before the customer's latest event is not late.
             feedback: list[Output] = []
             self.loop.on_feedback(state, event, feedback)
             return Step(state, feedback)
         ts = to_ms(event.ts)
-        if event.type in CONSENT_TYPES:
+        if kind in CONSENT_TYPES:
             # On arrival, not in event-time order: a withdrawal binds at once, even when late.
-            apply_consent(state.consent, event.type == CONSENT_GRANTED, event.channel, ts)
+            apply_consent(state.consent, kind == CONSENT_GRANTED, event.channel, ts)
         if ts < state.frontier:
             # The audit keeps what identifies the event, not its payload (free text, properties): those may be
             # personal and would outlive an erasure in the audit topic.
@@ -192,12 +197,11 @@ class Engine(IdentitySteps):
 
     def _run_held(self, state: CustomerState, outputs: list[Output]) -> None:
         """Run what the watermark has passed, and force the oldest held events through over the bounds."""
-        self._advance(state, state.max_seen - self.config.allowed_lateness_ms, False, outputs)
         config = self.config
-        while state.buffer and (
-            len(state.buffer) > config.max_buffered_events or state.buffered_bytes > config.max_buffered_bytes
-        ):
-            self._advance(state, state.buffer[0][0], False, outputs)
+        self._advance(state, state.max_seen - config.allowed_lateness_ms, False, outputs)
+        buffer = state.buffer
+        while buffer and (len(buffer) > config.max_buffered_events or state.buffered_bytes > config.max_buffered_bytes):
+            self._advance(state, buffer[0][0], False, outputs)
 
     def on_tick(self, state: CustomerState, now: int, final: bool = False) -> Step:
         """The clock reached ``now`` (event-time ms): release events and fire timers that are due.
@@ -217,13 +221,13 @@ class Engine(IdentitySteps):
     def _keep_within_budget(self, state: CustomerState, weight: int, outputs: list[Output]) -> None:
         """See :func:`momentstream.core.state_budget.keep_within_budget`; held events run early rather than go."""
         budget = self.config.max_state_bytes
-        if budget is not None:
+        if budget is not None and should_measure(state, weight, budget):
 
             def run_held() -> None:
                 while state.buffer:
                     self._advance(state, state.buffer[0][0], False, outputs)
 
-            trimmed = keep_within_budget(state, budget, weight, run_held)
+            trimmed = keep_within_budget(state, budget, run_held)
             if trimmed is not None:
                 outputs.append(trimmed)
 
@@ -241,9 +245,14 @@ class Engine(IdentitySteps):
 
     # -- ordering -------------------------------------------------------------------------
     def _advance(self, state: CustomerState, watermark: int, inclusive: bool, outputs: list[Output]) -> None:
-        state.watermark = max(state.watermark, watermark)
-        watermark = state.watermark
+        if watermark > state.watermark:
+            state.watermark = watermark
+        else:
+            watermark = state.watermark
         buffer, timers = state.buffer, state.timers
+        due = timers.entries
+        if not ((buffer and buffer[0][0] <= watermark) or (due and is_due(due[0].fire_at, watermark, inclusive))):
+            return  # the common case at an event's arrival: nothing has come due (and nothing is pending)
         self._pending.clear()
         while True:
             event_due = bool(buffer) and buffer[0][0] <= watermark
@@ -299,11 +308,11 @@ class Engine(IdentitySteps):
 
     def _moments_for(self, event_type: str, state: CustomerState) -> tuple[CompiledMoment, ...]:
         found = self._by_type.get(event_type, self._untyped)
-        extra = tuple(
-            m
-            for m in self._next_moments
-            if m not in found and m.name in state.moments and state.moments[m.name].partials
-        )
+        others = self._next_others.get(event_type, self._next_untyped)
+        if not others:
+            return found
+        moments = state.moments
+        extra = tuple(m for m in others if (ms := moments.get(m.name)) is not None and ms.partials)
         return found + extra if extra else found
 
     def _process_timer(self, state: CustomerState, timer: Timer, outputs: list[Output]) -> None:
@@ -446,6 +455,11 @@ class Engine(IdentitySteps):
         """Drop an empty moment state and its stale timers, so idle customers stay small."""
         del state.moments[name]
         state.timers.discard(name)
+
+
+def _others(moments: list[CompiledMoment], found: tuple[CompiledMoment, ...]) -> tuple[CompiledMoment, ...]:
+    """``moments`` not in ``found``, by identity (a compiled moment's equality compares every field)."""
+    return tuple(m for m in moments if all(m is not f for f in found))
 
 
 _OFFSETS: dict[int, str] = {}

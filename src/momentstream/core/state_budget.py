@@ -30,13 +30,10 @@ EVIDENCE_ROWS = 512
 _ROUNDS = 24
 
 
-def keep_within_budget(
-    state: CustomerState, budget: int, weight: int, run_held: Callable[[], None]
-) -> StateTrimmed | None:
-    """Measure ``state`` when :func:`should_measure` says so; over ``budget``, run its held events
-    (``run_held``), then trim it to three quarters of the budget and say what went."""
-    if not should_measure(state, weight, budget):
-        return None
+def keep_within_budget(state: CustomerState, budget: int, run_held: Callable[[], None]) -> StateTrimmed | None:
+    """Measure ``state`` (the engine asks :func:`should_measure` first, so it builds ``run_held`` only when it
+    measures); over ``budget``, run its held events (``run_held``), then trim it to three quarters of the budget
+    and say what went."""
     before = state.size_hint = len(state.to_bytes())
     if before <= budget:
         return None

@@ -169,9 +169,13 @@ class ReplayRunner:
         else:
             self.wakeups.update(event.customer_id, self.engine.next_wakeup(state))
             self.held += self.shared.observe(to_ms(event.ts), event.customer_id)
-        outputs.extend(self._deliver(step.handoffs))
-        if self.clock is not None and not step.erase:
-            outputs.extend(self._fire_due(self.clock))
+        if step.handoffs:
+            outputs.extend(self._deliver(step.handoffs))
+        now = self.shared.now
+        if now is not None and not step.erase:
+            due = self._fire_due(now)
+            if due:
+                outputs.extend(due)
         return outputs
 
     def _merge(self, record: MergeRecord) -> list[Output]:
@@ -210,27 +214,29 @@ class ReplayRunner:
     def _fire_due(self, now: int, final: bool = False) -> list[Output]:
         """Run every customer whose timers or held events are due at ``now``."""
         outputs: list[Output] = []
-        horizon = now + self.engine.config.allowed_lateness_ms + 1 if final else now
+        engine, states, wakeups = self.engine, self.states, self.wakeups
+        horizon = now + engine.config.allowed_lateness_ms + 1 if final else now
         while True:
-            due = self.wakeups.pop_due(horizon)
+            due = wakeups.pop_due(horizon)
             if not due:
                 return outputs
             for customer_id in due:
-                state = self.states[customer_id]
+                state = states[customer_id]
                 try:
-                    step = self.engine.on_tick(state, now, final)
+                    step = engine.on_tick(state, now, final)
                 except Exception as err:  # isolate the customer; everyone else's timers go on
                     self._reset(customer_id)
                     self.failures.append((customer_id, error_text(err, customer_id)))
                     logger.error("processing error in a customer's due timers: %s (customer reset)",
                                  type(err).__name__)  # fmt: skip
                     continue
-                outputs.extend(step.outputs)
+                if step.outputs:
+                    outputs.extend(step.outputs)
                 if step.evict:
-                    del self.states[customer_id]
+                    del states[customer_id]
                     self.evicted += 1
                     continue
-                self.wakeups.update(customer_id, self.engine.next_wakeup(state))
+                wakeups.update(customer_id, engine.next_wakeup(state))
 
     def _reset(self, customer_id: str) -> None:
         self.states.pop(customer_id, None)
