@@ -23,11 +23,15 @@ Docker engine, else the local KRaft broker of deploy/kafka (started and stopped 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from momentstream.data import bundled_moments_path
@@ -92,10 +96,12 @@ def throughput(bootstrap: str, lines: list[bytes], work: Path, partitions: int, 
     return len(lines) / seconds, seconds
 
 
-def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rate: float,
-            scoring: bool) -> dict[str, float]:  # fmt: skip
-    """Latency percentiles (ms) of event-completed triggers at a fixed offered rate."""
-    deployment = Deployment(bootstrap, partitions=partitions, extra_env=_moments_env(work, scoring))
+def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rate: float, scoring: bool,
+            env: dict[str, str] | None = None) -> tuple[dict[str, float], list[tuple[float, float]]]:  # fmt: skip
+    """Latency percentiles (ms) of event-completed triggers at a fixed offered rate, and every sample as
+    (seconds into the run its last event was sent, latency ms)."""
+    extra = {**_moments_env(work, scoring), **(env or {})}
+    deployment = Deployment(bootstrap, partitions=partitions, extra_env=extra)
     deployment.create_topics()
     settings = deployment.settings()
     worker = WorkerProcess(deployment, work, "latency")
@@ -116,14 +122,33 @@ def latency(bootstrap: str, lines: list[bytes], work: Path, partitions: int, rat
             produced.setdefault(
                 doc["trigger_id"], (record.timestamp_ms / 1000, [e["event_id"] for e in doc["evidence"]])
             )
-    samples = sorted(
-        (at - sent[evidence[-1]]) * 1000 for at, evidence in produced.values() if evidence and evidence[-1] in sent
+    first = min(sent.values(), default=0.0)
+    timed = sorted(
+        (sent[evidence[-1]] - first, (at - sent[evidence[-1]]) * 1000)
+        for at, evidence in produced.values()
+        if evidence and evidence[-1] in sent
     )
-    if not samples:
-        return {"samples": 0}
+    samples = sorted(ms for _, ms in timed)
+    if len(samples) < 2:
+        return {"samples": len(samples)}, timed
     q = statistics.quantiles(samples, n=100, method="inclusive")
     return {"samples": len(samples), "p50": q[49], "p95": q[94], "p99": q[98], "max": samples[-1],
-            "offered": offered}  # fmt: skip
+            "offered": offered}, timed  # fmt: skip
+
+
+def per_second(timed: list[tuple[float, float]]) -> list[list[object]]:
+    """One row per second of the run: triggers, p50, p99 and max latency, and the p99 as a bar (one # per 10 ms),
+    so a stall (a slow batch, a flush, the broker's log roll) shows where it happened."""
+    seconds: dict[int, list[float]] = {}
+    for at, ms in timed:
+        seconds.setdefault(int(at), []).append(ms)
+    rows: list[list[object]] = []
+    for second, found in sorted(seconds.items()):
+        found.sort()
+        p99 = found[min(len(found) - 1, int(0.99 * len(found)))]
+        rows.append([second, len(found), f"{found[len(found) // 2]:.0f}", f"{p99:.0f}", f"{found[-1]:.0f}",
+                     "#" * min(60, round(p99 / 10))])  # fmt: skip
+    return rows
 
 
 def _moments_env(work: Path, scoring: bool) -> dict[str, str]:
@@ -137,7 +162,15 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--rate", type=float, default=2000.0, help="offered events/s in the latency run")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
+    parser.add_argument("--batch-waits", default="",
+                        help="latency only, once per worker batch_max_wait given (comma-separated, e.g. 20ms,2ms), "
+                             "side by side in one run: no backlog runs")  # fmt: skip
+    parser.add_argument("--per-second", action="store_true", help="print the latency of every second of each run")
+    parser.add_argument("--against", metavar="OLD/src", help="with --batch-waits: run another checkout's worker "
+                        "(its src directory, on PYTHONPATH) beside this one, alternating")  # fmt: skip
     args = parser.parse_args()
+    if args.batch_waits:
+        return compare_waits(args)
     customers = 500 if args.quick else args.customers
     seconds = 10.0 if args.quick else args.seconds
     throughput_rows, latency_rows = [], []
@@ -152,8 +185,11 @@ def main() -> int:
             eps, took = throughput(broker.bootstrap, backlog, work, args.partitions, scoring)
             throughput_rows.append([label, len(backlog), f"{took:.1f}", f"{eps:,.0f}"])
             print(f"{label}: {len(offered):,} events at {args.rate:,.0f}/s", file=sys.stderr)
-            lat = latency(broker.bootstrap, offered, work, args.partitions, args.rate, scoring)
-            if lat.get("samples"):
+            lat, timed = latency(broker.bootstrap, offered, work, args.partitions, args.rate, scoring)
+            if args.per_second:
+                print(f"{label}, per second of the latency run:")
+                print(format_table(PER_SECOND, per_second(timed)))
+            if lat.get("samples", 0) > 1:
                 latency_rows.append([label, f"{lat['offered']:,.0f}", int(lat["samples"]), f"{lat['p50']:.1f}",
                                      f"{lat['p95']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}"])  # fmt: skip
             else:
@@ -161,6 +197,50 @@ def main() -> int:
     print(format_table(["backlog, 1 worker", "events", "seconds", "events/s"], throughput_rows))
     print(format_table(["latency", "offered/s", "match triggers", "p50 ms", "p95 ms", "p99 ms", "max ms"],
                        latency_rows))  # fmt: skip
+    return 0
+
+
+@contextlib.contextmanager
+def _pythonpath(path: str | None) -> Iterator[None]:
+    before = os.environ.get("PYTHONPATH")
+    if path is not None:
+        os.environ["PYTHONPATH"] = path
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+PER_SECOND = ["second", "match triggers", "p50 ms", "p99 ms", "max ms", "p99 (# = 10 ms)"]
+
+
+def compare_waits(args: argparse.Namespace) -> int:
+    """The latency run once per ``batch_max_wait`` (and per build, with ``--against``), without and with scoring,
+    alternating in one broker's run."""
+    waits = [w.strip() for w in args.batch_waits.split(",") if w.strip()]
+    seconds = 10.0 if args.quick else args.seconds
+    customers = 500 if args.quick else args.customers
+    rows = []
+    with dev_broker() as broker, tempfile.TemporaryDirectory(prefix="momentstream-bench-") as tmp:
+        work = Path(tmp)
+        offered = event_lines(customers, 120, seed=6)[: int(args.rate * seconds)]
+        builds = [("this", None)] + ([("against", args.against)] if args.against else [])
+        for scoring, wait, (build, pythonpath) in itertools.product((False, True), waits, builds):
+            label = f"{build}: {'scoring' if scoring else 'no scoring'}, batch_max_wait {wait}"
+            print(f"{label}: {len(offered):,} events at {args.rate:,.0f}/s", file=sys.stderr)
+            env = {"MOMENTSTREAM_BATCH_MAX_WAIT": wait}
+            with _pythonpath(pythonpath):  # the worker process inherits it; this process has imported its own
+                lat, timed = latency(broker.bootstrap, offered, work, args.partitions, args.rate, scoring, env)
+            if args.per_second:
+                print(f"{label}, per second:")
+                print(format_table(PER_SECOND, per_second(timed)))
+            if lat.get("samples", 0) > 1:
+                rows.append([label, f"{lat['offered']:,.0f}", int(lat["samples"]), f"{lat['p50']:.1f}",
+                             f"{lat['p95']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}"])  # fmt: skip
+    print(format_table(["latency", "offered/s", "match triggers", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows))
     return 0
 
 

@@ -15,6 +15,9 @@ record; momentstream opens it when the partition's clock passes it).
     python benchmarks/peers.py                  # 3,000 customers, 120 days (~130,000 events)
     python benchmarks/peers.py --quick          # 500 customers, for a smoke check
 
+A third process runs the same rule function in a plain confluent-kafka loop over a dict, with no state
+store and no changelog: the floor no Python stream processor goes under, not a rival.
+
 The last line is ``ratio momentstream/quix: X.XX`` (events/s over events/s, no scoring).
 """
 
@@ -134,6 +137,57 @@ def time_quix(bootstrap: str, deployment: Deployment, records: int, work: Path) 
     return records / seconds, openings
 
 
+# -- the Python floor --------------------------------------------------------------------------------
+class _DictState:
+    """Quix's state calls over one process's dict: what the rule costs with no durability at all."""
+
+    def __init__(self, store: dict[tuple[bytes, str], object], key: bytes) -> None:
+        self.store, self.key = store, key
+
+    def get(self, name: str, default: object = None) -> object:
+        return self.store.get((self.key, name), default)
+
+    def set(self, name: str, value: object) -> None:
+        self.store[(self.key, name)] = value
+
+
+def run_floor(bootstrap: str, topic: str, out: str, group: str) -> None:
+    """The same rule function in a plain confluent-kafka loop with a dict (run in its own process by
+    :func:`time_floor`): no state store, no changelog, offsets auto-committed. Nothing survives a crash;
+    it is the floor a Python stream processor cannot go under, not a rival."""
+    from confluent_kafka import Consumer, Producer  # noqa: PLC0415
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": True, "auto.commit.interval.ms": 1000})  # fmt: skip
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    consumer.subscribe([topic])
+    store: dict[tuple[bytes, str], object] = {}
+    while True:
+        for message in consumer.consume(2000, 0.5):
+            if message.error() is not None:
+                continue
+            for opened in quix_rule(json.loads(message.value() or b"{}"), _DictState(store, message.key() or b"")):
+                producer.produce(out, json.dumps(opened).encode())
+        producer.poll(0)
+
+
+def time_floor(bootstrap: str, deployment: Deployment, records: int) -> tuple[float, set[tuple[str, int]]]:
+    """(events/s, window openings) of the plain loop's process."""
+    s = deployment.settings()
+    group, out = f"{deployment.name}-floor", f"{deployment.name}.floor-out"
+    proc = subprocess.Popen([sys.executable, __file__, "--floor-worker", bootstrap, s.touchpoints_topic, out, group])
+    lag_settings = load_settings(None, broker=bootstrap, app_id=group, touchpoints_topic=s.touchpoints_topic,
+                                 partitions=deployment.partitions)  # fmt: skip
+    try:
+        seconds = _drain_seconds(lag_settings, records)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    openings = {(r.json()["customer_id"], r.json()["opens_at"]) for r in read_topic(s.kafka, out,
+                                                                                    idle_timeout_s=3.0)}  # fmt: skip
+    return records / seconds, openings
+
+
 # -- momentstream ------------------------------------------------------------------------------------
 def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple[float, set[tuple[str, int]]]:
     """(events/s, window openings) of one momentstream worker process (no scoring)."""
@@ -176,9 +230,13 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--quix-worker", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quix_worker:
         run_quix(*args.quix_worker)
+        return 0
+    if args.floor_worker:
+        run_floor(*args.floor_worker)
         return 0
     customers = 500 if args.quick else args.customers
     with dev_broker() as broker, tempfile.TemporaryDirectory(prefix="momentstream-peers-") as tmp:
@@ -195,15 +253,20 @@ def main() -> int:
         print(f"momentstream: {ours:,.0f} events/s, {len(our_openings)} window openings", file=sys.stderr)
         quix, quix_openings = time_quix(broker.bootstrap, deployment, len(lines), work)
         print(f"quix streams: {quix:,.0f} events/s, {len(quix_openings)} window openings", file=sys.stderr)
-    same = our_openings == quix_openings
+        floor, floor_openings = time_floor(broker.bootstrap, deployment, len(lines))
+        print(f"plain loop: {floor:,.0f} events/s, {len(floor_openings)} window openings", file=sys.stderr)
     rows = [["momentstream worker (batch, no scoring)", len(lines), f"{ours:,.0f}", len(our_openings)],
-            ["Quix Streams (RocksDB + changelog)", len(lines), f"{quix:,.0f}", len(quix_openings)]]  # fmt: skip
+            ["Quix Streams (RocksDB + changelog)", len(lines), f"{quix:,.0f}", len(quix_openings)],
+            ["plain confluent-kafka loop + dict (the floor: no durability)", len(lines), f"{floor:,.0f}",
+             len(floor_openings)]]  # fmt: skip
     print(format_table(["system", "events", "events/s", "window openings"], rows))
-    if not same:
-        only_ours, only_quix = sorted(our_openings - quix_openings)[:5], sorted(quix_openings - our_openings)[:5]
-        print(json.dumps({"only_momentstream": only_ours, "only_quix": only_quix}), file=sys.stderr)
-        print("the two systems disagree on the window openings", file=sys.stderr)
-        return 1
+    for name, theirs in (("quix", quix_openings), ("plain loop", floor_openings)):
+        if our_openings != theirs:
+            only_ours, only_theirs = sorted(our_openings - theirs)[:5], sorted(theirs - our_openings)[:5]
+            print(json.dumps({"only_momentstream": only_ours, f"only_{name}": only_theirs}), file=sys.stderr)
+            print(f"momentstream and {name} disagree on the window openings", file=sys.stderr)
+            return 1
+    print(f"ratio momentstream/floor: {ours / floor:.2f}")
     print(f"ratio momentstream/quix: {ours / quix:.2f}")
     return 0
 

@@ -104,7 +104,9 @@ class WorkerSettings(BaseSettings):
         description="batch: the batched confluent-kafka worker (default); faust: one record at a time on Faust",
     )
     batch_max_records: int = Field(2000, ge=1, le=100_000, description="most records in one batch (batch runtime)")
-    batch_max_wait: str = Field("20ms", description="longest wait to fill a batch; bounds the added latency")
+    batch_max_wait: str = Field(
+        "20ms", description="longest wait for a batch's first record (a batch never waits to fill)"
+    )
     standby_replicas: int = Field(0, ge=0, le=5, description="warm standby copies of the table on other workers")
     session_timeout: float = Field(
         30.0, ge=6, le=300, description="seconds before the group gives a dead worker's partitions to others"

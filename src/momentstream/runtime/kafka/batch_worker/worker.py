@@ -1,7 +1,7 @@
 """The batched worker on confluent-kafka (librdkafka): the default Kafka runtime.
 
-One loop, one thread. Each turn takes up to ``batch_max_records`` records of the touchpoints and
-ticks topics (waiting at most ``batch_max_wait`` for them), then:
+One loop, one thread. Each turn takes what has arrived of the touchpoints and ticks topics, up to
+``batch_max_records`` records (waiting at most ``batch_max_wait`` for the first, never to fill a batch), then:
 
 1. runs the :class:`StreamProcessor` over them, partition by partition, encoding each changed
    customer once for the whole batch;
@@ -150,7 +150,7 @@ class BatchWorker:
         try:
             while not self.stopping:
                 self.metrics.beat()
-                records = self.consumer.consume(self.settings.batch_max_records, wait_s)
+                records = self._next_batch(wait_s)
                 if records:
                     self.run_batch(records)
                 self._housekeeping()
@@ -172,6 +172,19 @@ class BatchWorker:
             if self.local is not None:
                 self.local.close()
         return 0
+
+    def _next_batch(self, wait_s: float) -> list[Message]:
+        """What has arrived, up to ``batch_max_records``: the wait (at most ``wait_s``) is for the first record only.
+
+        A batch never waits to fill. Under a backlog the records fetched ahead fill it at once; at a trickle it
+        holds what came while the last batch ran, so batching adds no latency of its own (waiting for a full
+        batch held every record of a 2,000/s stream up to the whole ``batch_max_wait``).
+        """
+        first = self.consumer.poll(wait_s)
+        if first is None:
+            return []
+        more = self.settings.batch_max_records - 1
+        return [first, *self.consumer.consume(more, 0)] if more else [first]
 
     def _request_reload(self, signum: int, frame: FrameType | None) -> None:
         logger.warning("SIGHUP: reloading the moments file after the current batch")
