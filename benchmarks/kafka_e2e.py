@@ -189,11 +189,7 @@ def main() -> int:
             if args.per_second:
                 print(f"{label}, per second of the latency run:")
                 print(format_table(PER_SECOND, per_second(timed)))
-            if lat.get("samples", 0) > 1:
-                latency_rows.append([label, f"{lat['offered']:,.0f}", int(lat["samples"]), f"{lat['p50']:.1f}",
-                                     f"{lat['p95']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}"])  # fmt: skip
-            else:
-                latency_rows.append([label, f"{args.rate:,.0f}", 0, "-", "-", "-", "-"])
+            latency_rows.append(latency_row(label, lat, args.rate))
     print(format_table(["backlog, 1 worker", "events", "seconds", "events/s"], throughput_rows))
     print(format_table(["latency", "offered/s", "match triggers", "p50 ms", "p95 ms", "p99 ms", "max ms"],
                        latency_rows))  # fmt: skip
@@ -212,6 +208,14 @@ def _pythonpath(path: str | None) -> Iterator[None]:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = before
+
+
+def latency_row(label: str, lat: dict[str, float], rate: float) -> list[object]:
+    """One row of the latency table (dashes when the run completed fewer than two triggers)."""
+    if lat.get("samples", 0) < 2:
+        return [label, f"{rate:,.0f}", int(lat.get("samples", 0)), "-", "-", "-", "-"]
+    return [label, f"{lat['offered']:,.0f}", int(lat["samples"]), f"{lat['p50']:.1f}", f"{lat['p95']:.1f}",
+            f"{lat['p99']:.1f}", f"{lat['max']:.1f}"]  # fmt: skip
 
 
 PER_SECOND = ["second", "match triggers", "p50 ms", "p99 ms", "max ms", "p99 (# = 10 ms)"]
@@ -237,9 +241,7 @@ def compare_waits(args: argparse.Namespace) -> int:
             if args.per_second:
                 print(f"{label}, per second:")
                 print(format_table(PER_SECOND, per_second(timed)))
-            if lat.get("samples", 0) > 1:
-                rows.append([label, f"{lat['offered']:,.0f}", int(lat["samples"]), f"{lat['p50']:.1f}",
-                             f"{lat['p95']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}"])  # fmt: skip
+            rows.append(latency_row(label, lat, args.rate))
     print(format_table(["latency", "offered/s", "match triggers", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows))
     return 0
 

@@ -121,10 +121,17 @@ def run_quix(bootstrap: str, topic: str, out: str, group: str, state_dir: str) -
 
 def time_quix(bootstrap: str, deployment: Deployment, records: int, work: Path) -> tuple[float, set[tuple[str, int]]]:
     """(events/s, window openings) of the Quix process."""
+    return _time_process(bootstrap, deployment, records, "quix", [str(work / "quix-state")])
+
+
+def _time_process(bootstrap: str, deployment: Deployment, records: int, name: str,
+                  extra: list[str]) -> tuple[float, set[tuple[str, int]]]:  # fmt: skip
+    """(events/s, window openings) of this script run with ``--<name>-worker`` in its own process: it reads the
+    touchpoints topic in group ``<deployment>-<name>`` and writes its openings to ``<deployment>.<name>-out``."""
     s = deployment.settings()
-    group, out = f"{deployment.name}-quix", f"{deployment.name}.quix-out"
-    proc = subprocess.Popen([sys.executable, __file__, "--quix-worker", bootstrap, s.touchpoints_topic, out, group,
-                             str(work / "quix-state")])  # fmt: skip
+    group, out = f"{deployment.name}-{name}", f"{deployment.name}.{name}-out"
+    proc = subprocess.Popen([sys.executable, __file__, f"--{name}-worker", bootstrap, s.touchpoints_topic, out,
+                             group, *extra])  # fmt: skip
     lag_settings = load_settings(None, broker=bootstrap, app_id=group, touchpoints_topic=s.touchpoints_topic,
                                  partitions=deployment.partitions)  # fmt: skip
     try:
@@ -173,19 +180,7 @@ def run_floor(bootstrap: str, topic: str, out: str, group: str) -> None:
 
 def time_floor(bootstrap: str, deployment: Deployment, records: int) -> tuple[float, set[tuple[str, int]]]:
     """(events/s, window openings) of the plain loop's process."""
-    s = deployment.settings()
-    group, out = f"{deployment.name}-floor", f"{deployment.name}.floor-out"
-    proc = subprocess.Popen([sys.executable, __file__, "--floor-worker", bootstrap, s.touchpoints_topic, out, group])
-    lag_settings = load_settings(None, broker=bootstrap, app_id=group, touchpoints_topic=s.touchpoints_topic,
-                                 partitions=deployment.partitions)  # fmt: skip
-    try:
-        seconds = _drain_seconds(lag_settings, records)
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    openings = {(r.json()["customer_id"], r.json()["opens_at"]) for r in read_topic(s.kafka, out,
-                                                                                    idle_timeout_s=3.0)}  # fmt: skip
-    return records / seconds, openings
+    return _time_process(bootstrap, deployment, records, "floor", [])
 
 
 # -- momentstream ------------------------------------------------------------------------------------
