@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import msgpack
 import pytest
 
@@ -46,7 +48,7 @@ def test_a_changed_moment_version_resets_its_progress() -> None:
 
 
 def test_duplicates_are_found_below_and_above_the_scan_limit_and_after_cuts_and_decoding() -> None:
-    """Ids are scanned in a list up to SCAN_IDS (a set would cost a tenth of a customer); past it, a set."""
+    """Ids are scanned in a list up to SCAN_IDS (a set would cost a tenth of a customer); past it, their hashes."""
     state = CustomerState("c1", dedup_size=200)
     for n in range(300):
         assert state.remember_id(f"e{n}")
@@ -56,11 +58,25 @@ def test_duplicates_are_found_below_and_above_the_scan_limit_and_after_cuts_and_
             assert state.remember_id(f"e{n - 200}")  # forgotten: taken again, and now the newest
             state.recent_ids.pop()
             state.index_ids()
-        assert (state._id_set is None) == (len(state.recent_ids) <= SCAN_IDS)
+        hashes = state._id_hashes
+        assert (hashes is None) == (len(state.recent_ids) <= SCAN_IDS)
+        assert hashes is None or list(hashes) == sorted(hash(i) for i in state.recent_ids)
     back = CustomerState.from_bytes(state.to_bytes())
     assert not back.remember_id("e299")
     assert back.remember_id("e99")
-    trim(back, 200)  # cuts the ids to the newer half: the set follows
-    assert len(back.recent_ids) <= SCAN_IDS or back._id_set == set(back.recent_ids)
+    trim(back, 200)  # cuts the ids to the newer half: the hashes follow
+    assert len(back.recent_ids) <= SCAN_IDS or list(back._id_hashes or []) == sorted(map(hash, back.recent_ids))
     assert not back.remember_id(back.recent_ids[-1])
     assert back.remember_id(back.recent_ids[0][:-1] + "x")
+
+
+def test_a_hash_found_among_the_ids_is_confirmed_in_the_list_so_a_collision_drops_nothing() -> None:
+    state = CustomerState("c1", dedup_size=100)
+    for n in range(SCAN_IDS + 5):
+        state.remember_id(f"e{n}")
+    hashes = state._id_hashes
+    assert hashes is not None
+    hashes.insert(bisect_left(hashes, hash("fresh")), hash("fresh"))  # as if another id had the same hash
+    assert state.remember_id("fresh")
+    assert not state.remember_id("fresh")
+    assert state.recent_ids[-1] == "fresh"
