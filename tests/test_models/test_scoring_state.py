@@ -10,7 +10,7 @@ FEATURES = [None, None, None, {}, {}, {}, {}, {}, 0, 0.0, 0.0, 0, 0.0, 0]
 def test_a_decided_label_waits_in_the_state_and_older_pending_predictions_load_undecided() -> None:
     state = ScoringState.from_list([FEATURES, {"churn": [[1, 100, 200, {"a": 1.0}], [2, 150, 250, {"a": 2.0}, 0]]},
                                     {}, 2, None, {"churn": 150}])  # fmt: skip
-    assert [p.label for p in state.pending["churn"]] == [None, 0]
+    assert [p.label for p in state.pending.rows("churn")] == [None, 0]
     assert ScoringState.from_list(state.to_list()).pending == state.pending
 
 

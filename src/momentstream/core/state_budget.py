@@ -132,15 +132,12 @@ def _halve(items: list[Any]) -> int:
 
 def _drop_predictions(state: CustomerState, dropped: dict[str, int]) -> bool:
     """The older half of each objective's waiting predictions (their labels are never learned)."""
-    pending = getattr(state.scoring, "pending", None)
-    if not pending:
+    kept = getattr(state.scoring, "pending", None)
+    if not kept:
         return False
     cut = 0
-    for name, kept in pending.items():
-        n = len(kept) // 2 or len(kept)
-        del kept[:n]
-        cut += n
-        if not kept:
-            pending[name] = kept
+    for name in kept.objectives:
+        count = kept.count(name)
+        cut += kept.drop_oldest(name, count // 2 or count)
     dropped["waiting_predictions"] = dropped.get("waiting_predictions", 0) + cut
     return cut > 0

@@ -30,13 +30,13 @@ from momentstream.core.schema import ExpectedSpend, TouchpointEvent
 from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
-from momentstream.models.kept_vector import KeptVector
+from momentstream.models.kept_predictions import KeptRow, Vector
 from momentstream.models.objectives import WARMING_UP, Objective, ObjectivesError, ObjectiveSet
 from momentstream.models.online import ObjectiveModel
 from momentstream.models.reason_groups import group_reasons
 from momentstream.models.score_conditions import failed_condition
 from momentstream.models.score_records import LabelRecord, TriggerScore
-from momentstream.models.scoring_state import HISTORY, Pending, ScoringState
+from momentstream.models.scoring_state import HISTORY, ScoringState
 from momentstream.models.snapshot_codec import (
     SNAPSHOT_FORMAT,
     Refusal,
@@ -54,7 +54,6 @@ __all__ = [
     "RESCORE_TIMER",
     "SNAPSHOT_FORMAT",
     "LabelRecord",
-    "Pending",
     "PoisonedModelError",
     "Refusal",
     "Scorer",
@@ -252,22 +251,21 @@ class Scorer:
     def _keep_predictions(self, scoring: ScoringState, now: int) -> None:
         """Keep a prediction as of ``now`` for each objective whose slice of the horizon has none yet."""
         every: dict[str, float] | None = None
-        chosen: dict[int, KeptVector] = {}  # by selector: objectives with the same features share the vector
+        chosen: dict[int, tuple[dict[str, float], Vector]] = {}  # by selector: the same features, stored once
+        kept = scoring.pending
         for objective in self.config.objectives:
             last_kept = scoring.kept_at.get(objective.name)
             if last_kept is not None and now - last_kept < objective.sample_every_ms:
                 continue  # one kept prediction per slice of the horizon is enough to learn from
             every = scoring.features.vector(now) if every is None else every
-            kept = scoring.pending.setdefault(objective.name, [])
             scoring.next_ref += 1
             scoring.kept_at[objective.name] = now
             select = self._select[objective.name]
-            x = chosen.get(id(select))
-            if x is None:
-                x = chosen[id(select)] = KeptVector(select(every))
-            kept.append(Pending(scoring.next_ref, now, now + objective.label_delay_ms, x))
-            if len(kept) > objective.pending_cap:
-                kept.pop(0)
+            x, vector = chosen.get(id(select)) or (select(every), None)
+            vector = kept.add(objective.name, scoring.next_ref, now, now + objective.label_delay_ms, x, vector)
+            chosen[id(select)] = (x, vector)
+            if kept.count(objective.name) > objective.pending_cap:
+                kept.drop_oldest(objective.name)
 
     def _resolve_silence(self, customer_id: str, scoring: ScoringState, now: int, learned_at: int) -> None:
         """Kept predictions whose label delay ended by ``now`` are learned, oldest first: the outcome's label if
@@ -278,12 +276,13 @@ class Scorer:
         yet the recent leavers. On CDNOW that taught "long silence, will come back" (validation AUC
         0.39, while days since the last purchase alone gave 0.72).
         """
-        for name, kept in scoring.pending.items():
-            if not kept or kept[0].deadline_ms > now:
-                continue
+        kept = scoring.pending
+        deadline = kept.next_deadline()
+        if deadline is None or deadline > now:
+            return
+        for name in list(kept.objectives):
+            due = kept.take_due(name, now)
             objective = self._by_name.get(name)
-            due = [p for p in kept if p.deadline_ms <= now]
-            kept[:] = [p for p in kept if p.deadline_ms > now]
             if objective is not None:
                 silence = objective.label_for_silence()
                 for pending in due:
@@ -296,13 +295,10 @@ class Scorer:
         objective = self._by_name.get(moment.removeprefix("~"))
         if objective is None:
             return
-        scoring = self.scoring(state)
-        kept = scoring.pending.get(objective.name, [])
-        for pending in list(kept):
-            if pending.ref == ref and pending.deadline_ms <= fire_at:
-                kept.remove(pending)
-                label = objective.label_for_silence() if pending.label is None else pending.label
-                self._learn(state.customer_id, objective, pending, fire_at, label)
+        pending = self.scoring(state).pending.take_ref(objective.name, ref, fire_at)
+        if pending is not None:
+            label = objective.label_for_silence() if pending.label is None else pending.label
+            self._learn(state.customer_id, objective, pending, fire_at, label)
 
     def trigger_score(self, state: CustomerState, moment: str, now_ms: int) -> TriggerScore | None:
         """The score a trigger of ``moment`` carries (None if the moment has no objective)."""
@@ -389,20 +385,11 @@ class Scorer:
     def _resolve(scoring: ScoringState, objective: Objective, ts: int, label: int, amount: float | None) -> None:
         """An outcome at ``ts`` decides the label of the predictions it falls in the window of (a value
         objective's adds its amount to theirs)."""
-        kept = scoring.pending.get(objective.name)
-        if not kept:
-            return
-        after = objective.outcome_after_ms
-        adds = objective.kind == "value"
-        for pending in kept:
-            if pending.at_ms + after < ts <= pending.deadline_ms:
-                if adds:
-                    pending.label = (pending.label or 0.0) + (amount or 0.0)
-                elif pending.label is None:
-                    pending.label = label
+        adds = (amount or 0.0) if objective.kind == "value" else None
+        scoring.pending.label_window(objective.name, ts, objective.outcome_after_ms, label, adds)
 
-    def _learn(self, customer_id: str, objective: Objective, pending: Pending, now: int, label: float) -> None:
-        self.models[objective.name].learn(pending.x.as_dict(), label, now)
+    def _learn(self, customer_id: str, objective: Objective, pending: KeptRow, now: int, label: float) -> None:
+        self.models[objective.name].learn(pending.x, label, now)
         if self.label_log is not None:
             self.label_log.append(LabelRecord(customer_id, objective.name, pending.at_ms, now, label))
 
@@ -471,7 +458,7 @@ def _times(log_factor: float) -> float:
 
 def _first_deadlines(scoring: ScoringState) -> list[int]:
     """The earliest label deadline of each objective with kept predictions (each list is in time order)."""
-    return [kept[0].deadline_ms for kept in scoring.pending.values() if kept]
+    return scoring.pending.first_deadlines()
 
 
 def _milestone_after(silent_ms: int, horizon_ms: int) -> int:

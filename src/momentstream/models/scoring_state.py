@@ -12,25 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from momentstream.models.features import FeatureState
-from momentstream.models.kept_vector import KeptVector
+from momentstream.models.kept_predictions import KeptPredictions, KeptRow, Vector
 
-__all__ = ["HISTORY", "Pending", "ScoringState"]
+__all__ = ["HISTORY", "ScoringState"]
 
 HISTORY = 8
 """Scores remembered per objective for ``rise`` conditions."""
-
-
-@dataclass(slots=True)
-class Pending:
-    """A kept prediction waiting for its label delay to end."""
-
-    ref: int
-    at_ms: int
-    deadline_ms: int
-    x: KeptVector
-    label: float | None = None
-    """Set when the outcome came (a value objective's: the amounts summed so far); learned, like a silence
-    label, only at the deadline."""
 
 
 @dataclass(slots=True)
@@ -38,7 +25,8 @@ class ScoringState:
     """One customer's scoring data, stored in the customer state."""
 
     features: FeatureState = field(default_factory=FeatureState)
-    pending: dict[str, list[Pending]] = field(default_factory=dict)
+    pending: KeptPredictions = field(default_factory=KeptPredictions)
+    """Kept predictions waiting for their labels, every objective's."""
     history: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
     next_ref: int = 0
     rescore_at: int | None = None
@@ -55,7 +43,7 @@ class ScoringState:
         """Compact form for the state encoding."""
         return [
             self.features.to_list(),
-            {k: [_pending_list(p) for p in v] for k, v in self.pending.items()},
+            {k: [_pending_list(p) for p in v] for k, v in self.pending.by_objective().items()},
             {k: [list(h) for h in v] for k, v in self.history.items()},
             self.next_ref,
             self.rescore_at,
@@ -69,7 +57,7 @@ class ScoringState:
         features, pending, history, next_ref, *rest = raw
         return cls(
             FeatureState.from_list(features),
-            {k: [_pending(p) for p in v] for k, v in pending.items()},
+            _kept(pending),
             {k: deque(((h[0], h[1]) for h in v), maxlen=HISTORY) for k, v in history.items()},
             next_ref,
             rest[0] if rest else None,
@@ -78,13 +66,19 @@ class ScoringState:
         )
 
 
-def _pending_list(p: Pending) -> list[Any]:
+def _pending_list(p: KeptRow) -> list[Any]:
     """A pending prediction in the state encoding (its label only once known: older states have none)."""
-    x = p.x.as_dict()
-    return [p.ref, p.at_ms, p.deadline_ms, x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, x, p.label]
+    return [p.ref, p.at_ms, p.deadline_ms, p.x] if p.label is None else [p.ref, p.at_ms, p.deadline_ms, p.x, p.label]
 
 
-def _pending(raw: list[Any]) -> Pending:
-    """Inverse of :func:`_pending_list`."""
-    ref, at_ms, deadline_ms, x, *label = raw
-    return Pending(ref, at_ms, deadline_ms, KeptVector(x), *label)
+def _kept(raw: dict[str, list[list[Any]]]) -> KeptPredictions:
+    """Inverse of the encoding above. Rows of one instant with the same features share them again."""
+    kept = KeptPredictions()
+    kept.objectives = list(raw)  # their order is the order labels of one instant are learned in
+    rows = sorted(((p[1], n, name, p) for n, (name, rows) in enumerate(raw.items()) for p in rows),
+                  key=lambda r: (r[0], r[1]))  # fmt: skip
+    earlier: dict[tuple[int, tuple[tuple[str, Any], ...]], Vector] = {}
+    for at_ms, _, name, (ref, _at, deadline_ms, x, *label) in rows:
+        key = (at_ms, tuple(x.items()))
+        earlier[key] = kept.add(name, ref, at_ms, deadline_ms, x, earlier.get(key), label[0] if label else None)
+    return kept

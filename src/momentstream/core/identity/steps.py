@@ -52,7 +52,7 @@ class IdentitySteps:
     def _erased(state: CustomerState, event: TouchpointEvent) -> CustomerErased:
         """The confirmation of an erasure, counting what went (a customer's, or a stub's)."""
         scoring = Scorer.scoring(state) if state.scoring is not None else None  # may still be raw, as read back
-        pending = sum(len(p) for p in scoring.pending.values()) if scoring is not None else 0
+        pending = len(scoring.pending) if scoring is not None else 0
         removed = {"timers": len(state.timers), "pending_labels": pending, "story_items": len(state.story),
                    "held_events": len(state.buffer), "partial_matches": len(state.moments),
                    "deferred_triggers": len(state.deferred),
