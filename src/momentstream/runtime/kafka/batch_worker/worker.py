@@ -1,7 +1,6 @@
 """The batched worker on confluent-kafka (librdkafka): the default Kafka runtime.
 
-One loop, one thread. Each turn takes what has arrived of the touchpoints and ticks topics, up to
-``batch_max_records`` records (waiting at most ``batch_max_wait`` for the first, never to fill a batch), then:
+One loop, one thread. Each turn takes what has arrived of the touchpoints and ticks topics (see ``fetch``), then:
 
 1. runs the :class:`StreamProcessor` over them, partition by partition, encoding each changed
    customer once for the whole batch;
@@ -51,6 +50,7 @@ from momentstream.runtime.kafka.batch_worker.client_config import (
     local_store,
     producer_config,
 )
+from momentstream.runtime.kafka.batch_worker.fetch import next_batch  # what has arrived, never waiting to fill
 from momentstream.runtime.kafka.batch_worker.segment_roll import ROLL_KEY, SegmentRoller
 from momentstream.runtime.kafka.inspect_page import InspectPage
 from momentstream.runtime.kafka.model_gauges import publishable_snapshot, refresh_model_gauges
@@ -150,7 +150,7 @@ class BatchWorker:
         try:
             while not self.stopping:
                 self.metrics.beat()
-                records = self._next_batch(wait_s)
+                records = next_batch(self.consumer, self.settings.batch_max_records, wait_s)
                 if records:
                     self.run_batch(records)
                 self._housekeeping()
@@ -172,19 +172,6 @@ class BatchWorker:
             if self.local is not None:
                 self.local.close()
         return 0
-
-    def _next_batch(self, wait_s: float) -> list[Message]:
-        """What has arrived, up to ``batch_max_records``: the wait (at most ``wait_s``) is for the first record only.
-
-        A batch never waits to fill. Under a backlog the records fetched ahead fill it at once; at a trickle it
-        holds what came while the last batch ran, so batching adds no latency of its own (waiting for a full
-        batch held every record of a 2,000/s stream up to the whole ``batch_max_wait``).
-        """
-        first = self.consumer.poll(wait_s)
-        if first is None:
-            return []
-        more = self.settings.batch_max_records - 1
-        return [first, *self.consumer.consume(more, 0)] if more else [first]
 
     def _request_reload(self, signum: int, frame: FrameType | None) -> None:
         logger.warning("SIGHUP: reloading the moments file after the current batch")
