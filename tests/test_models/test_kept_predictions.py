@@ -79,7 +79,6 @@ def test_taking_rows_packs_the_values_and_keeps_shared_vectors_shared() -> None:
     assert [(r.ref, r.x) for r in kept.rows("churn")] == [(12, {"a": 2.0}), (13, {"a": 3.0})]
     assert kept.take_ref("value", 23, 502) is None  # not due yet
     assert kept.take_ref("value", 23, 503) == (23, 3, 503, None, {"a": 3.0})
-    assert kept.first_deadlines() == [102, 502]
     assert kept.next_deadline() == 102
 
 

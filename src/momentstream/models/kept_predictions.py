@@ -103,6 +103,18 @@ class KeptPredictions:
         self._remove(doomed)
         return len(doomed)
 
+    def take_all_due(self, now: int) -> list[tuple[str, list[KeptRow]]]:
+        """Remove every row whose label deadline is at or before ``now``, in one pass: per objective (in the order
+        they first kept a row), its due rows, oldest first."""
+        meta = self.meta
+        due = [i for i, deadline in enumerate(meta[3::_WIDTH]) if deadline <= now]
+        if not due:
+            return []
+        owners = [meta[i * _WIDTH] for i in due]
+        rows = self._remove(due)
+        return [(name, [row for row, owner in zip(rows, owners, strict=True) if owner == at])
+                for at, name in enumerate(self.objectives) if at in owners]  # fmt: skip
+
     def take_due(self, objective: str, now: int) -> list[KeptRow]:
         """Remove and return the objective's rows whose label deadline is at or before ``now``, oldest first."""
         meta = self.meta
@@ -141,11 +153,6 @@ class KeptPredictions:
         """The earliest label deadline of any row (None: no rows)."""
         return min(self.meta[3::_WIDTH]) if self.labels else None
 
-    def first_deadlines(self) -> list[int]:
-        """The earliest label deadline of each objective with rows."""
-        owners, meta = self.meta[0::_WIDTH], self.meta
-        return [meta[owners.index(at) * _WIDTH + 3] for at in range(len(self.objectives)) if at in owners]
-
     def rows(self, objective: str) -> Iterator[KeptRow]:
         """The objective's rows, oldest first."""
         return (self._row(i) for i in self._indices(objective))
@@ -168,23 +175,19 @@ class KeptPredictions:
         return KeptRow(meta[i * _WIDTH + 1], meta[i * _WIDTH + 2], meta[i * _WIDTH + 3], known, x)
 
     def _remove(self, doomed: list[int]) -> list[KeptRow]:
-        """Take rows out, returned as values, and pack what stays (its values too: a stretch two rows share
-        stays shared)."""
+        """Take rows out, returned as values, in place; a stretch of values no row uses any more goes too (one
+        two rows share stays while either does)."""
         if not doomed:
             return []
         taken = [self._row(i) for i in doomed]
-        gone = set(doomed)
-        kept = [i for i in range(len(self.labels)) if i not in gone]
-        meta, labels, names, starts, values = self.meta, self.labels, self.names, self.starts, self.values
-        self.meta = array("q", [meta[i * _WIDTH + k] for i in kept for k in range(_WIDTH)])
-        self.labels = array("d", [labels[i] for i in kept])
-        self.names = [names[i] for i in kept]
-        self.starts, self.values = array("q"), array("d")
-        moved: dict[int, int] = {}
-        for i in kept:
-            start = starts[i]
-            if start not in moved:
-                moved[start] = len(self.values)
-                self.values.extend(values[start : start + len(names[i])])
-            self.starts.append(moved[start])
+        meta, labels, names, starts = self.meta, self.labels, self.names, self.starts
+        freed = {}
+        for i in sorted(doomed, reverse=True):
+            freed[starts[i]] = len(names[i])
+            del meta[i * _WIDTH : (i + 1) * _WIDTH], labels[i], names[i], starts[i]
+        for start, length in sorted(freed.items(), reverse=True):
+            if start in starts:
+                continue  # shared with a row that stays
+            del self.values[start : start + length]
+            self.starts = starts = array("q", [at - length if at > start else at for at in starts])
         return taken

@@ -280,8 +280,7 @@ class Scorer:
         deadline = kept.next_deadline()
         if deadline is None or deadline > now:
             return
-        for name in list(kept.objectives):
-            due = kept.take_due(name, now)
+        for name, due in kept.take_all_due(now):
             objective = self._by_name.get(name)
             if objective is not None:
                 silence = objective.label_for_silence()
@@ -457,8 +456,9 @@ def _times(log_factor: float) -> float:
 
 
 def _first_deadlines(scoring: ScoringState) -> list[int]:
-    """The earliest label deadline of each objective with kept predictions (each list is in time order)."""
-    return scoring.pending.first_deadlines()
+    """The first label deadline of the kept predictions, if any (a list, for the callers to add to)."""
+    first = scoring.pending.next_deadline()
+    return [] if first is None else [first]
 
 
 def _milestone_after(silent_ms: int, horizon_ms: int) -> int:
