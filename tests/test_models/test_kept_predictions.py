@@ -10,7 +10,7 @@ import msgpack
 import pytest
 
 from momentstream.models import shared_names
-from momentstream.models.kept_predictions import KeptPredictions
+from momentstream.models.kept_predictions import KeptPredictions, KeptRow
 from momentstream.models.scoring_state import ScoringState
 from tests.test_models.test_scoring_state import FEATURES
 
@@ -23,7 +23,7 @@ def test_values_come_back_exactly_in_their_order() -> None:
     x = {"b": 0.1, "a": -0.0, "huge": 1e308, "tiny": 5e-324, "nan": math.nan, "count": 3}
     kept = KeptPredictions()
     kept.add("churn", 1, 0, 10, x)
-    (back,) = kept.take_due("churn", 10)
+    ((_, (back,)),) = kept.take_all_due(10)
     assert list(back.x) == list(x)
     assert [math.copysign(1, v) for v in back.x.values() if v == 0] == [-1.0]
     assert all(back.x[k] == v or (math.isnan(back.x[k]) and math.isnan(v)) for k, v in x.items())
@@ -67,19 +67,23 @@ def test_kept_predictions_cost_less_than_the_objects_they_replaced() -> None:
     assert own < 0.8 * objects, (own, objects)
 
 
+def refs(taken: list[tuple[str, list[KeptRow]]]) -> list[tuple[str, list[int]]]:
+    return [(name, [row.ref for row in rows]) for name, rows in taken]
+
+
 def test_taking_rows_packs_the_values_and_keeps_shared_vectors_shared() -> None:
     kept = KeptPredictions()
     for at in range(4):
         vector = kept.add("churn", 10 + at, at, 100 + at, {"a": float(at)})
         kept.add("value", 20 + at, at, 500 + at, {"a": float(at)}, vector)
-    assert [r.ref for r in kept.take_due("churn", 101)] == [10, 11]
+    assert refs(kept.take_all_due(101)) == [("churn", [10, 11])]
     assert len(kept.values) == 4  # value still holds all four vectors
-    assert [r.ref for r in kept.take_due("value", 501)] == [20, 21]
+    assert refs(kept.take_all_due(501)) == [("churn", [12, 13]), ("value", [20, 21])]
     assert list(kept.values) == [2.0, 3.0]
-    assert [(r.ref, r.x) for r in kept.rows("churn")] == [(12, {"a": 2.0}), (13, {"a": 3.0})]
+    assert list(kept.rows("churn")) == []
     assert kept.take_ref("value", 23, 502) is None  # not due yet
     assert kept.take_ref("value", 23, 503) == (23, 3, 503, None, {"a": 3.0})
-    assert kept.next_deadline() == 102
+    assert kept.next_deadline() == 502
 
 
 def test_an_outcome_labels_the_rows_whose_window_holds_it() -> None:

@@ -14,8 +14,8 @@ encoded, trimmed). The state's encoding is unchanged (see :mod:`.scoring_state`)
 >>> _ = kept.add("churn", 3, 50, 150, {"recency": 0.5})
 >>> len(kept), kept.count("churn"), kept.next_deadline(), len(kept.values)
 (3, 2, 100, 3)
->>> [(r.ref, r.x) for r in kept.take_due("churn", 120)]
-[(1, {'recency': 2.0, 'visits': 5.0})]
+>>> [(name, [(r.ref, r.x) for r in rows]) for name, rows in kept.take_all_due(120)]
+[('churn', [(1, {'recency': 2.0, 'visits': 5.0})])]
 >>> [r.ref for r in kept.rows("churn")], [r.x for r in kept.rows("value")], len(kept.values)
 ([3], [{'recency': 2.0, 'visits': 5.0}], 3)
 """
@@ -114,11 +114,6 @@ class KeptPredictions:
         rows = self._remove(due)
         return [(name, [row for row, owner in zip(rows, owners, strict=True) if owner == at])
                 for at, name in enumerate(self.objectives) if at in owners]  # fmt: skip
-
-    def take_due(self, objective: str, now: int) -> list[KeptRow]:
-        """Remove and return the objective's rows whose label deadline is at or before ``now``, oldest first."""
-        meta = self.meta
-        return self._remove([i for i in self._indices(objective) if meta[i * _WIDTH + 3] <= now])
 
     def take_ref(self, objective: str, ref: int, fire_at: int) -> KeptRow | None:
         """Remove and return the objective's row ``ref`` if its deadline is at or before ``fire_at``."""
