@@ -253,7 +253,8 @@ class CustomerState:
             index.insert(at, key)
         ids.append(event_id)
         if index is None and len(ids) > SCAN_IDS:
-            index = self._id_hashes = array("q", sorted(map(hash, ids)))
+            self.index_ids()
+            index = self._id_hashes
         while len(ids) > self.dedup_size:
             gone = ids.pop(0)
             if index is not None:

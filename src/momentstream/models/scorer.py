@@ -276,11 +276,7 @@ class Scorer:
         yet the recent leavers. On CDNOW that taught "long silence, will come back" (validation AUC
         0.39, while days since the last purchase alone gave 0.72).
         """
-        kept = scoring.pending
-        deadline = kept.next_deadline()
-        if deadline is None or deadline > now:
-            return
-        for name, due in kept.take_all_due(now):
+        for name, due in scoring.pending.take_all_due(now):
             objective = self._by_name.get(name)
             if objective is not None:
                 silence = objective.label_for_silence()
