@@ -18,7 +18,13 @@ record; momentstream opens it when the partition's clock passes it).
 A third process runs the same rule function in a plain confluent-kafka loop over a dict, with no state
 store and no changelog: the floor no Python stream processor goes under, not a rival.
 
-The last line is ``ratio momentstream/quix: X.XX`` (events/s over events/s, no scoring).
+momentstream then drains the same backlog a second time, from topics of its own, with scoring on: the
+bundled objectives with the rule bound to the churn objective, so every trigger carries a score from
+an online model that learns from delayed labels as the backlog runs. Quix has no scoring to compare;
+the row measures what scoring costs against the same rival.
+
+The last lines are ``ratio momentstream/quix: X.XX`` (events/s over events/s, no scoring) and
+``ratio momentstream scoring/quix: X.XX``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from momentstream.core.schema import TouchpointEvent
+from momentstream.data import bundled_objectives_path
 from momentstream.devtools.broker import dev_broker
 from momentstream.devtools.cluster import Deployment, WorkerProcess
 from momentstream.ops.settings import WorkerSettings, load_settings
@@ -184,9 +191,17 @@ def time_floor(bootstrap: str, deployment: Deployment, records: int) -> tuple[fl
 
 
 # -- momentstream ------------------------------------------------------------------------------------
-def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple[float, set[tuple[str, int]]]:
-    """(events/s, window openings) of one momentstream worker process (no scoring)."""
-    worker = WorkerProcess(deployment, work, "peers")
+def time_momentstream(
+    bootstrap: str, partitions: int, lines: list[bytes], work: Path, scoring: bool
+) -> tuple[float, set[tuple[str, int]]]:
+    """(events/s, window openings) of one momentstream worker process draining ``lines`` from its own topics."""
+    env = {"MOMENTSTREAM_MOMENTS": str(work / "rule.yaml"), "MOMENTSTREAM_SCORING": str(scoring).lower()}
+    if scoring:
+        env["MOMENTSTREAM_OBJECTIVES"] = str(objectives_file(work))
+    deployment = Deployment(bootstrap, partitions=partitions, extra_env=env)
+    deployment.create_topics()
+    records = deployment.produce(lines)
+    worker = WorkerProcess(deployment, work, "peers-scoring" if scoring else "peers")
     s = deployment.settings()
     try:
         seconds = _drain_seconds(s, records)
@@ -198,6 +213,16 @@ def time_momentstream(deployment: Deployment, records: int, work: Path) -> tuple
         if trigger["kind"] == "window_open":
             openings.add((trigger["customer_id"], _ms(trigger["window"]["opens_at"])))
     return records / seconds, openings
+
+
+def objectives_file(work: Path) -> Path:
+    """The bundled objectives, their moment bindings replaced by one: the rule's triggers carry the churn score."""
+    bundled = bundled_objectives_path().read_text()
+    head, found, _ = bundled.partition("\nmoments:")
+    assert found, "the bundled objectives file has no moments block"
+    path = work / "objectives.yaml"
+    path.write_text(head + "\nmoments:\n  peer_rule: {objective: churn}\n")
+    return path
 
 
 def _drain_seconds(group: WorkerSettings, records: int) -> float:
@@ -237,25 +262,30 @@ def main() -> int:
     with dev_broker() as broker, tempfile.TemporaryDirectory(prefix="momentstream-peers-") as tmp:
         work = Path(tmp)
         (work / "rule.yaml").write_text(RULE)
-        env = {"MOMENTSTREAM_MOMENTS": str(work / "rule.yaml"), "MOMENTSTREAM_SCORING": "false"}
-        deployment = Deployment(broker.bootstrap, partitions=args.partitions, extra_env=env)
-        deployment.create_topics()
         lines = journeys(customers, args.days)
-        deployment.produce(lines)
         print(f"broker {broker.bootstrap} ({broker.source}); {len(lines):,} events on {args.partitions} partitions",
               file=sys.stderr)  # fmt: skip
-        ours, our_openings = time_momentstream(deployment, len(lines), work)
+        ours, our_openings = time_momentstream(broker.bootstrap, args.partitions, lines, work, scoring=False)
         print(f"momentstream: {ours:,.0f} events/s, {len(our_openings)} window openings", file=sys.stderr)
+        # The rivals read a copy of the backlog on topics of their own: the same records, keyed the same way.
+        deployment = Deployment(broker.bootstrap, partitions=args.partitions)
+        deployment.create_topics()
+        deployment.produce(lines)
         quix, quix_openings = time_quix(broker.bootstrap, deployment, len(lines), work)
         print(f"quix streams: {quix:,.0f} events/s, {len(quix_openings)} window openings", file=sys.stderr)
         floor, floor_openings = time_floor(broker.bootstrap, deployment, len(lines))
         print(f"plain loop: {floor:,.0f} events/s, {len(floor_openings)} window openings", file=sys.stderr)
+        scored, scored_openings = time_momentstream(broker.bootstrap, args.partitions, lines, work, scoring=True)
+        print(f"momentstream, scoring: {scored:,.0f} events/s, {len(scored_openings)} window openings",
+              file=sys.stderr)  # fmt: skip
     rows = [["momentstream worker (batch, no scoring)", len(lines), f"{ours:,.0f}", len(our_openings)],
+            ["momentstream worker (batch, scoring: churn model on every trigger)", len(lines), f"{scored:,.0f}",
+             len(scored_openings)],
             ["Quix Streams (RocksDB + changelog)", len(lines), f"{quix:,.0f}", len(quix_openings)],
             ["plain confluent-kafka loop + dict (the floor: no durability)", len(lines), f"{floor:,.0f}",
              len(floor_openings)]]  # fmt: skip
     print(format_table(["system", "events", "events/s", "window openings"], rows))
-    for name, theirs in (("quix", quix_openings), ("plain loop", floor_openings)):
+    for name, theirs in (("quix", quix_openings), ("plain loop", floor_openings), ("scoring", scored_openings)):
         if our_openings != theirs:
             only_ours, only_theirs = sorted(our_openings - theirs)[:5], sorted(theirs - our_openings)[:5]
             print(json.dumps({"only_momentstream": only_ours, f"only_{name}": only_theirs}), file=sys.stderr)
@@ -263,6 +293,7 @@ def main() -> int:
             return 1
     print(f"ratio momentstream/floor: {ours / floor:.2f}")
     print(f"ratio momentstream/quix: {ours / quix:.2f}")
+    print(f"ratio momentstream scoring/quix: {scored / quix:.2f}")
     return 0
 
 
