@@ -77,6 +77,12 @@ def test_scores_consent_and_an_empty_customer_are_shown_plainly() -> None:
     assert "expected spend" in render_view({**view, "scores": {"value": value}})
     for score in view["scores"].values():
         assert 0.0 <= score["score"] <= 1.0
+    assert empty["signals"] is None
+    signals = view["signals"]  # what a trigger would carry now: a steady daily buyer is not unusual
+    assert signals["anomaly"] == 0.0
+    assert signals["value"]["objective"] == "value"
+    assert signals["at"] == view["story"][-1]["at"]
+    assert "signals: anomaly 0.0 (silence" in render_view(view)
     json.dumps(view)  # JSON-ready throughout
 
 

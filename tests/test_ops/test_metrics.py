@@ -35,7 +35,7 @@ def test_alert_rules_only_use_metrics_the_worker_exposes() -> None:
 
 
 STANDARD = ("process_", "python_")
-HISTOGRAMS = ("momentstream_processing_seconds", "momentstream_trigger_latency_seconds")
+HISTOGRAMS = ("momentstream_processing_seconds", "momentstream_trigger_latency_seconds", "momentstream_trigger_anomaly")
 """prometheus-client's process, platform and GC collectors: the names every Python exporter has."""
 
 

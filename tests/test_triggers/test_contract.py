@@ -50,7 +50,14 @@ def test_every_trigger_envelope_validates_against_the_contract_schema(triggers: 
         assert envelope["subject"] == envelope["partitionkey"] == trigger.customer_id
         if trigger.score is not None:
             assert (envelope["owner"], envelope["tier"]) == (trigger.score.owner, trigger.score.tier or "none")
+        assert trigger.signals is not None  # a scoring worker: every trigger says how unusual its customer is
+        assert float(envelope["anomaly"]) == round(trigger.signals.anomaly, 1)
         assert from_cloudevent(envelope) == trigger
+    assert any(float(json.loads(encode(t, "s"))["anomaly"]) > 0 for t in triggers)
+    unscored = triggers[0].model_copy(update={"signals": None, "score": None})
+    envelope = json.loads(encode(unscored, "momentstream/test"))
+    assert "anomaly" not in envelope
+    jsonschema.validate(envelope, schema, format_checker=jsonschema.FormatChecker())
 
 
 def test_headers_carry_the_content_type_and_the_id(triggers: list[Trigger]) -> None:

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from momentstream.cli.demo import default_engine
 from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.schema import ExpectedSpend, Score, TouchpointEvent, Trigger, Why
-from momentstream.data import bundled_moments_path
+from momentstream.data import bundled_moments_path, bundled_objectives_path
+from momentstream.models.objectives import parse_objectives
+from momentstream.models.scorer import Scorer
 from momentstream.patterns.dsl import parse_moments
 from momentstream.patterns.errors import PatternError
 from momentstream.runtime.replay.runner import ReplayRunner
@@ -152,8 +155,25 @@ def test_a_playbook_that_would_confuse_a_person_is_refused(playbook: str, field:
 def test_every_documented_placeholder_is_accepted() -> None:
     names = ["customer_id", "moment", "kind", "emitted_at", "window.opens_at", "window.closes_at", "score", "tier",
              "objective", "reason.1", "reason.2", "reason.3", "indicators", "action", "channel", "value",
-             "step.ticket.at", "step.order.event_id", "step.order.count"]  # fmt: skip
+             "anomaly", "step.ticket.at", "step.order.event_id", "step.order.count"]  # fmt: skip
     text = " ".join("{" + n + "}" for n in names)
     triggers = fire(f"    playbook: {{talking_points: '{text}'}}\n")
     book: Any = next(t for t in triggers if t.kind == "window_open").playbook
     assert book.talking_points.split(" ")[:3] == ["c-1", "rescue", "window_open"]
+
+
+def test_a_playbook_quotes_the_anomaly_when_the_worker_scores_and_says_n_a_when_not() -> None:
+    book = "    playbook: {talking_points: 'unusual by {anomaly}; spend {value}'}\n"
+    plain = next(t for t in fire(book) if t.kind == "window_open")
+    assert plain.playbook is not None
+    assert plain.playbook.talking_points == "unusual by n/a; spend n/a"
+    unbound = yaml.safe_load(bundled_objectives_path().read_text().partition("\nmoments:")[0])
+    scorer = Scorer(parse_objectives(unbound))  # the bundled objectives (churn, value, ...), bound to no moment
+    engine = Engine(parse_moments(MOMENT.replace("{playbook}", book)), EngineConfig(), scorer=scorer)
+    scored = next(o for o in ReplayRunner(engine).run(events(), until=to_ms(T0 + timedelta(days=1)))
+                  if isinstance(o, Trigger) and o.kind == "window_open")  # fmt: skip
+    assert scored.signals is not None
+    assert scored.signals.value is not None
+    spend = f"{scored.signals.value.amount:,.2f} over {scored.signals.value.horizon_days:g} days"
+    assert scored.playbook is not None
+    assert scored.playbook.talking_points == f"unusual by {scored.signals.anomaly:.1f}; spend {spend}"

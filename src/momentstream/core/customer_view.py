@@ -55,6 +55,8 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
         "events_held": len(state.buffer),
         "moments": moments,
         "scores": _scores(engine, state),
+        "signals": _signals(engine, state),
+        "preferences": {name: {"stated": value, "since": _iso(at)} for name, (value, at) in state.preferences.items()},
         "consent": {
             channel: {"granted": granted, "since": _iso(at)} for channel, (granted, at) in sorted(state.consent.items())
         }
@@ -147,6 +149,14 @@ def _scores(engine: Engine, state: CustomerState) -> dict[str, dict[str, Any]]:
     return {name: {**doc, "at": _iso(at)} for name, doc in engine.scorer.scores_now(state, at).items()}
 
 
+def _signals(engine: Engine, state: CustomerState) -> dict[str, Any] | None:
+    """The anomaly (and expected spend) a trigger would carry now, as of the customer's newest event."""
+    if engine.scorer is None or state.scoring is None or state.max_seen <= NEVER:
+        return None
+    signals = engine.scorer.signals(state, state.max_seen)
+    return {**signals.model_dump(exclude_none=True), "at": _iso(state.max_seen)}
+
+
 def render_view(view: dict[str, Any]) -> str:
     """The view as text for a terminal: newest events last, one line per fact.
 
@@ -191,6 +201,11 @@ def render_view(view: dict[str, Any]) -> str:
         why = "; ".join(f"{w['says']} {w['points']:+}" for w in score.get("why", []))
         tier = f" ({score['tier']})" if score.get("tier") else " (below every tier)"
         lines.append(f"  {name} {score['score']}{tier}" + (f"; reasons: {why}" if why else ""))
+    lines += [f"stated {name}: {p['stated']} (since {p['since']})" for name, p in view.get("preferences", {}).items()]
+    signals = view.get("signals")
+    if signals:
+        lines.append(f"signals: anomaly {signals['anomaly']} (silence {signals['silence']}, burst {signals['burst']}:"
+                     " standard deviations of their own rhythm)")  # fmt: skip
     consent = view["consent"]
     if isinstance(consent, dict):
         consent = ", ".join(

@@ -290,6 +290,8 @@ class Engine(IdentitySteps):
                 state.timers.schedule(fire_at, kind, name, ref)
         if state.open_triggers:
             self.loop.on_event(state, event, ts)
+        if self.loop.prefers and event.properties:
+            self.loop.note_preferences(state, event, ts)
         for m in self._moments_for(event.type, state):
             mask = m.evaluate(event)
             ms = state.moments.get(m.name)
@@ -413,7 +415,9 @@ class Engine(IdentitySteps):
         """Attach the moment's objective score; a failed score condition suppresses (audited: None)."""
         if self.scorer is None:
             return trigger
-        scored = self.scorer.trigger_score(state, trigger.moment, to_ms(trigger.emitted_at))
+        at = to_ms(trigger.emitted_at)
+        trigger = trigger.model_copy(update={"signals": self.scorer.signals(state, at)})
+        scored = self.scorer.trigger_score(state, trigger.moment, at)
         if scored is None:
             return trigger
         reasons = [Reason(feature=r.feature, contribution=round(r.contribution, 4), points=round(r.points, 2))

@@ -80,12 +80,14 @@ class OpenTrigger:
     cost: float | None = None
     outcome_event_id: str | None = None
     outcome_ms: int | None = None
+    preferred: bool = False
+    """The action was the customer's stated preference, not the policy's pick: the policy does not learn from it."""
 
     def to_list(self) -> list[Any]:
         """Compact form for the state encoding."""
         return [self.trigger_id, self.moment, self.at_ms, self.deadline_ms, self.holdout, self.x, self.action,
                 self.predicted, self.tier, self.feedback, self.channel, self.cost, self.outcome_event_id,
-                self.outcome_ms]  # fmt: skip
+                self.outcome_ms, self.preferred]  # fmt: skip
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> OpenTrigger:
@@ -231,6 +233,8 @@ class CustomerState:
     """Ids merged into this customer (erased with it)."""
     merging: dict[str, bytes] = field(default_factory=dict)
     """Alias states that arrived and wait, by merge id, for the watermark to pass their identify event."""
+    preferences: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Stated preferences the moments ask for (``prefer:``), by property: (value, event time stated); latest wins."""
     size_hint: int = 0
     """The encoded size at the engine's last measurement (see :mod:`momentstream.core.state_budget`)."""
     buffered_bytes: int = field(default=0, repr=False, compare=False)
@@ -338,6 +342,7 @@ class CustomerState:
             [self.next_open_ref, [[ref, *t.to_list()] for ref, t in self.open_triggers.items()]],
             [self.alias_of, self.aliases, [[merge_id, raw] for merge_id, raw in self.merging.items()]],
             self.size_hint,
+            [[name, value, at] for name, (value, at) in self.preferences.items()],
         ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -388,6 +393,8 @@ class CustomerState:
             state.merging = {m[0]: bytes(m[1]) for m in rest[5][2]}
         if len(rest) > 6:
             state.size_hint = rest[6]
+        if len(rest) > 7:
+            state.preferences = {name: (value, at) for name, value, at in rest[7]}
         state.index_ids()
         heapq.heapify(state.buffer)
         state.buffered_bytes = sum(b[3] for b in state.buffer)

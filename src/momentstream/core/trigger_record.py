@@ -21,6 +21,7 @@ __all__ = [
     "Reason",
     "Score",
     "ShadowTrigger",
+    "Signals",
     "StoryItem",
     "Trigger",
     "TriggerKind",
@@ -109,6 +110,24 @@ class ExpectedSpend(BaseModel):
     """False while the value model is warming up: the amount is there, ``min_value`` is not applied yet."""
 
 
+class Signals(BaseModel):
+    """What the customer's own behaviour says at the trigger's instant, whatever the moment is bound to.
+
+    ``anomaly`` is how unusual the customer is for themselves, in standard deviations of their own gaps
+    between events: ``silence`` for the current silence, ``burst`` for the last gap being short, and
+    ``anomaly`` the larger of the two (0 when neither is unusual). It needs no model; it stays 0 until the
+    customer has six events (five gaps make a rhythm). ``value`` is the value objective's expected spend,
+    when one is configured.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    anomaly: float = Field(ge=0)
+    silence: float
+    burst: float
+    value: ExpectedSpend | None = None
+
+
 class Score(BaseModel):
     """The moment's objective as scored when the trigger fired: who should act, how urgently, why."""
 
@@ -143,13 +162,17 @@ class UpliftDecision(BaseModel):
 
 
 class Action(BaseModel):
-    """The playbook entry chosen for this trigger (by the moment's bandit, among its ``actions``)."""
+    """The playbook entry chosen for this trigger among the moment's ``actions``: the customer's stated
+    preference when they gave one that names an action, else the moment's bandit."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     channel: str | None = None
     cost: float = 0.0
+    chosen_by: Literal["policy", "preference"] = "policy"
+    """``preference``: the customer stated it (the moment's ``prefer`` property); ``policy``: the moment's bandit
+    chose it, learning from its outcomes (added in 1.x: absent from older triggers, which the policy chose)."""
 
 
 class Playbook(BaseModel):
@@ -197,6 +220,9 @@ class Trigger(BaseModel):
     """Set for moments with ``actions``: what to do (holdout triggers carry none)."""
     playbook: Playbook | None = None
     """Set for moments with a ``playbook``: who acts, how, and what to say."""
+    signals: Signals | None = None
+    """Set whenever the worker scores (``scoring: true``), bound to an objective or not: how unusual the
+    customer's behaviour is for them, and their expected spend (added in 1.x: absent from older triggers)."""
 
 
 class ShadowTrigger(BaseModel):

@@ -26,7 +26,7 @@ import math
 from collections import deque
 from typing import Any
 
-from momentstream.core.schema import ExpectedSpend, TouchpointEvent
+from momentstream.core.schema import ExpectedSpend, Signals, TouchpointEvent
 from momentstream.core.state import CustomerState
 from momentstream.models.action_bandit import ActionBandit
 from momentstream.models.features import DAY_MS, DEFAULT_FEATURES, FeatureSelector, anomaly_of
@@ -319,6 +319,13 @@ class Scorer:
         why = tuple(group_reasons(pushes, p, every))
         return TriggerScore(objective.name, round(p, 4), model.version, tier, objective.owner,
                             model.reasons(x, contributions=pushes), not condition, condition, why, value)  # fmt: skip
+
+    def signals(self, state: CustomerState, now_ms: int) -> Signals:
+        """What every trigger carries whether or not its moment is bound: the anomaly and the expected spend."""
+        every = self.scoring(state).features.vector(now_ms)
+        silence, burst = every.get("silence_anomaly", 0.0), every.get("burst_anomaly", 0.0)
+        return Signals(anomaly=round(anomaly_of(every), 2), silence=round(silence, 2), burst=round(burst, 2),
+                       value=self._expected_value(every))  # fmt: skip
 
     def _expected_value(self, every: dict[str, float]) -> ExpectedSpend | None:
         """The value objective's expected spend for these features (None: no value objective, or no amount)."""

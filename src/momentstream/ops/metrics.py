@@ -42,6 +42,8 @@ SNAPSHOT_REFUSALS = ("pickled_format", "unsigned", "bad_signature", "malformed",
 INSPECT_RESULTS = ("found", "not_found", "unauthorized", "disabled", "bad_request", "unreadable")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Event to trigger: tens of milliseconds on a quiet worker, minutes behind a backlog."""
+ANOMALY_BUCKETS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
+"""Standard deviations of a customer's own rhythm: above 2-3 is unusual for them; the features cap it at 10."""
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # a `_created` series per counter doubles the families and nobody queries them
 
@@ -135,6 +137,10 @@ class WorkerMetrics:
         self.trigger_latency = Histogram("momentstream_trigger_latency_seconds", "From an event record's Kafka "
                                          "timestamp to the broker holding the triggers it caused",
                                          buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.trigger_anomaly = Histogram("momentstream_trigger_anomaly", "How unusual the customer's behaviour "
+                                         "was for them when a trigger went out (the trigger's signals.anomaly, "
+                                         "standard deviations of their own rhythm), by moment; while scoring",
+                                         ["moment"], buckets=ANOMALY_BUCKETS, registry=r)  # fmt: skip
         self.ready = Gauge("momentstream_ready", "1 when the worker has partitions and has recovered its state",
                            registry=r)  # fmt: skip
         self.last_beat = time.time()

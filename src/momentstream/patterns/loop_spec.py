@@ -9,6 +9,7 @@ A moments file says it in three optional keys:
     actions:                                          # a bandit picks one per trigger
       - {name: education_email, channel: email, cost: 1}
       - {name: discount, channel: email, cost: 8}
+    prefer: prefers                                   # ... unless the customer said which (a property)
 
 ``decide`` and ``actions`` learn from linked outcomes, so they need ``outcome``. Values are plain
 data; :mod:`momentstream.triggers.loop` runs them.
@@ -36,11 +37,12 @@ from momentstream.patterns.errors import PatternError
 
 __all__ = ["LOOP_KEYS", "ActionSpec", "DecideSpec", "LoopSpec", "parse_loop"]
 
-LOOP_KEYS = frozenset({"outcome", "decide", "actions"})
+LOOP_KEYS = frozenset({"outcome", "decide", "actions", "prefer"})
 """The moment keys this module reads."""
 _LONGEST_WITHIN_MS = 365 * 86_400_000
 _LARGEST_AMOUNT = 1e9
 _ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 MAX_ACTIONS = 16
 
 
@@ -78,6 +80,10 @@ class LoopSpec:
     """What one outcome is worth, in the unit of the costs (``outcome.value``; 1 when not given)."""
     decide: DecideSpec | None = None
     actions: tuple[ActionSpec, ...] = ()
+    prefer: str | None = None
+    """An event property in which customers state which action they want (``prefers: case_study``): when the
+    customer's latest stated value names one of ``actions``, that one is chosen and the policy picks among
+    the rest of the triggers only."""
 
     @property
     def learns(self) -> bool:
@@ -98,7 +104,20 @@ def parse_loop(raw: Mapping[str, Any]) -> LoopSpec:
     if (decide is not None or actions) and outcome is None:
         raise PatternError("decide and actions learn from linked outcomes: add outcome: {where: {type: purchase}, "
                            "within: 14d}", field="decide" if decide is not None else "actions")  # fmt: skip
-    return LoopSpec(outcome, within, value if value is not None else 1.0, decide, actions)
+    prefer = _prefer(raw.get("prefer"), actions)
+    return LoopSpec(outcome, within, value if value is not None else 1.0, decide, actions, prefer)
+
+
+def _prefer(raw: Any, actions: tuple[ActionSpec, ...]) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _PROPERTY_NAME.match(raw):
+        raise PatternError(f"expected the name of an event property, e.g. prefer: prefers, not {raw!r}",
+                           field="prefer")  # fmt: skip
+    if not actions:
+        raise PatternError("prefer chooses among the moment's actions: add actions: [{name: case_study}, ...]",
+                           field="prefer")  # fmt: skip
+    return raw
 
 
 def _outcome(raw: Any) -> tuple[Mapping[str, Any] | None, int, float | None]:

@@ -32,7 +32,8 @@ _KEYS = {"owner", "channel", "steps", "talking_points"}
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 """A literal brace (doubled), or a placeholder."""
 _FIXED = ("customer_id", "moment", "kind", "emitted_at", "window.opens_at", "window.closes_at", "score", "tier",
-          "objective", "reason.1", "reason.2", "reason.3", "indicators", "action", "channel", "value")  # fmt: skip
+          "objective", "reason.1", "reason.2", "reason.3", "indicators", "action", "channel", "value",
+          "anomaly")  # fmt: skip
 _STEP_FIELDS = ("at", "event_id", "count")
 _MAX_STEPS, _MAX_STEP_CHARS, _MAX_TEXT_CHARS = 20, 500, 4000
 

@@ -106,9 +106,11 @@ def to_cloudevent(trigger: Trigger, source: str) -> dict[str, Any]:
     """The envelope: CloudEvents attributes, routing extensions, and the trigger as ``data``."""
     score = trigger.score
     owner = trigger.owner or (score.owner if score is not None else "unassigned")
+    routing = {"owner": owner, "tier": (score.tier if score is not None else None) or "none"}
+    if trigger.signals is not None:  # a decimal string: CloudEvents attributes have no floating-point type
+        routing["anomaly"] = f"{trigger.signals.anomaly:.1f}"
     return _envelope(trigger, source, id=trigger.trigger_id, type=EVENT_TYPE, schema=DATA_SCHEMA,
-                     time=trigger.emitted_at, owner=owner,
-                     tier=(score.tier if score is not None else None) or "none")  # fmt: skip
+                     time=trigger.emitted_at, **routing)  # fmt: skip
 
 
 def revocation_to_cloudevent(revoked: TriggerRevoked, source: str) -> dict[str, Any]:
@@ -247,7 +249,8 @@ def contract_schema(strict: bool = False) -> dict[str, Any]:
         "title": f"momentstream trigger, CloudEvents {SPEC_VERSION} structured mode, schema v{SCHEMA_VERSION}",
         "description": (
             "One record value on the actions topic. Deduplicate by id (equal to data.trigger_id): "
-            "delivery is at-least-once and a repeat is byte-identical apart from data.score. "
+            "delivery is at-least-once and a repeat is byte-identical apart from data.score and "
+            "data.signals.value (models learn between deliveries). "
             "Fields may be added within a major version; ignore the ones you do not know."
         ),
         "type": "object",
@@ -269,6 +272,12 @@ def contract_schema(strict: bool = False) -> dict[str, Any]:
                 "description": "team that acts: the moment's owner, else the objective's owner, else 'unassigned'",
             },
             "tier": {**text, "description": "response authority band from the score, or 'none'"},
+            "anomaly": {
+                "type": "string",
+                "pattern": "^[0-9]+\\.[0-9]$",
+                "description": "data.signals.anomaly to one decimal (how unusual the customer is for themselves, "
+                "in standard deviations of their own rhythm); absent when the worker does not score",
+            },
             "data": {"$ref": "#/$defs/Trigger"},
         },
         "$defs": definitions,

@@ -46,6 +46,7 @@ from momentstream.patterns.loop_spec import LoopSpec
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.patterns.predicates import compile_predicate
 from momentstream.triggers.holdout import holdout_bucket
+from momentstream.triggers.preferences import matched, note_preferences
 
 if TYPE_CHECKING:
     from momentstream.models.scorer import Scorer
@@ -75,6 +76,8 @@ class Loop:
         }
         self._scorer = scorer
         self.active = bool(self._specs)
+        self.prefers = tuple(sorted({spec.prefer for spec in self._specs.values() if spec.prefer is not None}))
+        """The event properties in which customers state preferences (read on every event that has them)."""
 
     # -- at fire time ----------------------------------------------------------------------
     def decide(self, state: CustomerState, trigger: Trigger) -> tuple[Trigger, bool, dict[str, float] | None]:
@@ -87,9 +90,12 @@ class Loop:
         update: dict[str, object] = {}
         cost = spec.decide.cost if spec.decide is not None else 0.0
         if spec.actions and not trigger.holdout:
-            chosen = self._scorer.bandits[trigger.moment].choose(x)
+            stated = state.preferences.get(spec.prefer) if spec.prefer is not None else None
+            preferred = matched(spec.actions, stated[0] if stated is not None else None)
+            chosen = preferred or self._scorer.bandits[trigger.moment].choose(x)
             action = next(a for a in spec.actions if a.name == chosen)
-            update["action"] = Action(name=action.name, channel=action.channel, cost=action.cost)
+            update["action"] = Action(name=action.name, channel=action.channel, cost=action.cost,
+                                      chosen_by="preference" if preferred else "policy")  # fmt: skip
             cost = action.cost
         send = True
         if spec.decide is not None:
@@ -110,6 +116,10 @@ class Loop:
                                               decision=decision)  # fmt: skip
         return (trigger.model_copy(update=update) if update else trigger), send, x
 
+    def note_preferences(self, state: CustomerState, event: TouchpointEvent, ts: int) -> None:
+        """An event in time order: keep what it states in the properties the moments ``prefer``."""
+        note_preferences(state, event.properties, self.prefers, ts)
+
     def on_sent(
         self, state: CustomerState, trigger: Trigger, x: dict[str, float] | None, outputs: list[Output]
     ) -> Timer | None:
@@ -125,6 +135,7 @@ class Loop:
             trigger.action.name if trigger.action else None,
             trigger.uplift.predicted if trigger.uplift else None,
             trigger.score.tier if trigger.score else None,
+            preferred=trigger.action is not None and trigger.action.chosen_by == "preference",
         )  # fmt: skip
         while len(state.open_triggers) > MAX_OPEN:
             oldest = min(state.open_triggers)
@@ -200,11 +211,14 @@ class Loop:
             and not contaminated and self._scorer is not None
         )  # fmt: skip
         if learned and spec is not None and self._scorer is not None and entry.x is not None:
+            learned = False
             if spec.decide is not None and entry.moment in self._scorer.uplift_models:
                 self._scorer.uplift_models[entry.moment].learn(entry.x, not entry.holdout, converted)
+                learned = True
             bandit = self._scorer.bandits.get(entry.moment)
-            if bandit is not None and entry.action is not None and not entry.holdout:
+            if bandit is not None and entry.action is not None and not entry.holdout and not entry.preferred:
                 bandit.learn(entry.action, entry.x, converted)
+                learned = True
         outputs.append(TriggerOutcome(
             trigger_id=entry.trigger_id, customer_id=state.customer_id, moment=entry.moment,
             group="control" if entry.holdout else "treated", triggered_at=ms_to_datetime(entry.at_ms),

@@ -40,6 +40,11 @@ def _values(trigger: Trigger) -> dict[str, str]:
         spend = trigger.score.value
         if spend is not None:  # "expected spend": the value objective's amount over its horizon
             values["value"] = f"{spend.amount:,.2f} over {spend.horizon_days:g} days"
+    if trigger.signals is not None:  # how unusual the customer is for themselves, and (unbound) the spend
+        values["anomaly"] = f"{trigger.signals.anomaly:.1f}"
+        spend = trigger.signals.value
+        if spend is not None and "value" not in values:
+            values["value"] = f"{spend.amount:,.2f} over {spend.horizon_days:g} days"
     indicators = [name for e in trigger.evidence for name in (e.indicators or [])]
     if indicators:
         values["indicators"] = ", ".join(dict.fromkeys(indicators))

@@ -210,7 +210,7 @@ def _take_held_and_open(into: CustomerState, alias: CustomerState) -> dict[tuple
 
 
 def _take_history(into: CustomerState, alias: CustomerState) -> None:
-    """The story, contacts and consent of both ids, as one customer's."""
+    """The story, contacts, consent and stated preferences of both ids, as one customer's."""
     story = sorted([*into.story, *alias.story], key=lambda s: s[3])
     into.story = story[-into.story_size :]
     for event_id in alias.recent_ids:
@@ -223,6 +223,9 @@ def _take_history(into: CustomerState, alias: CustomerState) -> None:
     into.revocable = Bounded([*into.revocable, *alias.revocable], maxlen=REVOCABLE)
     into.muted_windows = Bounded([*into.muted_windows, *alias.muted_windows], maxlen=REVOCABLE)
     into.zone = into.zone or alias.zone
+    for name, (value, at) in alias.preferences.items():
+        if name not in into.preferences or at > into.preferences[name][1]:  # the latest stated wins
+            into.preferences[name] = (value, at)
     for name in (alias.customer_id, *alias.aliases):
         if name not in into.aliases and name != into.customer_id:
             into.aliases.append(name)

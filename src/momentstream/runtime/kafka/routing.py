@@ -62,6 +62,8 @@ def route_output(output: Output, settings: WorkerSettings, metrics: WorkerMetric
         # The CRM's stream: triggers (holdout ones to their own topic) and revocations of sent ones.
         kind = "revoked" if isinstance(output, TriggerRevoked) else output.kind
         metrics.triggers.labels(moment=output.moment, kind=kind).inc()
+        if isinstance(output, Trigger) and output.signals is not None:
+            metrics.trigger_anomaly.labels(moment=output.moment).observe(output.signals.anomaly)
         topic = settings.holdout_topic if output.holdout else settings.actions_topic
         return Outgoing(topic, output.customer_id.encode(), encode(output, source_name), kafka_headers(output), True)
     if isinstance(output, CustomerErased):
