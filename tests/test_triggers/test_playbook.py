@@ -64,7 +64,10 @@ def test_the_playbook_is_filled_from_the_triggers_evidence_and_window() -> None:
     assert opened.playbook.steps == ["Call c-1 before 2026-03-03 00:00 UTC", "Mention order purchase-2"]
     assert opened.playbook.talking_points == "Ticket 2026-03-02 09:00 UTC; 1 ticket(s); score n/a; {literal}; n/a"
     expired = [t for t in fire(PLAYBOOK) if t.kind == "window_expired"]
-    assert all(t.playbook is None for t in expired)  # nothing left to do once the window has closed
+    assert expired
+    for t in expired:  # the owner closes what the opening asked for
+        assert t.playbook is not None
+        assert (t.playbook.owner, t.playbook.steps[0]) == ("success", opened.playbook.steps[0])
 
 
 def test_the_playbook_changes_neither_the_trigger_id_nor_a_moment_without_one() -> None:
@@ -136,7 +139,7 @@ def test_a_playbooks_reasons_are_the_scores_reasons_in_words() -> None:
         ("    playbook: {talking_points: '{step.ticket.at.__globals__}'}\n", "playbook.talking_points", "unknown"),
         ("    playbook: {steps: [ok, '{reason.9}']}\n", "playbook.steps[1]", "unknown placeholder"),
         ("    playbook: {steps: call}\n", "playbook.steps", "list"),
-        ("    playbook: {steps: ['']}\n", "playbook.steps", "list"),
+        ("    playbook: {steps: ['']}\n", "playbook.steps[0]", "instruction"),
         ("    playbook: {steps: [" + ", ".join(["x"] * 21) + "]}\n", "playbook.steps", "20"),
         ("    playbook: {steps: ['" + "x" * 501 + "']}\n", "playbook.steps[0]", "500"),
         ("    playbook: {talking_points: '" + "x" * 4001 + "'}\n", "playbook.talking_points", "4000"),

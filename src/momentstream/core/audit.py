@@ -30,6 +30,7 @@ __all__ = [
     "IdentityRelinked",
     "LateEvent",
     "Output",
+    "SequenceStopped",
     "StateTrimmed",
     "TriggerDeferred",
     "TriggerRevoked",
@@ -194,6 +195,25 @@ class StateTrimmed(BaseModel):
     dropped: dict[str, int]
 
 
+class SequenceStopped(BaseModel):
+    """Audit: a playbook's sequence ended before its last step. ``reason`` is ``stop_if`` (an event of the
+    customer's met the playbook's ``stop_if``: ``event_id``), ``no_consent`` (consent to the step's channel was
+    withdrawn), or ``moment_changed`` (a reload changed or removed the moment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output: Literal["sequence_stopped"] = "sequence_stopped"
+    customer_id: str
+    moment: str
+    trigger_id: str
+    """The trigger that started the sequence."""
+    at: datetime
+    reason: Literal["stop_if", "no_consent", "moment_changed"]
+    event_id: str | None = None
+    steps_sent: int
+    steps_left: int
+
+
 class CustomerErased(BaseModel):
     """Confirms an erasure: the customer's state, timers, pending labels and story are gone.
 
@@ -226,4 +246,5 @@ Output = (
     | IdentityMerged
     | IdentityRelinked
     | StateTrimmed
+    | SequenceStopped
 )

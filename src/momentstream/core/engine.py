@@ -49,6 +49,7 @@ from momentstream.triggers.delivery import DEFER_TIMER, Delivery, suppressed
 from momentstream.triggers.emit import cancelled_record, match_trigger, window_trigger
 from momentstream.triggers.loop import LOOP_TIMER, Loop
 from momentstream.triggers.policy import POLICY_REASONS
+from momentstream.triggers.sequences import SEQUENCE_TIMER, Sequences
 
 __all__ = ["POLICY_REASONS", "Engine", "EngineConfig", "Step"]
 
@@ -122,6 +123,7 @@ class Engine(IdentitySteps):
         """Shadow moments and the live moment each may replace (None: none named)."""
         self.delivery = Delivery(self.moments)
         self.loop = Loop(self.moments, self.scorer)
+        self.sequences = Sequences(self.moments, self.delivery, self.loop, self.scorer)
         self.policy = self.delivery.policy
         self._pending: list[Trigger] = []
         """Triggers fired at the current instant, decided together in priority order."""
@@ -292,6 +294,8 @@ class Engine(IdentitySteps):
             self.loop.on_event(state, event, ts)
         if self.loop.prefers and event.properties:
             self.loop.note_preferences(state, event, ts)
+        if state.sequences:
+            self.sequences.on_event(state, event, ts, outputs)
         for m in self._moments_for(event.type, state):
             mask = m.evaluate(event)
             ms = state.moments.get(m.name)
@@ -333,6 +337,9 @@ class Engine(IdentitySteps):
             return
         if timer.kind == LOOP_TIMER:
             self.loop.on_timer(state, timer.ref, timer.fire_at, outputs)
+            return
+        if timer.kind == SEQUENCE_TIMER:
+            self.sequences.on_timer(state, timer.ref, timer.fire_at, outputs)
             return
         if timer.kind == DEFER_TIMER:
             held = state.deferred.pop(timer.ref, None)
@@ -406,6 +413,8 @@ class Engine(IdentitySteps):
             if self.loop.active:  # a trigger it superseded closes its outcome window unrecorded
                 self.loop.forget(state, [o for o in outputs[before:] if isinstance(o, TriggerRevoked)])
             sent = outputs[-1] if outputs else None
+            if self.sequences.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
+                self.sequences.start(state, sent)
             if self.loop.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
                 timer = self.loop.on_sent(state, sent, x, outputs)
                 if timer is not None:

@@ -25,6 +25,7 @@ from momentstream.core.schema import (
     IdentityMerged,
     IdentityRelinked,
     LateEvent,
+    SequenceStopped,
     ShadowTrigger,
     StateTrimmed,
     TouchpointEvent,
@@ -62,6 +63,7 @@ def wire_schemas(strict: bool = False) -> dict[str, dict[str, Any]]:
         "identity_merged": IdentityMerged,
         "identity_relinked": IdentityRelinked,
         "state_trimmed": StateTrimmed,
+        "sequence_stopped": SequenceStopped,
     }
     schemas = {}
     for name, model in models.items():

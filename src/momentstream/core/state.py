@@ -82,12 +82,14 @@ class OpenTrigger:
     outcome_ms: int | None = None
     preferred: bool = False
     """The action was the customer's stated preference, not the policy's pick: the policy does not learn from it."""
+    step: int | None = None
+    """For a playbook step's trigger: which step of its sequence."""
 
     def to_list(self) -> list[Any]:
         """Compact form for the state encoding."""
         return [self.trigger_id, self.moment, self.at_ms, self.deadline_ms, self.holdout, self.x, self.action,
                 self.predicted, self.tier, self.feedback, self.channel, self.cost, self.outcome_event_id,
-                self.outcome_ms, self.preferred]  # fmt: skip
+                self.outcome_ms, self.preferred, self.step]  # fmt: skip
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> OpenTrigger:
@@ -105,6 +107,31 @@ class DeferredTrigger:
     evidence: tuple[EvidenceRow, ...]
     window: tuple[int, int] | None
     fired_at: int
+
+
+@dataclass(slots=True)
+class Sequence:
+    """A playbook's sequence under way: ``parent`` is the trigger that started it (``fired_at``: when it was
+    sent, which the steps' ``at`` count from); ``next_step`` indexes the playbook's timed steps."""
+
+    trigger_id: str
+    parent: DeferredTrigger
+    next_step: int = 0
+    sent: int = 0
+
+    def to_list(self) -> list[Any]:
+        """Compact form for the state encoding."""
+        p = self.parent
+        return [self.trigger_id, [p.moment, p.version, p.kind, _rows(p.evidence), list(p.window) if p.window else None,
+                                  p.fired_at], self.next_step, self.sent]  # fmt: skip
+
+    @classmethod
+    def from_list(cls, raw: list[Any]) -> Sequence:
+        """Inverse of :meth:`to_list`."""
+        trigger_id, (moment, version, kind, rows, window, fired_at), next_step, sent = raw
+        parent = DeferredTrigger(moment, version, kind, _unrows(rows), (window[0], window[1]) if window else None,
+                                 fired_at)  # fmt: skip
+        return cls(trigger_id, parent, next_step, sent)
 
 
 class StateFormatError(ValueError):
@@ -233,6 +260,9 @@ class CustomerState:
     """Ids merged into this customer (erased with it)."""
     merging: dict[str, bytes] = field(default_factory=dict)
     """Alias states that arrived and wait, by merge id, for the watermark to pass their identify event."""
+    sequences: dict[int, Sequence] = field(default_factory=dict)
+    """Playbook sequences under way, by the ref of their timer (:mod:`momentstream.triggers.sequences`)."""
+    next_sequence: int = 0
     preferences: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Stated preferences the moments ask for (``prefer:``), by property: (value, event time stated); latest wins."""
     size_hint: int = 0
@@ -343,6 +373,7 @@ class CustomerState:
             [self.alias_of, self.aliases, [[merge_id, raw] for merge_id, raw in self.merging.items()]],
             self.size_hint,
             [[name, value, at] for name, (value, at) in self.preferences.items()],
+            [self.next_sequence, [[ref, *q.to_list()] for ref, q in self.sequences.items()]],
         ]  # fmt: skip
         return msgpack.packb(doc, use_bin_type=True)
 
@@ -395,6 +426,9 @@ class CustomerState:
             state.size_hint = rest[6]
         if len(rest) > 7:
             state.preferences = {name: (value, at) for name, value, at in rest[7]}
+        if len(rest) > 8:
+            state.next_sequence = rest[8][0]
+            state.sequences = {q[0]: Sequence.from_list(q[1:]) for q in rest[8][1]}
         state.index_ids()
         heapq.heapify(state.buffer)
         state.buffered_bytes = sum(b[3] for b in state.buffer)

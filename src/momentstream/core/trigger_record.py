@@ -19,7 +19,9 @@ __all__ = [
     "ExpectedSpend",
     "Playbook",
     "Reason",
+    "ScheduledStep",
     "Score",
+    "SequenceStep",
     "ShadowTrigger",
     "Signals",
     "StoryItem",
@@ -65,7 +67,7 @@ class Window(BaseModel):
     closes_at: datetime
 
 
-TriggerKind = Literal["match", "window_open", "window_expired"]
+TriggerKind = Literal["match", "window_open", "window_expired", "playbook_step"]
 
 
 class Reason(BaseModel):
@@ -175,6 +177,29 @@ class Action(BaseModel):
     chose it, learning from its outcomes (added in 1.x: absent from older triggers, which the policy chose)."""
 
 
+class ScheduledStep(BaseModel):
+    """A step of the playbook's sequence, as the trigger that started it announces it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: int = Field(ge=1)
+    due_at: datetime
+    say: str
+
+
+class SequenceStep(BaseModel):
+    """Which step of which sequence a ``playbook_step`` trigger is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parent_trigger_id: str
+    """The trigger whose sending started the sequence."""
+    step: int = Field(ge=1)
+    of: int = Field(ge=1)
+    after: str
+    """The step's ``at`` as the moments file gives it (``3d``): how long after the parent it comes due."""
+
+
 class Playbook(BaseModel):
     """What a person does with this trigger (the moment's ``playbook``), filled in from its evidence and score."""
 
@@ -184,6 +209,9 @@ class Playbook(BaseModel):
     channel: str | None = None
     steps: list[str] = Field(default_factory=list)
     talking_points: str = ""
+    scheduled: list[ScheduledStep] = Field(default_factory=list)
+    """The sequence this trigger started (its steps arrive as ``playbook_step`` triggers when due, unless the
+    customer meets the playbook's ``stop_if`` first); empty on the steps themselves (added in 1.x)."""
 
 
 class Trigger(BaseModel):
@@ -220,6 +248,8 @@ class Trigger(BaseModel):
     """Set for moments with ``actions``: what to do (holdout triggers carry none)."""
     playbook: Playbook | None = None
     """Set for moments with a ``playbook``: who acts, how, and what to say."""
+    sequence: SequenceStep | None = None
+    """Set on ``playbook_step`` triggers: the parent trigger and the step's place in its sequence."""
     signals: Signals | None = None
     """Set whenever the worker scores (``scoring: true``), bound to an objective or not: how unusual the
     customer's behaviour is for them, and their expected spend (added in 1.x: absent from older triggers)."""
@@ -265,6 +295,8 @@ class TriggerOutcome(BaseModel):
     tier: str | None = None
     learned: bool = True
     """False when the outcome taught no model (no decide or actions; the CRM declined; closed early)."""
+    step: int | None = None
+    """For a ``playbook_step`` trigger's outcome: which step of its sequence (uplift can be read per step)."""
 
 
 def make_trigger_id(

@@ -34,7 +34,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4"
 EVENT_RESULTS = ("processed", "dead_lettered", "duplicate", "late")
 DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "too_large", "key_mismatch", "missing_key", "invalid_tick",
                        "processing_error", "invalid_merge", "identity_refused")  # fmt: skip
-TRIGGER_KINDS = ("match", "window_open", "window_expired", "revoked")
+TRIGGER_KINDS = ("match", "window_open", "window_expired", "playbook_step", "revoked")
 FEEDBACK_RESULTS = ("taken", "declined", "unmatched")
 RELOAD_RESULTS = ("applied", "refused")
 IDENTITY_STEPS = ("merge_sent", "forwarded", "merged", "merged_late", "relinked")
@@ -219,6 +219,8 @@ class WorkerMetrics:
         ).inc()
         if outcome.feedback is not None:
             self.feedback.labels(result=outcome.feedback).inc()
+        if outcome.step is not None:  # a sequence's step: its uplift is read per step in the report, not here
+            return
         tally = self._tallies.setdefault(outcome.moment, OutcomeTally())
         tally.add(outcome)
         if tally.comparable:

@@ -52,6 +52,8 @@ class Delivery:
             if key in state.muted_windows:
                 state.muted_windows.remove(key)  # type: ignore[arg-type]
                 outputs.append(suppressed(trigger, "opening_suppressed"))
+            elif m.spec.playbook is not None:  # the CRM closes what the opening asked for
+                outputs.append(trigger.model_copy(update={"playbook": render_playbook(m.spec.playbook, trigger)}))
             else:
                 outputs.append(trigger)
             return
@@ -78,6 +80,31 @@ class Delivery:
         elif trigger.kind == "window_open" and m.window is not None and m.window.cancel_bits and window:
             # A cancel_if event before the window opened would have cancelled it.
             state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, to_ms(window.opens_at) - 1))
+
+    def deliver_step(self, state: CustomerState, trigger: Trigger, outputs: list[Output]) -> Trigger | Defer | Suppress:
+        """A sequence's step: the policy as for any trigger (consent, quiet hours, the cap; not the moment's own
+        cooldown), then sent (returned), suppressed (audited), or to wait for quiet hours to end (the ``Defer``:
+        the caller moves the step's timer; audited as deferred)."""
+        m = self._by_name[trigger.moment]
+        at = to_ms(trigger.emitted_at)
+        decision = self.policy.decide(state, m, trigger.kind, at, None)
+        if isinstance(decision, Suppress):
+            outputs.append(suppressed(trigger, decision.reason))
+            return decision
+        if isinstance(decision, Defer):
+            outputs.append(TriggerDeferred(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
+                                           moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
+                                           until=ms_to_datetime(decision.until)))  # fmt: skip
+            return decision
+        for contact in decision.supersede:
+            self._supersede(state, contact, trigger, outputs)
+        update: dict[str, object] = {"playbook": render_playbook(m.spec.playbook, trigger)} if m.spec.playbook else {}
+        if decision.channels is not None:
+            update["channels"] = decision.channels
+        trigger = trigger.model_copy(update=update)
+        self._remember_contact(state, (at, m.name, trigger.trigger_id, -1))
+        outputs.append(trigger)
+        return trigger
 
     def _remember_contact(self, state: CustomerState, contact: Contact) -> None:
         """Keep delivered triggers only as long as a cap or cooldown can count them: state stays small."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from momentstream.core.clock import to_ms
 from momentstream.core.schema import (
     Evidence,
+    SequenceStep,
     StoryItem,
     Trigger,
     TriggerKind,
@@ -17,12 +18,13 @@ from momentstream.core.schema import (
     make_trigger_id,
     ms_to_datetime,
 )
-from momentstream.core.state import CustomerState, DeferredTrigger, EvidenceRow
+from momentstream.core.state import CustomerState, DeferredTrigger, EvidenceRow, Sequence
 from momentstream.patterns.nfa import CompiledMoment, Completion
 from momentstream.patterns.windows import WindowEvent
 from momentstream.triggers.holdout import in_holdout
 
-__all__ = ["cancelled_record", "deferred_trigger", "is_held_out", "match_trigger", "to_deferred", "window_trigger"]
+__all__ = ["cancelled_record", "deferred_trigger", "is_held_out", "match_trigger", "step_trigger", "to_deferred",
+           "window_trigger"]  # fmt: skip
 
 
 def is_held_out(m: CompiledMoment, customer_id: str) -> bool:
@@ -108,6 +110,19 @@ def deferred_trigger(m: CompiledMoment, state: CustomerState, held: DeferredTrig
     """The held trigger, emitted at ``at`` with the customer's story as it is now."""
     kind: TriggerKind = "window_open" if held.kind == "window_open" else "match"
     return _trigger(m, state, kind, held.evidence, at, held.window)
+
+
+def step_trigger(m: CompiledMoment, state: CustomerState, sequence: Sequence, at: int) -> Trigger:
+    """The sequence's next step, due at ``at``: the parent's evidence, the customer's story now, an id of its own
+    (a hash of the parent's id and the step number, so a replay and a redelivery agree)."""
+    assert m.spec.playbook is not None
+    timed = m.spec.playbook.timed
+    step = sequence.next_step + 1
+    trigger = _trigger(m, state, "playbook_step", sequence.parent.evidence, at, None)
+    trigger_id = make_trigger_id(state.customer_id, m.name, m.version, "playbook_step",
+                                 [sequence.trigger_id, str(step)], None)  # fmt: skip
+    place = SequenceStep(parent_trigger_id=sequence.trigger_id, step=step, of=len(timed), after=timed[step - 1].at)
+    return trigger.model_copy(update={"trigger_id": trigger_id, "sequence": place})
 
 
 def cancelled_record(m: CompiledMoment, state: CustomerState, event: WindowEvent) -> WindowCancelled:

@@ -61,6 +61,8 @@ MAX_OPEN = 64
 Timer = tuple[int, str, str, int]
 """(fire at ms, kind, owner, ref): what :meth:`Loop.on_sent` asks the engine to schedule."""
 _ACTIONABLE = frozenset({"match", "window_open"})
+_LINKED = _ACTIONABLE | {"playbook_step"}
+"""Triggers whose outcomes are linked: a sequence's steps too, each with its own window (uplift per step)."""
 _LARGEST_COST = 1e9
 
 
@@ -126,7 +128,7 @@ class Loop:
         """A trigger reached the CRM or the holdout output: open its outcome window, keeping ``x`` (from
         :meth:`decide`, at the same instant) to learn from; returns the timer closing it."""
         spec = self._specs.get(trigger.moment)
-        if spec is None or trigger.kind not in _ACTIONABLE:
+        if spec is None or trigger.kind not in _LINKED:
             return None
         at = to_ms(trigger.emitted_at)
         state.next_open_ref += 1
@@ -136,6 +138,7 @@ class Loop:
             trigger.uplift.predicted if trigger.uplift else None,
             trigger.score.tier if trigger.score else None,
             preferred=trigger.action is not None and trigger.action.chosen_by == "preference",
+            step=trigger.sequence.step if trigger.sequence is not None else None,
         )  # fmt: skip
         while len(state.open_triggers) > MAX_OPEN:
             oldest = min(state.open_triggers)
@@ -225,5 +228,5 @@ class Loop:
             closed_at=ms_to_datetime(at), converted=converted, outcome_event_id=entry.outcome_event_id,
             outcome_at=ms_to_datetime(entry.outcome_ms) if entry.outcome_ms is not None else None,
             feedback=entry.feedback, channel=entry.channel, cost=entry.cost, action=entry.action,
-            predicted_uplift=entry.predicted, tier=entry.tier, learned=learned,
+            predicted_uplift=entry.predicted, tier=entry.tier, learned=learned, step=entry.step,
         ))  # fmt: skip

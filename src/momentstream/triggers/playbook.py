@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 
-from momentstream.core.schema import Playbook, Trigger
+from momentstream.core.clock import to_ms
+from momentstream.core.schema import Playbook, ScheduledStep, Trigger, ms_to_datetime
 from momentstream.patterns.playbook_spec import PLACEHOLDER, PlaybookSpec
 
 __all__ = ["MISSING", "render_playbook"]
@@ -76,9 +77,20 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
 
 
 def render_playbook(spec: PlaybookSpec, trigger: Trigger) -> Playbook:
-    """The playbook as the trigger carries it: placeholders filled from the trigger's evidence and score."""
+    """The playbook as the trigger carries it: placeholders filled from the trigger's evidence and score.
+
+    A trigger that starts a sequence lists its steps under ``scheduled``, with when each comes due; a step's
+    own trigger (``playbook_step``) carries that one step as its instruction."""
     values = _values(trigger)
     channel = spec.channel or values.get("channel")
     owner = spec.owner or trigger.owner or (trigger.score.owner if trigger.score is not None else None)
-    return Playbook(owner=owner, channel=channel, steps=[_fill(s, values) for s in spec.steps],
-                    talking_points=_fill(spec.talking_points, values))  # fmt: skip
+    steps = [_fill(s, values) for s in spec.steps]
+    scheduled = []
+    if trigger.sequence is not None:
+        steps = [_fill(spec.timed[trigger.sequence.step - 1].say, values)]
+    elif trigger.kind in ("match", "window_open"):
+        sent = to_ms(trigger.emitted_at)
+        scheduled = [ScheduledStep(step=k, due_at=ms_to_datetime(sent + t.at_ms), say=_fill(t.say, values))
+                     for k, t in enumerate(spec.timed, start=1)]  # fmt: skip
+    return Playbook(owner=owner, channel=channel, steps=steps, talking_points=_fill(spec.talking_points, values),
+                    scheduled=scheduled)  # fmt: skip

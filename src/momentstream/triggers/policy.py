@@ -9,7 +9,8 @@ The rules, in the order they are applied:
 2. **Quiet hours**: a trigger due inside them waits until they end (``trigger_deferred``)
    if its window is still open then, and is dropped otherwise (``quiet_hours``). A ``match``
    has no window and always waits. When it is delivered, every rule is checked again.
-3. **Cooldown** per moment (``cooldown``).
+3. **Cooldown** per moment (``cooldown``); a playbook's scheduled steps are part of the contact that
+   started them, so the moment's cooldown does not hold them back (the cap does).
 4. **Frequency cap** per customer across moments (``frequency_cap``). When the cap is full,
    a trigger of higher ``priority`` takes the place of open, still unused windows of lower
    priority: those are revoked (``superseded``) and stop counting. Triggers that fire at the
@@ -119,9 +120,11 @@ class ContactPolicy:
                 if closes_at is not None and until >= closes_at:
                     return Suppress("quiet_hours")
                 return Defer(until)
-        if spec.cooldown_ms is not None and any(
-            c[1] == m.name and at - c[0] < spec.cooldown_ms for c in state.contacts
-        ):
+        if (
+            spec.cooldown_ms is not None
+            and kind != "playbook_step"
+            and any(c[1] == m.name and at - c[0] < spec.cooldown_ms for c in state.contacts)
+        ):  # a sequence's steps follow their own trigger: the cooldown is between sequences, not within one
             return Suppress("cooldown")
         if self.cap is None:
             return Deliver(channels)

@@ -119,8 +119,17 @@ def uplift(
 
 
 def tally_key(outcome: TriggerOutcome, by_tier: bool) -> str:
-    """The row an outcome counts in: its moment, or its moment and tier."""
-    return f"{outcome.moment} / {outcome.tier or 'no tier'}" if by_tier else outcome.moment
+    """The row an outcome counts in: its moment (a sequence's step in a row of its own), and tier if asked.
+
+    >>> from datetime import UTC, datetime
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> step = TriggerOutcome(trigger_id="t", customer_id="c", moment="onboard", group="treated", triggered_at=at,
+    ...                       closed_at=at, converted=False, step=2, tier="monitor_only")
+    >>> tally_key(step, False), tally_key(step, True)
+    ('onboard / step 2', 'onboard / step 2 / monitor_only')
+    """
+    key = outcome.moment if outcome.step is None else f"{outcome.moment} / step {outcome.step}"
+    return f"{key} / {outcome.tier or 'no tier'}" if by_tier else key
 
 
 class OutcomeTally:

@@ -46,6 +46,7 @@ from momentstream.models.scorer import LABEL_TIMER, RESCORE_TIMER
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.triggers.delivery import DEFER_OWNER
 from momentstream.triggers.loop import LOOP_OWNER
+from momentstream.triggers.sequences import SEQUENCE_OWNER
 
 __all__ = [
     "MAX_ALIASES",
@@ -196,7 +197,8 @@ def adopt(into: CustomerState, alias: CustomerState, moments: Mapping[str, Compi
 
 
 def _take_held_and_open(into: CustomerState, alias: CustomerState) -> dict[tuple[str, int], int]:
-    """Triggers held over quiet hours and outcome windows still open, under new refs (by their old timer)."""
+    """Triggers held over quiet hours, outcome windows still open and sequences under way, under new refs (by
+    their old timer)."""
     owned: dict[tuple[str, int], int] = {}
     for ref, deferred in alias.deferred.items():
         into.next_deferral += 1
@@ -206,6 +208,10 @@ def _take_held_and_open(into: CustomerState, alias: CustomerState) -> dict[tuple
         into.next_open_ref += 1
         into.open_triggers[into.next_open_ref] = open_trigger
         owned[(LOOP_OWNER, ref)] = into.next_open_ref
+    for ref, sequence in alias.sequences.items():
+        into.next_sequence += 1
+        into.sequences[into.next_sequence] = sequence
+        owned[(SEQUENCE_OWNER, ref)] = into.next_sequence
     return owned
 
 
