@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from momentstream.core.clock import to_ms
+from momentstream.core.customer_view import customer_view, render_view
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.schema import (
     ERASURE_EVENT_TYPE,
@@ -196,3 +197,14 @@ def test_a_sequence_a_person_could_misread_is_refused(steps: str, field: str, wo
         parse_moments(moments(steps=steps))
     assert found.value.field is not None
     assert found.value.field.startswith(field)
+
+
+def test_a_person_looking_the_customer_up_sees_the_sequence_and_its_next_step() -> None:
+    engine = Engine(parse_moments(moments()), EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c")
+    engine.on_event(state, ev("s", "signup", timedelta(0)))
+    engine.on_tick(state, to_ms(T0 + 2 * DAY))
+    [sequence] = customer_view(engine, state)["sequences"]
+    assert (sequence["moment"], sequence["steps_sent"], sequence["next_step"], sequence["of"]) == ("onboard", 1, 2, 3)
+    assert sequence["next_due"] == (T0 + 3 * DAY).isoformat().replace("+00:00", "Z")
+    assert "sequence: onboard step 2 of 3 due" in render_view(customer_view(engine, state))

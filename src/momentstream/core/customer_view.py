@@ -16,6 +16,7 @@ from momentstream.core.schema import ms_to_datetime
 from momentstream.core.state import NEVER, CustomerState, EvidenceRow, MomentState
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.triggers.emit import indicator_names
+from momentstream.triggers.sequences import SEQUENCE_OWNER
 
 __all__ = ["customer_view", "render_view"]
 
@@ -70,6 +71,7 @@ def customer_view(engine: Engine, state: CustomerState) -> dict[str, Any]:
             }
             for at, moment, trigger_id, opens in state.contacts
         ],
+        "sequences": _sequences(engine, state),
         "held_for_quiet_hours": [
             {"moment": d.moment, "kind": d.kind, "fired_at": _iso(d.fired_at)} for d in state.deferred.values()
         ],
@@ -149,6 +151,20 @@ def _scores(engine: Engine, state: CustomerState) -> dict[str, dict[str, Any]]:
     return {name: {**doc, "at": _iso(at)} for name, doc in engine.scorer.scores_now(state, at).items()}
 
 
+def _sequences(engine: Engine, state: CustomerState) -> list[dict[str, Any]]:
+    """Playbook sequences under way: which trigger started each, the steps sent, and when the next is due."""
+    due = {t.ref: t.fire_at for t in state.timers.entries if t.moment == SEQUENCE_OWNER}
+    compiled = {m.name: m for m in engine.moments}
+    found = []
+    for ref, sequence in sorted(state.sequences.items()):
+        m = compiled.get(sequence.parent.moment)
+        of = len(m.spec.playbook.timed) if m is not None and m.spec.playbook is not None else None
+        found.append({"moment": sequence.parent.moment, "trigger_id": sequence.trigger_id,
+                      "steps_sent": sequence.sent, "next_step": sequence.next_step + 1, "of": of,
+                      "next_due": _iso(due[ref]) if ref in due else None})  # fmt: skip
+    return found
+
+
 def _signals(engine: Engine, state: CustomerState) -> dict[str, Any] | None:
     """The anomaly (and expected spend) a trigger would carry now, as of the customer's newest event."""
     if engine.scorer is None or state.scoring is None or state.max_seen <= NEVER:
@@ -213,6 +229,9 @@ def render_view(view: dict[str, Any]) -> str:
         )
     lines.append(f"consent: {consent}")
     lines += [f"contacted: {c['at']} {c['moment']} (trigger {c['trigger_id']})" for c in view["contacts"]]
+    lines += [f"sequence: {q['moment']} step {q['next_step']} of {q['of']} due {q['next_due']} "
+              f"({q['steps_sent']} sent; started by trigger {q['trigger_id']})"
+              for q in view.get("sequences", [])]  # fmt: skip
     lines += [
         f"held for quiet hours: {d['moment']} {d['kind']} fired {d['fired_at']}" for d in view["held_for_quiet_hours"]
     ]
