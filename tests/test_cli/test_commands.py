@@ -33,6 +33,10 @@ def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "Live uplift, from the outcomes the engine linked" in out
     assert (tmp_path / "loop_outcomes.jsonl").read_text().count("trigger_outcome") > 100
     assert (tmp_path / "uplift.svg").read_text().startswith("<svg")
+    assert "5. A scheduled sequence" in out
+    assert "cart_rescue / step 3" in out  # a row of uplift per step of the sequence
+    steps = [json.loads(line) for line in (tmp_path / "sequence_outcomes.jsonl").read_text().splitlines()]
+    assert {o["step"] for o in steps} == {None, 1, 2, 3}
 
 
 def test_replay_writes_triggers_and_reports_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

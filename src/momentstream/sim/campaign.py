@@ -44,6 +44,7 @@ from momentstream.core.engine import Engine
 from momentstream.core.schema import (
     FEEDBACK_EVENT_TYPE,
     Output,
+    SequenceStopped,
     TouchpointEvent,
     Trigger,
     TriggerOutcome,
@@ -94,6 +95,8 @@ ACTION_EFFECTS = {
     "lost_cause": {"email": 0.01, "call": 0.02},
 }
 """Effect of each action per segment (a trigger without an action has the segment's ``effect``, email's)."""
+STEP_EFFECT = 0.5
+"""What a later step of a playbook's sequence does, as a share of the segment's effect of the first contact."""
 CART_RATE = 0.12
 """Cart abandonments per customer per day."""
 
@@ -114,6 +117,8 @@ class TriggerRecord:
     x: dict[str, float] | None
     action: str | None = None
     converted: bool | None = None
+    step: int | None = None
+    """For a playbook step's trigger: which step of its sequence."""
 
 
 @dataclass(slots=True)
@@ -123,6 +128,8 @@ class CampaignRun:
     triggers: list[TriggerRecord] = field(default_factory=list)
     outcomes: list[TriggerOutcome] = field(default_factory=list)
     events: int = 0
+    stopped: list[SequenceStopped] = field(default_factory=list)
+    """Playbook sequences that ended early (a purchase met their ``stop_if``)."""
 
 
 def run_campaign(engine: Engine, customers: int = 2_000, days: int = 120, seed: int = 7) -> CampaignRun:
@@ -167,13 +174,16 @@ def run_campaign(engine: Engine, customers: int = 2_000, days: int = 120, seed: 
 def _observe(output: Output, runner: ReplayRunner, engine: Engine, who: dict[str, Segment], rng: random.Random,
              push: Callable[..., None], run: CampaignRun, by_id: dict[str, TriggerRecord]) -> None:  # fmt: skip
     """React to one engine output: contact and maybe buy after a trigger; note outcomes."""
+    if isinstance(output, SequenceStopped):
+        run.stopped.append(output)
+        return
     if isinstance(output, TriggerOutcome):
         run.outcomes.append(output)
         record = by_id.get(output.trigger_id)
         if record is not None:
             record.converted = output.converted
         return
-    if not isinstance(output, Trigger | TriggerSuppressed) or output.kind != "match":
+    if not isinstance(output, Trigger | TriggerSuppressed) or output.kind not in ("match", "playbook_step"):
         return
     segment = who[output.customer_id]
     state = runner.states.get(output.customer_id)
@@ -185,8 +195,9 @@ def _observe(output: Output, runner: ReplayRunner, engine: Engine, who: dict[str
     decision, predicted = (uplift.decision, uplift.predicted) if uplift else (None, None)
     action = output.action.name if isinstance(output, Trigger) and output.action else None
     effect = ACTION_EFFECTS[segment.name].get(action, segment.effect) if action else segment.effect
+    step = output.sequence.step if isinstance(output, Trigger) and output.sequence is not None else None
     record = TriggerRecord(output.trigger_id, output.customer_id, segment.name, effect, at, holdout,
-                           contacted, decision, predicted, x, action)  # fmt: skip
+                           contacted, decision, predicted, x, action, step=step)  # fmt: skip
     run.triggers.append(record)
     by_id[record.trigger_id] = record
     if isinstance(output, TriggerSuppressed):
@@ -195,6 +206,9 @@ def _observe(output: Output, runner: ReplayRunner, engine: Engine, who: dict[str
     if contacted:
         push(output.customer_id, FEEDBACK_EVENT_TYPE, when + timedelta(hours=1), "crm",
              trigger_id=output.trigger_id, decision="taken")  # fmt: skip
-    chance = segment.base + (effect if contacted else 0.0)
+    # A cart's own chance of a purchase is drawn once, at its trigger; a later step of the playbook's sequence only
+    # adds what that contact does (its segment's effect, halved: a reminder moves people less than the first touch).
+    first = output.kind == "match"
+    chance = (segment.base if first else 0.0) + (effect * (1.0 if first else STEP_EFFECT) if contacted else 0.0)
     if rng.random() < chance:
         push(output.customer_id, "purchase", when + timedelta(hours=rng.uniform(2, 160)))
