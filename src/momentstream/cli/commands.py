@@ -18,6 +18,7 @@ from momentstream.cli.argtypes import ConfigurationError, moments_options, posit
 from momentstream.cli.demo_options import DemoOptions
 from momentstream.cli.discover import add_discover_command
 from momentstream.cli.input_options import add_input_options
+from momentstream.cli.journeys import add_journeys_command
 from momentstream.cli.kafka import KAFKA_COMMANDS, add_kafka_commands
 from momentstream.cli.profile import add_profile_command
 from momentstream.cli.replay import add_replay_command
@@ -46,6 +47,8 @@ examples:
   momentstream replay events.jsonl -c moments.yaml -o triggers.jsonl --rejects rejects.jsonl
   momentstream discover events.jsonl --outcome purchase --within 30d --intervention outreach \
       --split 2026-04-01 -o discovered.yaml   find moments and windows in a history, backtest them
+  momentstream journeys events.jsonl --top 5% --by 'value within 180d' -o map.html
+                                                     how the best customers got there, and who is on the way
   momentstream check moments.yaml                    validate a moments file
   momentstream profile events.jsonl                  your event types against what the moments need
   momentstream schema -o schemas/                    JSON Schema of events and triggers
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_uplift_report(reports)
     add_shadow_report(reports)
     add_discover_command(sub)
+    add_journeys_command(sub)
     add_profile_command(sub)
     add_kafka_commands(sub)
     _verbose_everywhere(parser)
@@ -178,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _COMMANDS = {
     "discover": "momentstream.cli.runners:discover",
+    "journeys": "momentstream.cli.journeys:run_journeys_command",
     "profile": "momentstream.cli.profile:run_profile",
     "demo": "momentstream.cli.runners:demo",
     "replay": "momentstream.cli.replay:run_replay",
