@@ -39,7 +39,7 @@ bench-kafka: $(STAMP)
 bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/peers.py
 
-# Discovery's pages screenshotted in headless Chromium (docs/pictures/); needs chromium.
+# Discovery's pages and the journey map screenshotted in headless Chromium (docs/pictures/); needs chromium.
 pictures: $(STAMP)
 	deploy/pictures.sh
 

@@ -37,6 +37,9 @@ def test_demo_prints_the_story(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "cart_rescue / step 3" in out  # a row of uplift per step of the sequence
     steps = [json.loads(line) for line in (tmp_path / "sequence_outcomes.jsonl").read_text().splitlines()]
     assert {o["step"] for o in steps} == {None, 1, 2, 3}
+    assert "6. How the best customers got there" in out
+    assert "the map's best that held: education_view, then feature_success" in out
+    assert (tmp_path / "journeys.html").read_text().count("<svg") == 2
 
 
 def test_replay_writes_triggers_and_reports_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,9 @@
 4. close the loop in a world that answers back: outcomes linked to triggers, live uplift, and
    contact decided by uplift (:mod:`momentstream.cli.demo_loop`);
 5. the same world with a scheduled sequence of three steps, and what each step adds
-   (:mod:`momentstream.cli.demo_sequence`).
+   (:mod:`momentstream.cli.demo_sequence`);
+6. a journey map of another history's best customers, whose early path was planted
+   (:mod:`momentstream.cli.demo_journeys`).
 
 Every input and output is written to files so the same run can be replayed by hand.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from momentstream.cli.demo_discovery import discovery_act, seeds_from
+from momentstream.cli.demo_journeys import journeys_act
 from momentstream.cli.demo_loop import loop_act
 from momentstream.cli.demo_options import DemoOptions
 from momentstream.cli.demo_sequence import sequence_act
@@ -88,6 +91,7 @@ def run_demo(options: DemoOptions, engine: Engine, stream: TextIO) -> ReplaySumm
     stream.write(f"\nReplay it yourself: momentstream replay {act.later_path} -o {out / 'replayed.jsonl'}\n\n")
     loop_act(options.customers, options.seed, out, stream)
     sequence_act(options.customers, options.seed, out, stream)
+    journeys_act(options.customers, options.seed, out, stream)
     return summary
 
 
