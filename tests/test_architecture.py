@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "momentstream.core.identity", "momentstream.core.customer_view")),
     ("ops", ("momentstream.ops",)),
     ("replay runtime", ("momentstream.runtime", "momentstream.runtime.replay")),
-    ("discovery and simulators", ("momentstream.discovery", "momentstream.sim")),
+    ("discovery and simulators", ("momentstream.discovery", "momentstream.journeys", "momentstream.sim")),
     ("kafka runtime", ("momentstream.runtime.kafka",)),
     ("commands", ("momentstream.cli", "momentstream.__main__")),
     ("development tools", ("momentstream.devtools",)),
