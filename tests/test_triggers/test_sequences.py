@@ -175,6 +175,15 @@ def test_an_erasure_ends_the_sequence_and_a_changed_moment_stops_it() -> None:
     [stopped] = [o for o in outputs if isinstance(o, SequenceStopped)]
     assert (stopped.reason, stopped.steps_sent, stopped.steps_left) == ("moment_changed", 0, 3)
     assert not steps_of(outputs)
+    shorter = "      steps:\n        - {say: Nudge, at: 1d}\n"  # the same version, fewer steps: no step past the end
+    engine = Engine(parse_moments(moments()), EngineConfig(allowed_lateness_ms=0))
+    state = engine.new_state("c")
+    engine.on_event(state, ev("s", "signup", timedelta(0)))
+    engine.on_tick(state, to_ms(T0 + 2 * DAY))
+    engine.replace_moments(parse_moments(moments(steps=shorter)))
+    outputs = engine.on_tick(state, to_ms(T0 + 10 * DAY)).outputs
+    [stopped] = [o for o in outputs if isinstance(o, SequenceStopped)]
+    assert (stopped.reason, stopped.steps_sent) == ("moment_changed", 1)
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,12 @@ class Sequences:
         if sequence is None:
             return
         m = self._by_name.get(sequence.parent.moment)
-        if m is None or m.version != sequence.parent.version or m.spec.playbook is None:
+        if (
+            m is None
+            or m.version != sequence.parent.version
+            or m.spec.playbook is None
+            or sequence.next_step >= len(m.spec.playbook.timed)
+        ):  # a reload changed it (even at one version)
             self._stop(state, ref, sequence, "moment_changed", fire_at, outputs)
             return
         trigger = step_trigger(m, state, sequence, fire_at)
