@@ -61,14 +61,20 @@ REVOCATION_SCHEMA = revocation_schema(strict=True)
 
 
 def without_score(doc: dict[str, Any]) -> dict[str, Any]:
-    """A trigger minus its score: scores come from models whose learning order differs per runtime."""
+    """A trigger minus what models say: scores and the expected spend come from models whose learning order
+    differs per runtime. The anomaly stays: it is the customer's own rhythm, the same in every runtime."""
     assert doc["score"] is None or {"objective", "score", "tier", "owner", "reasons"} <= set(doc["score"])
-    return {k: v for k, v in doc.items() if k != "score"}
+    found = {k: v for k, v in doc.items() if k != "score"}
+    if found.get("signals") is not None:
+        found["signals"] = {k: v for k, v in found["signals"].items() if k != "value"}
+    return found
 
 
-def replay_triggers(events: list[TouchpointEvent], moments: Path | None = None) -> dict[str, dict[str, Any]]:
+def replay_triggers(
+    events: list[TouchpointEvent], moments: Path | None = None, scoring: bool = True
+) -> dict[str, dict[str, Any]]:
     """What the replay runner emits for the same events (input ends at the last event time)."""
-    runner = ReplayRunner(default_engine(moments))
+    runner = ReplayRunner(default_engine(moments, scoring=scoring))
     outputs = list(runner.run(events))
     return {o.trigger_id: without_score(o.model_dump(mode="json")) for o in outputs if isinstance(o, Trigger)}
 
