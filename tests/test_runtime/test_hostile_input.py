@@ -132,10 +132,11 @@ def hostile_stream(draw: st.DrawFn) -> tuple[list[bytes], list[int]]:
 
 
 def crm_view(outputs: list[Any]) -> dict[str, dict[str, Any]]:
-    """Good customers' triggers, without the score (shared models also learn from valid mutants)."""
+    """Good customers' triggers, without what models say (shared models also learn from valid mutants): the
+    score and the expected spend. The anomaly stays: it is the customer's own rhythm."""
     good = good_customers()
-    return {o.trigger_id: o.model_dump(mode="json", exclude={"score"}) for o in outputs
-            if isinstance(o, Trigger) and o.customer_id in good}  # fmt: skip
+    return {o.trigger_id: o.model_dump(mode="json", exclude={"score": True, "signals": {"value": True}})
+            for o in outputs if isinstance(o, Trigger) and o.customer_id in good}  # fmt: skip
 
 
 # -- the replay reader and runner ------------------------------------------------------------------

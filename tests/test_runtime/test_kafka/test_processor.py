@@ -33,9 +33,11 @@ def raw(event: TouchpointEvent) -> bytes:
 
 
 def unscored(trigger: Trigger) -> Trigger:
-    """Scores depend on the order models learned in, which partitioning changes; the rest must not."""
+    """Scores (and the expected spend) depend on the order models learned in, which partitioning changes; the rest,
+    the anomaly included, must not."""
     assert trigger.score is not None
-    return trigger.model_copy(update={"score": None})
+    signals = trigger.signals.model_copy(update={"value": None}) if trigger.signals is not None else None
+    return trigger.model_copy(update={"score": None, "signals": signals})
 
 
 def replay_triggers(events: list[TouchpointEvent]) -> dict[str, Trigger]:
