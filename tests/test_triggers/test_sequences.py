@@ -217,3 +217,12 @@ def test_a_person_looking_the_customer_up_sees_the_sequence_and_its_next_step() 
     assert (sequence["moment"], sequence["steps_sent"], sequence["next_step"], sequence["of"]) == ("onboard", 1, 2, 3)
     assert sequence["next_due"] == (T0 + 3 * DAY).isoformat().replace("+00:00", "Z")
     assert "sequence: onboard step 2 of 3 due" in render_view(customer_view(engine, state))
+
+
+def test_a_steps_instruction_quotes_the_channel_it_may_use() -> None:
+    steps = "      steps:\n        - {say: 'Write by {channel}', at: 1d}\n"
+    outputs = run([ev("s", "signup", timedelta(0))], moments(extra="    channels: [email]\n", steps=steps))
+    [step] = steps_of(outputs)
+    assert step.channels == ["email"]
+    assert step.playbook is not None
+    assert step.playbook.steps == ["Write by email"]

@@ -413,9 +413,11 @@ class Engine(IdentitySteps):
             if self.loop.active:  # a trigger it superseded closes its outcome window unrecorded
                 self.loop.forget(state, [o for o in outputs[before:] if isinstance(o, TriggerRevoked)])
             sent = outputs[-1] if outputs else None
-            if self.sequences.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
+            if not (isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id):
+                continue  # suppressed or held over quiet hours: nothing reached the CRM
+            if self.sequences.active:
                 self.sequences.start(state, sent)
-            if self.loop.active and isinstance(sent, Trigger) and sent.trigger_id == scored.trigger_id:
+            if self.loop.active:
                 timer = self.loop.on_sent(state, sent, x, outputs)
                 if timer is not None:
                     state.timers.schedule(*timer)

@@ -26,7 +26,7 @@ from momentstream.core.state import Contact, CustomerState, DeferredTrigger
 from momentstream.patterns.nfa import CompiledMoment
 from momentstream.triggers.emit import deferred_trigger, is_held_out, to_deferred
 from momentstream.triggers.playbook import render_playbook
-from momentstream.triggers.policy import ContactPolicy, Defer, Suppress
+from momentstream.triggers.policy import ContactPolicy, Defer, Deliver, Suppress
 
 __all__ = ["DEFER_OWNER", "DEFER_TIMER", "Delivery", "suppressed"]
 
@@ -66,14 +66,7 @@ class Delivery:
         if isinstance(decision, Defer):
             self._defer(state, m, trigger, decision.until, outputs)
             return
-        for contact in decision.supersede:
-            self._supersede(state, contact, trigger, outputs)
-        if decision.channels is not None:
-            trigger = trigger.model_copy(update={"channels": decision.channels})
-        if m.spec.playbook is not None:
-            trigger = trigger.model_copy(update={"playbook": render_playbook(m.spec.playbook, trigger)})
-        self._remember_contact(state, (at, m.name, trigger.trigger_id, to_ms(window.opens_at) if window else -1))
-        outputs.append(trigger)
+        trigger = self._send(state, m, trigger, decision, outputs)
         after = max(to_ms(e.ts) for e in trigger.evidence)
         if trigger.kind == "match" and m.end_absence_bits:
             state.revocable.append((trigger.trigger_id, m.name, trigger.kind, after, at))
@@ -92,17 +85,23 @@ class Delivery:
             outputs.append(suppressed(trigger, decision.reason))
             return decision
         if isinstance(decision, Defer):
-            outputs.append(TriggerDeferred(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
-                                           moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
-                                           until=ms_to_datetime(decision.until)))  # fmt: skip
+            outputs.append(_deferred_record(trigger, decision.until))
             return decision
+        return self._send(state, m, trigger, decision, outputs)
+
+    def _send(self, state: CustomerState, m: CompiledMoment, trigger: Trigger, decision: Deliver,
+              outputs: list[Output]) -> Trigger:  # fmt: skip
+        """Carry out a decision to deliver: supersede what it replaces, keep the allowed channels, fill the
+        playbook (after the channels, which it may quote), remember the contact, emit; the trigger as sent."""
         for contact in decision.supersede:
             self._supersede(state, contact, trigger, outputs)
-        update: dict[str, object] = {"playbook": render_playbook(m.spec.playbook, trigger)} if m.spec.playbook else {}
         if decision.channels is not None:
-            update["channels"] = decision.channels
-        trigger = trigger.model_copy(update=update)
-        self._remember_contact(state, (at, m.name, trigger.trigger_id, -1))
+            trigger = trigger.model_copy(update={"channels": decision.channels})
+        if m.spec.playbook is not None:
+            trigger = trigger.model_copy(update={"playbook": render_playbook(m.spec.playbook, trigger)})
+        window = trigger.window
+        self._remember_contact(state, (to_ms(trigger.emitted_at), m.name, trigger.trigger_id,
+                                       to_ms(window.opens_at) if window else -1))  # fmt: skip
         outputs.append(trigger)
         return trigger
 
@@ -122,9 +121,7 @@ class Delivery:
         state.next_deferral += 1
         state.deferred[state.next_deferral] = to_deferred(m, trigger)
         state.timers.schedule(until, DEFER_TIMER, DEFER_OWNER, state.next_deferral)
-        outputs.append(TriggerDeferred(trigger_id=trigger.trigger_id, customer_id=trigger.customer_id,
-                                       moment=trigger.moment, kind=trigger.kind, at=trigger.emitted_at,
-                                       until=ms_to_datetime(until)))  # fmt: skip
+        outputs.append(_deferred_record(trigger, until))
 
     def release(self, state: CustomerState, held: DeferredTrigger, now: int, outputs: list[Output]) -> Trigger | None:
         """Quiet hours are over: the held trigger, to fire again, unless its window is gone or used (audited)."""
@@ -188,6 +185,18 @@ class Delivery:
                                           late_event_ts=event.ts, holdout=holdout))  # fmt: skip
             state.revocable.remove(entry)
         return revoked
+
+
+def _deferred_record(trigger: Trigger, until: int) -> TriggerDeferred:
+    """The audit record of a trigger held until ``until`` (the end of quiet hours)."""
+    return TriggerDeferred(
+        trigger_id=trigger.trigger_id,
+        customer_id=trigger.customer_id,
+        moment=trigger.moment,
+        kind=trigger.kind,
+        at=trigger.emitted_at,
+        until=ms_to_datetime(until),
+    )
 
 
 def suppressed(trigger: Trigger, reason: str, score: Score | None = None) -> TriggerSuppressed:
