@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ops", ("momentstream.ops",)),
     ("replay runtime", ("momentstream.runtime", "momentstream.runtime.replay")),
     ("discovery and simulators", ("momentstream.discovery", "momentstream.journeys", "momentstream.sim")),
+    ("spark runtime", ("momentstream.spark",)),
     ("kafka runtime", ("momentstream.runtime.kafka",)),
     ("commands", ("momentstream.cli", "momentstream.__main__")),
     ("development tools", ("momentstream.devtools",)),
@@ -38,9 +39,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 """Lowest first. The engine sits above the three packages whose work it orders, the values they share below them."""
 
-CLIENT_LIBRARIES = ("faust", "mode", "kafka", "confluent_kafka", "aiokafka", "prometheus_client", "rocksdict", "docker")
-"""Only ops, the Kafka runtime, the commands and the development tools may import these."""
-CLIENT_LAYERS = ("ops", "kafka runtime", "commands", "development tools")
+CLIENT_LIBRARIES = ("faust", "mode", "kafka", "confluent_kafka", "aiokafka", "prometheus_client", "rocksdict", "docker",
+                    "pyspark")  # fmt: skip
+"""Only ops, the Kafka and Spark runtimes, the commands and the development tools may import these."""
+CLIENT_LAYERS = ("ops", "spark runtime", "kafka runtime", "commands", "development tools")
 MAX_LINES = 500
 
 

@@ -78,7 +78,7 @@ def test_a_table_is_bucketed_by_the_events_it_holds_not_by_its_smaller_size(
         write_events(events, out)
     mapping = write_export(events, export)
     monkeypatch.setattr(history_module, "BUCKET_BYTES", jsonl.stat().st_size // 20)  # 20 buckets of JSON lines
-    monkeypatch.setattr(history_module, "_EVENTS_PER_BUCKET", len(events) // 20)
+    monkeypatch.setattr(history_module, "EVENTS_PER_BUCKET", len(events) // 20)
     fmt = InputFormat(columns=ColumnMap.parse(mapping[1]))
     from_json = load_history(jsonl, tmp_path / "a")
     from_csv = load_history(export, tmp_path / "b", input_format=fmt)

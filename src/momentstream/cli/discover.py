@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from momentstream.cli.argtypes import positive_duration, positive_int
 from momentstream.cli.input_options import add_input_options, input_format
+from momentstream.cli.spark_options import add_engine_options, spark_loader
 from momentstream.core.clock import parse_instant, to_ms
 from momentstream.data import bundled_moments_path
 
@@ -124,6 +125,7 @@ def add_discover_command(sub: Any) -> None:
     p.add_argument("--workers", type=positive_int, help="processes for the engine counts (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     add_input_options(p)
+    add_engine_options(p)
 
 
 def _anchor(name: str, path: Path | None) -> Anchor:
@@ -174,7 +176,7 @@ def run_discover(args: argparse.Namespace) -> int:
     options = options_from(args)
     rejects = args.rejects.open("w") if args.rejects else None
     try:
-        result = discover(args.events, options, rejects)
+        result = discover(args.events, options, rejects, load=spark_loader(args))
     finally:
         if rejects is not None:
             rejects.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from momentstream.cli.argtypes import positive_duration
 from momentstream.cli.input_options import add_input_options, input_format
+from momentstream.cli.spark_options import add_engine_options, spark_loader
 
 __all__ = ["JOURNEYS_HELP", "add_journeys_command", "run_journeys_command"]
 
@@ -67,6 +68,7 @@ def add_journeys_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
     journeys.add_argument("--report", type=Path, help="write the figures as JSON")
     journeys.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     add_input_options(journeys)
+    add_engine_options(journeys)
 
 
 def run_journeys_command(args: argparse.Namespace) -> int:
@@ -81,7 +83,7 @@ def run_journeys_command(args: argparse.Namespace) -> int:
             keep_outcome_events=args.keep_outcome_events, html_out=args.output, moments_out=args.moments,
             report_out=args.report, input_format=input_format(args), progress=not args.quiet,
         )  # fmt: skip
-        run_journeys(options, sys.stdout)
+        run_journeys(options, sys.stdout, load=spark_loader(args))
     except (JourneyError, ValueError) as err:
         print(f"momentstream: {err}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from momentstream.cli.argtypes import (
 )
 from momentstream.cli.input_options import add_input_options, input_format, no_valid_event
 from momentstream.cli.profile import moment_of, needs_of, unserved, vocabulary_warnings
+from momentstream.cli.spark_options import add_engine_options
 from momentstream.core.clock import format_duration, parse_instant
 from momentstream.ops.textable import format_table
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
@@ -77,6 +78,7 @@ def add_replay_command(sub: Any) -> None:
     )
     quiet_option(replay)
     add_input_options(replay)
+    add_engine_options(replay)
 
 
 def _skew(text: str) -> int | None:
@@ -128,6 +130,10 @@ def run_replay(args: argparse.Namespace) -> int:
     from momentstream.models.scorer import PoisonedModelError
     from momentstream.runtime.replay.runner import replay_file
 
+    if args.engine == "spark":
+        from momentstream.cli.replay_spark import run_spark_replay
+
+        return run_spark_replay(args)
     objectives = _objectives_beside(args)
     engine = default_engine(args.moments, args.lateness, objectives, not args.no_scoring, args.idle_ttl,
                             only_bound=args.models_out is None)  # fmt: skip

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from multiprocessing import get_context
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgpack
 
@@ -29,15 +32,25 @@ from momentstream.runtime.sources import Reject
 
 __all__ = [
     "BUCKET_BYTES",
+    "EVENTS_PER_BUCKET",
     "MAX_EVENTS_PER_CUSTOMER",
     "STRAY_GAP_DAYS",
     "STRAY_SHARE",
     "CustomerHistory",
     "History",
+    "bucket_count",
+    "bulk_of",
+    "count_reject",
     "customer_hash",
+    "customer_history",
+    "event_row",
     "load_history",
     "read_bucket",
+    "time_resolution",
 ]
+
+R = TypeVar("R")
+S = TypeVar("S")
 
 BUCKET_BYTES = 24 * 1024 * 1024
 """Input bytes per bucket (about 100,000 events): one bucket is what discovery holds in memory."""
@@ -83,7 +96,7 @@ class History:
     over_cap_events: int = 0
     """Their events beyond the cap, left out of discovery."""
     stray: int = 0
-    """Valid events far before or after the bulk of the history, left out of discovery (see :func:`_bulk`)."""
+    """Valid events far before or after the bulk of the history, left out of discovery (see :func:`bulk_of`)."""
     resolution_ms: int = _DAY_MS
     """The finest unit the event times use (a day when every event is at midnight UTC, as in daily exports;
     a second, or a millisecond, for live data): no gap or silence finer than it means anything."""
@@ -93,17 +106,66 @@ class History:
         for bucket in self.buckets:
             yield from read_bucket(bucket, start_ms, end_ms)
 
+    def order_key(self, customer_id: str) -> tuple[int, str]:
+        """Where :meth:`customers_in` meets a customer (by bucket, then id): results gathered in another order are
+        put back in this one, so every engine sees customers in the same order."""
+        return customer_hash(customer_id) % max(1, len(self.buckets)), customer_id
 
-_EVENTS_PER_BUCKET = 100_000
+    def each_bucket(self, work: Callable[[Iterator[CustomerHistory]], R], start_ms: int, end_ms: int, *,
+                    label: str, progress: bool = False, workers: int | None = None) -> Iterator[R]:  # fmt: skip
+        """``work`` over each bucket's customers with events in the period, the results in bucket order: buckets
+        run in worker processes, so a two-core machine uses both cores (Spark's history runs them on its
+        executors). ``work`` must pickle: a module-level function, or a partial of one."""
+        jobs = [(work, bucket, start_ms, end_ms) for bucket in self.buckets]
+        meter = Progress(f"{label} (buckets)", len(jobs), enabled=progress)
+        processes = workers if workers is not None else min(2, os.cpu_count() or 1, len(jobs))
+        if processes <= 1:
+            results: Iterable[R] = map(_bucket_work, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(processes, mp_context=get_context("fork"))
+            results = pool.map(_bucket_work, jobs)
+        try:
+            for done, result in enumerate(results, start=1):
+                yield result
+                meter.update(done)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        meter.finish(len(jobs))
+
+    def first_searched(self, searched: Callable[[str], bool], start_ms: int, end_ms: int, limit: int,
+                       work: Callable[[CustomerHistory], S], *, progress: bool = False) -> list[S]:  # fmt: skip
+        """``work`` on the first ``limit`` customers with events in the period that ``searched`` takes, in the
+        order of :meth:`customers_in` (by bucket, then id): discovery's search sample."""
+        out: list[S] = []
+        meter = Progress("sampling customers", limit, enabled=progress)
+        for customer in self.customers_in(start_ms, end_ms):
+            if not searched(customer.customer_id):
+                continue
+            out.append(work(customer))
+            meter.update(len(out))
+            if len(out) >= limit:
+                break
+        meter.finish(len(out))
+        return out
+
+
+def _bucket_work(job: tuple[Callable[[Iterator[CustomerHistory]], R], Path, int, int]) -> R:
+    work, bucket, start_ms, end_ms = job
+    return work(read_bucket(bucket, start_ms, end_ms))
+
+
+EVENTS_PER_BUCKET = 100_000
 """What :data:`BUCKET_BYTES` of JSON lines hold: a table (CSV, Parquet) is bucketed by its rows instead, so a
 bucket holds as many events whatever the file they came from (CDNOW is 10.6 MB as JSON lines, 0.5 MB as Parquet)."""
 
 
-def _bucket_count(path: str | Path, fmt: InputFormat | None = None) -> int:
+def bucket_count(path: str | Path, fmt: InputFormat | None = None) -> int:
     if str(path) == "-":
         return 64
     rows = estimated_rows(path, fmt)
-    size = Path(path).stat().st_size if rows is None else rows * BUCKET_BYTES // _EVENTS_PER_BUCKET
+    size = Path(path).stat().st_size if rows is None else rows * BUCKET_BYTES // EVENTS_PER_BUCKET
     return max(2, min(_MAX_BUCKETS, -(-size // BUCKET_BYTES)))
 
 
@@ -118,7 +180,7 @@ def _bucket_of(customer_id: str, n: int) -> int:
     return customer_hash(customer_id) % n
 
 
-def _row(event: TouchpointEvent) -> list[Any]:
+def event_row(event: TouchpointEvent) -> list[Any]:
     offset = event.ts.utcoffset()
     seconds = int(offset.total_seconds()) if offset is not None else 0
     return [event.customer_id, event.event_id, event.type, event.channel, to_ms(event.ts), seconds,
@@ -154,7 +216,7 @@ def load_history(
     A customer's events beyond ``max_per_customer`` (in file order) are counted, not kept: one
     bot with millions of events must not hold a bucket's worth of memory on its own.
     """
-    n = buckets or _bucket_count(path, input_format)
+    n = buckets or bucket_count(path, input_format)
     workdir.mkdir(parents=True, exist_ok=True)
     paths = [workdir / f"bucket-{i:03d}.msgpack" for i in range(n)]
     history = History(paths)
@@ -165,19 +227,19 @@ def load_history(
     try:
         for number, item in read_input(path, input_format):
             if isinstance(item, Reject):
-                _reject(history, item, rejects)
+                count_reject(history, item, rejects)
                 continue
             ts = to_ms(item.ts)
             history.events += 1
             history.types[item.type] += 1
             history.days[ts // _DAY_MS] += 1
             if ts % history.resolution_ms:
-                history.resolution_ms = _resolution(ts)
+                history.resolution_ms = time_resolution(ts)
             per_customer[item.customer_id] += 1
             if per_customer[item.customer_id] > max_per_customer:
                 history.over_cap_events += 1  # a bot or a shared test id: counted, not held
                 continue
-            files[_bucket_of(item.customer_id, n)].write(packer.pack(_row(item)))
+            files[_bucket_of(item.customer_id, n)].write(packer.pack(event_row(item)))
             if number % 4096 == 0:
                 meter.update(number)
         meter.finish(history.events + history.rejected)
@@ -186,20 +248,21 @@ def load_history(
             f.close()
     history.customers = len(per_customer)
     history.over_cap_customers = sum(1 for count in per_customer.values() if count > max_per_customer)
-    history.start_ms, history.end_ms, history.stray = _bulk(history.days)
+    history.start_ms, history.end_ms, history.stray = bulk_of(history.days)
     return history
 
 
-def _resolution(ts: int) -> int:
+def time_resolution(ts: int) -> int:
     """The coarsest of a day, an hour, a minute, a second and a millisecond that ``ts`` is a whole multiple of.
 
-    >>> _resolution(86_400_000 * 3), _resolution(86_400_000 + 7_200_000), _resolution(61_000), _resolution(1)
+    >>> day, hour = 86_400_000, 3_600_000
+    >>> time_resolution(day * 3), time_resolution(day + 2 * hour), time_resolution(61_000), time_resolution(1)
     (86400000, 3600000, 1000, 1)
     """
     return next(unit for unit in _UNITS_MS if ts % unit == 0)
 
 
-def _bulk(days: Counter[int]) -> tuple[int, int, int]:
+def bulk_of(days: Counter[int]) -> tuple[int, int, int]:
     """First and last event time (ms) of the bulk of the history, and how many events lie outside it.
 
     A handful of events dated far from the rest (a 2199 typo, a 1970 default) would stretch the
@@ -224,7 +287,7 @@ def _bulk(days: Counter[int]) -> tuple[int, int, int]:
     return ordered[first] * _DAY_MS, (ordered[last] + 1) * _DAY_MS - 1, total - kept
 
 
-def _reject(history: History, item: Reject, rejects: IO[str] | None) -> None:
+def count_reject(history: History, item: Reject, rejects: IO[str] | None) -> None:
     history.rejected += 1
     history.reject_reasons[item.reason] += 1
     if rejects is not None:
@@ -240,13 +303,18 @@ def read_bucket(path: Path, start_ms: int = -(2**62), end_ms: int = 2**62) -> It
             if start_ms <= row[4] < end_ms:
                 grouped.setdefault(row[0], []).append(row)
     for customer_id in sorted(grouped):
-        rows = grouped.pop(customer_id)
-        rows.sort(key=lambda r: r[4])  # stable: equal times keep their arrival order
-        seen: set[str] = set()
-        events = []
-        for row in rows:
-            if row[1] in seen:
-                continue
-            seen.add(row[1])
-            events.append(_event(row))
-        yield CustomerHistory(customer_id, events)
+        yield customer_history(customer_id, grouped.pop(customer_id))
+
+
+def customer_history(customer_id: str, rows: list[list[Any]]) -> CustomerHistory:
+    """One customer from their stored rows in arrival order: sorted by time (stable: equal times keep arrival
+    order), the first of each event id kept. Every engine that groups a history by customer builds it here."""
+    rows.sort(key=lambda r: r[4])
+    seen: set[str] = set()
+    events = []
+    for row in rows:
+        if row[1] in seen:
+            continue
+        seen.add(row[1])
+        events.append(_event(row))
+    return CustomerHistory(customer_id, events)

@@ -15,9 +15,10 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,9 +43,8 @@ from momentstream.discovery.verify import Finding, candidate_spec, describe, fin
 from momentstream.patterns.predicates import Predicate
 from momentstream.patterns.spec import EventStep, KOfNStep, MomentSpec, WindowSpec
 from momentstream.runtime.inputs import InputFormat
-from momentstream.runtime.progress import Progress
 
-__all__ = ["Anchor", "DiscoverOptions", "Discovery", "discover"]
+__all__ = ["Anchor", "DiscoverOptions", "Discovery", "HistoryLoader", "discover"]
 
 logger = logging.getLogger(__name__)
 _D = 86_400_000
@@ -155,10 +155,16 @@ class _Clock:
         return now
 
 
-def discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None = None) -> Discovery:
-    """Run every stage over the events file (JSON lines, ``-`` for stdin)."""
+HistoryLoader = Callable[..., History]
+"""Reads a history as :func:`~momentstream.discovery.history.load_history` does (same arguments): the local one,
+or Spark's (:mod:`momentstream.spark.history`), whose history runs the counting on executors."""
+
+
+def discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None = None,
+             load: HistoryLoader = load_history) -> Discovery:  # fmt: skip
+    """Run every stage over the events file (JSON lines, ``-`` for stdin), read by ``load``."""
     with _workdir(options.workdir) as workdir:
-        return _discover(events, options, rejects, workdir)
+        return _discover(events, options, rejects, workdir, load)
 
 
 @contextmanager
@@ -170,10 +176,11 @@ def _workdir(given: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None, workdir: Path) -> Discovery:
+def _discover(events: str | Path, options: DiscoverOptions, rejects: IO[str] | None, workdir: Path,
+              load: HistoryLoader) -> Discovery:  # fmt: skip
     clock = _Clock()
     started = time.perf_counter()
-    history = load_history(events, workdir, rejects=rejects, progress=options.progress,
+    history = load(events, workdir, rejects=rejects, progress=options.progress,
                            input_format=options.input_format)  # fmt: skip
     started = clock.stage("read", started)
     if history.events:
@@ -315,17 +322,9 @@ def _timing(discovery: Discovery, timed: list[tuple[Anchor, DelayCurve]], option
 def _sample(history: History, train: Period, options: DiscoverOptions, intervention: Predicate | None,
             split: CustomerSplit) -> list[CustomerSample]:  # fmt: skip
     """Stage one's customers: the search's share of them (random by hash), up to the sample size."""
-    samples: list[CustomerSample] = []
-    meter = Progress("sampling customers", options.sample_customers, enabled=options.progress)
-    for customer in history.customers_in(train.start_ms, train.end_ms):
-        if not split.searched(customer.customer_id):
-            continue
-        samples.append(sample_customer(customer, options.outcome, intervention, train.end_ms))
-        meter.update(len(samples))
-        if len(samples) >= options.sample_customers:
-            break
-    meter.finish(len(samples))
-    return samples
+    work = partial(sample_customer, outcome=options.outcome, intervention=intervention, end_ms=train.end_ms)
+    return history.first_searched(split.searched, train.start_ms, train.end_ms, options.sample_customers, work,
+                                  progress=options.progress)  # fmt: skip
 
 
 def _written(best: list[Finding], window: TimingWindow | None, given: Anchor | None,

@@ -4,36 +4,33 @@ Each bucket of the history is one job: its customers are fed, one at a time and 
 order, through an :class:`~momentstream.core.engine.Engine` built from the moments' specs (the
 same code path as replay and the worker), then a final tick at the period's end fires what
 is due. The first trigger per customer and moment is labelled with the outcome; customers a
-moment does not fire for are labelled at their reference time. Buckets run in worker
-processes, so a two-core machine uses both cores.
+moment does not fire for are labelled at their reference time. The history runs the buckets
+(:meth:`~momentstream.discovery.history.History.each_bucket`): in worker processes on one machine,
+on executors with Spark.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from momentstream.core.clock import to_ms
 from momentstream.core.engine import Engine
 from momentstream.core.schema import Trigger
 from momentstream.discovery.curve import DelayCurve
-from momentstream.discovery.history import History, customer_hash, read_bucket
+from momentstream.discovery.history import CustomerHistory, History, customer_hash
 from momentstream.discovery.outcome import SYSTEM_TYPES, Outcome, parse_where, reference_time
 from momentstream.discovery.split import CustomerSplit
 from momentstream.discovery.stats import wilson
 from momentstream.discovery.timing import empty_curve
 from momentstream.patterns.nfa import compile_moment
 from momentstream.patterns.spec import EventStep, KOfNStep, MomentSpec
-from momentstream.runtime.progress import Progress
 
-__all__ = ["MomentCounts", "Period", "ScanResult", "scan", "without_windows"]
+__all__ = ["MomentCounts", "Period", "ScanResult", "scan", "scan_customers", "without_windows"]
 
 logger = logging.getLogger(__name__)
 _SKETCH_SHARE = 8
@@ -122,7 +119,6 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    bucket: Path
     specs: tuple[MomentSpec, ...]
     outcome: tuple[dict[str, Any], int, bool]
     intervention: dict[str, Any] | None
@@ -159,22 +155,12 @@ def scan(
     With ``held_out``, only the customers its search did not see are counted, except for the moments named
     in ``everyone`` (ones the search did not choose, such as a moment you already run).
     """
-    jobs = [_Job(b, tuple(specs), (outcome.where, outcome.within_ms, outcome.absent), intervention, period,
-                 tuple((anchors or {}).items()), max_delay_ms, randomised, held_out, everyone)
-            for b in history.buckets]  # fmt: skip
+    job = _Job(tuple(specs), (outcome.where, outcome.within_ms, outcome.absent), intervention, period,
+               tuple((anchors or {}).items()), max_delay_ms, randomised, held_out, everyone)  # fmt: skip
     total = ScanResult()
-    meter = Progress(f"{label} (buckets)", len(jobs), enabled=progress)
-    processes = workers if workers is not None else min(2, os.cpu_count() or 1, len(jobs))
-    if processes <= 1:
-        for done, job in enumerate(jobs, start=1):
-            total.merge(_scan_bucket(job))
-            meter.update(done)
-    else:
-        with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
-            for done, result in enumerate(pool.map(_scan_bucket, jobs), start=1):
-                total.merge(result)
-                meter.update(done)
-    meter.finish(len(jobs))
+    for result in history.each_bucket(partial(scan_customers, job), period.start_ms, period.end_ms, label=label,
+                                      progress=progress, workers=workers):  # fmt: skip
+        total.merge(result)
     return total
 
 
@@ -206,7 +192,8 @@ def _first_of(engine: Engine, events: Sequence[Any], customer_id: str, until: in
     return first
 
 
-def _scan_bucket(job: _Job) -> ScanResult:
+def scan_customers(job: _Job, customers: Iterable[CustomerHistory]) -> ScanResult:
+    """One bucket's count: its customers (with events in the job's period, in any order) through the engines."""
     where, within, absent = job.outcome
     outcome = Outcome(where, parse_where(where, "outcome")[1], within, absent)
     reached: Callable[[Any], bool] | None = None
@@ -216,13 +203,13 @@ def _scan_bucket(job: _Job) -> ScanResult:
     engines = _Engines(job.specs)
     names = [s.name for s in job.specs]
     anchors = dict(job.anchors)
-    start, end = job.period.start_ms, job.period.end_ms
+    end = job.period.end_ms
     result = ScanResult(counts={n: MomentCounts() for n in names},
                         curves={n: empty_curve(job.max_delay_ms) for n in anchors},
                         sketches={n: set() for n in names})  # fmt: skip
     everyone = [n for n in names if n in job.everyone]
     counted_for_everyone = frozenset(i for i, n in enumerate(names) if n in job.everyone)
-    for customer in read_bucket(job.bucket, start, end):
+    for customer in customers:
         searched = job.held_out is not None and job.held_out.searched(customer.customer_id)
         if searched and not everyone:
             continue

@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from momentstream.core.clock import format_duration, to_ms
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.schema import Trigger
-from momentstream.discovery.history import History, load_history
+from momentstream.discovery.history import CustomerHistory, History, load_history
 from momentstream.discovery.moments_file import write_moments
 from momentstream.discovery.outcome import parse_where
 from momentstream.discovery.stats import wilson
@@ -29,14 +31,16 @@ from momentstream.journeys.cohort import ValueRule, top_threshold
 from momentstream.journeys.indicators import Indicator, Tested, choose, split_by_start, verify
 from momentstream.journeys.paths import path_map
 from momentstream.journeys.picture import journey_html
-from momentstream.journeys.records import CustomerRecord, collect
+from momentstream.journeys.records import CustomerRecord, Records, collect
 from momentstream.patterns.builder import Moment
-from momentstream.patterns.nfa import CompiledMoment
+from momentstream.patterns.nfa import CompiledMoment, compile_moment
+from momentstream.patterns.spec import MomentSpec
 from momentstream.runtime.inputs import InputFormat
 
 __all__ = ["JourneyError", "JourneyOptions", "run_journeys"]
 
 _DAY_MS = 86_400_000
+_EVER = (-(2**62), 2**62)
 
 
 class JourneyError(ValueError):
@@ -61,14 +65,22 @@ class JourneyOptions:
     progress: bool = False
 
 
-def run_journeys(options: JourneyOptions, stream: TextIO) -> dict[str, Any]:
-    """Run every stage, write the files asked for, print a summary on ``stream``; the report as a dict."""
-    where, predicate = parse_where(options.outcome, "--outcome")
-    with tempfile.TemporaryDirectory(prefix="momentstream-journeys-") as work:
-        history = load_history(options.events, Path(work), progress=options.progress,
-                               input_format=options.input_format)  # fmt: skip
-        records = collect(history.customers_in(), options.by, predicate, options.early_ms, history.end_ms,
-                          ignore=options.ignore, keep_outcome_events=options.keep_outcome_events)  # fmt: skip
+def run_journeys(
+    options: JourneyOptions, stream: TextIO, load: Callable[..., History] = load_history
+) -> dict[str, Any]:
+    """Run every stage, write the files asked for, print a summary on ``stream``; the report as a dict. ``load``
+    reads the history (discovery's local loader, or Spark's, whose executors then run the per-customer work)."""
+    where, _ = parse_where(options.outcome, "--outcome")
+    with tempfile.TemporaryDirectory(prefix="momentstream-journeys-") as workdir:
+        history = load(options.events, Path(workdir), progress=options.progress,
+                       input_format=options.input_format)  # fmt: skip
+        work = partial(_bucket_records, where, options.by, options.early_ms, history.end_ms, options.ignore,
+                       options.keep_outcome_events)  # fmt: skip
+        records = Records()
+        for part in history.each_bucket(work, _EVER[0], _EVER[1], label="reading journeys", progress=options.progress):
+            records.customers += part.customers
+            records.censored += part.censored
+        records.customers.sort(key=lambda r: history.order_key(r.customer_id))  # as the buckets meet them
         if not records.customers:
             raise JourneyError(f"no customer's first event is {options.by.describe().split()[-1]} before the history "
                                f"ends ({records.censored:,} started too late): give a shorter --by window")  # fmt: skip
@@ -110,32 +122,51 @@ def _moment(indicator: Indicator, early_ms: int) -> CompiledMoment:
     return built.compile()
 
 
+def _bucket_records(where: dict[str, Any], rule: ValueRule, early_ms: int, end_ms: int, ignore: frozenset[str],
+                    keep_outcome_events: bool, customers: Iterable[CustomerHistory]) -> Records:  # fmt: skip
+    """One bucket's records (run where the bucket is: the outcome is parsed there, a parsed one need not pickle)."""
+    predicate = parse_where(where, "--outcome")[1]
+    return collect(customers, rule, predicate, early_ms, end_ms, ignore=ignore,
+                   keep_outcome_events=keep_outcome_events)  # fmt: skip
+
+
 def _measure(moment: CompiledMoment, history: History, later: list[CustomerRecord], early_ms: int) -> dict[str, Any]:
     """Run the moment through the engine over each later customer's early window: cohort entry if it fired."""
-    engine = Engine([moment], EngineConfig(allowed_lateness_ms=0))
-    who = {r.customer_id: r for r in later}
+    who = {r.customer_id: (r.start_ms, r.top) for r in later}
+    work = partial(_bucket_measure, moment.spec, who, early_ms)
     fired_top = fired = quiet_top = quiet = 0
-    for customer in history.customers_in():
-        record = who.get(customer.customer_id)
-        if record is None:
-            continue
-        state = engine.new_state(customer.customer_id)
-        outputs = []
-        for event in customer.events:
-            if to_ms(event.ts) - record.start_ms > early_ms:
-                break
-            outputs += engine.on_event(state, event).outputs
-        outputs += engine.on_tick(state, record.start_ms + early_ms, final=True).outputs
-        if any(isinstance(o, Trigger) for o in outputs):
-            fired, fired_top = fired + 1, fired_top + record.top
-        else:
-            quiet, quiet_top = quiet + 1, quiet_top + record.top
+    for part in history.each_bucket(work, _EVER[0], _EVER[1], label="running the early moment"):
+        fired, fired_top, quiet, quiet_top = fired + part[0], fired_top + part[1], quiet + part[2], quiet_top + part[3]
     rate_fired = fired_top / fired if fired else 0.0
     rate_quiet = quiet_top / quiet if quiet else 0.0
     low, high = wilson(fired_top, fired)
     return {"fired": fired, "not_fired": quiet, "rate_fired": rate_fired, "rate_fired_low": low,
             "rate_fired_high": high, "rate_not_fired": rate_quiet,
             "lift": rate_fired / rate_quiet if rate_quiet else None}  # fmt: skip
+
+
+def _bucket_measure(spec: MomentSpec, who: dict[str, tuple[int, bool]], early_ms: int,
+                    customers: Iterable[CustomerHistory]) -> tuple[int, int, int, int]:  # fmt: skip
+    """One bucket's (fired, of them in the cohort, not fired, of them in the cohort) among the later customers."""
+    engine = Engine([compile_moment(spec)], EngineConfig(allowed_lateness_ms=0))
+    fired_top = fired = quiet_top = quiet = 0
+    for customer in customers:
+        record = who.get(customer.customer_id)
+        if record is None:
+            continue
+        start_ms, top = record
+        state = engine.new_state(customer.customer_id)
+        outputs = []
+        for event in customer.events:
+            if to_ms(event.ts) - start_ms > early_ms:
+                break
+            outputs += engine.on_event(state, event).outputs
+        outputs += engine.on_tick(state, start_ms + early_ms, final=True).outputs
+        if any(isinstance(o, Trigger) for o in outputs):
+            fired, fired_top = fired + 1, fired_top + top
+        else:
+            quiet, quiet_top = quiet + 1, quiet_top + top
+    return fired, fired_top, quiet, quiet_top
 
 
 def _report(options: JourneyOptions, where: dict[str, Any], censored: int, records: list[CustomerRecord],

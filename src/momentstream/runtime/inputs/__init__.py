@@ -37,6 +37,7 @@ __all__ = [
     "TimeFormat",
     "detected",
     "estimated_rows",
+    "line_parser",
     "looks_like_segment",
     "parse_segment",
     "read_input",
@@ -44,6 +45,7 @@ __all__ = [
     "segment_event",
     "segment_key",
     "snake_case",
+    "table_record",
 ]
 
 Kind = Literal["auto", "jsonl", "csv", "parquet", "segment"]
@@ -127,15 +129,30 @@ def read_input(path: str | Path, fmt: InputFormat | None = None) -> Iterator[tup
             head = list(itertools.islice(lines, _SNIFF_LINES))
             if not head:
                 return
-            if not any(line.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"{") for _, line in head):
-                raise InputError(f"{path}: line {head[0][0]} is not a JSON object, so this is not a JSON-lines "
-                                 "history. For a CSV or Parquet export say --format csv or --format parquet (or "
-                                 "name the file .csv, .tsv or .parquet) and map its columns with --map")  # fmt: skip
-            kind = fmt.kind if fmt.kind != "auto" else _sniff(head)
             rest = itertools.chain(head, lines)
-            yield from parsed_lines(rest, parse_segment if kind == "segment" else parse_event)
+            yield from parsed_lines(rest, line_parser(path, fmt, head))
     except (TableError, MappingError, TimeError) as err:
         raise InputError(f"{path}: {err}") from None
+
+
+def line_parser(path: str | Path, fmt: InputFormat, head: list[tuple[int, bytes]]) -> Parse:
+    """How to parse the lines of a JSON-lines history whose first non-blank lines are ``head`` (numbered): ours or
+    Segment's. Raises :class:`InputError` when none of them is a JSON object (a CSV given as JSON lines)."""
+    if not any(line.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"{") for _, line in head):
+        raise InputError(f"{path}: line {head[0][0]} is not a JSON object, so this is not a JSON-lines "
+                         "history. For a CSV or Parquet export say --format csv or --format parquet (or "
+                         "name the file .csv, .tsv or .parquet) and map its columns with --map")  # fmt: skip
+    kind = fmt.kind if fmt.kind != "auto" else _sniff(head)
+    return parse_segment if kind == "segment" else parse_event
+
+
+def table_record(columns: ColumnMap, number: int, row: dict[str, object] | Refusal) -> TouchpointEvent | Reject:
+    """One row of a table (CSV or Parquet, as a dict by column) as an event, or a reject with its reason."""
+    event = row if isinstance(row, Refusal) else columns.event(row, number)
+    if isinstance(event, Refusal):
+        raw = json.dumps(row, default=str) if isinstance(row, dict) else ""
+        return Reject.of(number, event, raw.encode("utf-8", "backslashreplace"))
+    return event
 
 
 def _skip_blank(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -160,9 +177,4 @@ def _table(path: str | Path, fmt: InputFormat) -> Iterator[tuple[int, Touchpoint
     rows = (parquet_rows(path, columns.check) if fmt.kind == "parquet"
             else csv_rows(path, fmt.delimiter or ",", columns.check))  # fmt: skip
     for number, row in rows:
-        event = row if isinstance(row, Refusal) else columns.event(row, number)
-        if isinstance(event, Refusal):
-            raw = json.dumps(row, default=str) if isinstance(row, dict) else ""
-            yield number, Reject.of(number, event, raw.encode("utf-8", "backslashreplace"))
-        else:
-            yield number, event
+        yield number, table_record(columns, number, row)

@@ -105,6 +105,16 @@ class ReplaySummary:
         elif isinstance(output, IdentityMerged):
             self.merged += 1
 
+    def add(self, other: ReplaySummary) -> None:
+        """Merge the summary of another part of the same history (a Spark partition's), counts only."""
+        for name in ("lines", "events", "rejected", "duplicates", "late", "cancelled", "holdout", "held",
+                     "customers", "evicted", "merged"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.triggers.update(other.triggers)
+        self.outcomes.update(other.outcomes)
+        self.shadow.update(other.shadow)
+        self.first_reject = self.first_reject or other.first_reject
+
     @property
     def trigger_total(self) -> int:
         """All triggers of every moment and kind."""

@@ -1,0 +1,58 @@
+"""``replay --engine spark``: the backfill on Spark (:mod:`momentstream.spark.backfill`) and its summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from momentstream.cli.argtypes import ConfigurationError
+from momentstream.cli.input_options import input_format, no_valid_event
+from momentstream.cli.spark_options import spark_of
+from momentstream.core.clock import format_duration
+from momentstream.ops.textable import format_table
+
+__all__ = ["run_spark_replay"]
+
+_LOCAL_ONLY = (("audit", "--audit"), ("rejects", "--rejects"), ("holdout", "--holdout"),
+               ("models_in", "--models-in"), ("models_out", "--models-out"))  # fmt: skip
+
+
+def run_spark_replay(args: argparse.Namespace) -> int:
+    """Check what a backfill cannot take, run it, print what it wrote; 2 when no event was valid."""
+    from momentstream.cli.demo import default_engine
+    from momentstream.spark.backfill import OUTPUTS, BackfillOptions, backfill
+
+    given = [flag for name, flag in _LOCAL_ONLY if getattr(args, name)]
+    if given:
+        raise ConfigurationError(f"--engine spark writes every output under -o DIR ({', '.join(OUTPUTS)}) and runs "
+                                 f"no models: leave out {', '.join(given)}")  # fmt: skip
+    if args.output == "-":
+        raise ConfigurationError("--engine spark writes a directory: give it with -o DIR (a path Spark can write, "
+                                 "which must not exist yet)")  # fmt: skip
+    if args.order != "time":
+        raise ConfigurationError("--engine spark replays in event time (--order time)")
+    if not args.no_scoring:
+        print("momentstream: --engine spark replays without models (a model learns from the whole history in "
+              "order, which no split of it gives): triggers carry no score", file=sys.stderr)  # fmt: skip
+    engine = default_engine(args.moments, args.lateness, None, False, args.idle_ttl)
+    spark = spark_of(args)
+    options = BackfillOptions(args.until, args.max_skew, input_format(args))
+    summary = backfill(spark, args.events, engine, args.output, options)
+    if not summary.events:
+        print(no_valid_event(args.events, summary.rejected, summary.first_reject), file=sys.stderr)
+        return 2
+    rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
+    report = [
+        f"replayed {summary.events:,} events from {summary.lines:,} lines on Spark, {summary.customers:,} customers "
+        f"held; outputs under {args.output}/ ({', '.join(OUTPUTS)})",
+        f"rejected {summary.rejected:,} lines (in {args.output}/rejects)",
+        f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
+        f"lateness {format_duration(engine.config.allowed_lateness_ms)}"
+        + (f", {summary.merged:,} alias ids merged into their customers" if summary.merged else ""),
+        f"{summary.trigger_total:,} triggers" + (f", of which {summary.holdout:,} for holdout customers (in "
+                                                 f"{args.output}/holdout)" if summary.holdout else ""),
+    ]  # fmt: skip
+    if rows:
+        report.append(format_table(["moment", "kind", "triggers"], rows))
+    print("\n".join(report), file=sys.stderr)
+    return 1 if args.strict and summary.rejected else 0
