@@ -68,14 +68,10 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def run_discover(path: Path, workdir: Path) -> tuple[float, int, dict[str, object]]:
-    """Run the command; returns (seconds, peak resident bytes of the process tree, report)."""
-    report = workdir / "report.json"
-    command = [sys.executable, "-m", "momentstream", "discover", str(path), "--outcome", OUTCOME, "--within", "30d",
-               "--intervention", "outreach", "--split", SPLIT, "-o", str(workdir / "discovered.yaml"), "--report",
-               str(report), "-q"]  # fmt: skip
+def watched(command: list[str]) -> tuple[float, int]:
+    """Run ``command`` (output discarded); (seconds, peak resident bytes of its process tree, sampled every 0.2 s)."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
     done = threading.Event()
 
@@ -90,9 +86,18 @@ def run_discover(path: Path, workdir: Path) -> tuple[float, int, dict[str, objec
     code = child.wait()
     done.set()
     watcher.join()
-    seconds = time.perf_counter() - started
     if code != 0:
-        raise SystemExit(f"momentstream discover exited {code}")
+        raise SystemExit(f"{' '.join(command[:5])} ... exited {code}")
+    return time.perf_counter() - started, peak
+
+
+def run_discover(path: Path, workdir: Path) -> tuple[float, int, dict[str, object]]:
+    """Run the command; returns (seconds, peak resident bytes of the process tree, report)."""
+    report = workdir / "report.json"
+    command = [sys.executable, "-m", "momentstream", "discover", str(path), "--outcome", OUTCOME, "--within", "30d",
+               "--intervention", "outreach", "--split", SPLIT, "-o", str(workdir / "discovered.yaml"), "--report",
+               str(report), "-q"]  # fmt: skip
+    seconds, peak = watched(command)
     return seconds, peak, json.loads(report.read_text())
 
 

@@ -16,41 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from discover import OUTCOME, SPLIT, _tree_rss, write_history
+from discover import OUTCOME, SPLIT, watched, write_history
 from momentstream.ops.textable import format_table
 
 MASTER = "local[2]"
-
-
-def _watched(command: list[str]) -> tuple[float, int]:
-    """Run ``command``; (seconds, peak resident bytes of its process tree, sampled every 0.2 s)."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    done = threading.Event()
-
-    def watch() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(child.pid))
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    code = child.wait()
-    done.set()
-    watcher.join()
-    if code != 0:
-        raise SystemExit(f"{' '.join(command[:5])} ... exited {code}")
-    return time.perf_counter() - started, peak
 
 
 def _engine(engine: str) -> list[str]:
@@ -62,7 +36,7 @@ def discover(path: Path, out: Path, engine: str) -> tuple[float, int, dict[str, 
     command = [sys.executable, "-m", "momentstream", "discover", str(path), "--outcome", OUTCOME, "--within", "30d",
                "--intervention", "outreach", "--split", SPLIT, "-o", str(out / f"discovered-{engine}.yaml"),
                "--report", str(report), "-q", *_engine(engine)]  # fmt: skip
-    seconds, peak = _watched(command)
+    seconds, peak = watched(command)
     return seconds, peak, json.loads(report.read_text())
 
 
@@ -74,7 +48,7 @@ def replay(path: Path, out: Path, engine: str) -> tuple[float, int, list[str]]:
     else:
         target.mkdir()
         command += ["-o", str(target / "triggers.jsonl"), "--holdout", str(target / "holdout.jsonl")]
-    seconds, peak = _watched(command)
+    seconds, peak = watched(command)
     files = [*target.glob("triggers/part-*"), *target.glob("holdout/part-*"), *target.glob("*.jsonl")]
     return seconds, peak, sorted(line for f in files for line in f.read_text().splitlines())
 
@@ -82,6 +56,8 @@ def replay(path: Path, out: Path, engine: str) -> tuple[float, int, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000], help="events per history")
+    parser.add_argument("--jobs", nargs="+", choices=["discover", "replay"], default=["discover", "replay"],
+                        help="what to run on both engines (default both)")  # fmt: skip
     args = parser.parse_args()
     rows, ratios = [], []
     for size in args.sizes:
@@ -94,24 +70,28 @@ def main() -> None:
             figures: dict[str, dict[str, object]] = {}
             triggers: dict[str, list[str]] = {}
             timing: dict[tuple[str, str], float] = {}
-            for engine in ("local", "spark"):
-                seconds, peak, report = discover(path, out, engine)
-                stages = report.pop("seconds")
-                assert isinstance(stages, dict)
-                figures[engine] = report
-                timing[("discover", engine)] = seconds
-                rows.append([f"{events:,}", "discover", engine, f"{seconds:,.0f}", f"{events / seconds:,.0f}",
-                             f"{peak / 2**20:,.0f}", " ".join(f"{k} {v:.0f}" for k, v in stages.items())])  # fmt: skip
-                print(rows[-1], file=sys.stderr, flush=True)
-                seconds, peak, triggers[engine] = replay(path, out, engine)
-                timing[("replay", engine)] = seconds
-                rows.append([f"{events:,}", "replay", engine, f"{seconds:,.0f}", f"{events / seconds:,.0f}",
-                             f"{peak / 2**20:,.0f}", ""])  # fmt: skip
-                print(rows[-1], file=sys.stderr, flush=True)
-            for job, same in (("discover", figures["local"] == figures["spark"]),
-                              ("replay", triggers["local"] == triggers["spark"])):  # fmt: skip
+            for job in args.jobs:  # one job on both engines, then the next: each pair side by side
+                for engine in ("local", "spark"):
+                    if job == "discover":
+                        seconds, peak, report = discover(path, out, engine)
+                        stages = report.pop("seconds")
+                        assert isinstance(stages, dict)
+                        figures[engine] = report
+                        stage_text = " ".join(f"{k} {v:.0f}" for k, v in stages.items())
+                    else:
+                        seconds, peak, triggers[engine] = replay(path, out, engine)
+                        stage_text = ""
+                    timing[(job, engine)] = seconds
+                    rows.append([f"{events:,}", job, engine, f"{seconds:,.0f}", f"{events / seconds:,.0f}",
+                                 f"{peak / 2**20:,.0f}", stage_text])  # fmt: skip
+                    print(rows[-1], file=sys.stderr, flush=True)
+            same = {
+                "discover": figures.get("local") == figures.get("spark"),
+                "replay": triggers.get("local") == triggers.get("spark"),
+            }
+            for job in args.jobs:
                 ratios.append([f"{events:,}", job, f"{timing[(job, 'spark')] / timing[(job, 'local')]:.2f}",
-                               "yes" if same else "NO"])  # fmt: skip
+                               "yes" if same[job] else "NO"])  # fmt: skip
     print(f"local engine vs Spark {MASTER} on {os.cpu_count()} cores (peak memory: resident, whole process tree)")
     print(format_table(["events", "job", "engine", "seconds", "events/s", "peak MiB", "stage seconds"], rows))
     print()

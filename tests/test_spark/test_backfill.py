@@ -20,7 +20,7 @@ from momentstream.cli.commands import main
 from momentstream.cli.demo import default_engine
 from momentstream.core.schema import TouchpointEvent
 from momentstream.runtime.inputs import read_input
-from momentstream.runtime.replay.runner import DRAIN, ReplayRunner, replay_file
+from momentstream.runtime.replay.runner import ReplayRunner, replay_file
 from momentstream.spark.backfill import BackfillOptions, backfill, read_states
 
 
@@ -58,8 +58,9 @@ def _without_watermark(state: bytes) -> list[Any]:
     return doc[:3] + doc[4:]
 
 
-@pytest.mark.parametrize("until", [None, DRAIN], ids=["end", "drain"])
-def test_the_backfill_is_the_local_replay(spark: Any, history: Path, tmp_path: Path, until: int | None) -> None:
+def test_the_backfill_is_the_local_replay(spark: Any, history: Path, tmp_path: Path) -> None:
+    """To the end of the history: the clock every partition stops at is the local replay's last one."""
+    until = None
     out = tmp_path / "backfill"
     summary = backfill(spark, history, default_engine(None, scoring=False), str(out), BackfillOptions(until=until))
     local, states = _local(history, until)
@@ -84,6 +85,12 @@ def test_the_command_writes_a_directory_and_refuses_what_it_cannot_do(
     assert {p.name for p in out.iterdir()} >= {"triggers", "holdout", "audit", "rejects", "states"}
     first = json.loads(_parts(out / "states")[0])
     assert base64.b64decode(first["state"])
+    assert main(["replay", str(history), "--engine", "spark", "-o", str(out)]) == 2  # never over a backfill
+    assert "exists" in capsys.readouterr().err
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text('{"event_id": 1}\n')
+    assert main(["replay", str(blank), "--engine", "spark", "-o", str(tmp_path / "none"), "-q"]) == 2
+    assert "no valid event" in capsys.readouterr().err.lower()
     for extra in (["--audit", "a.jsonl"], ["--models-out", "m.bin"], ["--order", "file"], ["-o", "-"]):
         args = ["replay", str(history), "--engine", "spark", "-o", str(tmp_path / "x"), *extra]
         assert main(args) == 2, extra

@@ -98,6 +98,15 @@ def add_kafka_commands(sub: Any) -> None:
     rollout.add_argument("moments", type=Path, help="the moments YAML file to run from now on")
     rollout.add_argument("--dry-run", action="store_true", help="print the plan, publish nothing")
 
+    seed = _subcommand(sub, "seed-states", "start a new deployment warm from a Spark backfill's states",
+                       "Write the customer states a backfill wrote (replay --engine spark -o DIR: DIR/states)\n"
+                       "to the deployment's changelog, each in its customer's partition (Kafka's default\n"
+                       "partitioner, as `produce` keys touchpoints). Workers then start with every\n"
+                       "customer's partial matches, windows, timers, contacts and consent. Then send the\n"
+                       "touchpoints from the backfill's end on. A changelog that holds state is refused.")  # fmt: skip
+    seed.add_argument("states", type=Path, help="the backfill's output directory, or its states/ directory")
+    seed.add_argument("--force", action="store_true", help="write even if the changelog already holds state")
+
     inspect = _subcommand(sub, "inspect", "show one customer's living story, from the workers",
                           "Ask the workers for a customer's state: recent events, partial matches and the\n"
                           "step each reached, pending absences and windows, scores, consent, contacts and\n"
@@ -335,6 +344,25 @@ def _rollout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_states(args: argparse.Namespace) -> int:
+    from momentstream.runtime.kafka.seed import SeedRefusedError, seed_states
+    from momentstream.spark.backfill import read_states
+
+    directory = args.states / "states" if (args.states / "states").is_dir() else args.states
+    parts = sorted(directory.glob("part-*"))
+    if not parts:
+        raise FileNotFoundError(2, "no states part files (part-*) in", str(directory))
+    lines = (line for part in parts for line in part.open(encoding="utf-8"))
+    try:
+        report = seed_states(_settings(args), read_states(lines), force=args.force)
+    except SeedRefusedError as err:
+        print(f"momentstream: {err}", file=sys.stderr)
+        return 2
+    print(f"seeded {report.customers:,} customers into {len(report.partitions)} changelog partitions in "
+          f"{report.seconds:.1f} s", file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from momentstream.cli.inspect import inspect_customer
 
@@ -364,5 +392,5 @@ def _friendly(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
 
 
 _RAW_COMMANDS = {"worker": _worker, "topics": _topics, "produce": _produce, "tail": _tail, "tick": _tick,
-                 "inspect": _inspect, "rollout": _rollout}  # fmt: skip
+                 "inspect": _inspect, "rollout": _rollout, "seed-states": _seed_states}  # fmt: skip
 KAFKA_COMMANDS = {name: _friendly(command) for name, command in _RAW_COMMANDS.items()}

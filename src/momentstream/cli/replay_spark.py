@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from momentstream.cli.argtypes import ConfigurationError
 from momentstream.cli.input_options import input_format, no_valid_event
@@ -29,6 +30,10 @@ def run_spark_replay(args: argparse.Namespace) -> int:
     if args.output == "-":
         raise ConfigurationError("--engine spark writes a directory: give it with -o DIR (a path Spark can write, "
                                  "which must not exist yet)")  # fmt: skip
+    target = Path(args.output)
+    if "://" not in args.output and target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigurationError(f"-o {args.output} exists: a backfill writes a new directory (remove it, or give "
+                                 "another)")  # fmt: skip
     if args.order != "time":
         raise ConfigurationError("--engine spark replays in event time (--order time)")
     if not args.no_scoring:

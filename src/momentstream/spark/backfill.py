@@ -82,14 +82,19 @@ def backfill(spark: Any, source: str | Path, engine: Engine, out_dir: str, optio
         partitions = options.partitions or max(sc.defaultParallelism, -(-events // EVENTS_PER_PARTITION))
         keyed = valid.map(lambda r: (together.value.get(r[0], r[0]), r[2])).partitionBy(partitions, customer_hash)
         run = partial(_run_partition, engine, until, options.max_skew_ms)
-        refused = records.filter(lambda r: r[0] is None).map(lambda r: ("rejects", json.dumps(r[2])))
+        refused_docs = records.filter(lambda r: r[0] is None).map(lambda r: r[2])
+        refused = refused_docs.map(lambda doc: ("rejects", json.dumps(doc)))
         outputs = refused.union(keyed.values().mapPartitions(run)).persist(StorageLevel.MEMORY_AND_DISK)
         for kind in OUTPUTS:
             outputs.filter(lambda o, k=kind: o[0] == k).values().saveAsTextFile(f"{out_dir.rstrip('/')}/{kind}")
         summary = ReplaySummary()
         for part in outputs.filter(lambda o: o[0] == "summary").values().collect():
             summary.add(part)
-        summary.rejected += refused.count()
+        input_rejects = refused_docs.count()
+        summary.rejected += input_rejects
+        if input_rejects:  # quoted when nothing was valid
+            first = refused_docs.first()
+            summary.first_reject = Reject(first["line"], first["error"], first["raw"], first["reason"])
         summary.lines = records.map(lambda r: r[1]).max() if events or summary.rejected else 0
         outputs.unpersist()
         together.unpersist()

@@ -1,4 +1,4 @@
-"""One Spark session in local mode for every Spark test (its JVM takes seconds to start).
+"""Shared fixtures. One Spark session in local mode for every Spark test (its JVM takes seconds to start).
 
 In CI a machine that cannot start Spark (no pyspark, no Java 17) fails these tests, never skips them;
 elsewhere they are skipped with the reason.
