@@ -162,6 +162,7 @@ bucket holds as many events whatever the file they came from (CDNOW is 10.6 MB a
 
 
 def bucket_count(path: str | Path, fmt: InputFormat | None = None) -> int:
+    """How many buckets a history is spilled into: about :data:`EVENTS_PER_BUCKET` events each (64 for stdin)."""
     if str(path) == "-":
         return 64
     rows = estimated_rows(path, fmt)
@@ -181,6 +182,7 @@ def _bucket_of(customer_id: str, n: int) -> int:
 
 
 def event_row(event: TouchpointEvent) -> list[Any]:
+    """An event as the compact row a bucket stores (and Spark's executors keep): its time in ms and zone offset."""
     offset = event.ts.utcoffset()
     seconds = int(offset.total_seconds()) if offset is not None else 0
     return [event.customer_id, event.event_id, event.type, event.channel, to_ms(event.ts), seconds,
