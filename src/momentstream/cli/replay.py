@@ -20,9 +20,9 @@ from momentstream.cli.argtypes import (
 )
 from momentstream.cli.input_options import add_input_options, input_format, no_valid_event
 from momentstream.cli.profile import moment_of, needs_of, unserved, vocabulary_warnings
+from momentstream.cli.replay_report import replay_report
 from momentstream.cli.spark_options import add_engine_options
-from momentstream.core.clock import format_duration, parse_instant
-from momentstream.ops.textable import format_table
+from momentstream.core.clock import parse_instant
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS
 
 if TYPE_CHECKING:
@@ -172,30 +172,13 @@ def run_replay(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"--models-out not written: {err}") from None
         args.models_out.parent.mkdir(parents=True, exist_ok=True)
         args.models_out.write_bytes(snapshot)
-    rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
-    rows += [[moment, f"{kind} (shadow: audit only)", n] for (moment, kind), n in sorted(summary.shadow.items())]
-    report = [
-        f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
-        f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers"
-        + (f" held, {summary.evicted:,} forgotten after --idle-ttl" if summary.evicted else ""),
-        f"rejected {summary.rejected:,} malformed lines" + (f" (see {args.rejects})" if args.rejects else
-                                                             " (use --rejects FILE to keep them)"),
-        f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
-        f"lateness {format_duration(engine.config.allowed_lateness_ms)}"
-        + (f", {summary.merged:,} alias ids merged into their customers" if summary.merged else ""),
-        *([f"{summary.held:,} events more than --max-skew ahead of the clock were held: processed for their "
-           "customer, without moving anybody else's time"] if summary.held else []),
-        f"{summary.trigger_total:,} triggers"
-        + (f", of which {summary.holdout:,} for holdout customers" if summary.holdout else ""),
-        *([f"{summary.outcomes['treated']:,} treated and {summary.outcomes['control']:,} control outcome windows "
-           f"closed, {summary.outcomes['converted']:,} converted (trigger_outcome records in the audit output; "
-           "momentstream report uplift)"] if summary.outcomes["treated"] or summary.outcomes["control"] else []),
-        *([f"{summary.outcomes['unmatched']:,} feedback reports matched no open trigger (feedback_unmatched "
-           "records in the audit output)"] if summary.outcomes["unmatched"] else []),
-    ]  # fmt: skip
-    if rows:
-        report.append(format_table(["moment", "kind", "triggers"], rows))
-    print("\n".join(report), file=sys.stderr)
+    first = (f"replayed {summary.events:,} events from {summary.lines:,} lines in {summary.seconds:.1f} s "
+             f"({summary.events / max(summary.seconds, 1e-9):,.0f}/s), {summary.customers:,} customers"
+             + (f" held, {summary.evicted:,} forgotten after --idle-ttl" if summary.evicted else ""))  # fmt: skip
+    rejected = f"rejected {summary.rejected:,} malformed lines" + (f" (see {args.rejects})" if args.rejects else
+                                                                   " (use --rejects FILE to keep them)")  # fmt: skip
+    report = replay_report(summary, engine.config.allowed_lateness_ms, first=first, rejected=rejected)
+    print(report, file=sys.stderr)
     return 1 if args.strict and summary.rejected else 0
 
 

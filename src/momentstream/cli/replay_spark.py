@@ -8,9 +8,8 @@ from pathlib import Path
 
 from momentstream.cli.argtypes import ConfigurationError
 from momentstream.cli.input_options import input_format, no_valid_event
+from momentstream.cli.replay_report import replay_report
 from momentstream.cli.spark_options import spark_of
-from momentstream.core.clock import format_duration
-from momentstream.ops.textable import format_table
 
 __all__ = ["run_spark_replay"]
 
@@ -46,18 +45,10 @@ def run_spark_replay(args: argparse.Namespace) -> int:
     if not summary.events:
         print(no_valid_event(args.events, summary.rejected, summary.first_reject), file=sys.stderr)
         return 2
-    rows = [[moment, kind, n] for (moment, kind), n in sorted(summary.triggers.items())]
-    report = [
-        f"replayed {summary.events:,} events from {summary.lines:,} lines on Spark, {summary.customers:,} customers "
-        f"held; outputs under {args.output}/ ({', '.join(OUTPUTS)})",
-        f"rejected {summary.rejected:,} lines (in {args.output}/rejects)",
-        f"late {summary.late:,}, duplicates {summary.duplicates:,}, windows cancelled {summary.cancelled:,}, "
-        f"lateness {format_duration(engine.config.allowed_lateness_ms)}"
-        + (f", {summary.merged:,} alias ids merged into their customers" if summary.merged else ""),
-        f"{summary.trigger_total:,} triggers" + (f", of which {summary.holdout:,} for holdout customers (in "
-                                                 f"{args.output}/holdout)" if summary.holdout else ""),
-    ]  # fmt: skip
-    if rows:
-        report.append(format_table(["moment", "kind", "triggers"], rows))
-    print("\n".join(report), file=sys.stderr)
+    first = (f"replayed {summary.events:,} events from {summary.lines:,} lines on Spark, {summary.customers:,} "
+             f"customers held; outputs under {args.output}/ ({', '.join(OUTPUTS)})")  # fmt: skip
+    report = replay_report(summary, engine.config.allowed_lateness_ms, first=first,
+                           rejected=f"rejected {summary.rejected:,} lines (in {args.output}/rejects)",
+                           holdout_where=f" (in {args.output}/holdout)")  # fmt: skip
+    print(report, file=sys.stderr)
     return 1 if args.strict and summary.rejected else 0

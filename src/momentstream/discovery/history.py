@@ -38,8 +38,10 @@ __all__ = [
     "STRAY_SHARE",
     "CustomerHistory",
     "History",
+    "add_figures",
     "bucket_count",
     "bulk_of",
+    "count_event",
     "count_reject",
     "customer_hash",
     "customer_history",
@@ -231,12 +233,7 @@ def load_history(
             if isinstance(item, Reject):
                 count_reject(history, item, rejects)
                 continue
-            ts = to_ms(item.ts)
-            history.events += 1
-            history.types[item.type] += 1
-            history.days[ts // _DAY_MS] += 1
-            if ts % history.resolution_ms:
-                history.resolution_ms = time_resolution(ts)
+            count_event(history, to_ms(item.ts), item.type)
             per_customer[item.customer_id] += 1
             if per_customer[item.customer_id] > max_per_customer:
                 history.over_cap_events += 1  # a bot or a shared test id: counted, not held
@@ -252,6 +249,23 @@ def load_history(
     history.over_cap_customers = sum(1 for count in per_customer.values() if count > max_per_customer)
     history.start_ms, history.end_ms, history.stray = bulk_of(history.days)
     return history
+
+
+def count_event(history: History, ts: int, kind: str) -> None:
+    """Count one valid event (time in ms, type) in the history's figures: events, types, days, resolution."""
+    history.events += 1
+    history.types[kind] += 1
+    history.days[ts // _DAY_MS] += 1
+    if ts % history.resolution_ms:
+        history.resolution_ms = time_resolution(ts)
+
+
+def add_figures(history: History, part: History) -> None:
+    """Add the figures :func:`count_event` counted in a part of the same input (a Spark partition's)."""
+    history.events += part.events
+    history.types.update(part.types)
+    history.days.update(part.days)
+    history.resolution_ms = min(history.resolution_ms, part.resolution_ms)
 
 
 def time_resolution(ts: int) -> int:

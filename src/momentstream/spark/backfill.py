@@ -24,7 +24,6 @@ import base64
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from momentstream.discovery.history import customer_hash
 from momentstream.runtime.guard import DEFAULT_MAX_SKEW_MS, confirmed_newest
 from momentstream.runtime.inputs import InputFormat
 from momentstream.runtime.replay.runner import EventRefusedError, ReplayRunner, ReplaySummary
+from momentstream.runtime.replay.time_order import event_micros
 from momentstream.runtime.sources import Reject
 from momentstream.spark.reading import read_records
 
@@ -48,8 +48,6 @@ EVENTS_PER_PARTITION = 200_000
 """Events one partition's runner sorts and runs: its memory is these events and their customers' states."""
 _NEWEST_LOOKED_AT = 1_000
 """Customers' newest event times looked at for the final tick (the newest one another customer confirms)."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +107,7 @@ def _keyed(record: tuple[int, TouchpointEvent | Reject]) -> tuple[str | None, in
     if isinstance(item, Reject):
         return None, number, item.to_json()
     canonical = item.properties.get("canonical_id") if item.type == IDENTIFY_EVENT_TYPE else None
-    micros = (item.ts - _EPOCH) // _MICROSECOND
+    micros = event_micros(item)
     return item.customer_id, number, (micros, number, item.model_dump_json(), to_ms(item.ts), canonical)
 
 
@@ -152,9 +150,7 @@ def _run_partition(engine: Engine, until: int | None, max_skew_ms: int | None,
             summary.events += 1
         except EventRefusedError as refused:
             summary.rejected += 1
-            reject = Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
-                            refused.refusal.reason)  # fmt: skip
-            yield "rejects", json.dumps(reject.to_json())
+            yield "rejects", json.dumps(refused.reject(number, event).to_json())
             outputs = []
         yield from _emitted(outputs, summary)
         yield from _failures(runner, number, summary)
@@ -179,11 +175,9 @@ def _emitted(outputs: list[Output], summary: ReplaySummary) -> Iterator[tuple[st
 
 def _failures(runner: ReplayRunner, number: int, summary: ReplaySummary) -> Iterator[tuple[str, str]]:
     """Customers whose timers raised were reset: each is a reject, as in the local replay."""
-    for customer_id, error in runner.failures:
+    for reject in runner.failure_rejects(number):
         summary.rejected += 1
-        reject = Reject(number, error, json.dumps({"customer_id": customer_id}), "processing_error")
         yield "rejects", json.dumps(reject.to_json())
-    runner.failures.clear()
 
 
 def read_states(lines: Iterable[str]) -> Iterator[tuple[str, int | None, bytes]]:

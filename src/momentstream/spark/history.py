@@ -10,9 +10,8 @@ whose results come back small.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -22,13 +21,14 @@ from momentstream.discovery.history import (
     MAX_EVENTS_PER_CUSTOMER,
     CustomerHistory,
     History,
+    add_figures,
     bucket_count,
     bulk_of,
+    count_event,
     count_reject,
     customer_hash,
     customer_history,
     event_row,
-    time_resolution,
 )
 from momentstream.runtime.inputs import InputFormat
 from momentstream.runtime.sources import Reject
@@ -39,26 +39,7 @@ __all__ = ["SparkHistory", "load_spark_history"]
 
 R = TypeVar("R")
 S = TypeVar("S")
-_DAY_MS = 86_400_000
 _MAX_ORDER_BUCKETS = 512
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What one partition of the input held: merged on the driver into the history's figures."""
-
-    events: int = 0
-    records: int = 0
-    types: Counter[str] = field(default_factory=Counter)
-    days: Counter[int] = field(default_factory=Counter)
-    resolution_ms: int = _DAY_MS
-
-    def add(self, other: _Tally) -> None:
-        self.events += other.events
-        self.records += other.records
-        self.types.update(other.types)
-        self.days.update(other.days)
-        self.resolution_ms = min(self.resolution_ms, other.resolution_ms)
 
 
 @dataclass(slots=True)
@@ -122,15 +103,15 @@ def load_spark_history(
     spark = spark or spark_session(master, progress=progress)
     records = read_records(spark, path, input_format).map(_compact).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        tally = _Tally()
-        for part in records.mapPartitions(_tally).collect():
-            tally.add(part)
-        history = SparkHistory([], events=tally.events, types=tally.types, days=tally.days,
-                               resolution_ms=tally.resolution_ms)  # fmt: skip
+        history = SparkHistory([])
+        last_record = 0
+        for part, last in records.mapPartitions(_tally).collect():
+            add_figures(history, part)
+            last_record = max(last_record, last)
         for reject in records.filter(lambda r: r[1] is None).map(lambda r: r[2]).toLocalIterator():
             count_reject(history, Reject(*reject), rejects)
-        history.order_buckets = _order_buckets(path, input_format, tally.records)
-        partitions = max(spark.sparkContext.defaultParallelism, -(-tally.events // EVENTS_PER_BUCKET))
+        history.order_buckets = _order_buckets(path, input_format, last_record)
+        partitions = max(spark.sparkContext.defaultParallelism, -(-history.events // EVENTS_PER_BUCKET))
         history.grouped = (records.filter(lambda r: r[1] is not None).map(lambda r: (r[1][0], (r[0], r[1])))
                            .groupByKey(partitions, customer_hash)
                            .mapValues(lambda rows: _capped(rows, max_per_customer))
@@ -152,19 +133,14 @@ def _compact(record: tuple[int, TouchpointEvent | Reject]) -> tuple[int, list[An
     return number, event_row(item), None
 
 
-def _tally(records: Iterable[tuple[int, list[Any] | None, Any]]) -> list[_Tally]:
-    tally = _Tally()
+def _tally(records: Iterable[tuple[int, list[Any] | None, Any]]) -> list[tuple[History, int]]:
+    """One partition's figures (as the local reader counts them), and its last record number."""
+    figures, last = History([]), 0
     for number, row, _ in records:
-        tally.records = max(tally.records, number)
-        if row is None:
-            continue
-        ts = row[4]
-        tally.events += 1
-        tally.types[row[2]] += 1
-        tally.days[ts // _DAY_MS] += 1
-        if ts % tally.resolution_ms:
-            tally.resolution_ms = time_resolution(ts)
-    return [tally]
+        last = max(last, number)
+        if row is not None:
+            count_event(figures, row[4], row[2])
+    return [(figures, last)]
 
 
 def _capped(rows: Iterable[tuple[int, list[Any]]], limit: int) -> tuple[list[list[Any]], int]:

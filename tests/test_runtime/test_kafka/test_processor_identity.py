@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from kafka.partitioner.default import murmur2
-
 from momentstream.core.engine import Engine, EngineConfig
 from momentstream.core.identity import MERGE_MAGIC, Forward, Handoff, decode_merge
 from momentstream.core.schema import DuplicateEvent, IdentityMerged, Output, TouchpointEvent, Trigger
@@ -19,6 +17,7 @@ from momentstream.data import bundled_moments_path
 from momentstream.patterns.dsl import load_moments
 from momentstream.runtime.kafka.processor import DictTable, StreamProcessor, Tick
 from momentstream.runtime.kafka.routing import dead_letters
+from momentstream.runtime.kafka.seed import key_partition
 from momentstream.runtime.replay.runner import ReplayRunner
 from momentstream.runtime.sources import RAW_KEPT
 from momentstream.sim.identities import split_identities
@@ -31,7 +30,7 @@ PARTITIONS = 3
 
 def partition_of(key: bytes) -> int:
     """Kafka's default partitioner (murmur2), as the worker's producer is configured to use."""
-    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+    return key_partition(key, PARTITIONS)
 
 
 def wire(handoff: Handoff) -> tuple[bytes, bytes]:

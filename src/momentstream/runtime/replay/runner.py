@@ -56,6 +56,10 @@ class EventRefusedError(ValueError):
         super().__init__(f"{refusal.reason}: {refusal.error}")
         self.refusal = refusal
 
+    def reject(self, number: int, event: TouchpointEvent) -> Reject:
+        """The rejects-file record of the refused ``event`` read at line ``number``."""
+        return Reject(number, self.refusal.error, event.model_dump_json(exclude_defaults=True), self.refusal.reason)
+
 
 @dataclass(slots=True)
 class ReplaySummary:
@@ -248,6 +252,14 @@ class ReplayRunner:
                     continue
                 wakeups.update(customer_id, engine.next_wakeup(state))
 
+    def failure_rejects(self, number: int) -> list[Reject]:
+        """Customers whose due timers raised (they were reset), each a reject at line ``number``, never dropped
+        silently; the list of failures is emptied."""
+        rejects = [Reject(number, error, json.dumps({"customer_id": customer_id}), "processing_error")
+                   for customer_id, error in self.failures]  # fmt: skip
+        self.failures.clear()
+        return rejects
+
     def _reset(self, customer_id: str) -> None:
         self.states.pop(customer_id, None)
         self.wakeups.update(customer_id, None)
@@ -338,10 +350,8 @@ def replay_file(
                 yield item, number
 
     def report_failures(number: int) -> None:
-        # Customers whose timers raised were reset: each is kept as a reject, never dropped silently.
-        for customer_id, error in runner.failures:
-            reject(Reject(number, error, json.dumps({"customer_id": customer_id}), "processing_error"))
-        runner.failures.clear()
+        for failed in runner.failure_rejects(number):
+            reject(failed)
 
     with TimeOrder(directory=spill_dir) as ordered:
         events: Iterable[tuple[TouchpointEvent, int]] = valid_events()
@@ -360,8 +370,7 @@ def replay_file(
                 emit(runner.feed(event))
                 summary.events += 1
             except EventRefusedError as refused:
-                reject(Reject(number, refused.refusal.error, event.model_dump_json(exclude_defaults=True),
-                              refused.refusal.reason))  # fmt: skip
+                reject(refused.reject(number, event))
             if runner.failures:
                 report_failures(number)
             if summary.events % 4096 == 0:

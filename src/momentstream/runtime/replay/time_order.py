@@ -33,7 +33,7 @@ from typing import IO
 
 from momentstream.core.schema import TouchpointEvent
 
-__all__ = ["FAN_IN", "RUN_EVENTS", "TimeOrder"]
+__all__ = ["FAN_IN", "RUN_EVENTS", "TimeOrder", "event_micros"]
 
 RUN_EVENTS = 50_000
 """Events sorted in memory at once: about 65 MB of parsed events (1.3 KB each)."""
@@ -46,7 +46,7 @@ Keyed = tuple[int, int, str]
 """(event time in µs, line number, the event as JSON): ordered by the first two, which are unique."""
 
 
-def _micros(event: TouchpointEvent) -> int:
+def event_micros(event: TouchpointEvent) -> int:
     """Exact event time in microseconds (a float timestamp would round ties apart or together)."""
     return (event.ts - _EPOCH) // _MICROSECOND
 
@@ -77,7 +77,7 @@ class TimeOrder:
         """Read every pair, spilling a sorted run each time ``run_events`` are held."""
         memory = self._memory
         for event, number in events:
-            memory.append((_micros(event), number, event))
+            memory.append((event_micros(event), number, event))
             self.types[event.type] += 1
             self.total += 1
             if len(memory) >= self.run_events:
